@@ -1,0 +1,23 @@
+"""FastAPI application factory of the Touchline API service (default port 8000).
+
+Each feature contributes one ``APIRouter`` module under ``bot/api/routes/``; this module
+only assembles them.  Run with ``uvicorn bot.api.app:create_app --factory``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bot.api.routes import health, tickets
+
+
+def create_app() -> FastAPI:
+    """Build the API application with every router mounted.
+
+    Returns:
+        A FastAPI app; OpenAPI docs at ``/docs``.
+    """
+    app = FastAPI(title="Touchline API", version="0.1.0")
+    app.include_router(health.router)
+    app.include_router(tickets.router)
+    return app

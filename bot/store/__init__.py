@@ -1,0 +1,1 @@
+"""The shop database: SQLAlchemy models, sessions, seed data and queries."""

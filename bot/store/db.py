@@ -1,0 +1,74 @@
+"""Engine and session factory for the shop database.
+
+SQLite (the default) gets WAL journaling and a busy timeout so that the Rasa server,
+the action server and the API service can share one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, declarative_base, sessionmaker
+
+from bot.config import database_url
+
+Base = declarative_base()
+"""Declarative base shared by every table of the project (shop, tickets, kicker form)."""
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """Return the (cached) engine for ``url``, default :func:`bot.config.database_url`.
+
+    Args:
+        url: any SQLAlchemy URL; ``None`` reads ``$DATABASE_URL``.
+
+    Returns:
+        A SQLAlchemy 1.4 engine in 2.0 style (``future=True``).
+    """
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, future=True, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True)
+
+
+def session_factory(url: str | None = None) -> sessionmaker:
+    """A ``sessionmaker`` bound to :func:`get_engine` for ``url``."""
+    return sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """Open a session, commit on success, roll back on any exception.
+
+    Args:
+        url: database URL, default ``$DATABASE_URL`` / the SQLite file.
+
+    Yields:
+        An open :class:`sqlalchemy.orm.Session`.
+    """
+    session = session_factory(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,186 @@
+"""SQLAlchemy models of the demo shop: customers, catalogue, carts, orders, payments,
+discount codes, support tickets and per-conversation state.
+
+Money is stored in the shop currency (US dollars, as in the DummyJSON catalogue) as
+``Numeric(10, 2)``; timestamps are naive UTC ``datetime``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import relationship
+
+from bot.store.db import Base
+
+
+def utcnow() -> datetime:
+    """Current time, naive UTC (the convention for every timestamp column)."""
+    return datetime.utcnow()
+
+
+class Customer(Base):
+    """A shop customer; ``sender_id`` links a chat channel's user to the account."""
+
+    __tablename__ = "customers"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(120), nullable=False)
+    email = Column(String(200), nullable=False, unique=True)
+    country = Column(String(2), nullable=False)  # ISO 3166-1 alpha-2
+    sender_id = Column(String(200), unique=True, nullable=True)
+
+
+class Product(Base):
+    """A catalogue item (DummyJSON products, MIT licence)."""
+
+    __tablename__ = "products"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(200), nullable=False)
+    description = Column(Text, nullable=False, default="")
+    category = Column(String(80), nullable=False, index=True)
+    brand = Column(String(120), nullable=True)
+    price = Column(Numeric(10, 2), nullable=False)
+    stock = Column(Integer, nullable=False, default=0)
+    rating = Column(Float, nullable=True)
+    tags = Column(JSON, nullable=False, default=list)
+    sku = Column(String(40), nullable=True)
+
+
+class Cart(Base):
+    """A customer's open shopping cart with an optional applied discount code."""
+
+    __tablename__ = "carts"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, unique=True)
+    discount_code = Column(String(40), ForeignKey("discount_codes.code"), nullable=True)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    items = relationship("CartItem", back_populates="cart", cascade="all, delete-orphan")
+    customer = relationship("Customer")
+
+
+class CartItem(Base):
+    """One line of a cart; ``unit_price`` is the price when the item was added."""
+
+    __tablename__ = "cart_items"
+    id = Column(Integer, primary_key=True)
+    cart_id = Column(Integer, ForeignKey("carts.id"), nullable=False)
+    product_id = Column(Integer, ForeignKey("products.id"), nullable=False)
+    quantity = Column(Integer, nullable=False, default=1)
+    unit_price = Column(Numeric(10, 2), nullable=False)
+    cart = relationship("Cart", back_populates="items")
+    product = relationship("Product")
+
+
+class CartEvent(Base):
+    """Client-side cart actions as the web shop logged them (e.g. an 'add' that never
+    reached the cart), used to repair a cart whose item went missing."""
+
+    __tablename__ = "cart_events"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    product_id = Column(Integer, ForeignKey("products.id"), nullable=False)
+    quantity = Column(Integer, nullable=False, default=1)
+    kind = Column(String(20), nullable=False)  # "add" | "remove"
+    applied = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Order(Base):
+    """A placed order; ``number`` is what customers quote (e.g. ``TL-10042``)."""
+
+    __tablename__ = "orders"
+    id = Column(Integer, primary_key=True)
+    number = Column(String(20), nullable=False, unique=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    status = Column(String(20), nullable=False)  # processing|shipped|delayed|delivered|cancelled
+    carrier = Column(String(40), nullable=True)
+    tracking_number = Column(String(40), nullable=True)
+    expected_date = Column(Date, nullable=True)
+    total = Column(Numeric(10, 2), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    customer = relationship("Customer")
+
+
+class PaymentMethod(Base):
+    """A payment method the shop accepts; ``countries`` is a list of ISO codes or ``["*"]``."""
+
+    __tablename__ = "payment_methods"
+    code = Column(String(30), primary_key=True)
+    name = Column(String(60), nullable=False)
+    countries = Column(JSON, nullable=False, default=lambda: ["*"])
+
+
+class Payment(Base):
+    """One payment attempt. ``decline_code`` follows the card networks' common reasons:
+    ``insufficient_funds``, ``expired_card``, ``authentication_failed`` (3-D Secure),
+    ``method_not_available`` (method not offered in the customer's country)."""
+
+    __tablename__ = "payments"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=True)
+    method = Column(String(30), ForeignKey("payment_methods.code"), nullable=False)
+    amount = Column(Numeric(10, 2), nullable=False)
+    status = Column(String(20), nullable=False)  # succeeded | declined
+    decline_code = Column(String(40), nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    order = relationship("Order")
+
+
+class DiscountCode(Base):
+    """A discount code: ``percent_off`` in [0, 100] or ``amount_off`` in dollars."""
+
+    __tablename__ = "discount_codes"
+    code = Column(String(40), primary_key=True)
+    percent_off = Column(Numeric(5, 2), nullable=True)
+    amount_off = Column(Numeric(10, 2), nullable=True)
+    starts_on = Column(Date, nullable=False)
+    ends_on = Column(Date, nullable=False)
+    min_order_value = Column(Numeric(10, 2), nullable=False, default=0)
+    category = Column(String(80), nullable=True)  # restricts the code to one category
+    single_use = Column(Boolean, nullable=False, default=True)
+
+
+class DiscountRedemption(Base):
+    """A code used by a customer (enforces single use per customer)."""
+
+    __tablename__ = "discount_redemptions"
+    __table_args__ = (UniqueConstraint("code", "customer_id"),)
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), ForeignKey("discount_codes.code"), nullable=False)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    redeemed_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Ticket(Base):
+    """A support ticket for a human agent, with the conversation summary."""
+
+    __tablename__ = "tickets"
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(200), nullable=False, index=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=True)
+    reason = Column(String(40), nullable=False)  # handoff | double_charge | ...
+    summary = Column(Text, nullable=False)
+    status = Column(String(10), nullable=False, default="open")  # open | closed
+    takeover = Column(Boolean, nullable=False, default=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    closed_at = Column(DateTime, nullable=True)
+
+
+def today() -> date:
+    """Today's date in UTC."""
+    return utcnow().date()
