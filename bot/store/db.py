@@ -6,6 +6,7 @@ the action server and the API service can share one file.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -15,6 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 from bot.config import database_url
+
+# SQLite stores Numeric as REAL; amounts here have 2 decimals and stay far below 2**53.
+warnings.filterwarnings("ignore", message=".*does \\*not\\* support Decimal objects natively")
 
 Base = declarative_base()
 """Declarative base shared by every table of the project (shop, tickets, kicker form)."""

@@ -1,0 +1,1 @@
+"""Rasa dialogue plumbing: the lock store and the guard policy."""

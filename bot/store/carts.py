@@ -1,0 +1,129 @@
+"""Carts: totals, problem detection and the fixes support may apply.
+
+Money is in dollars as :class:`~decimal.Decimal` with 2 decimals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.models import Cart, CartEvent, CartItem, DiscountCode, Product
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One cart line as shown to the customer."""
+
+    product_id: int
+    title: str
+    category: str
+    quantity: int
+    unit_price: Decimal
+    in_stock: bool
+
+    @property
+    def total(self) -> Decimal:
+        """``unit_price * quantity``."""
+        return (self.unit_price * self.quantity).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class CartView:
+    """A cart with its subtotal, discount and total."""
+
+    lines: list[CartLine]
+    subtotal: Decimal
+    discount_code: str | None
+    discount: Decimal
+    total: Decimal
+
+
+@dataclass
+class CartRepair:
+    """What :func:`repair_cart` changed, one human-readable sentence per fix."""
+
+    fixes: list[str] = field(default_factory=list)
+
+
+def get_cart(session: Session, customer_id: int) -> Cart | None:
+    """The customer's cart row, or ``None``."""
+    return session.scalar(select(Cart).where(Cart.customer_id == customer_id))
+
+
+def discount_amount(code: DiscountCode, lines: list[CartLine]) -> Decimal:
+    """Discount of ``code`` on ``lines``: percent or fixed, limited to eligible lines.
+
+    Returns:
+        The discount in dollars, never more than the eligible subtotal.
+    """
+    eligible = sum(
+        (ln.total for ln in lines if code.category in (None, ln.category)), Decimal("0")
+    )
+    if code.percent_off is not None:
+        amount = eligible * Decimal(code.percent_off) / 100
+    else:
+        amount = Decimal(code.amount_off or 0)
+    return min(amount, eligible).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def view_cart(session: Session, customer_id: int) -> CartView | None:
+    """Lines, subtotal, applied discount and total of the customer's cart."""
+    cart = get_cart(session, customer_id)
+    if cart is None:
+        return None
+    lines = [
+        CartLine(i.product_id, i.product.title, i.product.category, i.quantity,
+                 Decimal(i.unit_price).quantize(CENT), i.product.stock >= i.quantity)
+        for i in sorted(cart.items, key=lambda i: i.id)
+    ]
+    subtotal = sum((ln.total for ln in lines), Decimal("0.00"))
+    discount = Decimal("0.00")
+    if cart.discount_code:
+        discount = discount_amount(session.get(DiscountCode, cart.discount_code), lines)
+    return CartView(lines, subtotal, cart.discount_code, discount, subtotal - discount)
+
+
+def repair_cart(session: Session, customer_id: int) -> CartRepair:
+    """Fix the common cart problems in place.
+
+    * an item the shop logged as added but that never reached the cart is added;
+    * a line whose unit price differs from the catalogue price is re-priced;
+    * a line with too little stock is removed (the customer is told).
+
+    Returns:
+        The list of fixes applied (empty when the cart looked right).
+    """
+    repair = CartRepair()
+    cart = get_cart(session, customer_id)
+    if cart is None:
+        cart = Cart(customer_id=customer_id)
+        session.add(cart)
+    lost = session.scalars(
+        select(CartEvent).where(CartEvent.customer_id == customer_id,
+                                CartEvent.kind == "add", CartEvent.applied.is_(False))
+    ).all()
+    for event in lost:
+        product = session.get(Product, event.product_id)
+        cart.items.append(CartItem(product_id=product.id, quantity=event.quantity,
+                                   unit_price=product.price))
+        event.applied = True
+        repair.fixes.append(f"added the missing {product.title}")
+    for item in list(cart.items):
+        product = item.product or session.get(Product, item.product_id)
+        if product.stock < item.quantity:
+            cart.items.remove(item)
+            repair.fixes.append(f"removed {product.title}, which is out of stock")
+        elif Decimal(item.unit_price).quantize(CENT) != Decimal(product.price).quantize(CENT):
+            repair.fixes.append(
+                f"corrected the price of {product.title} from ${Decimal(item.unit_price):.2f}"
+                f" to ${Decimal(product.price):.2f}"
+            )
+            item.unit_price = product.price
+    session.flush()
+    return repair

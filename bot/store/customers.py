@@ -1,0 +1,54 @@
+"""Who is the customer of a conversation: by channel sender id, order number or e-mail."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.models import Customer, Order
+
+ORDER_NUMBER_RE = re.compile(r"(?i)(?:TL)?[\s#-]*(\d{5})")
+"""Order numbers are ``TL-`` plus 5 digits; customers also type ``tl10042`` or ``#10042``."""
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,24}$")
+
+
+def normalise_order_number(text: str | None) -> str | None:
+    """Canonical order number (``TL-10042``) from free text, or ``None`` if none is in it."""
+    if not text:
+        return None
+    match = ORDER_NUMBER_RE.search(text)
+    return f"TL-{match.group(1)}" if match else None
+
+
+def by_sender(session: Session, sender_id: str) -> Customer | None:
+    """The customer whose account is linked to the channel's ``sender_id``."""
+    return session.scalar(select(Customer).where(Customer.sender_id == sender_id))
+
+
+def by_email(session: Session, email: str) -> Customer | None:
+    """The customer with this e-mail (case-insensitive), or ``None`` (also for non-e-mails)."""
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        return None
+    return session.scalar(select(Customer).where(Customer.email == email))
+
+
+def by_order_number(session: Session, number: str) -> Customer | None:
+    """The customer who placed order ``number`` (any accepted spelling)."""
+    canonical = normalise_order_number(number)
+    if canonical is None:
+        return None
+    order = session.scalar(select(Order).where(Order.number == canonical))
+    return order.customer if order else None
+
+
+def resolve(session: Session, sender_id: str, customer_id: int | None = None) -> Customer | None:
+    """The conversation's customer: the id already identified, else the sender id link."""
+    if customer_id is not None:
+        found = session.get(Customer, int(customer_id))
+        if found:
+            return found
+    return by_sender(session, sender_id)

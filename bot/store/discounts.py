@@ -1,0 +1,76 @@
+"""Discount code validation and application to a cart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.carts import CartView, discount_amount, get_cart, view_cart
+from bot.store.models import DiscountCode, DiscountRedemption, today
+
+CODE_MAX_LEN = 40
+
+
+@dataclass(frozen=True)
+class DiscountResult:
+    """Outcome of applying a code.
+
+    ``reason`` is one of ``applied``, ``unknown``, ``not_started``, ``expired``,
+    ``min_order``, ``category``, ``already_used``, ``no_cart``; ``detail`` completes it
+    (a date, an amount or a category); ``cart`` is the cart after the attempt.
+    """
+
+    code: str
+    applied: bool
+    reason: str
+    detail: str | None
+    cart: CartView | None
+
+
+def normalise_code(text: str) -> str:
+    """Codes are case-insensitive; stored upper-case without spaces."""
+    return "".join(text.split()).upper()[:CODE_MAX_LEN]
+
+
+def apply_code(session: Session, customer_id: int, raw_code: str) -> DiscountResult:
+    """Validate ``raw_code`` for the customer's cart and apply it when valid.
+
+    Checks, in order: the code exists, today is within its active dates, the cart's
+    subtotal reaches the minimum order value, the cart holds an item of the code's
+    category (if restricted), and a single-use code was not used by this customer before.
+    On success the code is stored on the cart and a redemption recorded.
+    """
+    code = normalise_code(raw_code)
+    cart = get_cart(session, customer_id)
+    if cart is None:
+        return DiscountResult(code, False, "no_cart", None, None)
+    before = view_cart(session, customer_id)
+    promo = session.get(DiscountCode, code)
+
+    def fail(reason: str, detail: str | None = None) -> DiscountResult:
+        return DiscountResult(code, False, reason, detail, before)
+
+    if promo is None:
+        return fail("unknown")
+    if today() < promo.starts_on:
+        return fail("not_started", promo.starts_on.isoformat())
+    if today() > promo.ends_on:
+        return fail("expired", promo.ends_on.isoformat())
+    if before.subtotal < Decimal(promo.min_order_value):
+        return fail("min_order", f"{Decimal(promo.min_order_value):.2f}")
+    if promo.category and not any(ln.category == promo.category for ln in before.lines):
+        return fail("category", promo.category)
+    used = session.scalar(select(DiscountRedemption).where(
+        DiscountRedemption.code == code, DiscountRedemption.customer_id == customer_id))
+    if promo.single_use and used is not None:
+        return fail("already_used")
+    if discount_amount(promo, before.lines) <= 0:
+        return fail("category", promo.category)
+    cart.discount_code = code
+    if used is None:
+        session.add(DiscountRedemption(code=code, customer_id=customer_id))
+    session.flush()
+    return DiscountResult(code, True, "applied", None, view_cart(session, customer_id))
