@@ -343,6 +343,15 @@ def heldout_blocks(shared: Path) -> list[Block]:
     return b
 
 
+def public_test_texts(shared: Path) -> set[str]:
+    """Normalised texts of every public test split (CLINC150 test/oos_test, BANKING77 test)."""
+    clinc = load_clinc(shared)
+    texts = {norm(t) for t, _ in clinc["test"] + clinc["oos_test"]}
+    with (shared / "banking77" / "test.csv").open(newline="") as fh:
+        texts |= {norm(r["text"]) for r in csv.DictReader(fh)}
+    return texts
+
+
 # ----------------------------------------------------------------------------- assembly
 
 
@@ -435,7 +444,11 @@ def main() -> None:
     shared: Path = args.shared.resolve()
 
     train = training_blocks(shared)
-    dropped = dedupe(train)
+    # Longer texts that occur verbatim in a public test split never go into training (even
+    # when written independently), so they stay usable as held-out examples. Generic one- or
+    # two-word replies ("yes please", "bye") stay in training and leave the held-out set instead.
+    public_test = {k for k in public_test_texts(shared) if len(k.split()) > 2}
+    dropped = dedupe(train, forbidden=public_test)
     train_keys = {norm(t) for blk in train for t in blk.examples}
     held = heldout_blocks(shared)
     held_dropped = dedupe(held, forbidden=train_keys)
@@ -448,7 +461,7 @@ def main() -> None:
     for intent in INTENTS:
         print(f"  {intent:15} {counts[intent]}")
     print(f"  total           {sum(counts.values())}")
-    print(f"dropped from training (same text in two intents): {len(dropped)}")
+    print(f"dropped from training (in two intents, or a test-split text): {len(dropped)}")
     for d in dropped:
         print(f"    {d}")
     print("held-out examples per intent <- source:")
