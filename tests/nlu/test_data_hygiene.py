@@ -5,7 +5,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import rasa.shared.data
 from rasa.shared.nlu.training_data.loading import load_data
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 ROOT = Path(__file__).resolve().parents[2]
 INTENTS = {
@@ -19,9 +21,16 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+def _load_nlu_dir(path: Path) -> TrainingData:
+    # data/nlu also holds SOURCES.md; load only the files Rasa itself treats as NLU data
+    # (load_data() on the directory would try to parse the Markdown and fail).
+    files = sorted(rasa.shared.data.get_data_files([str(path)], rasa.shared.data.is_nlu_file))
+    return TrainingData().merge(*(load_data(f) for f in files))
+
+
 @pytest.fixture(scope="module")
 def training():
-    return load_data(str(ROOT / "data" / "nlu"))
+    return _load_nlu_dir(ROOT / "data" / "nlu")
 
 
 @pytest.fixture(scope="module")
