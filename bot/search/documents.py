@@ -113,3 +113,9 @@ def product_rows(conn: Connection, ids: Sequence[int]) -> dict[int, Row]:
         Product.id, Product.title, Product.category, Product.brand, Product.price, Product.stock
     ).where(Product.id.in_(list(ids)))
     return {row.id: row for row in conn.execute(stmt)}
+
+
+def categories(conn: Connection) -> list[str]:
+    """Every distinct category slug in the catalogue, sorted."""
+    stmt = select(Product.category).distinct().order_by(Product.category)
+    return list(conn.execute(stmt).scalars())

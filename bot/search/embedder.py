@@ -17,6 +17,7 @@ from tqdm import tqdm
 MODEL_ENV = "TOUCHLINE_EMBEDDING_MODEL"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BATCH_SIZE = 64
+QUERY_CACHE_SIZE = 1024
 
 
 def model_name() -> str:
@@ -45,7 +46,8 @@ class Embedder:
             path = name
         self.name = name
         self.model = SentenceTransformer(path, device="cpu")
-        self.dim: int = int(self.model.get_sentence_embedding_dimension())
+        self.dim: int = int(self.model.get_embedding_dimension())
+        self._embed_cached = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_cached)
 
     def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Embed ``texts`` in batches of :data:`BATCH_SIZE`.
@@ -68,8 +70,17 @@ class Embedder:
         return out
 
     def embed_one(self, text: str) -> np.ndarray:
-        """Embed one query; shape ``(dim,)``, float32, unit norm."""
-        return self.embed([text])[0]
+        """Embed one query; shape ``(dim,)``, float32, unit norm, read-only.
+
+        The last :data:`QUERY_CACHE_SIZE` queries are cached: the search page asks for the
+        same query in k-NN and hybrid mode, and shoppers repeat popular queries.
+        """
+        return self._embed_cached(text)
+
+    def _embed_cached(self, text: str) -> np.ndarray:
+        vector = self.embed([text])[0]
+        vector.flags.writeable = False
+        return vector
 
 
 @lru_cache(maxsize=2)

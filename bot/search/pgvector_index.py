@@ -55,7 +55,10 @@ def _table(dim: int) -> Table:
         TABLE,
         meta,
         Column(
-            "product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+            "product_id",
+            Integer,
+            ForeignKey(Product.__table__.c.id, ondelete="CASCADE"),
+            primary_key=True,
         ),
         Column("embedding", Vector(dim), nullable=False),
         Column("document", TSVECTOR, nullable=False),
