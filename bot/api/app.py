@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bot.api.routes import health, tickets
+from bot.api.routes import health, kicks, tickets
 
 
 def create_app() -> FastAPI:
@@ -20,4 +20,5 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Touchline API", version="0.1.0")
     app.include_router(health.router)
     app.include_router(tickets.router)
+    app.include_router(kicks.router)
     return app

@@ -1,0 +1,46 @@
+"""Rasa action ``action_kick_prediction``: answers "what are the odds for <kicker> from
+<spot>?" from the slots ``kicker``, ``distance_m``, ``touchline_m`` and ``pitch_spot``
+(wording and parsing in :mod:`bot.kicks.chat`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.kicks.chat import APOLOGY, kick_reply
+from bot.kicks.predictor import get_predictor
+
+logger = logging.getLogger(__name__)
+
+
+class ActionKickPrediction(Action):
+    """Reply with the kicker's success probability and the all-kicker average, or ask for
+    the position; never raises."""
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_kick_prediction"
+
+    def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Utter one message; returns no events."""
+        try:
+            text = kick_reply(
+                tracker.get_slot("kicker"),
+                tracker.get_slot("distance_m"),
+                tracker.get_slot("touchline_m"),
+                tracker.get_slot("pitch_spot"),
+                get_predictor,
+            )
+        except Exception:  # the action server must answer whatever goes wrong
+            logger.exception("kick prediction failed")
+            text = APOLOGY
+        dispatcher.utter_message(text=text)
+        return []

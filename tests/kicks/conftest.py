@@ -1,0 +1,48 @@
+"""Shared fixtures: a real SQLite database file and a small trained model (8,000
+simulated kicks, 2 Optuna trials, 3 folds) in temporary folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.kicks.events import clean_events
+from bot.kicks.predictor import KickPredictor
+from bot.kicks.simulate import simulate
+from bot.kicks.train import TrainConfig, TrainResult, train
+
+SMALL_N = 8000
+
+
+@pytest.fixture(scope="session")
+def small_sim():
+    """The simulated feed the shared model is trained on."""
+    return simulate(SMALL_N, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_kicks(small_sim):
+    kicks, _ = clean_events(small_sim.events)
+    return kicks
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> tuple[TrainResult, str, Path]:
+    """(result, database URL, models folder) of one small training run."""
+    folder = tmp_path_factory.mktemp("kicks")
+    url = f"sqlite:///{folder / 'shop.db'}"
+    root = folder / "models"
+    result = train(
+        TrainConfig(
+            n_kicks=SMALL_N, seed=7, trials=2, folds=3, database_url=url, models_root=root,
+            progress=False,
+        )
+    )
+    return result, url, root
+
+
+@pytest.fixture(scope="session")
+def predictor(trained) -> KickPredictor:
+    _, url, root = trained
+    return KickPredictor.load(database_url=url, models_root=root, train_if_missing=False)
