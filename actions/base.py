@@ -1,0 +1,98 @@
+"""``ShopAction``: the base of every database-backed action.
+
+It runs the action's synchronous body in a worker thread with its own database session and
+dispatcher, under a time budget (``$TOUCHLINE_ACTION_TIMEOUT_S``, default 8 seconds):
+
+* body succeeds → its messages are sent and its events returned;
+* body raises → the user gets an apology, no event is returned (no half-set slots), and the
+  error is logged;
+* body is too slow (replay R12: a slow shop database) → the user hears that we are still
+  checking and may try again or ask for a person; the late result is discarded, never sent.
+
+Every path returns at least one message or event, which ``SupportGuardPolicy`` relies on to
+tell a failed action (nothing returned) from a finished one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from bot.store import customers
+from bot.store.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+STILL_CHECKING = (
+    "I'm still checking that with our systems, and it's taking longer than usual. "
+    "Please try again in a minute, or ask me to connect you with a person."
+)
+APOLOGY = (
+    "Sorry, something went wrong on my side and I couldn't finish that. "
+    "Please try again in a moment, or ask for a person."
+)
+
+
+def action_timeout_s() -> float:
+    """Time budget of one action in seconds (``$TOUCHLINE_ACTION_TIMEOUT_S``, default 8)."""
+    return float(os.environ.get("TOUCHLINE_ACTION_TIMEOUT_S", "8"))
+
+
+def customer_id_for(session: Session, tracker: Tracker) -> int | None:
+    """The conversation's customer id: the ``customer_id`` slot, else the sender id link."""
+    customer = customers.resolve(session, tracker.sender_id, tracker.get_slot("customer_id"))
+    return customer.id if customer else None
+
+
+class ShopAction(Action):
+    """Base class: subclasses implement :meth:`handle` (synchronous, thread-safe)."""
+
+    def name(self) -> str:  # pragma: no cover - subclasses override
+        """Rasa action name."""
+        raise NotImplementedError
+
+    def handle(
+        self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[dict[str, Any]]:
+        """The action's body.
+
+        Args:
+            session: an open database session, committed when the body returns.
+            dispatcher: collects the messages to send.
+            tracker: the conversation state.
+
+        Returns:
+            rasa-sdk events (e.g. ``SlotSet(...)``).
+        """
+        raise NotImplementedError
+
+    def _run_body(self, tracker: Tracker) -> tuple[CollectingDispatcher, list[dict[str, Any]]]:
+        own = CollectingDispatcher()
+        with session_scope() as session:
+            events = self.handle(session, own, tracker)
+        return own, events
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Run :meth:`handle` under the time budget; see the module docstring."""
+        try:
+            own, events = await asyncio.wait_for(
+                asyncio.to_thread(self._run_body, tracker), timeout=action_timeout_s()
+            )
+        except asyncio.TimeoutError:
+            logger.warning("action %s timed out for %s", self.name(), tracker.sender_id)
+            dispatcher.utter_message(text=STILL_CHECKING)
+            return []
+        except Exception:
+            logger.exception("action %s failed for %s", self.name(), tracker.sender_id)
+            dispatcher.utter_message(text=APOLOGY)
+            return []
+        dispatcher.messages.extend(own.messages)
+        return events

@@ -1,0 +1,45 @@
+"""Cart problems: show the cart, repair the common problems, else offer a human."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import ShopAction, customer_id_for
+from bot.store.carts import repair_cart, view_cart
+from bot.support.wording import cart_summary
+
+
+class ActionCartIssue(ShopAction):
+    """Repair missing items, stale prices and out-of-stock lines; show the cart."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_cart_issue"
+
+    def handle(
+        self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[dict[str, Any]]:
+        """See the class docstring."""
+        cid = customer_id_for(session, tracker)
+        if cid is None:
+            return [SlotSet("pending_request", "cart"), FollowupAction("identify_form")]
+        repair = repair_cart(session, cid)
+        cart = view_cart(session, cid)
+        events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]
+        if repair.fixes:
+            dispatcher.utter_message(
+                text="I found the problem and fixed it: I " + "; ".join(repair.fixes) + "."
+            )
+            dispatcher.utter_message(text=cart_summary(cart))
+            dispatcher.utter_message(response="utter_anything_else")
+            return events
+        dispatcher.utter_message(text=cart_summary(cart))
+        dispatcher.utter_message(
+            text="Everything in your cart looks right to me (prices, stock and totals)."
+        )
+        return [*events, FollowupAction("utter_offer_human")]

@@ -1,0 +1,63 @@
+"""Discount codes: collect, validate, apply to the cart, or say exactly why not."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import ShopAction, customer_id_for
+from bot.store.discounts import CODE_MAX_LEN, apply_code, normalise_code
+from bot.support.wording import discount_result
+
+CODE_RE = re.compile(rf"^[A-Z0-9][A-Z0-9_-]{{2,{CODE_MAX_LEN - 1}}}$")
+
+
+class ActionApplyDiscount(ShopAction):
+    """Apply the ``discount_code`` slot to the customer's cart."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_apply_discount"
+
+    def handle(
+        self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[dict[str, Any]]:
+        """See the class docstring."""
+        cid = customer_id_for(session, tracker)
+        if cid is None:
+            return [SlotSet("pending_request", "discount"), FollowupAction("identify_form")]
+        code = tracker.get_slot("discount_code")
+        if not code:
+            return [SlotSet("customer_id", cid), SlotSet("pending_request", "discount"),
+                    FollowupAction("discount_form")]
+        result = apply_code(session, cid, code)
+        dispatcher.utter_message(text=discount_result(result))
+        return [SlotSet("customer_id", cid), SlotSet("discount_code", None)]
+
+
+class ValidateDiscountForm(FormValidationAction):
+    """Accept text that looks like a code (letters, digits, ``-`` or ``_``, 3–40 chars)."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "validate_discount_form"
+
+    def validate_discount_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
+        domain: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Normalise the code (upper case, no spaces) or ask again."""
+        words = str(value or "").split()
+        code = normalise_code(words[-1]) if words else ""
+        if not CODE_RE.match(code):
+            dispatcher.utter_message(
+                text="That doesn't look like a discount code. Codes are letters and digits, "
+                     "like SPRING10."
+            )
+            return {"discount_code": None}
+        return {"discount_code": code}

@@ -1,0 +1,54 @@
+"""Human handoff: a ticket with the conversation summary, then silence until it is closed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import ShopAction, customer_id_for
+from bot.store.tickets import open_ticket, takeover_ticket
+from bot.support.summary import conversation_summary
+
+
+class ActionHandoff(ShopAction):
+    """Open (or reuse) a takeover ticket and tell the customer its number."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_handoff"
+
+    def handle(
+        self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[dict[str, Any]]:
+        """See the class docstring."""
+        cid = customer_id_for(session, tracker)
+        ticket = open_ticket(session, tracker.sender_id, cid, "handoff",
+                             conversation_summary(tracker.events), takeover=True)
+        dispatcher.utter_message(
+            text=f"I've opened ticket #{ticket.id} and passed our conversation to our support "
+                 "team. A person will reply right here; until then I'll stay quiet."
+        )
+        return [SlotSet("human_takeover", True), SlotSet("ticket_id", ticket.id)]
+
+
+class ActionTakeoverCheck(ShopAction):
+    """Stay silent while the takeover ticket is open; come back once an agent closed it."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_takeover_check"
+
+    def handle(
+        self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[dict[str, Any]]:
+        """See the class docstring."""
+        if takeover_ticket(session, tracker.sender_id) is not None:
+            return [SlotSet("human_takeover", True)]
+        dispatcher.utter_message(
+            text="Our support team has closed your ticket, so I'm back. How can I help?"
+        )
+        return [SlotSet("human_takeover", False), SlotSet("ticket_id", None)]

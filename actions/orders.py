@@ -1,0 +1,66 @@
+"""Order status: ask for the number if missing, look it up, report status and delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import ShopAction, customer_id_for
+from bot.store.customers import normalise_order_number
+from bot.store.orders import find_order
+from bot.support.wording import order_status
+
+
+class ActionOrderStatus(ShopAction):
+    """Report an order's status, carrier and expected date; unknown numbers offer a human.
+
+    An order of another account is not disclosed when the conversation's customer is known.
+    """
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_order_status"
+
+    def handle(
+        self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[dict[str, Any]]:
+        """See the class docstring."""
+        number = tracker.get_slot("order_id")
+        if not number:
+            return [SlotSet("pending_request", "order_status"), FollowupAction("order_status_form")]
+        order = find_order(session, number)
+        known = customer_id_for(session, tracker)
+        if order is None or (known is not None and order.customer_id != known):
+            shown = normalise_order_number(number) or number
+            dispatcher.utter_message(
+                text=f"I couldn't find an order {shown} on your account. Please check the "
+                     "number: it's TL followed by five digits, in your confirmation e-mail."
+            )
+            return [SlotSet("order_id", None), FollowupAction("utter_offer_human")]
+        dispatcher.utter_message(text=order_status(order))
+        return [SlotSet("order_id", None), SlotSet("customer_id", order.customer_id)]
+
+
+class ValidateOrderStatusForm(FormValidationAction):
+    """Accept only text that contains an order number."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "validate_order_status_form"
+
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
+        domain: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Normalise to ``TL-nnnnn`` or ask again."""
+        number = normalise_order_number(str(value)) if value else None
+        if number is None:
+            dispatcher.utter_message(
+                text="That doesn't look like an order number. It's TL followed by five "
+                     "digits, for example TL-10042."
+            )
+        return {"order_id": number}

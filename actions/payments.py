@@ -1,0 +1,95 @@
+"""Payment problems: last attempts, declines in plain words, accepted methods, double charges."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import ShopAction, customer_id_for
+from bot.store.payments import (
+    customer_country,
+    find_double_charge,
+    methods_for_country,
+    recent_payments,
+)
+from bot.store.tickets import open_ticket
+from bot.support.summary import conversation_summary
+from bot.support.wording import money, payment_attempt
+
+DOUBLE_CHARGE_RE = re.compile(
+    r"(?i)\b(twice|double|two times|2 times|2x|charged .{0,20}again|duplicate)\b"
+)
+"""Phrases of a double-charge complaint in the customer's message."""
+
+
+class ActionPaymentIssue(ShopAction):
+    """Explain the latest payment attempts; a double charge opens a refund ticket."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_payment_issue"
+
+    def handle(
+        self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[dict[str, Any]]:
+        """See the class docstring."""
+        cid = customer_id_for(session, tracker)
+        if cid is None:
+            return [SlotSet("pending_request", "payment"), FollowupAction("identify_form")]
+        events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]
+        if _asked_about_double_charge(tracker):
+            return events + self._double_charge(session, dispatcher, tracker, cid)
+        attempts = recent_payments(session, cid)
+        country = customer_country(session, cid)
+        methods = ", ".join(methods_for_country(session, country))
+        if not attempts:
+            dispatcher.utter_message(
+                text=f"I can't see any payment attempts on your account. We accept {methods}."
+            )
+            return events
+        latest = attempts[0]
+        dispatcher.utter_message(text=payment_attempt(latest))
+        if latest.status == "declined":
+            dispatcher.utter_message(text=f"In your country you can pay with {methods}.")
+        dispatcher.utter_message(response="utter_anything_else")
+        return events
+
+    @staticmethod
+    def _double_charge(
+        session: Session, dispatcher: CollectingDispatcher, tracker: Tracker, cid: int
+    ) -> list[dict[str, Any]]:
+        pair = find_double_charge(session, cid)
+        summary = conversation_summary(tracker.events)
+        if pair:
+            first, _ = pair
+            summary = (f"Duplicate charge: two payments of {money(first.amount)} for order "
+                       f"{first.order.number}.\n{summary}")
+        ticket = open_ticket(session, tracker.sender_id, cid, "double_charge", summary,
+                             takeover=False)
+        if pair:
+            first, _ = pair
+            found = (f"I can see two charges of {money(first.amount)} for order "
+                     f"{first.order.number}. ")
+        else:
+            found = "I can't see a duplicate charge yet (pending charges can take a day). "
+        dispatcher.utter_message(
+            text=found + f"I've opened ticket #{ticket.id} so our payments team can refund "
+                 "the duplicate; they reply within one business day."
+        )
+        return [SlotSet("ticket_id", ticket.id)]
+
+
+def _asked_about_double_charge(tracker: Tracker) -> bool:
+    """Whether the latest ``payment_issue`` message (maybe before a form) was about a double
+    charge."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            if intent == "payment_issue":
+                return bool(DOUBLE_CHARGE_RE.search(event.get("text") or ""))
+    return False

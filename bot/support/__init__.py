@@ -1,0 +1,1 @@
+"""Support-conversation logic independent of Rasa: wording of replies and summaries."""

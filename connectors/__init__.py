@@ -1,0 +1,1 @@
+"""Touchline's Rasa input channels (configured in ``credentials.yml``)."""

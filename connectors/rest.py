@@ -1,0 +1,83 @@
+"""REST channel with input validation: ``POST /webhooks/rest/webhook``.
+
+Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": str,
+"metadata": {...}}`` in, a JSON list of bot messages out, see
+``rasa/core/channels/rest.py``), plus:
+
+* a body that is not a JSON object, or lacks a string ``sender`` of 1–128 characters, gets
+  a 400 with an explanation instead of a 500;
+* the message goes through :func:`connectors.sanitize.sanitize_text` (slash-intent
+  allow-list, length cap, empty messages → the rephrase flow).
+
+Streaming (``?stream=true``) is not offered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.sanitize import sanitize_text
+
+logger = logging.getLogger(__name__)
+
+MAX_SENDER_CHARS = 128
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+def _bad_request(reason: str) -> HTTPResponse:
+    return response.json({"error": reason}, status=400)
+
+
+class RestInput(InputChannel):
+    """Validated REST channel, registered under Rasa's name ``rest``."""
+
+    @classmethod
+    def name(cls) -> str:
+        """Channel name; the webhook lives at ``/webhooks/rest/webhook``."""
+        return "rest"
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        """Routes: ``GET /`` (health) and ``POST /webhook``."""
+        hook = Blueprint("touchline_rest", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:  # sanic raises on malformed JSON
+                return _bad_request("body must be a JSON object")
+            if not isinstance(body, dict):
+                return _bad_request("body must be a JSON object")
+            sender = body.get("sender")
+            if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS:
+                return _bad_request(f"'sender' must be a string of 1-{MAX_SENDER_CHARS} chars")
+            metadata = body.get("metadata")
+            metadata = dict(metadata) if isinstance(metadata, dict) else {}
+            text, changed = sanitize_text(body.get("message"))
+            if changed:
+                metadata["original_text"] = str(body.get("message"))[:20000]
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(text, collector, sender, input_channel=self.name(),
+                                metadata=metadata)
+                )
+            except Exception:
+                logger.exception("message from %s could not be processed", sender)
+                collector.messages.append({"recipient_id": sender, "text": APOLOGY})
+            return response.json(collector.messages)
+
+        return hook

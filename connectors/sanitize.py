@@ -1,0 +1,47 @@
+"""Untrusted user text → text that is safe to hand to Rasa.
+
+Rasa parses any message starting with ``/`` as an intent with optional JSON entities
+(``/intent{"slot": "value"}``, ``rasa/shared/core/training_data/story_reader/
+yaml_story_reader.py::unpack_regex_message``), bypassing NLU.  On a public channel that lets
+users restart conversations, trigger handoffs or set slots (replays R5 and R6).  Only the
+payloads of our own quick-reply buttons are allowed: a bare ``/intent`` from
+:data:`ALLOWED_SLASH_INTENTS`, never with entities.  Any other slash text becomes
+``/nlu_fallback`` (the bot asks the user to rephrase); the original text travels in the
+message metadata.  Very long messages are cut to :data:`MAX_MESSAGE_CHARS` (replay R4) and
+NUL bytes removed.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_MESSAGE_CHARS = 2000
+"""Longest user message passed to NLU (characters); longer ones are truncated."""
+
+ALLOWED_SLASH_INTENTS = frozenset({"affirm", "deny", "greet", "thank", "goodbye"})
+"""Intents a client may send as ``/intent`` (the payloads of the bot's own buttons)."""
+
+FALLBACK_PAYLOAD = "/nlu_fallback"
+_SLASH_INTENT = re.compile(r"/([A-Za-z_][A-Za-z0-9_]{0,63})")
+
+
+def sanitize_text(text: object) -> tuple[str, bool]:
+    """Make user text safe for Rasa.
+
+    Args:
+        text: whatever the client sent as the message (non-strings count as empty).
+
+    Returns:
+        ``(safe_text, changed)``: the text Rasa should parse, and whether it differs from
+        the input (so the caller can keep the original in metadata).
+    """
+    original = text if isinstance(text, str) else ""
+    safe = original.replace("\x00", "")[:MAX_MESSAGE_CHARS]
+    stripped = safe.strip()
+    if not stripped:
+        safe = FALLBACK_PAYLOAD
+    elif stripped.startswith("/"):
+        match = _SLASH_INTENT.fullmatch(stripped)
+        allowed = match is not None and match.group(1) in ALLOWED_SLASH_INTENTS
+        safe = f"/{match.group(1)}" if allowed else FALLBACK_PAYLOAD
+    return safe, safe != original
