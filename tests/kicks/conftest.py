@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.kicks.events import clean_events
+from bot.kicks.models import logistic_pipeline
 from bot.kicks.predictor import KickPredictor
 from bot.kicks.simulate import simulate
 from bot.kicks.train import TrainConfig, TrainResult, train
@@ -35,7 +37,12 @@ def trained(tmp_path_factory) -> tuple[TrainResult, str, Path]:
     root = folder / "models"
     result = train(
         TrainConfig(
-            n_kicks=SMALL_N, seed=7, trials=2, folds=3, database_url=url, models_root=root,
+            n_kicks=SMALL_N,
+            seed=7,
+            trials=2,
+            folds=3,
+            database_url=url,
+            models_root=root,
             progress=False,
         )
     )
@@ -46,3 +53,18 @@ def trained(tmp_path_factory) -> tuple[TrainResult, str, Path]:
 def predictor(trained) -> KickPredictor:
     _, url, root = trained
     return KickPredictor.load(database_url=url, models_root=root, train_if_missing=False)
+
+
+@pytest.fixture(scope="session")
+def nan_predictor(predictor) -> KickPredictor:
+    """The same predictor with a real fitted logistic pipeline forced to output NaN."""
+    rng = np.random.default_rng(0)
+    rows = [
+        predictor._rows([None], float(x), 35.0, "Northern Cup", "penalty", 1, 20, True, 0)[0]
+        for x in rng.uniform(5, 50, 200)
+    ]
+    X = np.empty((len(rows), len(rows[0])), dtype=object)
+    X[:] = rows
+    pipe = logistic_pipeline().fit(X, (X[:, 0].astype(float) < 25).astype(int))
+    pipe.named_steps["model"].coef_[:] = np.nan
+    return KickPredictor(pipe, predictor.metadata, predictor.counts, predictor.kickers)

@@ -51,7 +51,12 @@ def test_zones():
 
 def test_rwc2019_fit_matches_published_examples():
     # kick_success_calibration.json example_predictions, "simple" column
-    for (x, lat), expected in {(22, 0): 0.94, (40, 20): 0.45, (50, 25): 0.20, (15, 30): 0.53}.items():
+    for (x, lat), expected in {
+        (22, 0): 0.94,
+        (40, 20): 0.45,
+        (50, 25): 0.20,
+        (15, 30): 0.53,
+    }.items():
         d, a = math.hypot(x, lat), math.degrees(math.atan2(lat, x))
         p = 1 / (1 + math.exp(-g.rwc2019_logit(d, a)))
         assert p == pytest.approx(expected, abs=0.011)

@@ -8,8 +8,9 @@ from bot.kicks import simulate as sim
 from bot.kicks.events import clean_events
 
 CALIBRATION = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared/data/rugby/kick_success_calibration.json")
-    .read_text()
+    (
+        Path(__file__).resolve().parents[3] / "shared/data/rugby/kick_success_calibration.json"
+    ).read_text()
 )
 
 
