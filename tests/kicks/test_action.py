@@ -17,8 +17,9 @@ def _run(slots):
 def test_action_answers_from_slots(predictor, monkeypatch):
     monkeypatch.setattr(predictor_module, "_predictor", predictor)
     assert ActionKickPrediction().name() == "action_kick_prediction"
-    text = _run({"kicker": "Finn Albright", "distance_m": 35, "touchline_m": "20",
-                 "pitch_spot": None})  # fmt: skip
+    text = _run(
+        {"kicker": "Finn Albright", "distance_m": 35, "touchline_m": "20", "pitch_spot": None}
+    )
     assert text.startswith("Finn Albright's chance from 35 m out") and "simulated" in text
     assert _run({"kicker": "Finn Albright"}) == ASK_POSITION
     assert "Sorry" in _run({"distance_m": {"weird": "dict"}})

@@ -22,9 +22,18 @@ def client(predictor):
 
 
 def test_predict_xy(client):
-    r = client.post("/kicks/predict", json={"x_m": 40, "y_m": 20, "kicker": "Rhys Talbot",
-                                            "competition": "Northern Cup", "home": False,
-                                            "score_diff": -3, "period": 2})  # fmt: skip
+    r = client.post(
+        "/kicks/predict",
+        json={
+            "x_m": 40,
+            "y_m": 20,
+            "kicker": "Rhys Talbot",
+            "competition": "Northern Cup",
+            "home": False,
+            "score_diff": -3,
+            "period": 2,
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["kicker_name"] == "Rhys Talbot" and body["simulated"] is True
@@ -65,8 +74,11 @@ def test_r15_bad_numbers_name_field_and_range(client, body, field, words):
 
 
 def test_r15_json_nan_literal(client):
-    r = client.post("/kicks/predict", content='{"distance_m": NaN, "angle_deg": 5}',
-                    headers={"content-type": "application/json"})  # fmt: skip
+    r = client.post(
+        "/kicks/predict",
+        content='{"distance_m": NaN, "angle_deg": 5}',
+        headers={"content-type": "application/json"},
+    )
     assert any(e["loc"][-1] == "distance_m" for e in _errors(r))
 
 

@@ -5,12 +5,25 @@ from bot.kicks.events import clean_events, read_events, write_events
 
 def _kick(i, **over):
     event = {
-        "event_id": f"E{i}", "event_type": "place_kick", "match_id": "M1",
-        "competition": "Northern Cup", "season": 2015, "date": "2015-01-03", "period": 1,
-        "clock_s": 100 + i, "team": "Ashby Harriers", "home": True, "score_for": 0,
-        "score_against": 3, "kicker_id": "K0001", "kicker_name": "Rhys Talbot",
-        "kick_type": "penalty", "x_m": 30.0, "y_m": 20.0, "outcome": "made",
-    }  # fmt: skip
+        "event_id": f"E{i}",
+        "event_type": "place_kick",
+        "match_id": "M1",
+        "competition": "Northern Cup",
+        "season": 2015,
+        "date": "2015-01-03",
+        "period": 1,
+        "clock_s": 100 + i,
+        "team": "Ashby Harriers",
+        "home": True,
+        "score_for": 0,
+        "score_against": 3,
+        "kicker_id": "K0001",
+        "kicker_name": "Rhys Talbot",
+        "kick_type": "penalty",
+        "x_m": 30.0,
+        "y_m": 20.0,
+        "outcome": "made",
+    }
     event.update(over)
     return event
 
@@ -20,12 +33,20 @@ def test_cleaning_drops_exactly_the_planted_anomalies(small_sim):
     planted = {
         "off_pitch": [_kick(1, x_m=-50.0), _kick(2, y_m=500.0), _kick(3, x_m=float("nan"))],
         "impossible_distance": [_kick(4, x_m=2.0), _kick(5, x_m=95.0)],
-        "missing_outcome": [_kick(6, outcome=None), {k: v for k, v in _kick(7).items()
-                                                    if k != "outcome"}],
+        "missing_outcome": [
+            _kick(6, outcome=None),
+            {k: v for k, v in _kick(7).items() if k != "outcome"},
+        ],
         "malformed": [_kick(8, x_m="thirty"), _kick(9, kick_type="drop_goal"), "not an object"],
-        "duplicate": [dict(clean[1]), _kick(10, event_id="X", **{
-            k: clean[1][k] for k in ("match_id", "clock_s", "kicker_id", "kick_type")})],
-    }  # fmt: skip
+        "duplicate": [
+            dict(clean[1]),
+            _kick(
+                10,
+                event_id="X",
+                **{k: clean[1][k] for k in ("match_id", "clock_s", "kicker_id", "kick_type")},
+            ),
+        ],
+    }
     if clean[1]["event_type"] != "place_kick":
         planted["duplicate"] = [dict(clean[2]), dict(clean[3])]
     planted_events = [e for group in planted.values() for e in group]

@@ -32,8 +32,13 @@ def test_probability_falls_with_distance_and_angle(predictor):
 
 
 def test_bad_positions(predictor):
-    for kwargs in ({"x_m": -50, "y_m": 35}, {"x_m": 30, "y_m": 500}, {"x_m": 30},
-                   {"x_m": float("nan"), "y_m": 30}, {"distance_m": 60, "angle_deg": 80}):  # fmt: skip
+    for kwargs in (
+        {"x_m": -50, "y_m": 35},
+        {"x_m": 30, "y_m": 500},
+        {"x_m": 30},
+        {"x_m": float("nan"), "y_m": 30},
+        {"distance_m": 60, "angle_deg": 80},
+    ):
         with pytest.raises(PositionError):
             predictor.predict(**kwargs)
 

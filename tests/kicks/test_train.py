@@ -19,8 +19,11 @@ def test_artifact_and_metadata(trained):
     assert meta["cv"]["folds"] == 3 and len(meta["cv"]["fold_aucs"]) == 3
     assert meta["metrics"]["test_seasons"] == [2018, 2019]
     assert set(meta["metrics"]["test"]) == {
-        "xgboost", "logistic_regression", "random_forest", "oracle"
-    }  # fmt: skip
+        "xgboost",
+        "logistic_regression",
+        "random_forest",
+        "oracle",
+    }
     assert pipeline.steps[0][0] == "features" and type(pipeline.steps[0][1]).__name__ == (
         "ColumnTransformer"
     )
@@ -43,8 +46,10 @@ def test_train_and_update_cli(tmp_path, capsys):
     common = ["--database-url", url, "--models-dir", str(root)]
     write_events(old, tmp_path / "old.jsonl")
     write_events(new, tmp_path / "new.jsonl")
-    assert main(["--events", str(tmp_path / "old.jsonl"), "--trials", "1", "--folds", "3",
-                 *common]) == 0  # fmt: skip
+    assert (
+        main(["--events", str(tmp_path / "old.jsonl"), "--trials", "1", "--folds", "3", *common])
+        == 0
+    )
     first = artifact.latest_version(root)
     assert main(["--update", str(tmp_path / "new.jsonl"), *common]) == 0
     out = capsys.readouterr().out
@@ -72,9 +77,18 @@ def _one_row():
     from bot.kicks.features import feature_row
     from bot.kicks.form import FormRates
 
-    row = feature_row(distance_m=30.0, angle_deg=10.0, zone="22-35m/central", kick_type="penalty",
-                      home=True, score_diff=0, period=1, minute=20, competition="Northern Cup",
-                      form=FormRates(0.75, 0.75, 0.75, 0, False))  # fmt: skip
+    row = feature_row(
+        distance_m=30.0,
+        angle_deg=10.0,
+        zone="22-35m/central",
+        kick_type="penalty",
+        home=True,
+        score_diff=0,
+        period=1,
+        minute=20,
+        competition="Northern Cup",
+        form=FormRates(0.75, 0.75, 0.75, 0, False),
+    )
     X = np.empty((1, len(FEATURES)), dtype=object)
     X[0] = row
     return X
