@@ -1,0 +1,282 @@
+"""``IntentClassifier``: calibrated softmax regression with out-of-scope rejection.
+
+Use it in ``config.yml`` after the featurizers (instead of DIET's intent head, or beside
+it with DIET doing entities only)::
+
+    - name: bot.nlu.classifier.IntentClassifier
+      C: 10.0
+      cv_folds: 5
+      oos_weight: 0.5
+      out_of_scope_intents: [out_of_scope, oos]
+      fallback_intent: nlu_fallback
+
+Training fits an L2 multinomial logistic regression on every featurizer's sentence
+features (dense and sparse, each L2-normalised), then chooses a softmax temperature and a
+rejection threshold by cross-validation on the training data only (:mod:`bot.nlu.oos`).
+At prediction, a message whose calibrated best in-scope probability is below the threshold
+gets ``fallback_intent`` (Rasa's ``nlu_fallback`` by default, so the usual fallback rules
+apply; ``FallbackClassifier`` may still run afterwards with its own threshold) with
+confidence ``1 - best``; otherwise the ranking of the calibrated probabilities.
+
+The model is persisted through Rasa's ``ModelStorage`` as ``model.npz`` (weights, bias;
+loaded with ``allow_pickle=False``) plus ``meta.json``; no pickled objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier as RasaIntentClassifier
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.features import BlockLayout, feature_matrix
+from bot.nlu.linear_model import SoftmaxModel, fit_softmax, softmax
+from bot.nlu.oos import Calibration, calibrate
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.npz"
+META_FILE = "meta.json"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class IntentClassifier(RasaIntentClassifier, GraphComponent):
+    """Calibrated linear intent classifier with a cross-validated out-of-scope threshold."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        """At least one featurizer must run first."""
+        return [Featurizer]
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        """Python packages this component imports."""
+        return ["sklearn", "scipy"]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Default configuration.
+
+        Returns:
+            ``C`` (inverse L2 strength), ``max_iter`` (lbfgs cap), ``dense_weight`` and
+            ``sparse_weight`` (block multipliers), ``featurizers`` (origins to use, empty =
+            all), ``cv_folds`` (folds for threshold and temperature; < 2 disables
+            rejection), ``oos_weight`` (weight of out-of-scope recall in the threshold
+            objective, in [0, 1]), ``out_of_scope_intents`` (training intents meaning out
+            of scope), ``fallback_intent`` (predicted below the threshold),
+            ``ranking_length`` (intents in the ranking, 0 = all), ``random_seed``.
+        """
+        return {
+            "C": 10.0,
+            "max_iter": 500,
+            "dense_weight": 1.0,
+            "sparse_weight": 1.0,
+            "featurizers": [],
+            "cv_folds": 5,
+            "oos_weight": 0.5,
+            "out_of_scope_intents": ["out_of_scope", "oos"],
+            "fallback_intent": DEFAULT_NLU_FALLBACK_INTENT_NAME,
+            "ranking_length": 10,
+            "random_seed": 0,
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: SoftmaxModel | None = None,
+        layout: BlockLayout | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
+        """Create the component (untrained unless ``model`` is given).
+
+        Args:
+            config: merged configuration (see :meth:`get_default_config`).
+            model_storage: where :meth:`train` persists the model.
+            resource: this component's resource in ``model_storage``.
+            model: a fitted model, or ``None``.
+            layout: the feature blocks the model was trained on.
+            calibration: temperature and threshold chosen at training.
+
+        Raises:
+            InvalidConfigException: ``oos_weight`` outside [0, 1] or ``C`` <= 0.
+        """
+        self._config = {**self.get_default_config(), **config}
+        if not 0.0 <= float(self._config["oos_weight"]) <= 1.0:
+            raise InvalidConfigException("IntentClassifier: oos_weight must be in [0, 1]")
+        if float(self._config["C"]) <= 0:
+            raise InvalidConfigException("IntentClassifier: C must be > 0")
+        self._storage = model_storage
+        self._resource = resource
+        self.model = model
+        self.layout = layout
+        self.calibration = calibration or Calibration(0.0, 1.0, simulated_oos=False)
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntentClassifier:
+        """Create an untrained component."""
+        return cls(config, model_storage, resource)
+
+    def _matrix(self, messages: list[Message]) -> Any:
+        """Design matrix of ``messages`` in the trained layout."""
+        assert self.layout is not None
+        return feature_matrix(
+            messages,
+            self.layout,
+            float(self._config["dense_weight"]),
+            float(self._config["sparse_weight"]),
+        )
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fit the model, calibrate it on the training data, persist it.
+
+        Args:
+            training_data: featurized training data; examples need text and intent.
+
+        Returns:
+            This component's resource (left empty when fewer than two intents).
+        """
+        examples = [e for e in training_data.intent_examples if e.get(TEXT) and e.get(INTENT)]
+        labels = [str(e.get(INTENT)) for e in examples]
+        if len(set(labels)) < 2:
+            logger.warning("IntentClassifier needs at least two intents; not trained.")
+            return self._resource
+        self.layout = BlockLayout.from_messages(examples, list(self._config["featurizers"]))
+        x = self._matrix(examples)
+        c, max_iter = float(self._config["C"]), int(self._config["max_iter"])
+        self.calibration = calibrate(
+            x,
+            labels,
+            set(self._config["out_of_scope_intents"]),
+            int(self._config["cv_folds"]),
+            float(self._config["oos_weight"]),
+            c,
+            max_iter,
+            int(self._config["random_seed"]),
+        )
+        self.model = fit_softmax(x, labels, c, max_iter)
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        """Write ``model.npz`` and ``meta.json`` into this component's resource."""
+        assert self.model is not None and self.layout is not None
+        with self._storage.write_to(self._resource) as directory:
+            np.savez(directory / MODEL_FILE, weights=self.model.weights, bias=self.model.bias)
+            meta = {
+                "classes": list(self.model.classes),
+                "layout": self.layout.to_dict(),
+                "threshold": self.calibration.threshold,
+                "temperature": self.calibration.temperature,
+                "simulated_oos": self.calibration.simulated_oos,
+            }
+            (directory / META_FILE).write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> IntentClassifier:
+        """Load a trained component; an empty resource gives an untrained component."""
+        try:
+            with model_storage.read_from(resource) as directory:
+                meta = json.loads((directory / META_FILE).read_text())
+                with np.load(directory / MODEL_FILE, allow_pickle=False) as arrays:
+                    model = SoftmaxModel(
+                        weights=arrays["weights"],
+                        bias=arrays["bias"],
+                        classes=tuple(meta["classes"]),
+                    )
+        except (ValueError, FileNotFoundError):
+            logger.debug("IntentClassifier: no trained model in resource %s", resource.name)
+            return cls(config, model_storage, resource)
+        calibration = Calibration(
+            threshold=float(meta["threshold"]),
+            temperature=float(meta["temperature"]),
+            simulated_oos=bool(meta["simulated_oos"]),
+        )
+        return cls(
+            config,
+            model_storage,
+            resource,
+            model=model,
+            layout=BlockLayout.from_dict(meta["layout"]),
+            calibration=calibration,
+        )
+
+    def predict_proba(self, messages: list[Message]) -> np.ndarray:
+        """Calibrated class probabilities, shape ``[len(messages), n_classes]``.
+
+        Raises:
+            RuntimeError: the component is untrained.
+        """
+        if self.model is None:
+            raise RuntimeError("IntentClassifier is not trained")
+        return softmax(self.model.logits(self._matrix(messages)), self.calibration.temperature)
+
+    def _ranking(self, probabilities: np.ndarray) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Top intent (possibly the fallback intent) and ranking for one message."""
+        assert self.model is not None
+        classes = self.model.classes
+        order = np.argsort(-probabilities, kind="stable")
+        ranking = [{"name": classes[i], "confidence": float(probabilities[i])} for i in order]
+        oos = set(self._config["out_of_scope_intents"])
+        in_scope = [float(p) for name, p in zip(classes, probabilities) if name not in oos]
+        best_in_scope = max(in_scope, default=0.0)
+        top = ranking[0]
+        if top["name"] not in oos and best_in_scope < self.calibration.threshold:
+            top = {"name": self._config["fallback_intent"], "confidence": 1.0 - best_in_scope}
+            ranking = [top, *ranking]
+        length = int(self._config["ranking_length"])
+        return top, ranking[:length] if length > 0 else ranking
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Set ``intent`` and ``intent_ranking`` on each message with text features.
+
+        Messages without any text features (for example an empty text) get
+        ``fallback_intent`` with confidence 1.0 when the component is trained.
+
+        Args:
+            messages: featurized messages.
+
+        Returns:
+            The same messages, updated in place.
+        """
+        if self.model is None:
+            return messages
+        featured = [m for m in messages if m.features_present(TEXT)]
+        for message in messages:
+            if not message.features_present(TEXT):
+                top = {"name": self._config["fallback_intent"], "confidence": 1.0}
+                message.set(INTENT, top, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [top], add_to_output=True)
+        if not featured:
+            return messages
+        for message, probabilities in zip(featured, self.predict_proba(featured)):
+            top, ranking = self._ranking(probabilities)
+            message.set(INTENT, top, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages

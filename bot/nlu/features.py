@@ -1,0 +1,120 @@
+"""Sentence-level feature matrices from the features Rasa featurizers put on messages.
+
+Each featurizer's sentence feature (identified by its ``origin``, the featurizer's alias or
+node name) is one block; every block is L2-normalised per row, so that a block's scale
+does not depend on message length or vocabulary size, then weighted (dense blocks by
+``dense_weight``, sparse ones by ``sparse_weight``) and concatenated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """Which featurizer blocks make up a feature row, in order, with their widths.
+
+    Attributes:
+        origins: featurizer origins (alias or graph node name), sorted.
+        widths: number of columns of each block.
+        dense: whether each block is dense.
+    """
+
+    origins: tuple[str, ...]
+    widths: tuple[int, ...]
+    dense: tuple[bool, ...]
+
+    @staticmethod
+    def from_messages(messages: list[Message], featurizers: list[str]) -> BlockLayout:
+        """Collect the blocks present on ``messages`` (restricted to ``featurizers`` if set).
+
+        Args:
+            messages: featurized training messages.
+            featurizers: origins to use; empty means all.
+
+        Returns:
+            The layout; a block keeps the width of its first occurrence.
+        """
+        found: dict[str, tuple[int, bool]] = {}
+        for message in messages:
+            for feature in _sentence_features(message, featurizers):
+                found.setdefault(
+                    feature.origin, (feature.features.shape[-1], not feature.is_sparse())
+                )
+        origins = tuple(sorted(found))
+        return BlockLayout(
+            origins=origins,
+            widths=tuple(found[o][0] for o in origins),
+            dense=tuple(found[o][1] for o in origins),
+        )
+
+    def to_dict(self) -> dict[str, list]:
+        """JSON-serialisable form (inverse of :meth:`from_dict`)."""
+        return {
+            "origins": list(self.origins),
+            "widths": list(self.widths),
+            "dense": list(self.dense),
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, list]) -> BlockLayout:
+        """Rebuild a layout from :meth:`to_dict` output."""
+        return BlockLayout(
+            origins=tuple(data["origins"]),
+            widths=tuple(int(w) for w in data["widths"]),
+            dense=tuple(bool(d) for d in data["dense"]),
+        )
+
+
+def _sentence_features(message: Message, featurizers: list[str]) -> list:
+    """The message's TEXT sentence features, optionally restricted to ``featurizers``."""
+    return [
+        f
+        for f in message.features
+        if f.attribute == TEXT
+        and f.type == FEATURE_TYPE_SENTENCE
+        and (not featurizers or f.origin in featurizers)
+    ]
+
+
+def feature_matrix(
+    messages: list[Message],
+    layout: BlockLayout,
+    dense_weight: float,
+    sparse_weight: float,
+) -> scipy.sparse.csr_matrix:
+    """Build the design matrix for ``messages``.
+
+    Args:
+        messages: featurized messages.
+        layout: the blocks to use (from training); a block missing on a message, or with
+            a different width, contributes zeros.
+        dense_weight: multiplier of each L2-normalised dense block.
+        sparse_weight: multiplier of each L2-normalised sparse block.
+
+    Returns:
+        CSR matrix of shape ``[len(messages), sum(layout.widths)]``, float32.
+    """
+    rows = []
+    for message in messages:
+        by_origin = {f.origin: f for f in _sentence_features(message, list(layout.origins))}
+        blocks = []
+        for origin, width, dense in zip(layout.origins, layout.widths, layout.dense):
+            feature = by_origin.get(origin)
+            if feature is None or feature.features.shape[-1] != width:
+                blocks.append(scipy.sparse.csr_matrix((1, width), dtype=np.float32))
+                continue
+            block = scipy.sparse.csr_matrix(feature.features, dtype=np.float32)
+            norm = float(np.sqrt(block.multiply(block).sum()))
+            weight = dense_weight if dense else sparse_weight
+            blocks.append(block * (weight / norm) if norm > 0 else block)
+        rows.append(scipy.sparse.hstack(blocks, format="csr"))
+    if not rows:
+        return scipy.sparse.csr_matrix((0, sum(layout.widths)), dtype=np.float32)
+    return scipy.sparse.vstack(rows, format="csr")

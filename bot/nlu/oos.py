@@ -1,0 +1,209 @@
+"""Out-of-scope threshold and temperature, chosen by cross-validation on training data only.
+
+Every function here takes the training matrix and labels and nothing else, so a
+threshold can never depend on evaluation data.
+
+Procedure (:func:`calibrate`):
+
+1. Split the training rows into ``k`` folds (stratified when every class has ``k`` rows).
+2. Out-of-scope rows for validation come from the training data's out-of-scope intent when
+   it has one; otherwise they are simulated by also holding out a group of whole intents
+   per fold ("leave-intents-out", the unknown-intent protocol of Shu et al. 2017, DOC: Deep
+   Open Classification of Text Documents): the fold's model never sees those intents, so
+   their rows play the part of unseen requests.
+3. Fit a temperature ``T`` on the in-scope out-of-fold logits by minimising the negative
+   log-likelihood over a grid (temperature scaling, Guo et al. 2017).
+4. Choose the threshold on the calibrated maximum in-scope probability that maximises
+   ``(1 - w) * in_scope_accuracy + w * oos_recall`` (:func:`select_threshold`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from bot.nlu.linear_model import fit_softmax, softmax
+
+TEMPERATURES = np.geomspace(0.25, 4.0, 41)
+"""Grid searched for the temperature (factor 1.07 between neighbours)."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Result of :func:`calibrate`.
+
+    Attributes:
+        threshold: reject (fall back) when the calibrated maximum in-scope probability is
+            below this value; 0.0 means never reject.
+        temperature: softmax temperature for calibrated probabilities.
+        simulated_oos: whether out-of-scope rows were simulated (no such intent in data).
+    """
+
+    threshold: float
+    temperature: float
+    simulated_oos: bool
+
+
+@dataclass
+class _FoldScores:
+    """Out-of-fold logits of one fold: in-scope rows with targets, out-of-scope rows."""
+
+    in_logits: np.ndarray
+    in_targets: np.ndarray
+    oos_logits: np.ndarray
+    in_columns: np.ndarray
+
+
+def select_threshold(
+    in_scores: np.ndarray,
+    in_correct: np.ndarray,
+    oos_scores: np.ndarray,
+    oos_flagged: np.ndarray,
+    oos_weight: float,
+) -> float:
+    """Threshold maximising ``(1 - w) * in-scope accuracy + w * out-of-scope recall``.
+
+    An in-scope row counts as correct when its predicted intent is right and its score is
+    at least the threshold; an out-of-scope row counts as found when it was already
+    predicted out of scope (``oos_flagged``) or its score is below the threshold.
+
+    Args:
+        in_scores: shape ``[n_in]``, max in-scope probability of in-scope rows.
+        in_correct: shape ``[n_in]``, bool, predicted intent equals the true one.
+        oos_scores: shape ``[n_oos]``, max in-scope probability of out-of-scope rows.
+        oos_flagged: shape ``[n_oos]``, bool, argmax already is an out-of-scope class.
+        oos_weight: ``w`` in [0, 1].
+
+    Returns:
+        The smallest maximiser among the observed scores and 0.0; 0.0 when there are no
+        out-of-scope rows or no in-scope rows.
+    """
+    if not len(oos_scores) or not len(in_scores):
+        return 0.0
+    candidates = np.unique(np.concatenate([[0.0], in_scores, oos_scores]))
+    correct_sorted = np.sort(in_scores[in_correct])
+    missed_sorted = np.sort(oos_scores[~oos_flagged])
+    kept = len(correct_sorted) - np.searchsorted(correct_sorted, candidates, side="left")
+    caught = oos_flagged.sum() + np.searchsorted(missed_sorted, candidates, side="left")
+    objective = (1 - oos_weight) * kept / len(in_scores) + oos_weight * caught / len(oos_scores)
+    return float(candidates[int(np.argmax(objective))])
+
+
+def _folds(labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """Validation row indices of each of ``k`` folds (stratified when possible)."""
+    _, counts = np.unique(labels, return_counts=True)
+    splitter = (
+        StratifiedKFold(k, shuffle=True, random_state=seed)
+        if counts.min() >= k
+        else KFold(k, shuffle=True, random_state=seed)
+    )
+    return [valid for _, valid in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def _fold_scores(
+    x: scipy.sparse.csr_matrix,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    held_out_intents: set[str],
+    oos_intents: set[str],
+    c: float,
+    max_iter: int,
+) -> _FoldScores | None:
+    """Fit on the rows outside ``valid`` (and outside ``held_out_intents``), score ``valid``."""
+    train = np.ones(len(labels), dtype=bool)
+    train[valid] = False
+    train &= ~np.isin(labels, list(held_out_intents))
+    if len(set(labels[train])) < 2:
+        return None
+    model = fit_softmax(x[train], list(labels[train]), c, max_iter)
+    index = {name: i for i, name in enumerate(model.classes)}
+    logits = model.logits(x[valid])
+    valid_labels = labels[valid]
+    is_oos = np.isin(valid_labels, list(oos_intents | held_out_intents))
+    known = np.array([name in index for name in valid_labels])
+    keep_in = ~is_oos & known
+    return _FoldScores(
+        in_logits=logits[keep_in],
+        in_targets=np.array([index[name] for name in valid_labels[keep_in]], dtype=int),
+        oos_logits=logits[is_oos],
+        in_columns=np.array([i for i, n in enumerate(model.classes) if n not in oos_intents]),
+    )
+
+
+def _fit_temperature(scores: list[_FoldScores]) -> float:
+    """Grid-search the temperature minimising in-scope negative log-likelihood."""
+    losses = []
+    for t in TEMPERATURES:
+        nll = 0.0
+        for s in scores:
+            p = softmax(s.in_logits, t)[np.arange(len(s.in_targets)), s.in_targets]
+            nll -= float(np.log(np.clip(p, 1e-12, 1.0)).sum())
+        losses.append(nll)
+    return float(TEMPERATURES[int(np.argmin(losses))])
+
+
+def calibrate(
+    x: scipy.sparse.csr_matrix,
+    labels: list[str],
+    oos_intents: set[str],
+    folds: int,
+    oos_weight: float,
+    c: float,
+    max_iter: int,
+    seed: int,
+) -> Calibration:
+    """Choose temperature and out-of-scope threshold from the training data alone.
+
+    Args:
+        x: training design matrix, shape ``[n, d]``.
+        labels: training intent of each row.
+        oos_intents: intent names that mean "out of scope" in the training data.
+        folds: number of cross-validation folds (reduced to the row count if larger).
+        oos_weight: weight of out-of-scope recall in the objective, in [0, 1].
+        c: inverse L2 regularisation strength of each fold's model.
+        max_iter: lbfgs iteration cap of each fold's model.
+        seed: seed of the fold split and of the held-out intent groups.
+
+    Returns:
+        The :class:`Calibration`; temperature 1.0 and threshold 0.0 when there are too
+        few rows or intents to cross-validate.
+    """
+    y = np.asarray(labels, dtype=object)
+    k = min(folds, len(y))
+    has_oos = bool(np.isin(y, list(oos_intents)).any())
+    if k < 2 or len(set(labels)) < 2:
+        return Calibration(threshold=0.0, temperature=1.0, simulated_oos=not has_oos)
+    intents = sorted(set(labels) - oos_intents)
+    rng = np.random.default_rng(seed)
+    groups = [set(g) for g in np.array_split(rng.permutation(intents), k)]
+    scores = [
+        s
+        for i, valid in enumerate(_folds(y, k, seed))
+        if (
+            s := _fold_scores(
+                x, y, valid, set() if has_oos else groups[i], oos_intents, c, max_iter
+            )
+        )
+        is not None
+    ]
+    if not scores:
+        return Calibration(threshold=0.0, temperature=1.0, simulated_oos=not has_oos)
+    temperature = _fit_temperature(scores)
+    in_scores, in_correct, oos_scores, oos_flagged = [], [], [], []
+    for s in scores:
+        p_in, p_oos = softmax(s.in_logits, temperature), softmax(s.oos_logits, temperature)
+        in_scores.append(p_in[:, s.in_columns].max(axis=1, initial=0.0))
+        in_correct.append(p_in.argmax(axis=1) == s.in_targets)
+        oos_scores.append(p_oos[:, s.in_columns].max(axis=1, initial=0.0))
+        oos_flagged.append(~np.isin(p_oos.argmax(axis=1), s.in_columns))
+    threshold = select_threshold(
+        np.concatenate(in_scores),
+        np.concatenate(in_correct),
+        np.concatenate(oos_scores),
+        np.concatenate(oos_flagged),
+        oos_weight,
+    )
+    return Calibration(threshold=threshold, temperature=temperature, simulated_oos=not has_oos)
