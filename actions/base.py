@@ -15,6 +15,7 @@ tell a failed action (nothing returned) from a finished one.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import os
@@ -50,13 +51,15 @@ def customer_id_for(session: Session, tracker: Tracker) -> int | None:
     return customer.id if customer else None
 
 
-class ShopAction(Action):
-    """Base class: subclasses implement :meth:`handle` (synchronous, thread-safe)."""
+class ShopAction(Action, metaclass=abc.ABCMeta):
+    """Abstract base: subclasses implement :meth:`name` and :meth:`handle` (synchronous,
+    thread-safe). Abstract, so rasa-sdk does not register it as an action."""
 
-    def name(self) -> str:  # pragma: no cover - subclasses override
+    @abc.abstractmethod
+    def name(self) -> str:
         """Rasa action name."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> list[dict[str, Any]]:
@@ -70,7 +73,6 @@ class ShopAction(Action):
         Returns:
             rasa-sdk events (e.g. ``SlotSet(...)``).
         """
-        raise NotImplementedError
 
     def _run_body(self, tracker: Tracker) -> tuple[CollectingDispatcher, list[dict[str, Any]]]:
         own = CollectingDispatcher()

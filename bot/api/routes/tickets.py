@@ -1,0 +1,84 @@
+"""Support agents' ticket endpoints: list, read and close tickets.
+
+Closing a takeover ticket hands the conversation back to the assistant on every channel.
+Every route needs ``Authorization: Bearer $TOUCHLINE_AGENT_TOKEN`` (ticket summaries hold
+customer data); without that variable set the routes answer 503.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from bot.store.db import session_scope
+from bot.store.models import Ticket
+from bot.store.tickets import close_ticket
+
+router = APIRouter(prefix="/tickets", tags=["tickets"])
+
+
+class TicketOut(BaseModel):
+    """A ticket as agents see it."""
+
+    id: int
+    sender_id: str
+    customer_id: int | None
+    reason: str
+    summary: str
+    status: str
+    takeover: bool
+    created_at: datetime
+    closed_at: datetime | None
+
+    class Config:
+        orm_mode = True
+
+
+def require_agent(authorization: str = Header(default="")) -> None:
+    """Check the bearer token against ``$TOUCHLINE_AGENT_TOKEN``.
+
+    Raises:
+        HTTPException: 503 when no token is configured, 401 when it does not match.
+    """
+    expected = os.environ.get("TOUCHLINE_AGENT_TOKEN", "")
+    if not expected:
+        raise HTTPException(503, "agent API disabled: set TOUCHLINE_AGENT_TOKEN")
+    given = authorization.removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong bearer token")
+
+
+@router.get("", response_model=list[TicketOut], dependencies=[Depends(require_agent)])
+def list_tickets(status: str = Query("open", regex="^(open|closed|all)$")) -> list[Ticket]:
+    """Tickets with the given status (``open``, ``closed`` or ``all``), newest first."""
+    with session_scope() as session:
+        query = select(Ticket).order_by(Ticket.id.desc())
+        if status != "all":
+            query = query.where(Ticket.status == status)
+        return list(session.scalars(query))
+
+
+@router.get("/{ticket_id}", response_model=TicketOut, dependencies=[Depends(require_agent)])
+def get_ticket(ticket_id: int) -> Ticket:
+    """One ticket; 404 when unknown."""
+    with session_scope() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        return ticket
+
+
+@router.post("/{ticket_id}/close", response_model=TicketOut,
+             dependencies=[Depends(require_agent)])
+def close(ticket_id: int) -> Ticket:
+    """Close a ticket; the assistant answers that conversation again. 404 when unknown."""
+    with session_scope() as session:
+        ticket = close_ticket(session, ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        return ticket
