@@ -1,0 +1,50 @@
+# Touchline: `make run` starts the assistant, `make test` runs the whole test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export HOST ?= 127.0.0.1
+export RASA_PORT ?= 5005
+export ACTION_PORT ?= 5055
+export API_PORT ?= 8000
+export CORS_ORIGINS ?= http://localhost:$(API_PORT)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test venv db model lint bench clean
+
+$(VENV)/.installed: requirements.lock scripts/make_venv.sh
+	bash scripts/make_venv.sh $(VENV)
+	touch $@
+
+venv: $(VENV)/.installed
+
+db: venv
+	$(PY) -m bot.store.schema
+
+# `rasa train` compares the fingerprint of data, domain and config with the newest model
+# in models/ and skips training when nothing changed.
+model: venv
+	$(VENV)/bin/rasa train --fixed-model-name touchline --out models
+
+run: db model
+	bash scripts/secrets.sh
+	$(PY) -m bot.runtime.endpoints var/endpoints.yml
+	@echo ""
+	@echo "Touchline is starting:"
+	@echo "  chat (REST):  POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook  {\"sender\": \"alice\", \"message\": \"hi\"}"
+	@echo "  Rasa HTTP API http://$(HOST):$(RASA_PORT)  (token: RASA_AUTH_TOKEN in var/secrets.env)"
+	@echo "  action server http://$(HOST):$(ACTION_PORT)/webhook"
+	@echo "  Touchline API http://$(HOST):$(API_PORT)/docs  (agents: TOUCHLINE_AGENT_TOKEN in var/secrets.env)"
+	@echo ""
+	$(VENV)/bin/honcho start -f Procfile -e var/secrets.env
+
+test: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv
+	$(PY) bench/turn_latency.py
+
+clean:
+	rm -rf models var .pytest_cache

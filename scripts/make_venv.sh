@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create the virtual environment and install every dependency in ONE pip run from the lock
+# file (requirements.lock = the resolved requirements.in), so nothing breaks Rasa's pins.
+set -euo pipefail
+venv=${1:-.venv}
+py=$(bash "$(dirname "$0")/find_python.sh")
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then
+  rm -rf "$venv"
+  "$py" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --upgrade "pip<25"
+"$venv/bin/python" -m pip install -q -r requirements.lock
+"$venv/bin/python" -m pip check

@@ -1,0 +1,141 @@
+"""Start the real Rasa server and action server on free ports for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.config import PROJECT_ROOT
+from bot.runtime.endpoints import write_endpoints
+
+RASA = str(Path(sys.executable).with_name("rasa"))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+    """Poll ``url`` until it answers 200; fail with the log tail if the process dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:3]} exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def train_model(out_dir: Path) -> Path:
+    """Train the project's model (data/, domain.yml, config.yml) into ``out_dir``."""
+    subprocess.run(
+        [RASA, "train", "--fixed-model-name", "e2e", "--out", str(out_dir)],
+        cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL,
+    )
+    return out_dir / "e2e.tar.gz"
+
+
+@dataclass
+class Stack:
+    """A running action server + Rasa server pair sharing one shop database."""
+
+    workdir: Path
+    model: Path
+    env: dict[str, str]
+    rasa_port: int = field(default_factory=free_port)
+    action_port: int = field(default_factory=free_port)
+    token: str = "e2e-token"
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def log(self, name: str) -> Path:
+        """Log file of process ``name``."""
+        return self.workdir / f"{name}.log"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = self.log(name).open("a")
+        proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start_actions(self) -> None:
+        """Start (or restart) the action server and wait until it answers."""
+        proc = self._spawn("actions", [RASA, "run", "actions", "--actions", "actions",
+                                       "--port", str(self.action_port)])
+        wait_http(f"http://127.0.0.1:{self.action_port}/health", proc, self.log("actions"))
+
+    def stop(self, name: str) -> None:
+        """Terminate process ``name`` and wait for it."""
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def start(self) -> Stack:
+        """Start both servers."""
+        endpoints = write_endpoints(self.workdir / "endpoints.yml",
+                                    f"http://127.0.0.1:{self.action_port}/webhook",
+                                    str(self.workdir / "tracker.db"))
+        self.start_actions()
+        proc = self._spawn("rasa", [
+            RASA, "run", "--enable-api", "--auth-token", self.token, "--interface",
+            "127.0.0.1", "--port", str(self.rasa_port), "--credentials", "credentials.yml",
+            "--endpoints", str(endpoints), "--model", str(self.model)])
+        wait_http(f"{self.url}/", proc, self.log("rasa"))
+        return self
+
+    def close(self) -> None:
+        """Stop every process."""
+        for name in list(self.procs):
+            self.stop(name)
+
+    def say(self, sender: str, message: Any, timeout: float = 60) -> list[dict[str, Any]]:  # noqa: ANN401
+        """Send one message over the REST channel; returns the bot's messages."""
+        r = httpx.post(f"{self.url}/webhooks/rest/webhook",
+                       json={"sender": sender, "message": message}, timeout=timeout)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        """The conversation's tracker from Rasa's HTTP API."""
+        r = httpx.get(f"{self.url}/conversations/{sender}/tracker",
+                      params={"token": self.token}, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """``POST /model/parse``."""
+        r = httpx.post(f"{self.url}/model/parse", params={"token": self.token},
+                       json={"text": text}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    """All bot texts of a reply, one per line."""
+    return "\n".join(m.get("text", "") for m in messages)
