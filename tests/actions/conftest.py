@@ -10,9 +10,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 
-def make_tracker(sender: str = "alice", text: str = "", intent: str = "greet",
-                 slots: dict[str, Any] | None = None,
-                 events: list[dict[str, Any]] | None = None) -> Tracker:
+def make_tracker(
+    sender: str = "alice",
+    text: str = "",
+    intent: str = "greet",
+    slots: dict[str, Any] | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> Tracker:
     latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": []}
     events = list(events or []) + [{"event": "user", "text": text, "parse_data": latest}]
     return Tracker(sender, slots or {}, latest, events, False, None, {}, "action_listen")

@@ -14,8 +14,10 @@ from tests.actions.conftest import followup, make_tracker, run_action, slot, tex
 
 
 def test_order_status_reports_carrier_and_date(shop):
-    msgs, events = run_action(ActionOrderStatus(),
-                              make_tracker("web-1", "where is tl10003", slots={"order_id": "tl10003"}))
+    msgs, events = run_action(
+        ActionOrderStatus(),
+        make_tracker("web-1", "where is tl10003", slots={"order_id": "tl10003"}),
+    )
     assert "TL-10003 is delayed with UPS" in texts(msgs) and "expected on" in texts(msgs)
     assert slot(events, "order_id") is None
 
@@ -27,20 +29,23 @@ def test_order_status_without_number_starts_the_form(shop):
 
 
 def test_unknown_order_offers_a_person(shop):
-    msgs, events = run_action(ActionOrderStatus(),
-                              make_tracker("web-1", "x", slots={"order_id": "TL-99999"}))
+    msgs, events = run_action(
+        ActionOrderStatus(), make_tracker("web-1", "x", slots={"order_id": "TL-99999"})
+    )
     assert "couldn't find an order TL-99999" in texts(msgs)
     assert followup(events) == "utter_offer_human"
 
 
 def test_other_customers_order_is_not_disclosed(shop):
-    msgs, _ = run_action(ActionOrderStatus(),
-                         make_tracker("alice", "x", slots={"order_id": "TL-10003"}))
+    msgs, _ = run_action(
+        ActionOrderStatus(), make_tracker("alice", "x", slots={"order_id": "TL-10003"})
+    )
     assert "couldn't find" in texts(msgs) and "UPS" not in texts(msgs)
 
 
 def test_order_form_validation(shop):
     from rasa_sdk.executor import CollectingDispatcher
+
     d = CollectingDispatcher()
     out = ValidateOrderStatusForm().validate_order_id("it's #10001", d, make_tracker(), {})
     assert out == {"order_id": "TL-10001"}
@@ -50,15 +55,21 @@ def test_order_form_validation(shop):
 
 def test_identify_by_email_then_resume_cart(shop):
     from rasa_sdk.executor import CollectingDispatcher
+
     d = CollectingDispatcher()
-    found = ValidateIdentifyForm().validate_customer_ref("Bob@example.com", d,
-                                                         make_tracker("web-2"), {})
+    found = ValidateIdentifyForm().validate_customer_ref(
+        "Bob@example.com", d, make_tracker("web-2"), {}
+    )
     assert found["customer_id"] and found["customer_ref"]
-    missing = ValidateIdentifyForm().validate_customer_ref("who@nowhere.com", d,
-                                                           make_tracker("web-2"), {})
+    missing = ValidateIdentifyForm().validate_customer_ref(
+        "who@nowhere.com", d, make_tracker("web-2"), {}
+    )
     assert missing == {"customer_ref": None}
-    tracker = make_tracker("web-2", "bob@example.com",
-                           slots={"customer_id": found["customer_id"], "pending_request": "cart"})
+    tracker = make_tracker(
+        "web-2",
+        "bob@example.com",
+        slots={"customer_id": found["customer_id"], "pending_request": "cart"},
+    )
     msgs, events = run_action(ActionResumeRequest(), tracker)
     assert "out of stock" in texts(msgs)
     assert slot(events, "pending_request") is None
@@ -81,22 +92,26 @@ def test_healthy_cart_offers_a_person(shop):
 
 
 def test_payment_decline_explained_with_country_methods(shop):
-    msgs, _ = run_action(ActionPaymentIssue(), make_tracker("emma", "my payment failed",
-                                                             intent="payment_issue"))
+    msgs, _ = run_action(
+        ActionPaymentIssue(), make_tracker("emma", "my payment failed", intent="payment_issue")
+    )
     out = texts(msgs)
     assert "not offered in your country" in out and "Klarna" not in out.split("pay with")[-1]
 
 
 def test_three_d_secure_explained(shop):
-    msgs, _ = run_action(ActionPaymentIssue(), make_tracker("dev", "payment won't go through",
-                                                             intent="payment_issue"))
+    msgs, _ = run_action(
+        ActionPaymentIssue(),
+        make_tracker("dev", "payment won't go through", intent="payment_issue"),
+    )
     assert "3-D Secure" in texts(msgs)
 
 
 def test_charged_twice_opens_ticket(shop):
-    msgs, events = run_action(ActionPaymentIssue(),
-                              make_tracker("frank", "I was charged twice for my order",
-                                           intent="payment_issue"))
+    msgs, events = run_action(
+        ActionPaymentIssue(),
+        make_tracker("frank", "I was charged twice for my order", intent="payment_issue"),
+    )
     ticket_id = slot(events, "ticket_id")
     assert f"ticket #{ticket_id}" in texts(msgs) and "two charges of $249.99" in texts(msgs)
     with session_scope() as s:
@@ -106,11 +121,18 @@ def test_charged_twice_opens_ticket(shop):
 
 
 def test_discount_applied_and_cart_total_updated(shop):
-    msgs, events = run_action(ActionApplyDiscount(),
-                              make_tracker("frank", "use SUMMER25", slots={"discount_code": "summer25"}))
+    msgs, events = run_action(
+        ActionApplyDiscount(),
+        make_tracker("frank", "use SUMMER25", slots={"discount_code": "summer25"}),
+    )
     assert "you save $22.50" in texts(msgs) and "$67.49" in texts(msgs)
     with session_scope() as s:
-        assert s.scalar(select(Cart.discount_code).where(Cart.customer_id == slot(events, "customer_id"))) == "SUMMER25"
+        assert (
+            s.scalar(
+                select(Cart.discount_code).where(Cart.customer_id == slot(events, "customer_id"))
+            )
+            == "SUMMER25"
+        )
 
 
 def test_discount_without_code_asks_for_it(shop):
@@ -120,15 +142,23 @@ def test_discount_without_code_asks_for_it(shop):
 
 def test_discount_form_validation():
     from rasa_sdk.executor import CollectingDispatcher
+
     d = CollectingDispatcher()
     v = ValidateDiscountForm()
-    assert v.validate_discount_code("it's spring10", d, make_tracker(), {}) == {"discount_code": "SPRING10"}
+    assert v.validate_discount_code("it's spring10", d, make_tracker(), {}) == {
+        "discount_code": "SPRING10"
+    }
     assert v.validate_discount_code("<script>", d, make_tracker(), {}) == {"discount_code": None}
 
 
 def test_handoff_silence_until_ticket_closed(shop):
-    history = [{"event": "user", "text": "my cart is weird"}, {"event": "bot", "text": "Here's your cart"}]
-    msgs, events = run_action(ActionHandoff(), make_tracker("web-9", "human please", events=history))
+    history = [
+        {"event": "user", "text": "my cart is weird"},
+        {"event": "bot", "text": "Here's your cart"},
+    ]
+    msgs, events = run_action(
+        ActionHandoff(), make_tracker("web-9", "human please", events=history)
+    )
     ticket_id = slot(events, "ticket_id")
     assert slot(events, "human_takeover") is True and f"#{ticket_id}" in texts(msgs)
     with session_scope() as s:

@@ -22,9 +22,15 @@ def stack(model, tmp_path_factory):
     work = tmp_path_factory.mktemp("stack")
     db_url = f"sqlite:///{work / 'shop.db'}"
     init_db(db_url)
-    env = {**os.environ, "DATABASE_URL": db_url, "TOUCHLINE_VAR": str(work),
-           "TOUCHLINE_ACTION_TIMEOUT_S": "3", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "TOUCHLINE_VAR": str(work),
+        "TOUCHLINE_ACTION_TIMEOUT_S": "3",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     running = Stack(work, model, env).start()
     yield running
     running.close()

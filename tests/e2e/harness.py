@@ -46,7 +46,9 @@ def train_model(out_dir: Path) -> Path:
     """Train the project's model (data/, domain.yml, config.yml) into ``out_dir``."""
     subprocess.run(
         [RASA, "train", "--fixed-model-name", "e2e", "--out", str(out_dir)],
-        cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return out_dir / "e2e.tar.gz"
 
@@ -74,15 +76,23 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         log = self.log(name).open("a")
-        proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
     def start_actions(self) -> None:
         """Start (or restart) the action server and wait until it answers."""
-        proc = self._spawn("actions", [RASA, "run", "actions", "--actions", "actions",
-                                       "--port", str(self.action_port)])
+        proc = self._spawn(
+            "actions",
+            [RASA, "run", "actions", "--actions", "actions", "--port", str(self.action_port)],
+        )
         wait_http(f"http://127.0.0.1:{self.action_port}/health", proc, self.log("actions"))
 
     def stop(self, name: str) -> None:
@@ -98,14 +108,32 @@ class Stack:
 
     def start(self) -> Stack:
         """Start both servers."""
-        endpoints = write_endpoints(self.workdir / "endpoints.yml",
-                                    f"http://127.0.0.1:{self.action_port}/webhook",
-                                    str(self.workdir / "tracker.db"))
+        endpoints = write_endpoints(
+            self.workdir / "endpoints.yml",
+            f"http://127.0.0.1:{self.action_port}/webhook",
+            str(self.workdir / "tracker.db"),
+        )
         self.start_actions()
-        proc = self._spawn("rasa", [
-            RASA, "run", "--enable-api", "--auth-token", self.token, "--interface",
-            "127.0.0.1", "--port", str(self.rasa_port), "--credentials", "credentials.yml",
-            "--endpoints", str(endpoints), "--model", str(self.model)])
+        proc = self._spawn(
+            "rasa",
+            [
+                RASA,
+                "run",
+                "--enable-api",
+                "--auth-token",
+                self.token,
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(self.rasa_port),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                str(endpoints),
+                "--model",
+                str(self.model),
+            ],
+        )
         wait_http(f"{self.url}/", proc, self.log("rasa"))
         return self
 
@@ -116,22 +144,27 @@ class Stack:
 
     def say(self, sender: str, message: Any, timeout: float = 60) -> list[dict[str, Any]]:  # noqa: ANN401
         """Send one message over the REST channel; returns the bot's messages."""
-        r = httpx.post(f"{self.url}/webhooks/rest/webhook",
-                       json={"sender": sender, "message": message}, timeout=timeout)
+        r = httpx.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
         assert r.status_code == 200, r.text
         return r.json()
 
     def tracker(self, sender: str) -> dict[str, Any]:
         """The conversation's tracker from Rasa's HTTP API."""
-        r = httpx.get(f"{self.url}/conversations/{sender}/tracker",
-                      params={"token": self.token}, timeout=30)
+        r = httpx.get(
+            f"{self.url}/conversations/{sender}/tracker", params={"token": self.token}, timeout=30
+        )
         r.raise_for_status()
         return r.json()
 
     def parse(self, text: str) -> dict[str, Any]:
         """``POST /model/parse``."""
-        r = httpx.post(f"{self.url}/model/parse", params={"token": self.token},
-                       json={"text": text}, timeout=30)
+        r = httpx.post(
+            f"{self.url}/model/parse", params={"token": self.token}, json={"text": text}, timeout=30
+        )
         assert r.status_code == 200, r.text
         return r.json()
 

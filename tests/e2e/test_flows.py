@@ -55,8 +55,10 @@ def test_cart_issue_repairs_stale_price(stack):
     assert "corrected the price of Powder Canister" in reply and "Total:" in reply
     with db(stack) as s:
         cart = s.scalars(select(Cart).join(Cart.customer).where(Cart.customer_id == 3)).one()
-        prices = {i.product_id: float(i.unit_price) for i in s.scalars(
-            select(CartItem).where(CartItem.cart_id == cart.id))}
+        prices = {
+            i.product_id: float(i.unit_price)
+            for i in s.scalars(select(CartItem).where(CartItem.cart_id == cart.id))
+        }
     assert prices[3] == pytest.approx(14.99)
 
 
@@ -79,7 +81,9 @@ def test_discount_for_unknown_sender_identifies_then_applies(stack):
     reply = texts(stack.say("e2e-disc", "SUMMER25"))
     assert "SUMMER25 is applied" in reply and "$67.49" in reply
     with db(stack) as s:
-        assert s.scalars(select(Cart.discount_code).where(Cart.customer_id == 6)).one() == "SUMMER25"
+        assert (
+            s.scalars(select(Cart.discount_code).where(Cart.customer_id == 6)).one() == "SUMMER25"
+        )
 
 
 def test_expired_code_says_why(stack):

@@ -8,9 +8,20 @@ from bot.store.seed import OUT_OF_STOCK_PRODUCT_ID, load_catalogue
 
 def test_migration_creates_every_table(db_url):
     tables = set(inspect(get_engine(db_url)).get_table_names())
-    assert {"customers", "products", "carts", "cart_items", "cart_events", "orders",
-            "payments", "payment_methods", "discount_codes", "discount_redemptions",
-            "tickets", "alembic_version"} <= tables
+    assert {
+        "customers",
+        "products",
+        "carts",
+        "cart_items",
+        "cart_events",
+        "orders",
+        "payments",
+        "payment_methods",
+        "discount_codes",
+        "discount_redemptions",
+        "tickets",
+        "alembic_version",
+    } <= tables
 
 
 def test_seed_loads_whole_catalogue_and_demo_customers(session):
