@@ -36,8 +36,8 @@ def suggest_xgb_params(trial: optuna.Trial) -> dict[str, Any]:
     """
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
-        "max_depth": trial.suggest_int("max_depth", 2, 6),
-        "n_estimators": trial.suggest_int("n_estimators", 100, 500, step=50),
+        "max_depth": trial.suggest_int("max_depth", 2, 5),
+        "n_estimators": trial.suggest_int("n_estimators", 100, 400, step=50),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
         "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),

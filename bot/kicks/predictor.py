@@ -118,6 +118,9 @@ class KickPredictor:
         counts: FormCounts,
         kickers: dict[str, str],
     ) -> None:
+        model = pipeline.steps[-1][1]
+        if "n_jobs" in model.get_params():
+            model.set_params(n_jobs=1)  # one row at a time: threads only add latency
         self.pipeline = pipeline
         self.metadata = metadata
         self.counts = counts
