@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -98,11 +98,6 @@ class Kick:
     def zone(self) -> str:
         """Field zone (:func:`bot.kicks.geometry.field_zone`)."""
         return geometry.field_zone(self.distance_m, self.angle_deg)
-
-    @property
-    def y_mirrored_m(self) -> float:
-        """``y`` mirrored onto the right half (left and right treated alike)."""
-        return geometry.mirror_y(self.y_m)
 
     @property
     def minute(self) -> int:
@@ -334,8 +329,3 @@ def clean_events(events: Iterable[Any]) -> tuple[list[Kick], CleaningReport]:
     kicks.sort(key=lambda k: k.order_key)
     report.kept = len(kicks)
     return kicks, report
-
-
-def iter_kick_events(kicks: Iterable[Kick]) -> Iterator[dict[str, Any]]:
-    """Schema events for clean kicks (inverse of cleaning, for writing feeds)."""
-    return (kick.to_event() for kick in kicks)
