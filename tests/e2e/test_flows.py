@@ -107,3 +107,11 @@ def test_human_handoff_directly(stack):
     reply = texts(stack.say("e2e-human", "I want to speak to a real person"))
     assert "opened ticket #" in reply
     assert stack.say("e2e-human", "thanks") == []
+
+
+def test_digression_during_a_form_then_never_mind(stack):
+    assert "order number" in texts(stack.say("e2e-dig", "where's my parcel"))
+    reply = texts(stack.say("e2e-dig", "hello"))
+    assert "Touchline" in reply and "order number" in reply  # answered, then asked again
+    assert "No problem" in texts(stack.say("e2e-dig", "no, forget it"))
+    assert stack.tracker("e2e-dig")["active_loop"] == {}
