@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bot.api.routes import health, kicks, tickets
+from bot.api.routes import health, kicks, search, tickets
 
 
 def create_app() -> FastAPI:
@@ -21,4 +21,5 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(tickets.router)
     app.include_router(kicks.router)
+    app.include_router(search.router)
     return app

@@ -107,11 +107,14 @@ def test_ui_page_and_script(client: TestClient):
 @pytest.fixture
 def live_server(shop_url: str) -> str:
     get_service()  # load model and index before the browser's first request
-    config = uvicorn.Config(search_app(), host="127.0.0.1", port=0, log_level="warning")
+    # ws="none": Rasa pins an old ``websockets`` that uvicorn's websocket support rejects
+    config = uvicorn.Config(search_app(), host="127.0.0.1", port=0, log_level="warning", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 60
     while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     yield f"http://127.0.0.1:{port}"
