@@ -5,14 +5,15 @@ it with DIET doing entities only)::
 
     - name: bot.nlu.classifier.IntentClassifier
       C: 10.0
-      cv_folds: 5
-      oos_weight: 0.5
+      cv_folds: 3
+      max_in_scope_loss: 0.005
       out_of_scope_intents: [out_of_scope, oos]
       fallback_intent: nlu_fallback
 
-Training fits an L2 multinomial logistic regression on every featurizer's sentence
-features (dense and sparse, each L2-normalised), then chooses a softmax temperature and a
-rejection threshold by cross-validation on the training data only (:mod:`bot.nlu.oos`).
+Training fits an L2 multinomial logistic regression (:mod:`bot.nlu.linear_model`) on
+every featurizer's sentence features (dense and sparse, each L2-normalised), then chooses a
+softmax temperature and a rejection threshold by cross-validation on the training data only
+(:mod:`bot.nlu.oos`).
 At prediction, a message whose calibrated best in-scope probability is below the threshold
 gets ``fallback_intent`` (Rasa's ``nlu_fallback`` by default, so the usual fallback rules
 apply; ``FallbackClassifier`` may still run afterwards with its own threshold) with
@@ -41,7 +42,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.features import BlockLayout, feature_matrix
+from bot.nlu.features import BlockLayout, Design, feature_matrix
 from bot.nlu.linear_model import SoftmaxModel, fit_softmax, softmax
 from bot.nlu.oos import Calibration, calibrate
 
@@ -73,19 +74,22 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             ``C`` (inverse L2 strength), ``max_iter`` (lbfgs cap), ``dense_weight`` and
             ``sparse_weight`` (block multipliers), ``featurizers`` (origins to use, empty =
             all), ``cv_folds`` (folds for threshold and temperature; < 2 disables
-            rejection), ``oos_weight`` (weight of out-of-scope recall in the threshold
-            objective, in [0, 1]), ``out_of_scope_intents`` (training intents meaning out
-            of scope), ``fallback_intent`` (predicted below the threshold),
+            rejection), ``max_in_scope_loss`` (in-scope accuracy the threshold may
+            cost on the cross-validated training data, absolute; 0.005 was chosen on
+            CLINC150's validation split, where it gave 96.1% in-scope accuracy and 80%
+            out-of-scope recall, against 96.8% and 61% without a threshold),
+            ``out_of_scope_intents`` (training intents meaning out of scope),
+            ``fallback_intent`` (predicted below the threshold),
             ``ranking_length`` (intents in the ranking, 0 = all), ``random_seed``.
         """
         return {
             "C": 10.0,
-            "max_iter": 500,
+            "max_iter": 100,
             "dense_weight": 1.0,
             "sparse_weight": 1.0,
             "featurizers": [],
-            "cv_folds": 5,
-            "oos_weight": 0.5,
+            "cv_folds": 3,
+            "max_in_scope_loss": 0.005,
             "out_of_scope_intents": ["out_of_scope", "oos"],
             "fallback_intent": DEFAULT_NLU_FALLBACK_INTENT_NAME,
             "ranking_length": 10,
@@ -112,11 +116,11 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             calibration: temperature and threshold chosen at training.
 
         Raises:
-            InvalidConfigException: ``oos_weight`` outside [0, 1] or ``C`` <= 0.
+            InvalidConfigException: ``max_in_scope_loss`` outside [0, 1] or ``C`` <= 0.
         """
         self._config = {**self.get_default_config(), **config}
-        if not 0.0 <= float(self._config["oos_weight"]) <= 1.0:
-            raise InvalidConfigException("IntentClassifier: oos_weight must be in [0, 1]")
+        if not 0.0 <= float(self._config["max_in_scope_loss"]) <= 1.0:
+            raise InvalidConfigException("IntentClassifier: max_in_scope_loss must be in [0, 1]")
         if float(self._config["C"]) <= 0:
             raise InvalidConfigException("IntentClassifier: C must be > 0")
         self._storage = model_storage
@@ -136,7 +140,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         """Create an untrained component."""
         return cls(config, model_storage, resource)
 
-    def _matrix(self, messages: list[Message]) -> Any:
+    def _matrix(self, messages: list[Message]) -> Design:
         """Design matrix of ``messages`` in the trained layout."""
         assert self.layout is not None
         return feature_matrix(
@@ -168,7 +172,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             labels,
             set(self._config["out_of_scope_intents"]),
             int(self._config["cv_folds"]),
-            float(self._config["oos_weight"]),
+            float(self._config["max_in_scope_loss"]),
             c,
             max_iter,
             int(self._config["random_seed"]),
@@ -181,7 +185,12 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         """Write ``model.npz`` and ``meta.json`` into this component's resource."""
         assert self.model is not None and self.layout is not None
         with self._storage.write_to(self._resource) as directory:
-            np.savez(directory / MODEL_FILE, weights=self.model.weights, bias=self.model.bias)
+            np.savez(
+                directory / MODEL_FILE,
+                dense_weights=self.model.dense_weights,
+                sparse_weights=self.model.sparse_weights,
+                bias=self.model.bias,
+            )
             meta = {
                 "classes": list(self.model.classes),
                 "layout": self.layout.to_dict(),
@@ -206,7 +215,8 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 meta = json.loads((directory / META_FILE).read_text())
                 with np.load(directory / MODEL_FILE, allow_pickle=False) as arrays:
                     model = SoftmaxModel(
-                        weights=arrays["weights"],
+                        dense_weights=arrays["dense_weights"],
+                        sparse_weights=arrays["sparse_weights"],
                         bias=arrays["bias"],
                         classes=tuple(meta["classes"]),
                     )

@@ -3,7 +3,9 @@
 Each featurizer's sentence feature (identified by its ``origin``, the featurizer's alias or
 node name) is one block; every block is L2-normalised per row, so that a block's scale
 does not depend on message length or vocabulary size, then weighted (dense blocks by
-``dense_weight``, sparse ones by ``sparse_weight``) and concatenated.
+``dense_weight``, sparse ones by ``sparse_weight``). Dense blocks are concatenated into a
+numpy array and sparse blocks into a CSR matrix (:class:`Design`), so that the linear
+model multiplies each with the fast kernel for its kind.
 """
 
 from __future__ import annotations
@@ -83,12 +85,33 @@ def _sentence_features(message: Message, featurizers: list[str]) -> list:
     ]
 
 
+@dataclass(frozen=True)
+class Design:
+    """Design matrix split into its dense and sparse columns.
+
+    Attributes:
+        dense: shape ``[n, d_dense]``, float32 (the dense blocks, in layout order).
+        sparse: CSR, shape ``[n, d_sparse]``, float32 (the sparse blocks, in layout order).
+    """
+
+    dense: np.ndarray
+    sparse: scipy.sparse.csr_matrix
+
+    def __len__(self) -> int:
+        """Number of rows."""
+        return self.dense.shape[0]
+
+    def rows(self, index: np.ndarray) -> Design:
+        """The rows selected by an integer or boolean ``index``."""
+        return Design(dense=self.dense[index], sparse=self.sparse[index])
+
+
 def feature_matrix(
     messages: list[Message],
     layout: BlockLayout,
     dense_weight: float,
     sparse_weight: float,
-) -> scipy.sparse.csr_matrix:
+) -> Design:
     """Build the design matrix for ``messages``.
 
     Args:
@@ -99,22 +122,39 @@ def feature_matrix(
         sparse_weight: multiplier of each L2-normalised sparse block.
 
     Returns:
-        CSR matrix of shape ``[len(messages), sum(layout.widths)]``, float32.
+        The :class:`Design` with ``len(messages)`` rows.
     """
-    rows = []
-    for message in messages:
+    d_dense = sum(w for w, d in zip(layout.widths, layout.dense) if d)
+    dense = np.zeros((len(messages), d_dense), dtype=np.float32)
+    sparse_rows = []
+    for row, message in enumerate(messages):
         by_origin = {f.origin: f for f in _sentence_features(message, list(layout.origins))}
-        blocks = []
-        for origin, width, dense in zip(layout.origins, layout.widths, layout.dense):
+        column, blocks = 0, []
+        for origin, width, is_dense in zip(layout.origins, layout.widths, layout.dense):
             feature = by_origin.get(origin)
-            if feature is None or feature.features.shape[-1] != width:
+            usable = feature is not None and feature.features.shape[-1] == width
+            weight = dense_weight if is_dense else sparse_weight
+            if is_dense:
+                if usable:
+                    vector = np.asarray(feature.features, dtype=np.float32).reshape(-1)
+                    norm = float(np.linalg.norm(vector))
+                    dense[row, column : column + width] = vector * (weight / norm) if norm else 0
+                column += width
+            elif usable:
+                block = scipy.sparse.csr_matrix(feature.features, dtype=np.float32)
+                norm = float(np.sqrt(block.multiply(block).sum()))
+                blocks.append(block * (weight / norm) if norm > 0 else block)
+            else:
                 blocks.append(scipy.sparse.csr_matrix((1, width), dtype=np.float32))
-                continue
-            block = scipy.sparse.csr_matrix(feature.features, dtype=np.float32)
-            norm = float(np.sqrt(block.multiply(block).sum()))
-            weight = dense_weight if dense else sparse_weight
-            blocks.append(block * (weight / norm) if norm > 0 else block)
-        rows.append(scipy.sparse.hstack(blocks, format="csr"))
-    if not rows:
-        return scipy.sparse.csr_matrix((0, sum(layout.widths)), dtype=np.float32)
-    return scipy.sparse.vstack(rows, format="csr")
+        sparse_rows.append(
+            scipy.sparse.hstack(blocks, format="csr")
+            if blocks
+            else scipy.sparse.csr_matrix((1, 0), dtype=np.float32)
+        )
+    d_sparse = sum(w for w, d in zip(layout.widths, layout.dense) if not d)
+    sparse = (
+        scipy.sparse.vstack(sparse_rows, format="csr")
+        if sparse_rows
+        else scipy.sparse.csr_matrix((0, d_sparse), dtype=np.float32)
+    )
+    return Design(dense=dense, sparse=sparse.astype(np.float32))

@@ -1,8 +1,16 @@
-"""Multinomial logistic regression kept as plain arrays (no pickles in model files).
+"""Multinomial logistic regression on dense + sparse columns, kept as plain arrays.
 
-Training uses scikit-learn's ``LogisticRegression`` (lbfgs, multinomial log-loss);
-prediction is ``softmax((X @ W.T + b) / temperature)``, computed here with numpy so that
-a persisted model is just ``W``, ``b``, the class names and the temperature.
+Objective (scikit-learn's ``LogisticRegression`` with ``C``, multinomial, L2)::
+
+    sum_i  cross_entropy(softmax(W x_i + b), y_i)  +  ||W||^2 / (2 C)
+
+minimised with torch's full-batch L-BFGS (strong Wolfe line search). Dense columns are
+multiplied with BLAS and sparse columns with scipy's CSR kernels, which is what makes
+training on sentence embeddings plus bag-of-words features take seconds rather than
+minutes (the same objective through scikit-learn's lbfgs, with the dense block stored
+sparse, took over three minutes per fit on CLINC150 here). Prediction is
+``softmax((X W^T + b) / temperature)`` in numpy, so a persisted model is only arrays,
+class names and a temperature.
 """
 
 from __future__ import annotations
@@ -11,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
-from sklearn.linear_model import LogisticRegression
+
+from bot.nlu.features import Design
 
 
 @dataclass(frozen=True)
@@ -19,18 +28,23 @@ class SoftmaxModel:
     """A fitted softmax classifier.
 
     Attributes:
-        weights: shape ``[n_classes, n_features]``.
+        dense_weights: shape ``[n_classes, d_dense]``.
+        sparse_weights: shape ``[n_classes, d_sparse]``.
         bias: shape ``[n_classes]``.
-        classes: class names, aligned with the rows of ``weights``.
+        classes: class names, aligned with the weight rows.
     """
 
-    weights: np.ndarray
+    dense_weights: np.ndarray
+    sparse_weights: np.ndarray
     bias: np.ndarray
     classes: tuple[str, ...]
 
-    def logits(self, x: scipy.sparse.spmatrix | np.ndarray) -> np.ndarray:
-        """Unnormalised scores, shape ``[n_rows, n_classes]``."""
-        return np.asarray(x @ self.weights.T) + self.bias
+    def logits(self, x: Design) -> np.ndarray:
+        """Unnormalised scores, shape ``[len(x), n_classes]``."""
+        z = x.dense @ self.dense_weights.T + self.bias
+        if x.sparse.shape[1]:
+            z = z + np.asarray(x.sparse @ self.sparse_weights.T)
+        return z
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -50,30 +64,78 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_softmax(
-    x: scipy.sparse.spmatrix, labels: list[str], c: float, max_iter: int
-) -> SoftmaxModel:
-    """Fit an L2-regularised multinomial logistic regression.
+def _sparse_product(matrix: scipy.sparse.csr_matrix):  # noqa: ANN202 (lazy torch import)
+    """``weights -> matrix @ weights`` as a differentiable torch function.
+
+    Forward and backward (``matrix.T @ grad``) use scipy's CSR kernels, which are much
+    faster here than torch's beta sparse-CSR autograd.
+    """
+    import torch
+
+    transposed = matrix.T.tocsr()
+
+    class SparseProduct(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, weights: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+            return torch.from_numpy(np.asarray(matrix @ weights.detach().numpy()))
+
+        @staticmethod
+        def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+            return torch.from_numpy(np.asarray(transposed @ grad.numpy()))
+
+    return SparseProduct.apply
+
+
+def fit_softmax(x: Design, labels: list[str], c: float, max_iter: int) -> SoftmaxModel:
+    """Fit the L2-regularised multinomial logistic regression.
 
     Args:
-        x: design matrix, shape ``[n, d]``.
+        x: design matrix with ``n`` rows.
         labels: class name of each row; at least two distinct names.
-        c: inverse regularisation strength (scikit-learn's ``C``).
-        max_iter: lbfgs iteration cap.
+        c: inverse regularisation strength (scikit-learn's ``C``), > 0.
+        max_iter: L-BFGS iteration cap.
 
     Returns:
-        The fitted model. For two classes scikit-learn stores one weight row ``w`` and
-        its ``predict_proba`` is ``softmax([-w·x, w·x])``; the rows are expanded to that
-        form so prediction is the same softmax for any number of classes.
+        The fitted model (deterministic: zero initialisation, full batch).
 
     Raises:
         ValueError: fewer than two classes.
     """
-    if len(set(labels)) < 2:
+    import torch
+    import torch.nn.functional as F
+
+    classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
         raise ValueError("fit_softmax needs at least two classes")
-    clf = LogisticRegression(C=c, max_iter=max_iter, solver="lbfgs", multi_class="multinomial")
-    clf.fit(x, labels)
-    weights, bias = clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32)
-    if weights.shape[0] == 1:
-        weights, bias = np.vstack([-weights, weights]), np.concatenate([-bias, bias])
-    return SoftmaxModel(weights=weights, bias=bias, classes=tuple(str(c) for c in clf.classes_))
+    index = {name: i for i, name in enumerate(classes)}
+    y = torch.tensor([index[name] for name in labels])
+    dense = torch.from_numpy(np.ascontiguousarray(x.dense, dtype=np.float32))
+    has_sparse = x.sparse.shape[1] > 0 and x.sparse.nnz > 0
+    sparse = _sparse_product(x.sparse.astype(np.float32)) if has_sparse else None
+    k = len(classes)
+    w_dense = torch.zeros(dense.shape[1], k, requires_grad=True)
+    w_sparse = torch.zeros(x.sparse.shape[1], k, requires_grad=True)
+    bias = torch.zeros(k, requires_grad=True)
+    params = [w_dense, bias] + ([w_sparse] if has_sparse else [])
+    optimizer = torch.optim.LBFGS(
+        params, lr=1.0, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        z = dense @ w_dense + bias
+        penalty = (w_dense * w_dense).sum()
+        if sparse is not None:
+            z = z + sparse(w_sparse)
+            penalty = penalty + (w_sparse * w_sparse).sum()
+        loss = F.cross_entropy(z, y, reduction="sum") + penalty / (2 * c)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return SoftmaxModel(
+        dense_weights=w_dense.detach().numpy().T.copy(),
+        sparse_weights=w_sparse.detach().numpy().T.copy(),
+        bias=bias.detach().numpy().copy(),
+        classes=classes,
+    )

@@ -13,8 +13,9 @@ Procedure (:func:`calibrate`):
    their rows play the part of unseen requests.
 3. Fit a temperature ``T`` on the in-scope out-of-fold logits by minimising the negative
    log-likelihood over a grid (temperature scaling, Guo et al. 2017).
-4. Choose the threshold on the calibrated maximum in-scope probability that maximises
-   ``(1 - w) * in_scope_accuracy + w * oos_recall`` (:func:`select_threshold`).
+4. Choose the threshold on the calibrated maximum in-scope probability with the best
+   out-of-scope recall among those losing at most ``max_in_scope_loss`` in-scope accuracy
+   (:func:`select_threshold`).
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from bot.nlu.features import Design
 from bot.nlu.linear_model import fit_softmax, softmax
 
-TEMPERATURES = np.geomspace(0.25, 4.0, 41)
-"""Grid searched for the temperature (factor 1.07 between neighbours)."""
+TEMPERATURES = np.geomspace(0.02, 5.0, 81)
+"""Grid searched for the temperature (factor 1.07 between neighbours). Strongly
+regularised fits on small data are under-confident, hence temperatures well below 1."""
 
 
 @dataclass(frozen=True)
@@ -62,23 +64,25 @@ def select_threshold(
     in_correct: np.ndarray,
     oos_scores: np.ndarray,
     oos_flagged: np.ndarray,
-    oos_weight: float,
+    max_in_scope_loss: float,
 ) -> float:
-    """Threshold maximising ``(1 - w) * in-scope accuracy + w * out-of-scope recall``.
+    """Threshold with the best out-of-scope recall within an in-scope accuracy budget.
 
     An in-scope row counts as correct when its predicted intent is right and its score is
     at least the threshold; an out-of-scope row counts as found when it was already
-    predicted out of scope (``oos_flagged``) or its score is below the threshold.
+    predicted out of scope (``oos_flagged``) or its score is below the threshold. Among
+    thresholds losing at most ``max_in_scope_loss`` in-scope accuracy (absolute, versus
+    no threshold), the one with the highest recall is chosen, the smallest on ties.
 
     Args:
         in_scores: shape ``[n_in]``, max in-scope probability of in-scope rows.
         in_correct: shape ``[n_in]``, bool, predicted intent equals the true one.
         oos_scores: shape ``[n_oos]``, max in-scope probability of out-of-scope rows.
         oos_flagged: shape ``[n_oos]``, bool, argmax already is an out-of-scope class.
-        oos_weight: ``w`` in [0, 1].
+        max_in_scope_loss: accuracy budget in [0, 1], e.g. 0.01 for one point.
 
     Returns:
-        The smallest maximiser among the observed scores and 0.0; 0.0 when there are no
+        A threshold among 0.0 and the observed scores; 0.0 when there are no
         out-of-scope rows or no in-scope rows.
     """
     if not len(oos_scores) or not len(in_scores):
@@ -88,8 +92,9 @@ def select_threshold(
     missed_sorted = np.sort(oos_scores[~oos_flagged])
     kept = len(correct_sorted) - np.searchsorted(correct_sorted, candidates, side="left")
     caught = oos_flagged.sum() + np.searchsorted(missed_sorted, candidates, side="left")
-    objective = (1 - oos_weight) * kept / len(in_scores) + oos_weight * caught / len(oos_scores)
-    return float(candidates[int(np.argmax(objective))])
+    allowed = kept >= len(correct_sorted) - max_in_scope_loss * len(in_scores) - 1e-9
+    recall = np.where(allowed, caught, -1)
+    return float(candidates[int(np.argmax(recall))])
 
 
 def _folds(labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
@@ -104,7 +109,7 @@ def _folds(labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
 
 
 def _fold_scores(
-    x: scipy.sparse.csr_matrix,
+    x: Design,
     labels: np.ndarray,
     valid: np.ndarray,
     held_out_intents: set[str],
@@ -118,9 +123,9 @@ def _fold_scores(
     train &= ~np.isin(labels, list(held_out_intents))
     if len(set(labels[train])) < 2:
         return None
-    model = fit_softmax(x[train], list(labels[train]), c, max_iter)
+    model = fit_softmax(x.rows(train), list(labels[train]), c, max_iter)
     index = {name: i for i, name in enumerate(model.classes)}
-    logits = model.logits(x[valid])
+    logits = model.logits(x.rows(valid))
     valid_labels = labels[valid]
     is_oos = np.isin(valid_labels, list(oos_intents | held_out_intents))
     known = np.array([name in index for name in valid_labels])
@@ -146,11 +151,11 @@ def _fit_temperature(scores: list[_FoldScores]) -> float:
 
 
 def calibrate(
-    x: scipy.sparse.csr_matrix,
+    x: Design,
     labels: list[str],
     oos_intents: set[str],
     folds: int,
-    oos_weight: float,
+    max_in_scope_loss: float,
     c: float,
     max_iter: int,
     seed: int,
@@ -158,11 +163,11 @@ def calibrate(
     """Choose temperature and out-of-scope threshold from the training data alone.
 
     Args:
-        x: training design matrix, shape ``[n, d]``.
+        x: training design matrix with ``n`` rows.
         labels: training intent of each row.
         oos_intents: intent names that mean "out of scope" in the training data.
         folds: number of cross-validation folds (reduced to the row count if larger).
-        oos_weight: weight of out-of-scope recall in the objective, in [0, 1].
+        max_in_scope_loss: in-scope accuracy budget of the threshold, in [0, 1].
         c: inverse L2 regularisation strength of each fold's model.
         max_iter: lbfgs iteration cap of each fold's model.
         seed: seed of the fold split and of the held-out intent groups.
@@ -204,6 +209,6 @@ def calibrate(
         np.concatenate(in_correct),
         np.concatenate(oos_scores),
         np.concatenate(oos_flagged),
-        oos_weight,
+        max_in_scope_loss,
     )
     return Calibration(threshold=threshold, temperature=temperature, simulated_oos=not has_oos)

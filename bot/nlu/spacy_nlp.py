@@ -9,7 +9,10 @@ machine. This subclass, used as ``name: bot.nlu.spacy_nlp.SpacyNLP`` with
   resource, so the folder travels inside ``models/*.tar.gz``;
 - at inference (``load``) reads the pipeline from that resource, never from ``model``;
 - fingerprints the pipeline by the folder's content, so Rasa retrains what depends on it
-  when the EntityRuler patterns change.
+  when the EntityRuler patterns change;
+- with ``build_if_missing: true`` (the default) builds the folder first when it does not
+  exist (:func:`bot.nlu.spacy_build.build` on ``$DATABASE_URL`` and ``data/nlu``), so a
+  fresh clone trains without an extra step.
 
 The class keeps the name ``SpacyNLP`` on purpose: Rasa's recipe connects
 ``SpacyTokenizer``/``SpacyEntityExtractor`` to the node whose class is *named*
@@ -32,6 +35,10 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.model import InvalidModelError
 from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.nlu.utils.spacy_utils import SpacyNLP as RasaSpacyNLP
+
+from bot.config import PROJECT_ROOT
+from bot.nlu.spacy_build import build
+from bot.store.db import get_engine
 
 PACKED_DIR = "spacy_pipeline"
 
@@ -75,6 +82,11 @@ def _load_folder(folder: Path, label: str) -> SpacyModel:
 class SpacyNLP(RasaSpacyNLP):
     """Rasa's ``SpacyNLP`` whose pipeline folder is stored in the trained model."""
 
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Rasa's defaults plus ``build_if_missing`` (build ``model`` when absent)."""
+        return {**RasaSpacyNLP.get_default_config(), "build_if_missing": True}
+
     @classmethod
     def create(
         cls,
@@ -88,11 +100,14 @@ class SpacyNLP(RasaSpacyNLP):
         Raises:
             InvalidModelError: ``model`` is missing or not a spaCy pipeline folder.
         """
+        config = {**cls.get_default_config(), **config}
         folder = Path(str(config.get("model") or ""))
+        if config["build_if_missing"] and config.get("model") and not folder.exists():
+            build(folder, get_engine(), PROJECT_ROOT / "data" / "nlu")
         model = _load_folder(folder, str(config.get("model")))
         with model_storage.write_to(resource) as directory:
             shutil.copytree(folder, directory / PACKED_DIR, dirs_exist_ok=True)
-        return cls(model, {**cls.get_default_config(), **config})
+        return cls(model, config)
 
     @classmethod
     def load(

@@ -1,0 +1,597 @@
+"""NLU benchmark: Rasa 3.6's default pipeline vs Touchline's ``config.yml`` pipeline.
+
+One command, one machine, one run::
+
+    .venv/bin/python bench/nlu.py --quick      # subsets, fewer DIET epochs (minutes)
+    .venv/bin/python bench/nlu.py              # full data sets (hours with the default)
+
+Data (``../shared/data``): CLINC150 ``data_full.json`` (train + oos_train / test +
+oos_test), BANKING77 (train.csv / test.csv), and Touchline's ``data/nlu`` with 5-fold
+stratified cross-validation. Pipelines: (a) Rasa 3.6's default pipeline, the one
+``rasa init`` writes (``rasa/engine/recipes/config_files/default_config.yml``); (b) the
+``pipeline:`` of Touchline's ``config.yml``. Every training and every parse run happens in
+a fresh subprocess (``python bench/nlu.py worker ...``) so CPU seconds (user + system,
+all threads, ``getrusage``) belong to one step.
+
+Metrics per data set and pipeline: in-scope accuracy (in-scope rows whose predicted intent
+is right), out-of-scope recall (out-of-scope rows predicted ``oos``/``out_of_scope``/
+``nlu_fallback``), overall accuracy, macro-F1 (out-of-scope collapsed into one class),
+training CPU and wall seconds, single-message parse latency p50/p99 (``Agent.parse_message``
+one message at a time), model tarball size. Training efficiency, as algorithmic-progress
+studies measure it (compute to reach a fixed accuracy; Hernandez & Brown 2020, "Measuring
+the Algorithmic Efficiency of Neural Networks"): Touchline is trained on growing
+stratified fractions of the training set and the CPU seconds of the first fraction whose
+in-scope accuracy reaches the default pipeline's final in-scope accuracy are compared to
+the default pipeline's full training CPU seconds (an upper bound of its own cost to reach
+that accuracy, as its per-epoch curve is not measured).
+
+Output: a printed table and ``bench/out/nlu.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+OUT = ROOT / "bench" / "out" / "nlu.json"
+OOS_LABELS = {"oos", "out_of_scope", "nlu_fallback"}
+"""Intent names that count as an out-of-scope prediction (or label)."""
+RECORDED_DEFAULT_CLINC = {
+    "source": "../shared/ENVIRONMENT.md (measured on this machine type, not re-run here)",
+    "in_scope_accuracy": 0.892,
+    "oos_recall": 0.131,
+    "train_cpu_s": 3427.0,
+    "train_wall_s": 42 * 60.0,
+}
+"""Rasa default pipeline (DIET 100 epochs) on full CLINC150, as recorded in the
+environment notes; used in the full mode when the default pipeline is not re-run."""
+
+
+@dataclass
+class Dataset:
+    """A benchmark data set: training rows, test rows, and an optional fold split.
+
+    Attributes:
+        name: short name used in the table.
+        train: ``(text, intent)`` rows; for cross-validated sets, all rows.
+        test: ``(text, intent)`` rows; empty for cross-validated sets.
+        folds: number of cross-validation folds (0: fixed train/test split).
+        nlu_extra: Rasa YAML (lookups, regexes, synonyms, entity-annotated examples by
+            text) added to every training file, for Touchline's own data.
+        annotated: text -> example with entity markup, for Touchline's own data.
+    """
+
+    name: str
+    train: list[tuple[str, str]]
+    test: list[tuple[str, str]]
+    folds: int = 0
+    nlu_extra: list[dict] = field(default_factory=list)
+    annotated: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def stratified_subset(
+    rows: list[tuple[str, str]], per_intent: int | None, intents: set[str] | None, seed: int
+) -> list[tuple[str, str]]:
+    """At most ``per_intent`` rows of each intent in ``intents`` (all when ``None``)."""
+    by_intent: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        if intents is None or row[1] in intents:
+            by_intent[row[1]].append(row)
+    rng = random.Random(seed)
+    out = []
+    for intent in sorted(by_intent):
+        items = by_intent[intent][:]
+        rng.shuffle(items)
+        out += items[:per_intent] if per_intent else items
+    return out
+
+
+def load_clinc(quick: bool) -> Dataset:
+    """CLINC150 full split with its out-of-scope rows (label ``oos``).
+
+    Quick mode: 15 random intents + oos; 20 training rows per intent (oos: all 100),
+    20 test rows per intent and 150 oos test rows.
+    """
+    data = json.loads((SHARED / "clinc150" / "data_full.json").read_text())
+    train = [(t, i) for t, i in data["train"] + data["oos_train"]]
+    test = [(t, i) for t, i in data["test"] + data["oos_test"]]
+    if quick:
+        intents = sorted({i for _, i in train} - {"oos"})
+        keep = set(random.Random(0).sample(intents, 25)) | {"oos"}
+        train = stratified_subset(train, 20, keep - {"oos"}, 0) + [
+            r for r in train if r[1] == "oos"
+        ]
+        test = stratified_subset(test, None, keep - {"oos"}, 0) + stratified_subset(
+            test, 300, {"oos"}, 0
+        )
+    return Dataset("clinc150", train, test)
+
+
+def load_banking(quick: bool) -> Dataset:
+    """BANKING77 train/test (no out-of-scope rows). Quick: 15 intents, 25 train / 20 test each."""
+
+    def read(split: str) -> list[tuple[str, str]]:
+        with (SHARED / "banking77" / f"{split}.csv").open() as f:
+            return [(r["text"], r["category"]) for r in csv.DictReader(f)]
+
+    train, test = read("train"), read("test")
+    if quick:
+        keep = set(random.Random(0).sample(sorted({i for _, i in train}), 15))
+        train = stratified_subset(train, 25, keep, 0)
+        test = stratified_subset(test, 20, keep, 0)
+    return Dataset("banking77", train, test)
+
+
+def load_touchline(quick: bool) -> Dataset:
+    """Touchline's ``data/nlu`` (all files): 5-fold cross-validation (quick: 3 folds)."""
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    rows, extra, annotated = [], [], {}
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        content = yaml.safe_load(path.read_text()) or {}
+        extra += [item for item in content.get("nlu", []) if "intent" not in item]
+        for example in RasaYAMLReader().read(path).intent_examples:
+            rows.append((example.get("text"), example.get("intent")))
+        for item in content.get("nlu", []):
+            if "intent" in item:
+                for line in str(item.get("examples", "")).splitlines():
+                    marked = line.strip()[2:] if line.strip().startswith("- ") else ""
+                    if marked:
+                        annotated[_plain(marked)] = marked
+    folds = 3 if quick else 5
+    name = f"touchline_cv{folds}"
+    return Dataset(name, rows, [], folds=folds, nlu_extra=extra, annotated=annotated)
+
+
+def _plain(marked: str) -> str:
+    """Text of a Rasa example with its entity markup removed."""
+    from rasa.shared.nlu.training_data.entities_parser import replace_entities
+
+    return replace_entities(marked)
+
+
+def write_nlu(rows: list[tuple[str, str]], folder: Path, dataset: Dataset) -> None:
+    """Write ``rows`` as one Rasa YAML NLU file (plus the data set's extra sections)."""
+    from rasa.shared.nlu.training_data.entities_parser import replace_entities
+
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for text, intent in rows:
+        marked = dataset.annotated.get(text)
+        # texts with bracket markup that is not ours would be parsed as entities
+        if marked is None and replace_entities(text) != text:
+            continue
+        by_intent[intent].append(marked or text)
+    nlu = [
+        {"intent": intent, "examples": "".join(f"- {e}\n" for e in examples)}
+        for intent, examples in sorted(by_intent.items())
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "nlu.yml").write_text(
+        yaml.safe_dump({"version": "3.1", "nlu": nlu + dataset.nlu_extra}, allow_unicode=True)
+    )
+
+
+# ------------------------------------------------------------------------- configs
+
+
+def pipeline_configs(
+    quick: bool, workdir: Path, touchline_config: Path, has_entities: bool
+) -> dict[str, Path]:
+    """Config files of the two pipelines (policies removed; NLU only).
+
+    Quick mode lowers DIET/ResponseSelector epochs of the *default* pipeline to 20. For
+    data without entity annotations, an entity-only ``DIETClassifier``
+    (``intent_classification: false``) is left out of Touchline's pipeline: Rasa 3.6's
+    DIET has no loss to optimise then and raises (``tf.math.add_n`` of no losses).
+    """
+    from rasa.engine.recipes import default_recipe
+
+    default_file = Path(default_recipe.__file__).parent / "config_files" / "default_config.yml"
+    default = yaml.safe_load(default_file.read_text())
+    if quick:
+        for component in default["pipeline"]:
+            if "epochs" in component:
+                component["epochs"] = 20
+    touchline = yaml.safe_load(touchline_config.read_text())
+    for component in touchline["pipeline"]:
+        if isinstance(component.get("model"), str) and not Path(component["model"]).is_absolute():
+            component["model"] = str(ROOT / component["model"])
+    if not has_entities:
+        touchline["pipeline"] = [
+            c
+            for c in touchline["pipeline"]
+            if not (c["name"] == "DIETClassifier" and c.get("intent_classification") is False)
+        ]
+    out = {}
+    for name, config in (("default", default), ("touchline", touchline)):
+        config = {k: v for k, v in config.items() if k != "policies"}
+        path = workdir / f"config_{name}{'' if has_entities else '_no_entities'}.yml"
+        path.write_text(yaml.safe_dump(config))
+        out[name] = path
+    return out
+
+
+# ---------------------------------------------------------------------------- steps
+
+
+def run_worker(*args: str) -> dict:
+    """Run ``bench/nlu.py worker ...`` in a fresh process; return its JSON result."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        result = Path(f.name)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"}
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "worker", *args, str(result)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker failed:\n{proc.stderr[-4000:]}")
+    record = json.loads(result.read_text())
+    result.unlink()
+    return record
+
+
+def train_and_parse(
+    config: Path, rows: list[tuple[str, str]], texts: list[str], dataset: Dataset, work: Path
+) -> dict:
+    """Train on ``rows`` with ``config``, then load the model and parse ``texts``.
+
+    Both happen in one fresh worker process; training CPU is measured around
+    ``train_nlu`` only, parsing CPU around the parse loop only.
+    """
+    write_nlu(rows, work / "data", dataset)
+    (work / "texts.json").write_text(json.dumps(texts))
+    return run_worker(
+        str(config), str(work / "data"), str(work / "models"), str(work / "texts.json")
+    )
+
+
+def metrics(truth: list[str], predicted: list[str | None]) -> dict[str, float | None]:
+    """In-scope accuracy, out-of-scope recall, overall accuracy, macro-F1.
+
+    Args:
+        truth: true intents (``oos``/``out_of_scope`` mark out-of-scope rows).
+        predicted: predicted intents (``None`` counts as out of scope).
+
+    Returns:
+        The four metrics in [0, 1]; ``oos_recall`` is ``None`` without out-of-scope rows.
+    """
+    from sklearn.metrics import f1_score
+
+    def norm(label: str | None) -> str:
+        return "oos" if label is None or label in OOS_LABELS else label
+
+    t = np.array([norm(x) for x in truth])
+    p = np.array([norm(x) for x in predicted])
+    in_scope = t != "oos"
+    return {
+        "in_scope_accuracy": float(np.mean(p[in_scope] == t[in_scope])),
+        "oos_recall": float(np.mean(p[~in_scope] == "oos")) if (~in_scope).any() else None,
+        "overall_accuracy": float(np.mean(p == t)),
+        "macro_f1": float(f1_score(t, p, average="macro", labels=sorted(set(t)))),
+    }
+
+
+def summarise(record: dict, truth: list[str]) -> dict:
+    """Metrics, timing and size of one pipeline run."""
+    lat = np.array(record["latency_ms"])
+    return {
+        **metrics(truth, record["intents"]),
+        "train_cpu_s": round(record["train_cpu_s"], 2),
+        "train_wall_s": round(record["train_wall_s"], 2),
+        "parse_p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "parse_p99_ms": round(float(np.percentile(lat, 99)), 2),
+        "parse_cpu_ms_per_msg": round(1000 * record["parse_cpu_s"] / max(len(lat), 1), 2),
+        "model_mb": round(record["model_bytes"] / 2**20, 2),
+        "n_train": record["n_train"],
+        "n_test": len(truth),
+    }
+
+
+def evaluate_split(
+    dataset: Dataset, configs: dict[str, Path], pipelines: list[str], work: Path
+) -> dict[str, dict]:
+    """Fixed train/test split: one training and one parse run per pipeline."""
+    texts, truth = [t for t, _ in dataset.test], [i for _, i in dataset.test]
+    results = {}
+    for name in pipelines:
+        record = train_and_parse(configs[name], dataset.train, texts, dataset, work / name)
+        record["n_train"] = len(dataset.train)
+        results[name] = summarise(record, truth)
+        results[name]["_intents"] = record["intents"]
+        print(f"  {dataset.name} {name}: {_short(results[name])}", flush=True)
+    return results
+
+
+def evaluate_cv(
+    dataset: Dataset, configs: dict[str, Path], pipelines: list[str], work: Path
+) -> dict[str, dict]:
+    """Stratified k-fold cross-validation; metrics pooled over folds, costs summed."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = [i for _, i in dataset.train]
+    splitter = StratifiedKFold(dataset.folds, shuffle=True, random_state=0)
+    results = {}
+    for name in pipelines:
+        truth, merged = [], {"intents": [], "latency_ms": [], "parse_cpu_s": 0.0}
+        merged.update(train_cpu_s=0.0, train_wall_s=0.0, model_bytes=0, n_train=0)
+        for fold, (train_idx, test_idx) in enumerate(splitter.split(labels, labels)):
+            rows = [dataset.train[i] for i in train_idx]
+            test = [dataset.train[i] for i in test_idx]
+            record = train_and_parse(
+                configs[name], rows, [t for t, _ in test], dataset, work / name / str(fold)
+            )
+            truth += [i for _, i in test]
+            for key in ("intents", "latency_ms"):
+                merged[key] += record[key]
+            for key in ("parse_cpu_s", "train_cpu_s", "train_wall_s"):
+                merged[key] += record[key]
+            merged["model_bytes"] = max(merged["model_bytes"], record["model_bytes"])
+            merged["n_train"] = len(rows)
+        results[name] = summarise(merged, truth)
+        results[name]["train_cpu_s_note"] = f"sum over {dataset.folds} folds"
+        print(f"  {dataset.name} {name}: {_short(results[name])}", flush=True)
+    return results
+
+
+def learning_curve(
+    dataset: Dataset, config: Path, fractions: list[float], target: float | None, work: Path
+) -> dict:
+    """Touchline trained on growing fractions; CPU seconds to first reach ``target``."""
+    texts, truth = [t for t, _ in dataset.test], [i for _, i in dataset.test]
+    points = []
+    for fraction in fractions:
+        per_intent: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for row in dataset.train:
+            per_intent[row[1]].append(row)
+        rng = random.Random(1)
+        rows = []
+        for intent in sorted(per_intent):
+            items = per_intent[intent][:]
+            rng.shuffle(items)
+            rows += items[: max(2, round(fraction * len(items)))]
+        record = train_and_parse(config, rows, texts, dataset, work / f"curve_{fraction}")
+        acc = metrics(truth, record["intents"])["in_scope_accuracy"]
+        points.append(
+            {
+                "fraction": fraction,
+                "train_cpu_s": round(record["train_cpu_s"], 2),
+                "in_scope_accuracy": acc,
+            }
+        )
+        cpu = record["train_cpu_s"]
+        print(f"  curve {dataset.name} {fraction:.2f}: acc {acc:.4f} cpu {cpu:.1f}s", flush=True)
+    reached = next(
+        (p for p in points if target is not None and p["in_scope_accuracy"] >= target), None
+    )
+    return {"target_in_scope_accuracy": target, "points": points, "first_reaching": reached}
+
+
+def assistant_train_wall(work: Path) -> dict:
+    """Wall and CPU seconds of ``rasa train`` of the whole assistant (fresh output dir)."""
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "rasa"),
+            "train",
+            "--out",
+            str(work / "assistant"),
+            "--fixed-model-name",
+            "assistant",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        capture_output=True,
+        text=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {
+        "ok": proc.returncode == 0,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "cpu_s": round(cpu, 1),
+        "error": None if proc.returncode == 0 else proc.stderr[-2000:],
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.1f}%" if pct else f"{value:g}"
+
+
+def _short(r: dict) -> str:
+    return (
+        f"in-scope {_fmt(r['in_scope_accuracy'], True)}, oos recall {_fmt(r['oos_recall'], True)}, "
+        f"train {r['train_cpu_s']} CPU-s / {r['train_wall_s']} s"
+    )
+
+
+def print_table(report: dict) -> None:
+    """Print one row per data set and pipeline."""
+    head = (
+        f"{'dataset':<14}{'pipeline':<11}{'in-scope':>9}{'oos rec':>9}{'overall':>9}"
+        f"{'macroF1':>9}{'trainCPU':>10}{'trainWall':>10}{'p50 ms':>8}{'p99 ms':>8}{'MB':>7}"
+    )
+    print(f"\nmode: {report['mode']}\n" + head + "\n" + "-" * len(head))
+    for dataset, by_pipeline in report["datasets"].items():
+        for name, r in by_pipeline.items():
+            print(
+                f"{dataset:<14}{name:<11}{_fmt(r['in_scope_accuracy'], True):>9}"
+                f"{_fmt(r['oos_recall'], True):>9}{_fmt(r.get('overall_accuracy'), True):>9}"
+                f"{_fmt(r.get('macro_f1'), True):>9}{_fmt(r.get('train_cpu_s')):>10}"
+                f"{_fmt(r.get('train_wall_s')):>10}{_fmt(r.get('parse_p50_ms')):>8}"
+                f"{_fmt(r.get('parse_p99_ms')):>8}{_fmt(r.get('model_mb')):>7}"
+            )
+    for dataset, eff in report["efficiency"].items():
+        print(f"efficiency {dataset}: {json.dumps(eff)}")
+    if report.get("assistant_train"):
+        print(f"rasa train (whole assistant): {json.dumps(report['assistant_train'])[:300]}")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def efficiency(default: dict | None, curve: dict) -> dict:
+    """CPU seconds to reach the default's final accuracy, for both pipelines, and the ratio."""
+    reached = curve["first_reaching"]
+    if default is None or reached is None:
+        return {
+            "default_cpu_s": default and default["train_cpu_s"],
+            "touchline_cpu_s": None,
+            "ratio": None,
+            "curve": curve["points"],
+        }
+    return {
+        "target_in_scope_accuracy": curve["target_in_scope_accuracy"],
+        "default_cpu_s": default["train_cpu_s"],
+        "touchline_cpu_s": reached["train_cpu_s"],
+        "touchline_fraction": reached["fraction"],
+        "ratio": round(default["train_cpu_s"] / max(reached["train_cpu_s"], 1e-9), 1),
+        "curve": curve["points"],
+    }
+
+
+def main() -> None:
+    """Command line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(description="Touchline NLU benchmark")
+    parser.add_argument("--quick", action="store_true", help="subsets, default DIET 20 epochs")
+    parser.add_argument("--datasets", default="clinc150,banking77,touchline")
+    parser.add_argument("--pipelines", default="default,touchline")
+    parser.add_argument("--no-curve", action="store_true", help="skip the learning curve")
+    parser.add_argument("--no-assistant", action="store_true", help="skip whole `rasa train`")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--touchline-config", type=Path, default=ROOT / "config.yml")
+    args = parser.parse_args()
+    pipelines = args.pipelines.split(",")
+    chosen = args.datasets.split(",")
+    mode = (
+        "quick (CLINC150 15 intents + oos, BANKING77 15 intents, data/nlu 3-fold; "
+        "default pipeline DIET/ResponseSelector 20 epochs instead of 100)"
+        if args.quick
+        else "full"
+    )
+    report: dict = {
+        "mode": mode,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_avg_start": os.getloadavg(),
+        },
+        "pipelines": pipelines,
+        "datasets": {},
+        "efficiency": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench_nlu_") as tmp:
+        work = Path(tmp)
+        report["configs"] = {}
+        loaders = {
+            "clinc150": lambda: load_clinc(args.quick),
+            "banking77": lambda: load_banking(args.quick),
+            "touchline": lambda: load_touchline(args.quick),
+        }
+        for name in chosen:
+            dataset = loaders[name]()
+            print(f"{name}: {len(dataset.train)} train, {len(dataset.test)} test", flush=True)
+            configs = pipeline_configs(
+                args.quick, work, args.touchline_config, bool(dataset.annotated)
+            )
+            for path in configs.values():
+                report["configs"][path.stem] = yaml.safe_load(path.read_text())
+            evaluate = evaluate_cv if dataset.folds else evaluate_split
+            results = evaluate(dataset, configs, pipelines, work / name)
+            for r in results.values():
+                r.pop("_intents", None)
+            if name == "clinc150" and "default" not in pipelines and not args.quick:
+                results["default (recorded)"] = dict(RECORDED_DEFAULT_CLINC)
+            report["datasets"][dataset.name] = results
+            default = results.get("default") or results.get("default (recorded)")
+            if not dataset.folds and not args.no_curve and "touchline" in pipelines:
+                fractions = [0.25, 0.5] if args.quick else [0.05, 0.1, 0.25, 0.5]
+                target = default["in_scope_accuracy"] if default else None
+                curve = learning_curve(
+                    dataset, configs["touchline"], fractions, target, work / name
+                )
+                if target is not None and curve["first_reaching"] is None:
+                    full = results["touchline"]
+                    if full["in_scope_accuracy"] >= target:
+                        curve["first_reaching"] = {
+                            "fraction": 1.0,
+                            "train_cpu_s": full["train_cpu_s"],
+                            "in_scope_accuracy": full["in_scope_accuracy"],
+                        }
+                report["efficiency"][dataset.name] = efficiency(default, curve)
+        if not args.no_assistant:
+            report["assistant_train"] = assistant_train_wall(work)
+    report["machine"]["load_avg_end"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print_table(report)
+    print(f"\nJSON: {args.out}")
+
+
+def worker(argv: list[str]) -> None:
+    """``worker CONFIG NLU_DIR OUT_DIR TEXTS RESULT``: train, load, parse; write JSON."""
+    from rasa.core.agent import Agent
+    from rasa.model_training import train_nlu
+
+    config, nlu_dir, out_dir, texts_file, result = argv
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    cpu0, wall0 = cpu(), time.perf_counter()
+    model = train_nlu(config, nlu_dir, out_dir, fixed_model_name="model")
+    record = {
+        "train_cpu_s": cpu() - cpu0,
+        "train_wall_s": time.perf_counter() - wall0,
+        "model_bytes": Path(model).stat().st_size,
+    }
+    texts = json.loads(Path(texts_file).read_text())
+    agent = Agent.load(model)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(agent.parse_message("warm up"))
+    intents, latencies, cpu0 = [], [], cpu()
+    for text in texts:
+        start = time.perf_counter()
+        parsed = loop.run_until_complete(agent.parse_message(text))
+        latencies.append((time.perf_counter() - start) * 1000)
+        intents.append((parsed.get("intent") or {}).get("name"))
+    record.update(intents=intents, latency_ms=latencies, parse_cpu_s=cpu() - cpu0)
+    Path(result).write_text(json.dumps(record))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        sys.path.insert(0, str(ROOT))
+        worker(sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,139 @@
+"""Component-level replays R1-R4 and the SpacyTokenizer vs WhitespaceTokenizer evaluation.
+
+Real Rasa components on real messages: Rasa's ``WhitespaceTokenizer`` and
+``SpacyTokenizer`` (fed by our ``SpacyNLP`` on the built blank-English pipeline) and the
+``SentenceEmbeddingFeaturizer`` with the packaged all-MiniLM-L6-v2.
+
+Measured outcome of the tokenizer comparison (asserted below): both tokenizers keep
+Devanagari, Arabic and Cyrillic words whole with exact offsets; the whitespace tokenizer
+keeps a Chinese sentence as a single token (no spaces), as does spaCy's blank English
+tokenizer; spaCy splits punctuation off words ("order?" -> "order", "?") and emoji off
+each other ("🙏🇬🇧🔥" -> three tokens) where the whitespace tokenizer, which strips
+punctuation, leaves an emoji run as one token. SpacyTokenizer is therefore used for its
+offsets-preserving punctuation split and because SpacyEntityExtractor needs it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.spacy_tokenizer import SpacyTokenizer
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.featurizer import SentenceEmbeddingFeaturizer
+from bot.nlu.spacy_nlp import SpacyNLP
+
+R1 = ["", "   ", "\n\t"]
+R2 = ["👍", "🙏🇬🇧🔥", "❤️❤️❤️", "thanks 🙏"]
+R3 = [
+    "क्या आपके पास लाल जूते हैं",
+    "هل لديكم أحذية حمراء",
+    "你们有红色的鞋子吗",
+    "у вас есть красные туфли",
+]
+R4 = ["refund " * 2_857]  # 19,999 characters
+
+
+@pytest.fixture(scope="module")
+def spacy_nlp(spacy_dir, tmp_path_factory) -> SpacyNLP:
+    storage = LocalModelStorage(tmp_path_factory.mktemp("storage"))
+    context = ExecutionContext(graph_schema=None, node_name="spacy")  # type: ignore[arg-type]
+    return SpacyNLP.create({"model": str(spacy_dir)}, storage, Resource("spacy"), context)
+
+
+@pytest.fixture(scope="module")
+def featurizer() -> SentenceEmbeddingFeaturizer:
+    return SentenceEmbeddingFeaturizer(
+        {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "minilm"}, "minilm"
+    )
+
+
+def spacy_tokens(spacy_nlp: SpacyNLP, text: str) -> list:
+    message = Message(data={TEXT: text})
+    spacy_nlp.process([message], spacy_nlp.provide())
+    SpacyTokenizer(SpacyTokenizer.get_default_config()).process([message])
+    return message.get(TOKENS_NAMES[TEXT])
+
+
+def whitespace_tokens(text: str) -> list:
+    message = Message(data={TEXT: text})
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+    return message.get(TOKENS_NAMES[TEXT])
+
+
+@pytest.mark.parametrize("text", R2 + R3 + ["Where's my order? #TL-100, thanks!"])
+def test_token_offsets_match_the_original_string(spacy_nlp, text):
+    for tokens in (spacy_tokens(spacy_nlp, text), whitespace_tokens(text)):
+        assert tokens
+        for token in tokens:
+            assert text[token.start : token.end] == token.text
+
+
+@pytest.mark.parametrize("text", R3[:2] + R3[3:])
+def test_r3_words_are_kept_whole(spacy_nlp, text):
+    words = text.split()
+    assert [t.text for t in spacy_tokens(spacy_nlp, text)] == words
+    assert [t.text for t in whitespace_tokens(text)] == words
+
+
+def test_spacy_splits_punctuation_and_emoji(spacy_nlp):
+    assert [t.text for t in spacy_tokens(spacy_nlp, "order?")] == ["order", "?"]
+    assert [t.text for t in whitespace_tokens("order?")] == ["order"]
+    assert len(spacy_tokens(spacy_nlp, "🙏🇬🇧🔥")) == 3
+    assert len(whitespace_tokens("🙏🇬🇧🔥")) == 1
+
+
+@pytest.mark.parametrize("text", R1 + R2 + R3 + R4)
+@pytest.mark.parametrize("tokenizer", ["spacy", "whitespace"])
+def test_featurizer_shapes_for_replays(spacy_nlp, featurizer, text, tokenizer):
+    message = Message(data={TEXT: text})
+    if tokenizer == "spacy":
+        spacy_nlp.process([message], spacy_nlp.provide())
+        SpacyTokenizer(SpacyTokenizer.get_default_config()).process([message])
+    else:
+        WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+    featurizer.process([message])
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    sequence, sentence = message.get_dense_features(TEXT)
+    if not tokens:
+        assert sequence is None and sentence is None
+        return
+    assert sentence.features.shape == (1, 384)
+    assert sequence.features.shape == (len(tokens), 384)
+    assert np.isfinite(sequence.features).all() and np.isfinite(sentence.features).all()
+
+
+def test_batched_training_equals_single_messages(featurizer):
+    texts = ["where is my order", "thanks 🙏", "क्या आपके पास लाल जूते हैं", "hello"]
+    batch = [Message(data={TEXT: t, "intent": "x"}) for t in texts]
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    data = TrainingData(batch)
+    tokenizer.process_training_data(data)
+    fresh = SentenceEmbeddingFeaturizer(
+        {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "b", "cache_size": 0}, "b"
+    )
+    fresh.process_training_data(data)
+    for text, batched in zip(texts, batch):
+        single = Message(data={TEXT: text})
+        tokenizer.process([single])
+        fresh.process([single])
+        for a, b in zip(batched.get_dense_features(TEXT), single.get_dense_features(TEXT)):
+            assert np.allclose(a.features, b.features, atol=1e-4)
+
+
+def test_cache_returns_the_same_features(featurizer):
+    first, second = Message(data={TEXT: "cache me"}), Message(data={TEXT: "cache me"})
+    for message in (first, second):
+        WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+        featurizer.process([message])
+    assert "cache me" in featurizer._cache
+    assert np.array_equal(
+        first.get_dense_features(TEXT)[1].features, second.get_dense_features(TEXT)[1].features
+    )

@@ -1,0 +1,159 @@
+"""The out-of-scope threshold is a function of the training messages only.
+
+Real components (WhitespaceTokenizer, CountVectorsFeaturizer, SentenceEmbeddingFeaturizer,
+IntentClassifier) on the fixture data; the classifier persists to and loads from a real
+``LocalModelStorage``.
+
+How these tests would catch a leak: :func:`test_threshold_is_sensitive_to_its_inputs`
+shows that adding the evaluation rows to what the threshold sees changes it, and
+:func:`test_threshold_ignores_evaluation_data` shows that evaluating on two different
+sets, before and after persisting, never changes it and that it equals the value
+recomputed from the training rows alone. A selection that read evaluation data would break
+one of the two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+    CountVectorsFeaturizer,
+)
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.classifier import IntentClassifier
+from bot.nlu.features import feature_matrix
+from bot.nlu.featurizer import SentenceEmbeddingFeaturizer
+from bot.nlu.oos import calibrate, select_threshold
+from tests.nlu.conftest import FIXTURES
+
+CONTEXT = ExecutionContext(graph_schema=None, node_name="clf")  # type: ignore[arg-type]
+CLASSIFIER_CONFIG = {
+    **IntentClassifier.get_default_config(),
+    "cv_folds": 3,
+    "max_in_scope_loss": 0.05,
+}
+
+
+class Featurize:
+    """Tokenize + count vectors (fitted on training data) + sentence embeddings."""
+
+    def __init__(self, training: TrainingData, storage: LocalModelStorage) -> None:
+        self.tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+        self.counts = CountVectorsFeaturizer.create(
+            CountVectorsFeaturizer.get_default_config(), storage, Resource("cv"), CONTEXT
+        )
+        self.embed = SentenceEmbeddingFeaturizer(
+            {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "minilm"}, "minilm"
+        )
+        self.tokenizer.process_training_data(training)
+        self.counts.train(training)
+        self.counts.process_training_data(training)
+        self.embed.process_training_data(training)
+
+    def messages(self, texts: list[str]) -> list[Message]:
+        messages = [Message(data={TEXT: t}) for t in texts]
+        for component in (self.tokenizer, self.counts, self.embed):
+            component.process(messages)
+        return messages
+
+
+def load(name: str) -> TrainingData:
+    return RasaYAMLReader().read(FIXTURES / name)
+
+
+def without_intent(data: TrainingData, intent: str) -> TrainingData:
+    return TrainingData([m for m in data.training_examples if m.get("intent") != intent])
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory) -> LocalModelStorage:
+    return LocalModelStorage(tmp_path_factory.mktemp("oos_storage"))
+
+
+@pytest.fixture(scope="module")
+def trained(storage):
+    training = load("nlu.yml")
+    featurize = Featurize(training, storage)
+    classifier = IntentClassifier.create(CLASSIFIER_CONFIG, storage, Resource("clf"), CONTEXT)
+    classifier.train(training)
+    return training, featurize, classifier
+
+
+def test_threshold_ignores_evaluation_data(trained, storage):
+    training, featurize, classifier = trained
+    threshold = classifier.calibration.threshold
+    heldout = [m.get(TEXT) for m in load("heldout.yml").intent_examples]
+    other = ["what's the weather", "sing a song", "order status", "hi"]
+    for texts in (heldout, other):
+        classifier.process(featurize.messages(texts))
+        assert classifier.calibration.threshold == threshold
+    loaded = IntentClassifier.load(CLASSIFIER_CONFIG, storage, Resource("clf"), CONTEXT)
+    loaded.process(featurize.messages(heldout))
+    assert loaded.calibration.threshold == threshold
+    # recomputed from the training rows alone, it is the same number
+    examples = [e for e in training.intent_examples if e.get(TEXT)]
+    x = feature_matrix(examples, classifier.layout, 1.0, 1.0)
+    labels = [e.get("intent") for e in examples]
+    again = calibrate(x, labels, {"out_of_scope", "oos"}, 3, 0.05, 10.0, 100, 0)
+    assert again.threshold == pytest.approx(threshold)
+    assert again.temperature == pytest.approx(classifier.calibration.temperature)
+
+
+def test_threshold_is_sensitive_to_its_inputs(trained):
+    training, featurize, classifier = trained
+    heldout = load("heldout.yml").intent_examples
+    leaked = featurize.messages([m.get(TEXT) for m in heldout])
+    for message, source in zip(leaked, heldout):
+        message.set("intent", source.get("intent"))
+    examples = [e for e in training.intent_examples if e.get(TEXT)] + leaked
+    x = feature_matrix(examples, classifier.layout, 1.0, 1.0)
+    labels = [e.get("intent") for e in examples]
+    leaky = calibrate(x, labels, {"out_of_scope", "oos"}, 3, 0.05, 10.0, 100, 0)
+    assert (leaky.threshold, leaky.temperature) != (
+        pytest.approx(classifier.calibration.threshold),
+        pytest.approx(classifier.calibration.temperature),
+    )
+
+
+def test_without_out_of_scope_examples_rejection_is_simulated(storage):
+    training = without_intent(load("nlu.yml"), "out_of_scope")
+    featurize = Featurize(training, storage)
+    classifier = IntentClassifier.create(CLASSIFIER_CONFIG, storage, Resource("no_oos"), CONTEXT)
+    classifier.train(training)
+    assert classifier.calibration.simulated_oos
+    assert 0.0 < classifier.calibration.threshold < 1.0
+    (message,) = featurize.messages(["what is the boiling point of mercury in kelvin"])
+    classifier.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+    (known,) = featurize.messages(["where is my order TL-10023"])
+    classifier.process([known])
+    assert known.get("intent")["name"] == "order_status"
+
+
+def test_with_out_of_scope_examples_the_intent_is_predicted(trained):
+    _, featurize, classifier = trained
+    assert not classifier.calibration.simulated_oos
+    (message,) = featurize.messages(["tell me a joke about cats"])
+    classifier.process([message])
+    assert message.get("intent")["name"] in {"out_of_scope", "nlu_fallback"}
+
+
+def test_select_threshold_trades_accuracy_for_recall():
+    in_scores = np.array([0.9, 0.8, 0.7, 0.4])
+    in_correct = np.array([True, True, True, False])
+    oos_scores = np.array([0.3, 0.5, 0.85, 0.95])
+    flagged = np.zeros(4, dtype=bool)
+    # no budget: 0.7 keeps every correct in-scope row and catches 0.3 and 0.5
+    assert select_threshold(in_scores, in_correct, oos_scores, flagged, 0.0) == 0.7
+    # half the in-scope accuracy may go: 0.9 also catches 0.85
+    assert select_threshold(in_scores, in_correct, oos_scores, flagged, 0.5) == 0.9
+    # nothing to learn from without out-of-scope rows
+    assert select_threshold(in_scores, in_correct, np.array([]), np.array([], bool), 0.5) == 0.0
