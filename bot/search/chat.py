@@ -74,10 +74,10 @@ def strip_price(message: str) -> str:
 
 
 def _stem(word: str) -> str:
-    """Crude English singular: dresses -> dress, watches -> watch, shoes -> shoe."""
+    """Crude English singular: dresses -> dress, watches -> watch, shoes -> shoe, dress -> dress."""
     if word.endswith(("sses", "ches", "shes", "xes")):
         return word[:-2]
-    if word.endswith("s") and len(word) > 3:
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
         return word[:-1]
     return word
 
