@@ -9,8 +9,8 @@ dispatcher, under a time budget (``$TOUCHLINE_ACTION_TIMEOUT_S``, default 8 seco
 * body is too slow (replay R12: a slow shop database) → the user hears that we are still
   checking and may try again or ask for a person; the late result is discarded, never sent.
 
-Every path returns at least one message or event, which ``SupportGuardPolicy`` relies on to
-tell a failed action (nothing returned) from a finished one.
+When the action server itself is unreachable, Rasa drops the action's events and sends
+nothing; the channels then apologise (``connectors/replies.py``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
 * a body that is not a JSON object, or lacks a string ``sender`` of 1–128 characters, gets
   a 400 with an explanation instead of a 500;
 * the message goes through :func:`connectors.sanitize.sanitize_text` (slash-intent
-  allow-list, length cap, empty messages → the rephrase flow).
+  allow-list, length cap, empty messages → the rephrase flow);
+* a turn that failed silently gets an apology (:func:`connectors.replies.ensure_reply`).
 
 Streaming (``?stream=true``) is not offered.
 """
@@ -23,12 +24,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.replies import ensure_reply
 from connectors.sanitize import sanitize_text
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 128
-APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -77,7 +78,6 @@ class RestInput(InputChannel):
                 )
             except Exception:
                 logger.exception("message from %s could not be processed", sender)
-                collector.messages.append({"recipient_id": sender, "text": APOLOGY})
-            return response.json(collector.messages)
+            return response.json(ensure_reply(sender, collector.messages))
 
         return hook

@@ -1,17 +1,10 @@
-"""``SupportGuardPolicy``: a rule-like Rasa 3.6 policy that overrides all others in two
-situations the training stories cannot express.
+"""``TakeoverPolicy``: keeps the assistant silent while a human agent owns a conversation.
 
-1. **Human takeover.** While the ``human_takeover`` slot is true (a human agent owns the
-   conversation, see ``actions/handoff.py``), every user message is answered with
-   ``action_takeover_check`` (which asks the database whether the ticket is still open and
-   stays silent if so) followed by ``action_listen``: the bot says nothing.
-2. **Failed custom action.** When Rasa could not run a custom action or form (the action
-   server raised or is unreachable), ``rasa/core/processor.py::_run_action`` logs the
-   ``ActionExecuted`` event but drops every event the action would have returned, and the
-   user hears nothing.  Touchline's actions always return at least one event or message
-   (``actions/base.py``), so an ``ActionExecuted`` of a custom action with nothing after it
-   means failure: this policy then predicts ``utter_action_failed`` (an apology), then
-   ``action_listen``.  No slot of the failed action was set, so the tracker stays consistent.
+While the ``human_takeover`` slot is true (set by ``action_handoff``), every user message is
+answered with ``action_takeover_check`` (it asks the shop database whether the takeover
+ticket is still open, and says nothing if so) followed by ``action_listen``.  Once an agent
+closes the ticket, the check clears the slot and the assistant answers again.  The database
+ticket is the source of truth, so closing it silences or frees the bot on every channel.
 
 The policy has no training data; its predictions carry confidence 1.0, priority 7 (above
 ``RulePolicy``'s 6) and ``is_no_user_prediction=True`` so that they also win over an active
@@ -29,20 +22,18 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 TAKEOVER_SLOT = "human_takeover"
 TAKEOVER_CHECK_ACTION = "action_takeover_check"
-FAILURE_RESPONSE = "utter_action_failed"
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class SupportGuardPolicy(Policy):
-    """Silence during human takeover; apologise when a custom action failed."""
+class TakeoverPolicy(Policy):
+    """Predict ``action_takeover_check`` then ``action_listen`` during a human takeover."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -73,17 +64,17 @@ class SupportGuardPolicy(Policy):
         rule_only_data: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        """Predict the guarded action, or abstain with all-zero probabilities.
+        """Predict the takeover action, or abstain with all-zero probabilities.
 
         Args:
             tracker: the conversation so far.
-            domain: the model's domain; guarded actions missing from it are never predicted.
+            domain: the model's domain; the check action must be in it.
             rule_only_data: unused.
 
         Returns:
             A prediction with confidence 1.0 for the chosen action, or all zeros.
         """
-        action = self._guarded_action(tracker, domain)
+        action = self._takeover_action(tracker)
         if action is None or action not in domain.action_names_or_texts:
             return self._prediction(self._default_predictions(domain))
         return self._prediction(
@@ -91,14 +82,9 @@ class SupportGuardPolicy(Policy):
         )
 
     @staticmethod
-    def _guarded_action(tracker: DialogueStateTracker, domain: Domain) -> str | None:
-        latest = tracker.events[-1] if tracker.events else None
-        watched = set(domain.user_actions) | set(domain.form_names)
-        watched.discard(ACTION_LISTEN_NAME)
-        if isinstance(latest, ActionExecuted) and latest.action_name in watched:
-            return FAILURE_RESPONSE  # the custom action returned nothing: it failed
+    def _takeover_action(tracker: DialogueStateTracker) -> str | None:
         last_action = tracker.latest_action_name
-        if last_action in (FAILURE_RESPONSE, TAKEOVER_CHECK_ACTION):
+        if last_action == TAKEOVER_CHECK_ACTION:
             return ACTION_LISTEN_NAME
         if tracker.get_slot(TAKEOVER_SLOT) and last_action == ACTION_LISTEN_NAME:
             return TAKEOVER_CHECK_ACTION

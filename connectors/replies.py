@@ -1,0 +1,52 @@
+"""What a channel sends when a turn produced no bot message.
+
+Every Touchline flow answers each user message, so a silent turn means that a custom action
+could not run: Rasa 3.6 logs the failure of an unreachable action server and drops the
+action's events (``rasa/core/processor.py::_run_action``), leaving no half-set slots but also
+no reply (replay R13).  The one intended silence is a human takeover, which the shop
+database records; every other silent turn gets :data:`APOLOGY`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.store.db import session_scope
+from bot.store.tickets import takeover_ticket
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = (
+    "Sorry, something went wrong on my side and I couldn't finish that. "
+    "Please try again in a moment, or ask for a person."
+)
+
+
+def in_takeover(sender_id: str) -> bool:
+    """Whether a human agent holds ``sender_id``'s conversation (an open takeover ticket).
+
+    A database error counts as "no takeover", so the customer is told something failed.
+    """
+    try:
+        with session_scope() as session:
+            return takeover_ticket(session, sender_id) is not None
+    except Exception:
+        logger.exception("could not read the takeover flag of %s", sender_id)
+        return False
+
+
+def ensure_reply(sender_id: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages``, or a one-message apology when the turn was silent by accident.
+
+    Args:
+        sender_id: the conversation id.
+        messages: the bot messages the turn produced (Rasa's collector format).
+
+    Returns:
+        The messages to send to the user.
+    """
+    if messages or in_takeover(sender_id):
+        return messages
+    logger.warning("turn of %s produced no reply; apologising", sender_id)
+    return [{"recipient_id": sender_id, "text": APOLOGY}]
