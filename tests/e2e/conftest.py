@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from bot.runtime.stack import Stack, train_model
 from bot.store.schema import init_db
-from tests.e2e.harness import Stack, train_model
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,9 @@
-"""Start the real Rasa server and action server on free ports for end-to-end tests."""
+"""Start the real Rasa server and action server on free ports.
+
+Used by the end-to-end tests (``tests/e2e``) and the benchmarks (``bench/``): each
+:class:`Stack` is a Rasa server (REST channel + HTTP API) and an action server sharing one
+shop database, with logs in its work folder.
+"""
 
 from __future__ import annotations
 
@@ -63,6 +68,7 @@ class Stack:
     rasa_port: int = field(default_factory=free_port)
     action_port: int = field(default_factory=free_port)
     token: str = "e2e-token"
+    endpoints: Path | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
