@@ -9,7 +9,7 @@ export CORS_ORIGINS ?= http://localhost:$(API_PORT)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test venv db model lint bench clean
+.PHONY: run test venv db model browser lint bench clean
 
 $(VENV)/.installed: requirements.lock scripts/make_venv.sh
 	bash scripts/make_venv.sh $(VENV)
@@ -37,7 +37,10 @@ run: db model
 	@echo ""
 	$(VENV)/bin/honcho start -f Procfile -e var/secrets.env
 
-test: venv
+browser:
+	bash scripts/install_browser.sh
+
+test: venv browser
 	$(PY) -m pytest -q
 
 lint: venv
