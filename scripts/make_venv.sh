@@ -10,4 +10,6 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys; sys.exit(
 fi
 "$venv/bin/python" -m pip install -q --upgrade "pip<25"
 "$venv/bin/python" -m pip install -q -r requirements.lock
+# The project itself, editable, so `bot`, `actions` and `connectors` import from anywhere.
+"$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
 "$venv/bin/python" -m pip check
