@@ -41,7 +41,7 @@ class ActionApplyDiscount(ShopAction):
 
 
 class ValidateDiscountForm(FormValidationAction):
-    """Accept text that looks like a code (letters, digits, ``-`` or ``_``, 3–40 chars)."""
+    """Take the code from the customer's answer."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -51,13 +51,18 @@ class ValidateDiscountForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """Normalise the code (upper case, no spaces) or ask again."""
+        """Pick the code-like word of the answer ("it's spring10" → ``SPRING10``).
+
+        An answer with no code-like word is kept as typed (normalised), so the customer is
+        told exactly which code was not found; an empty answer is asked again.
+        """
         words = str(value or "").split()
-        code = normalise_code(words[-1]) if words else ""
-        if not CODE_RE.match(code):
-            dispatcher.utter_message(
-                text="That doesn't look like a discount code. Codes are letters and digits, "
-                     "like SPRING10."
-            )
+        for word in reversed(words):
+            code = normalise_code(word)
+            if CODE_RE.match(code):
+                return {"discount_code": code}
+        code = normalise_code(str(value or ""))
+        if not code:
+            dispatcher.utter_message(response="utter_ask_discount_code")
             return {"discount_code": None}
         return {"discount_code": code}

@@ -148,7 +148,19 @@ def test_discount_form_validation():
     assert v.validate_discount_code("it's spring10", d, make_tracker(), {}) == {
         "discount_code": "SPRING10"
     }
-    assert v.validate_discount_code("<script>", d, make_tracker(), {}) == {"discount_code": None}
+    # no code-like word: kept (normalised) so the reply can say which code was not found
+    assert v.validate_discount_code("<script>", d, make_tracker(), {}) == {
+        "discount_code": "<SCRIPT>"
+    }
+    assert v.validate_discount_code("   ", d, make_tracker(), {}) == {"discount_code": None}
+
+
+def test_unknown_code_is_named_in_the_reply(shop):
+    msgs, _ = run_action(
+        ActionApplyDiscount(),
+        make_tracker("bob", "x", slots={"discount_code": "<IMG SRC=X ONERROR=ALERT(1)>"}),
+    )
+    assert "I couldn't find the code <IMGSRC=XONERROR=ALERT(1)>" in texts(msgs)
 
 
 def test_handoff_silence_until_ticket_closed(shop):
