@@ -47,15 +47,20 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240)
     raise TimeoutError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-def train_model(out_dir: Path) -> Path:
-    """Train the project's model (data/, domain.yml, config.yml) into ``out_dir``."""
-    subprocess.run(
-        [RASA, "train", "--fixed-model-name", "e2e", "--out", str(out_dir)],
-        cwd=PROJECT_ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return out_dir / "e2e.tar.gz"
+def train_model(out_dir: Path, config: Path | None = None, name: str = "e2e") -> Path:
+    """Train the project's data and domain with ``config`` (default ``config.yml``).
+
+    Returns:
+        The model tarball ``out_dir/<name>.tar.gz``.
+
+    Raises:
+        subprocess.CalledProcessError: when ``rasa train`` fails.
+    """
+    args = [RASA, "train", "--fixed-model-name", name, "--out", str(out_dir)]
+    if config is not None:
+        args += ["--config", str(config)]
+    subprocess.run(args, cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
+    return out_dir / f"{name}.tar.gz"
 
 
 @dataclass
@@ -69,6 +74,7 @@ class Stack:
     action_port: int = field(default_factory=free_port)
     token: str = "e2e-token"
     endpoints: Path | None = None
+    """A ready endpoints file; ``None`` writes one (SQL tracker store in ``workdir``)."""
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -114,7 +120,7 @@ class Stack:
 
     def start(self) -> Stack:
         """Start both servers."""
-        endpoints = write_endpoints(
+        endpoints = self.endpoints or write_endpoints(
             self.workdir / "endpoints.yml",
             f"http://127.0.0.1:{self.action_port}/webhook",
             str(self.workdir / "tracker.db"),
