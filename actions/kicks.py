@@ -8,12 +8,16 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.kicks.chat import APOLOGY, kick_reply
 from bot.kicks.predictor import get_predictor
 
 logger = logging.getLogger(__name__)
+
+KICK_SLOTS = ("kicker", "distance_m", "touchline_m", "pitch_spot")
+"""Slots of one kick question; cleared after each answer so the next question starts fresh."""
 
 
 class ActionKickPrediction(Action):
@@ -30,7 +34,7 @@ class ActionKickPrediction(Action):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        """Utter one message; returns no events."""
+        """Utter one message; returns events clearing the kick slots."""
         try:
             text = kick_reply(
                 tracker.get_slot("kicker"),
@@ -43,4 +47,4 @@ class ActionKickPrediction(Action):
             logger.exception("kick prediction failed")
             text = APOLOGY
         dispatcher.utter_message(text=text)
-        return []
+        return [SlotSet(name, None) for name in KICK_SLOTS]

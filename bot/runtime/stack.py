@@ -23,6 +23,8 @@ from bot.config import PROJECT_ROOT
 from bot.runtime.endpoints import write_endpoints
 
 RASA = str(Path(sys.executable).with_name("rasa"))
+KICKS_SMALL = ("--n-kicks", "6000", "--trials", "0", "--folds", "2")
+"""A kick model that trains in seconds (tests); ``make run`` trains the default one."""
 
 
 def free_port() -> int:
@@ -61,6 +63,22 @@ def train_model(out_dir: Path, config: Path | None = None, name: str = "e2e") ->
         args += ["--config", str(config)]
     subprocess.run(args, cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
     return out_dir / f"{name}.tar.gz"
+
+
+def prepare_features(env: dict[str, str], kicks: tuple[str, ...] = KICKS_SMALL) -> None:
+    """Train the kick model and build the product-search index for ``env``'s database.
+
+    Args:
+        env: environment with ``DATABASE_URL`` and ``TOUCHLINE_VAR`` of the stack.
+        kicks: arguments of ``python -m bot.kicks.train`` (default a small, fast model).
+
+    Raises:
+        subprocess.CalledProcessError: when a step fails.
+    """
+    python = str(Path(sys.executable))
+    for args in (["-m", "bot.kicks.train", *kicks], ["-m", "bot.search.cli", "rebuild"]):
+        subprocess.run([python, *args], cwd=PROJECT_ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bot.runtime.stack import Stack, train_model
+from bot.runtime.stack import Stack, prepare_features, train_model
 from bot.store.schema import init_db
 
 
@@ -31,6 +31,7 @@ def stack(model, tmp_path_factory):
         "TRANSFORMERS_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
     }
+    prepare_features(env)
     running = Stack(work, model, env).start()
     yield running
     running.close()
