@@ -237,21 +237,26 @@ def pipeline_configs(
 
 def run_worker(*args: str) -> dict:
     """Run ``bench/nlu.py worker ...`` in a fresh process; return its JSON result."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-        result = Path(f.name)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"}
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "worker", *args, str(result)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"worker failed:\n{proc.stderr[-4000:]}")
-    record = json.loads(result.read_text())
-    result.unlink()
-    return record
+    with tempfile.TemporaryDirectory(prefix="bench_nlu_worker_") as tmp:
+        result = Path(tmp) / "result.json"
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "RASA_TELEMETRY_ENABLED": "false",
+            # a fresh, private training cache: no cache hits between runs, no races
+            # with other `rasa train` processes on the shared ./.rasa/cache
+            "RASA_CACHE_DIRECTORY": str(Path(tmp) / "cache"),
+        }
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "worker", *args, str(result)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"worker failed:\n{proc.stderr[-4000:]}")
+        return json.loads(result.read_text())
 
 
 def train_and_parse(
@@ -391,7 +396,7 @@ def learning_curve(
 
 
 def assistant_train_wall(work: Path) -> dict:
-    """Wall and CPU seconds of ``rasa train`` of the whole assistant (fresh output dir)."""
+    """Wall and CPU seconds of ``rasa train`` of the whole assistant (cold training cache)."""
     start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(
         [
@@ -403,7 +408,11 @@ def assistant_train_wall(work: Path) -> dict:
             "assistant",
         ],
         cwd=ROOT,
-        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        env={
+            **os.environ,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "RASA_CACHE_DIRECTORY": str(work / "assistant_cache"),  # cold cache
+        },
         capture_output=True,
         text=True,
     )

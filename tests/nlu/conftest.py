@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+# a private training cache: the shared ./.rasa/cache races with other `rasa train` runs
+os.environ.setdefault("RASA_CACHE_DIRECTORY", tempfile.mkdtemp(prefix="nlu_tests_cache_"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ Measured outcome of the tokenizer comparison (asserted below): both tokenizers k
 Devanagari, Arabic and Cyrillic words whole with exact offsets; the whitespace tokenizer
 keeps a Chinese sentence as a single token (no spaces), as does spaCy's blank English
 tokenizer; spaCy splits punctuation off words ("order?" -> "order", "?") and emoji off
-each other ("🙏🇬🇧🔥" -> three tokens) where the whitespace tokenizer, which strips
+each other ("🙏🇬🇧🔥" -> "🙏", "🇬", "🇧", "🔥") where the whitespace tokenizer, which strips
 punctuation, leaves an emoji run as one token. SpacyTokenizer is therefore used for its
 offsets-preserving punctuation split and because SpacyEntityExtractor needs it.
 """
@@ -38,7 +38,7 @@ R3 = [
     "你们有红色的鞋子吗",
     "у вас есть красные туфли",
 ]
-R4 = ["refund " * 2_857]  # 19,999 characters
+R4 = [pytest.param("refund " * 2_857, id="r4_19999_chars")]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,8 @@ def test_token_offsets_match_the_original_string(spacy_nlp, text):
     for tokens in (spacy_tokens(spacy_nlp, text), whitespace_tokens(text)):
         assert tokens
         for token in tokens:
-            assert text[token.start : token.end] == token.text
+            # SpacyNLP lower-cases before spaCy runs (case_sensitive: false)
+            assert text[token.start : token.end].lower() == token.text.lower()
 
 
 @pytest.mark.parametrize("text", R3[:2] + R3[3:])
@@ -86,7 +87,8 @@ def test_r3_words_are_kept_whole(spacy_nlp, text):
 def test_spacy_splits_punctuation_and_emoji(spacy_nlp):
     assert [t.text for t in spacy_tokens(spacy_nlp, "order?")] == ["order", "?"]
     assert [t.text for t in whitespace_tokens("order?")] == ["order"]
-    assert len(spacy_tokens(spacy_nlp, "🙏🇬🇧🔥")) == 3
+    # spaCy: one token per pictograph, and the flag as its two regional indicators
+    assert [t.text for t in spacy_tokens(spacy_nlp, "🙏🇬🇧🔥")] == ["🙏", "🇬", "🇧", "🔥"]
     assert len(whitespace_tokens("🙏🇬🇧🔥")) == 1
 
 
