@@ -1,0 +1,361 @@
+"""Telegram channel on python-telegram-bot 22: ``POST /webhooks/telegram/webhook``.
+
+Configured in ``credentials.yml`` with the *names* of environment variables (secrets never
+live in the file and are never logged)::
+
+    connectors.telegram.TelegramInput:
+      token_env: TELEGRAM_TOKEN                  # BotFather token (required)
+      secret_token_env: TELEGRAM_SECRET_TOKEN    # webhook secret (required, 1-256 of A-Za-z0-9_-)
+      bot_name_env: TELEGRAM_BOT_NAME            # username without @ (else asked with getMe)
+      webhook_url_env: TELEGRAM_WEBHOOK_URL      # public https URL; set => setWebhook at start
+      base_url_env: TELEGRAM_API_BASE_URL        # Bot API, default https://api.telegram.org/bot
+      base_file_url_env: TELEGRAM_API_FILE_URL   # file API, default derived from base_url
+
+Without a token or secret the channel still loads (``make run`` has no Telegram) and its
+webhook answers 503 saying what to set.  Each request:
+
+1. 403 unless ``X-Telegram-Bot-Api-Secret-Token`` equals the secret (constant-time compare,
+   https://core.telegram.org/bots/api#setwebhook); nothing is read or stored before that.
+2. 400 if the body is not an update (Telegram itself always sends one).
+3. The ``update_id`` is recorded (:mod:`connectors.telegram_store`); a redelivery is answered
+   200 ``duplicate`` and not processed again.
+4. The update is read (:mod:`connectors.telegram_inbound`) and answered 200 at once, so
+   Telegram never redelivers a slow turn; the work continues in a background task:
+
+   * text: :func:`connectors.sanitize.sanitize_text`, then Rasa as ``telegram:<chat_id>``
+     (groups share one conversation per chat); the turn's messages are collected, passed
+     through :func:`connectors.replies.ensure_reply` (apology for a silently failed turn,
+     silence during a human takeover) and sent (:mod:`connectors.telegram_outbound`);
+   * button tap: ``answerCallbackQuery``, then the stored payload goes to Rasa like text;
+     an unknown id gets a "no longer available" notice;
+   * media without text: :data:`MEDIA_REPLY` (nothing during a takeover);
+   * edits, membership changes, channel posts, unaddressed group messages: nothing.
+
+At server start the webhook is registered with ``setWebhook`` (URL, secret,
+:data:`ALLOWED_UPDATES`) when ``TELEGRAM_WEBHOOK_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from connectors.replies import ensure_reply, in_takeover
+from connectors.sanitize import sanitize_text
+from connectors.telegram_inbound import Inbound, Kind, read_update
+from connectors.telegram_outbound import TelegramOutput, send_messages, sender_id
+from connectors.telegram_store import first_delivery, resolve_button
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+"""Update types requested in ``setWebhook``; edits and membership updates are not needed."""
+MEDIA_REPLY = "Sorry, I can only read text for now. Please type your question."
+EXPIRED_BUTTON = "This button is no longer available. Please type your question."
+DEFAULT_ENV = {
+    "token_env": "TELEGRAM_TOKEN",
+    "secret_token_env": "TELEGRAM_SECRET_TOKEN",
+    "bot_name_env": "TELEGRAM_BOT_NAME",
+    "webhook_url_env": "TELEGRAM_WEBHOOK_URL",
+    "base_url_env": "TELEGRAM_API_BASE_URL",
+    "base_file_url_env": "TELEGRAM_API_FILE_URL",
+}
+"""``credentials.yml`` keys and the environment variables they default to."""
+_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{20,}")
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SHUTDOWN_WAIT_S = 10.0
+"""How long server shutdown waits for turns still being answered."""
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """The channel's configuration, read from the environment.
+
+    Attributes:
+        token: BotFather token ``<bot id>:<secret>``.
+        secret_token: value Telegram must send in :data:`SECRET_HEADER`.
+        bot_name: the bot's username without ``@``.
+        webhook_url: public URL registered with ``setWebhook`` at start-up.
+        base_url, base_file_url: Bot API endpoints (``None``: Telegram's own).
+        token_var, secret_var: the variables' names, for messages.
+    """
+
+    token: str | None = None
+    secret_token: str | None = None
+    bot_name: str | None = None
+    webhook_url: str | None = None
+    base_url: str | None = None
+    base_file_url: str | None = None
+    token_var: str = DEFAULT_ENV["token_env"]
+    secret_var: str = DEFAULT_ENV["secret_token_env"]
+
+    @classmethod
+    def from_env(cls, names: Mapping[str, Any] | None = None,
+                 environ: Mapping[str, str] = os.environ) -> TelegramSettings:
+        """Read the settings.
+
+        Args:
+            names: the ``credentials.yml`` block (``*_env`` keys name variables); missing
+                keys use :data:`DEFAULT_ENV`.
+            environ: where to read the variables.
+
+        Returns:
+            The settings; empty variables count as unset.
+        """
+        var = {key: str((names or {}).get(key) or default) for key, default in DEFAULT_ENV.items()}
+
+        def get(key: str) -> str | None:
+            return environ.get(var[key], "").strip() or None
+
+        base_url = get("base_url_env")
+        file_url = get("base_file_url_env")
+        if file_url is None and base_url is not None and base_url.endswith("/bot"):
+            file_url = base_url[: -len("/bot")] + "/file/bot"
+        bot_name = get("bot_name_env")
+        return cls(get("token_env"), get("secret_token_env"),
+                   bot_name.lstrip("@") if bot_name else None, get("webhook_url_env"),
+                   base_url, file_url, var["token_env"], var["secret_token_env"])
+
+    @property
+    def problem(self) -> str | None:
+        """Why the channel cannot serve (for the 503 body and the log), ``None`` if it can."""
+        if not self.token:
+            return f"Telegram is not configured: set {self.token_var} (see credentials.yml)"
+        if not _TOKEN.fullmatch(self.token):
+            return f"{self.token_var} does not look like a BotFather token (<id>:<secret>)"
+        if not self.secret_token:
+            return f"Telegram webhook secret missing: set {self.secret_var}"
+        if not _SECRET.fullmatch(self.secret_token):
+            return f"{self.secret_var} must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
+        return None
+
+    @property
+    def bot_id(self) -> int:
+        """The bot's numeric id, the token's part before ``:`` (0 without a token)."""
+        head = (self.token or "").partition(":")[0]
+        return int(head) if head.isdigit() else 0
+
+
+def _quiet_secret_loggers() -> None:
+    """httpx logs request URLs, which hold the token, at INFO; PTB logs its base URL and
+    every call's parameters at DEBUG.  Keep both above those levels."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(logging.INFO)
+
+
+class TelegramInput(InputChannel):
+    """Rasa input channel for a Telegram bot, named ``telegram`` (see the module docstring)."""
+
+    def __init__(self, settings: TelegramSettings) -> None:
+        """Args: settings: the configuration (:meth:`TelegramSettings.from_env`)."""
+        self.settings = settings
+        self._bot: Bot | None = None
+        self._username = settings.bot_name
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def name(cls) -> str:
+        """Channel name; the webhook lives at ``/webhooks/telegram/webhook``."""
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
+        """Build the channel from its ``credentials.yml`` block (variable names only)."""
+        _quiet_secret_loggers()
+        settings = TelegramSettings.from_env(credentials)
+        if settings.problem:
+            logger.warning("Telegram channel loaded but inactive: %s", settings.problem)
+        return cls(settings)
+
+    def bot(self) -> Bot:
+        """The PTB bot, created on first use inside the server's event loop.
+
+        Raises:
+            RuntimeError: when the channel is not configured (:attr:`TelegramSettings.problem`).
+        """
+        if self.settings.problem:
+            raise RuntimeError(self.settings.problem)
+        if self._bot is None:
+            kwargs = {k: v for k, v in (("base_url", self.settings.base_url),
+                                        ("base_file_url", self.settings.base_file_url)) if v}
+            self._bot = Bot(str(self.settings.token), **kwargs)
+        return self._bot
+
+    async def _bot_async(self) -> Bot:
+        return self.bot()
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """:class:`TelegramOutput` for Rasa's HTTP API (``output_channel=telegram``)."""
+        return None if self.settings.problem else TelegramOutput(self._bot_async)
+
+    async def username(self) -> str | None:
+        """The bot's username: configured, or asked once with ``getMe`` (``None`` on failure)."""
+        if self._username is None:
+            try:
+                self._username = (await self.bot().get_me()).username
+            except TelegramError as exc:
+                logger.warning("getMe failed (%s); group mentions are not recognised",
+                               type(exc).__name__)
+        return self._username
+
+    async def start(self) -> None:
+        """Server start: learn the username and register the webhook when a URL is set.
+
+        Failures are logged, not raised: the server runs and the webhook can be set later.
+        """
+        if self.settings.problem:
+            return
+        await self.username()
+        if not self.settings.webhook_url:
+            return
+        try:
+            await self.bot().set_webhook(self.settings.webhook_url,
+                                         secret_token=self.settings.secret_token,
+                                         allowed_updates=ALLOWED_UPDATES)
+            logger.info("Telegram webhook registered at %s", self.settings.webhook_url)
+        except TelegramError as exc:
+            logger.error("setWebhook failed: %s: %s", type(exc).__name__, exc.message)
+
+    async def drain(self, timeout: float = SHUTDOWN_WAIT_S) -> None:
+        """Wait up to ``timeout`` seconds for the updates still being answered."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def stop(self) -> None:
+        """Server stop: let running turns finish (bounded), then close the HTTP client."""
+        await self.drain()
+        if self._bot is not None:
+            await self._bot.shutdown()
+            self._bot = None
+
+    def secret_ok(self, given: str | None) -> bool:
+        """Constant-time check of the :data:`SECRET_HEADER` value."""
+        expected = str(self.settings.secret_token).encode()
+        return hmac.compare_digest((given or "").encode(), expected)
+
+    async def accept(self, body: object,
+                     on_new_message: OnNewMessage) -> tuple[int, dict[str, str]]:
+        """Take on one authenticated webhook body (steps 2-4 of the module docstring).
+
+        Args:
+            body: the parsed JSON body.
+            on_new_message: Rasa's message handler.
+
+        Returns:
+            ``(status, json_body)`` for the HTTP response.
+        """
+        if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
+            return 400, {"error": "body must be a Telegram Update object"}
+        try:
+            update = Update.de_json(body, self.bot())
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return 400, {"error": "body must be a Telegram Update object"}
+        try:
+            fresh = await asyncio.to_thread(first_delivery, self.settings.bot_id, update.update_id)
+        except SQLAlchemyError:
+            logger.exception("cannot record update %s; processing it anyway", update.update_id)
+            fresh = True
+        if not fresh:
+            return 200, {"status": "duplicate"}
+        inbound = read_update(update, self.settings.bot_id, await self.username())
+        if inbound.kind is Kind.IGNORED:
+            logger.debug("update %s ignored: %s", update.update_id, inbound.reason)
+            return 200, {"status": "ignored", "reason": inbound.reason}
+        task = asyncio.create_task(self.process(inbound, on_new_message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return 200, {"status": "accepted"}
+
+    async def process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
+        """Answer one update that is not ignored; errors are logged, never raised."""
+        try:
+            await self._process(inbound, on_new_message)
+        except Exception:
+            logger.exception("Telegram update for chat %s failed", inbound.chat_id)
+
+    async def _process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
+        bot, chat_id = self.bot(), int(inbound.chat_id or 0)
+        sender = sender_id(chat_id)
+        if inbound.kind is Kind.MEDIA:
+            if not await asyncio.to_thread(in_takeover, sender):
+                await send_messages(bot, chat_id, [{"text": MEDIA_REPLY}])
+            return
+        text, original = inbound.text, inbound.original
+        if inbound.kind is Kind.TAP:
+            try:
+                text = original = await asyncio.to_thread(resolve_button, inbound.text) or ""
+            except SQLAlchemyError:
+                logger.exception("cannot read the payload of a tapped button")
+                text = original = ""
+            try:
+                await bot.answer_callback_query(str(inbound.callback_query_id),
+                                                text=None if text else EXPIRED_BUTTON)
+            except TelegramError as exc:
+                logger.warning("answerCallbackQuery failed: %s", type(exc).__name__)
+            if not text:
+                return
+        safe, _ = sanitize_text(text)
+        metadata = dict(inbound.metadata)
+        if safe != original:
+            metadata["original_text"] = original[:20000]
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(UserMessage(safe, collector, sender,
+                                             input_channel=self.name(), metadata=metadata))
+        except Exception:
+            logger.exception("message from %s could not be processed", sender)
+        messages = await asyncio.to_thread(ensure_reply, sender, collector.messages)
+        await send_messages(bot, chat_id, messages)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """Routes ``GET /`` (health) and ``POST /webhook``, plus start/stop listeners."""
+        hook = Blueprint("touchline_telegram", __name__)
+
+        @hook.listener("after_server_start")
+        async def started(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+            await self.start()
+
+        @hook.listener("before_server_stop")
+        async def stopping(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+            await self.stop()
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": not self.settings.problem})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if self.settings.problem:
+                return response.json({"error": self.settings.problem}, status=503)
+            if not self.secret_ok(request.headers.get(SECRET_HEADER)):
+                return response.json({"error": "forbidden"}, status=403)
+            try:
+                body = request.json
+            except Exception:  # sanic raises on malformed JSON
+                body = None
+            status, payload = await self.accept(body, on_new_message)
+            return response.json(payload, status=status)
+
+        return hook

@@ -1,0 +1,310 @@
+"""The Telegram channel with a real PTB ``Bot`` talking to the fake Bot API and a real
+SQLite database; Rasa is replaced by a small echo handler (the end-to-end tests in
+``tests/e2e/test_telegram.py`` use the real Rasa server)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy import func, select
+from telegram import Update
+
+from bot.store.db import Base, get_engine, session_scope
+from bot.store.tickets import open_ticket
+from connectors.replies import APOLOGY
+from connectors.telegram import (
+    ALLOWED_UPDATES,
+    EXPIRED_BUTTON,
+    MEDIA_REPLY,
+    TelegramInput,
+    TelegramSettings,
+)
+from connectors.telegram_inbound import Inbound, read_update
+from connectors.telegram_outbound import MAX_TEXT, send_messages, utf16_len
+from connectors.telegram_store import (
+    TelegramButton,
+    TelegramSeenUpdate,
+    first_delivery,
+    resolve_button,
+    store_buttons,
+)
+from tests.connectors import telegram_updates as u
+from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME, FakeBotApi
+
+SECRET = "unit-secret_123"
+CHAT = 5151
+GROUP = -100777
+
+
+@pytest.fixture(scope="module")
+def fake():
+    server = FakeBotApi().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def tg_db(tmp_path, monkeypatch, fake):
+    """A fresh SQLite file with every project table; ``$DATABASE_URL`` points at it."""
+    import bot.store.models  # noqa: F401  (registers the shop tables, tickets included)
+
+    url = f"sqlite:///{tmp_path / 'tg.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_engine.cache_clear()  # get_engine(None) caches the first $DATABASE_URL it saw
+    Base.metadata.create_all(get_engine(url))
+    fake.calls.clear()
+    fake.fail.clear()
+    return url
+
+
+def channel(fake: FakeBotApi, **overrides: Any) -> TelegramInput:
+    settings = {"token": TOKEN, "secret_token": SECRET, "bot_name": USERNAME,
+                "base_url": fake.base_url, **overrides}
+    return TelegramInput(TelegramSettings(**settings))
+
+
+def ch_read(ch: TelegramInput, body: dict[str, Any]) -> Inbound:
+    return read_update(Update.de_json(body, ch.bot()), BOT_ID, USERNAME)
+
+
+class Echo:
+    """Stands in for Rasa: records the user message and answers ``echo: <text>``."""
+
+    def __init__(self, reply: list[dict[str, Any]] | None = None) -> None:
+        self.received: list[UserMessage] = []
+        self.reply = reply
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.received.append(message)
+        for m in self.reply if self.reply is not None else [{"text": f"echo: {message.text}"}]:
+            await message.output_channel.send_response(message.sender_id, dict(m))
+
+
+# --- store -------------------------------------------------------------------------------
+
+
+def test_update_ids_are_remembered_across_engines(tg_db):
+    assert first_delivery(BOT_ID, 10) is True
+    assert first_delivery(BOT_ID, 10) is False
+    assert first_delivery(BOT_ID + 1, 10) is True  # ids are per bot
+    get_engine.cache_clear()  # as after a restart
+    assert first_delivery(BOT_ID, 10) is False
+
+
+def test_buttons_are_stored_once_and_resolved(tg_db):
+    long_payload = "I'd like to talk to a person about order TL-10001, it's been weeks " * 2
+    payloads = ["/affirm", long_payload, "Да 🙏", "/affirm"]
+    data = store_buttons(payloads)
+    assert all(len(d.encode()) <= 64 for d in data) and data[0] == data[3]
+    assert store_buttons(payloads) == data
+    with session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(TelegramButton)) == 3
+    assert [resolve_button(d) for d in data] == payloads
+    assert resolve_button("b:unknown") is None and resolve_button("raw") is None
+    assert store_buttons([]) == []
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+async def test_buttons_become_an_inline_keyboard_with_short_callback_data(fake):
+    long_payload = "I'd like to talk to a person about my order TL-10001 please 🙏🙏" * 2
+    buttons = [{"title": "Yes", "payload": "/affirm"},
+               {"title": "Длинная кнопка 🚚", "payload": long_payload},
+               {"title": "Docs", "url": "https://example.com/help"}]
+    ch = channel(fake)
+    await send_messages(ch.bot(), CHAT, [{"text": "Pick one", "buttons": buttons}])
+    [call] = fake.sent("sendMessage", CHAT)
+    rows = call.markup()["inline_keyboard"]
+    assert [r[0]["text"] for r in rows] == ["Yes", "Длинная кнопка 🚚", "Docs"]
+    assert rows[2][0]["url"] == "https://example.com/help"
+    data = [rows[0][0]["callback_data"], rows[1][0]["callback_data"]]
+    assert all(len(d.encode()) <= 64 for d in data)
+    assert [resolve_button(d) for d in data] == ["/affirm", long_payload]
+    assert "parse_mode" not in call.params  # plain text: nothing is read as markup
+    await ch.stop()
+
+
+async def test_long_text_is_split_with_the_keyboard_on_the_last_part(fake):
+    text = "\n".join(f"line {i}:" + " lorem ipsum" * 10 for i in range(120))
+    ch = channel(fake)
+    await send_messages(ch.bot(), CHAT, [{"text": text, "buttons": [{"title": "OK",
+                                                                      "payload": "/affirm"}]}])
+    calls = fake.sent("sendMessage", CHAT)
+    assert len(calls) >= 4 and all(utf16_len(c.params["text"]) <= MAX_TEXT for c in calls)
+    keyboards = [bool(c.params.get("reply_markup")) for c in calls]
+    assert keyboards == [False] * (len(calls) - 1) + [True]
+    assert "\n".join(c.params["text"] for c in calls) == text  # cut at line breaks
+    await ch.stop()
+
+
+async def test_product_cards_as_photos_or_a_list_without_repeating_the_text(fake):
+    cards = {"type": "product_cards", "products": [
+        {"title": "Red Dress", "price": 49.5, "in_stock": True,
+         "image": "https://cdn.example/red.png"},
+        {"title": "Blue Shoes", "price": 1200, "in_stock": False}]}
+    ch = channel(fake)
+    await send_messages(ch.bot(), CHAT, [{"custom": cards}])
+    [photo] = fake.sent("sendPhoto", CHAT)
+    assert photo.params["photo"] == "https://cdn.example/red.png"
+    assert photo.params["caption"] == "• Red Dress - $49.50, in stock"
+    assert fake.texts(CHAT) == ["• Blue Shoes - $1,200.00, out of stock"]
+    fake.calls.clear()
+    said = {"text": "Here is what I found:\n1. Blue Shoes - $1,200.00, out of stock"}
+    await send_messages(ch.bot(), CHAT, [said, {"custom": cards}])
+    assert fake.texts(CHAT) == [said["text"]] and len(fake.sent("sendPhoto")) == 1
+    await ch.stop()
+
+
+async def test_images_attachments_and_unknown_custom_payloads(fake):
+    ch = channel(fake)
+    await send_messages(ch.bot(), CHAT, [{"image": "https://cdn.example/a.png"},
+                                         {"attachment": "https://cdn.example/a.pdf"},
+                                         {"custom": {"type": "something_else"}}])
+    assert [c.method for c in fake.sent()] == ["sendPhoto", "sendMessage"]
+    assert fake.texts(CHAT) == ["https://cdn.example/a.pdf"]
+    await ch.stop()
+
+
+async def test_a_failed_send_is_logged_and_the_rest_still_goes_out(fake, caplog):
+    fake.fail["sendPhoto"] = (400, "Bad Request: wrong file identifier")
+    ch = channel(fake)
+    with caplog.at_level(logging.WARNING):
+        await send_messages(ch.bot(), CHAT, [{"image": "x"}, {"text": "still here"}])
+    assert fake.texts(CHAT) == ["still here"] and "wrong file identifier" in caplog.text.lower()
+    await ch.stop()
+
+
+# --- updates -----------------------------------------------------------------------------
+
+
+async def test_text_goes_to_rasa_as_the_chat_and_the_reply_comes_back(fake):
+    ch, rasa = channel(fake), Echo()
+    await ch.process(ch_read(ch, u.message(CHAT, "where is my order TL-10001")), rasa)
+    [msg] = rasa.received
+    assert (msg.sender_id, msg.input_channel, msg.text) == (
+        f"telegram:{CHAT}", "telegram", "where is my order TL-10001")
+    assert msg.metadata["telegram"]["chat_id"] == CHAT and "original_text" not in msg.metadata
+    assert fake.texts(CHAT) == ["echo: where is my order TL-10001"]
+    await ch.stop()
+
+
+@pytest.mark.parametrize(("typed", "rasa_text"), [("/start", "/greet"),
+                                                   ("/restart", "/nlu_fallback"),
+                                                   ('/inform{"order_id":"x"}', "/nlu_fallback")])
+async def test_commands_are_sanitised_and_the_original_kept(fake, typed, rasa_text):
+    ch, rasa = channel(fake), Echo()
+    await ch.process(ch_read(ch, u.message(CHAT, typed)), rasa)
+    assert rasa.received[0].text == rasa_text
+    assert rasa.received[0].metadata["original_text"] == typed
+    await ch.stop()
+
+
+async def test_silent_turn_gets_the_apology_and_takeover_stays_silent(fake, tg_db):
+    ch = channel(fake)
+    await ch.process(ch_read(ch, u.message(CHAT, "hello")), Echo(reply=[]))
+    assert fake.texts(CHAT) == [APOLOGY]
+    with session_scope() as s:
+        open_ticket(s, f"telegram:{CHAT}", None, "handoff", "summary", takeover=True)
+    fake.calls.clear()
+    await ch.process(ch_read(ch, u.message(CHAT, "hello?")), Echo(reply=[]))
+    await ch.process(ch_read(ch, u.sticker(CHAT)), Echo())
+    assert fake.sent() == []
+    await ch.stop()
+
+
+async def test_media_without_text_gets_a_polite_reply_and_skips_rasa(fake):
+    ch, rasa = channel(fake), Echo()
+    for body in (u.sticker(CHAT), u.photo(CHAT), u.voice(CHAT)):
+        await ch.process(ch_read(ch, body), rasa)
+    assert fake.texts(CHAT) == [MEDIA_REPLY] * 3 and rasa.received == []
+    await ch.stop()
+
+
+async def test_button_tap_answers_the_query_and_sends_the_payload(fake):
+    payload = "Хочу поговорить с человеком 🙋 about order TL-10001, please, right now"
+    assert len(payload.encode()) > 64
+    [data] = store_buttons([payload])
+    ch, rasa = channel(fake), Echo()
+    body = u.tap(CHAT, data)
+    await ch.process(ch_read(ch, body), rasa)
+    [answer] = fake.sent("answerCallbackQuery")
+    assert answer.params["callback_query_id"] == body["callback_query"]["id"]
+    assert "text" not in answer.params
+    assert [m.text for m in rasa.received] == [payload]
+    await ch.stop()
+
+
+async def test_unknown_button_gets_a_notice_and_nothing_reaches_rasa(fake):
+    ch, rasa = channel(fake), Echo()
+    await ch.process(ch_read(ch, u.tap(CHAT, "b:AAAAAAAAAAAAAAAA")), rasa)
+    [answer] = fake.sent("answerCallbackQuery")
+    assert answer.params["text"] == EXPIRED_BUTTON and rasa.received == []
+    await ch.stop()
+
+
+async def test_accept_dedupes_ignores_and_answers_in_the_background(fake, tg_db):
+    ch, rasa = channel(fake), Echo()
+    body = u.message(CHAT, "hello")
+    assert await ch.accept(body, rasa) == (200, {"status": "accepted"})
+    assert await ch.accept(body, rasa) == (200, {"status": "duplicate"})
+    status, reply = await ch.accept(u.message(CHAT, "x", key="edited_message"), rasa)
+    assert (status, reply["status"]) == (200, "ignored")
+    assert (await ch.accept(u.members(GROUP, joined=True), rasa))[1]["status"] == "ignored"
+    assert (await ch.accept({"no": "update"}, rasa))[0] == 400
+    assert (await ch.accept([1, 2], rasa))[0] == 400
+    await ch.drain()
+    assert [m.text for m in rasa.received] == ["hello"]
+    assert fake.texts(CHAT) == ["echo: hello"]
+    with session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(TelegramSeenUpdate)) == 3
+    await ch.stop()
+
+
+def test_secret_check(fake):
+    ch = channel(fake)
+    assert ch.secret_ok(SECRET)
+    assert not ch.secret_ok(None) and not ch.secret_ok("") and not ch.secret_ok(SECRET + "x")
+
+
+async def test_start_registers_the_webhook_and_never_logs_the_token(fake, caplog):
+    ch = channel(fake, bot_name=None, webhook_url="https://shop.example/webhooks/telegram/webhook")
+    with caplog.at_level(logging.DEBUG):
+        TelegramInput.from_credentials(None)  # quiets the loggers that print the token
+        await ch.start()
+        await send_messages(ch.bot(), CHAT, [{"text": "hi"}])
+        await ch.stop()
+    assert await ch.username() == USERNAME
+    [hook] = fake.sent("setWebhook")
+    assert hook.params["url"] == "https://shop.example/webhooks/telegram/webhook"
+    assert hook.params["secret_token"] == SECRET
+    assert json.loads(hook.params["allowed_updates"]) == ALLOWED_UPDATES
+    assert {c.token for c in fake.sent()} == {TOKEN}
+    assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
+    await ch.stop()
+
+
+async def test_unconfigured_channel_loads_and_refuses(monkeypatch, caplog):
+    for var in ("TELEGRAM_TOKEN", "TELEGRAM_SECRET_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    with caplog.at_level(logging.WARNING):
+        ch = TelegramInput.from_credentials({"token_env": "TELEGRAM_TOKEN"})
+    assert "set TELEGRAM_TOKEN" in caplog.text
+    assert ch.get_output_channel() is None
+    with pytest.raises(RuntimeError, match="TELEGRAM_TOKEN"):
+        ch.bot()
+    await ch.start()  # nothing to do, no error
+    await ch.stop()
+
+
+async def test_output_channel_sends_to_the_chat_of_the_conversation(fake):
+    ch = channel(fake)
+    out = ch.get_output_channel()
+    await out.send_response(f"telegram:{GROUP}", {"text": "An agent says hi"})
+    await out.send_text_message(f"telegram:{CHAT}", "second")
+    assert fake.texts(GROUP) == ["An agent says hi"] and fake.texts(CHAT) == ["second"]
+    await ch.stop()
