@@ -1,0 +1,353 @@
+"""Website widget channel: Rasa's socket.io channel with signed, persistent sessions.
+
+Rasa 3.6.21's ``SocketIOInput`` (``rasa/core/channels/socketio.py``) calls
+``sio.enter_room`` without ``await``, a coroutine in python-socketio 5, so sockets never
+join their session's room; and it lets any client resume any session id it names.  This
+subclass keeps Rasa's channel name ``socketio`` and socket path ``/socket.io`` and changes
+the protocol as follows.
+
+Client → server:
+
+* ``session_request`` ``{"session_id": str, "token": str}`` (both optional).  A token the
+  server issued for that id (:class:`SessionSigner`) rejoins the session's room;
+  anything else starts a fresh session.  The reply ``session_confirm`` goes to this
+  socket only: ``{"session_id", "token", "resumed": bool, "history": [...]}``, where
+  ``history`` lists the current conversation session's messages (``{"from": "user",
+  "text"}`` and ``{"from": "bot", ...bot message}``) read from the tracker store.
+* ``user_uttered`` (``user_message_evt``) ``{"message": str, "display_text": str}``: the
+  session is the one this socket confirmed; client-sent session ids and metadata are
+  ignored.  ``display_text`` (optional) is what the user saw, e.g. a button title.
+
+Server → all sockets of the session (every tab), in order:
+
+* ``user_echo`` ``{"text"}``: a message sent from another tab (not to the sender);
+* ``bot_typing`` ``{"typing": bool}``: a turn started / ended;
+* ``bot_uttered`` (``bot_message_evt``): one bot message per event, in the shape of
+  Rasa's ``CollectingOutputChannel`` (``text``, ``buttons`` [{title, payload}],
+  ``custom`` such as the ``product_cards`` payload, ``image``, ``attachment``).
+
+User text goes through :func:`connectors.sanitize.sanitize_text`; each turn's messages
+through :func:`connectors.replies.ensure_reply`.  Turns of one session run one at a time,
+in arrival order, and their replies are emitted before the next turn starts.
+
+The HMAC secret comes from ``$TOUCHLINE_SESSION_SECRET``.  Without it each process makes
+a random one, so tokens do not survive a restart and are not accepted by a second Rasa
+process: set it whenever several processes serve the widget or sessions must outlive a
+restart.  CORS: like Rasa's channel, socket.io leaves CORS to Sanic (``rasa run --cors``);
+the widget connects over WebSocket, which needs none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint
+from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+from connectors.replies import ensure_reply
+from connectors.sanitize import sanitize_text
+
+logger = logging.getLogger(__name__)
+
+SECRET_ENV = "TOUCHLINE_SESSION_SECRET"
+"""Environment variable holding the HMAC key of session tokens."""
+HISTORY_LIMIT = 200
+"""Most messages sent back when a session resumes (the latest ones)."""
+MAX_DISPLAY_CHARS = 200
+"""Longest ``display_text`` kept (a button title shown as the user's message)."""
+MAX_SESSION_ID_CHARS = 64
+
+
+class SessionSigner:
+    """Issues session ids with HMAC-SHA256 tokens and checks tokens clients present."""
+
+    def __init__(self, secret: bytes) -> None:
+        """Args: secret: the HMAC key (at least 16 bytes).
+
+        Raises:
+            ValueError: the secret is shorter than 16 bytes.
+        """
+        if len(secret) < 16:
+            raise ValueError(f"{SECRET_ENV} must be at least 16 bytes long")
+        self._secret = secret
+
+    @classmethod
+    def from_env(cls) -> SessionSigner:
+        """A signer keyed by ``$TOUCHLINE_SESSION_SECRET``, else by a random per-process key."""
+        secret = os.environ.get(SECRET_ENV, "")
+        if not secret:
+            logger.warning(
+                "%s is not set: using a random key; widget sessions end when this process "
+                "restarts and are not shared between processes", SECRET_ENV
+            )
+            return cls(secrets.token_bytes(32))
+        return cls(secret.encode())
+
+    def token(self, session_id: str) -> str:
+        """The hex HMAC-SHA256 token of ``session_id``."""
+        message = b"touchline-web-session:" + session_id.encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def issue(self) -> tuple[str, str]:
+        """A fresh random session id and its token."""
+        session_id = uuid.uuid4().hex
+        return session_id, self.token(session_id)
+
+    def verify(self, session_id: object, token: object) -> bool:
+        """Whether ``token`` is the token this server issued for ``session_id``.
+
+        Args:
+            session_id, token: whatever the client sent (non-strings are rejected).
+        """
+        if not isinstance(session_id, str) or not isinstance(token, str):
+            return False
+        if not 0 < len(session_id) <= MAX_SESSION_ID_CHARS:
+            return False
+        return hmac.compare_digest(self.token(session_id), token)
+
+
+def public_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A collected bot message without its ``recipient_id`` (the widget knows its session)."""
+    return {key: value for key, value in message.items() if key != "recipient_id"}
+
+
+async def bot_event_messages(event: BotUttered, session_id: str) -> list[dict[str, Any]]:
+    """The widget messages of a stored bot event, split exactly as during the live turn.
+
+    Replays the event through Rasa's :class:`CollectingOutputChannel`, which the live
+    turn used as well (text paragraphs, buttons, then custom payload, image, attachment).
+    """
+    collector = CollectingOutputChannel()
+    await collector.send_response(session_id, {"text": event.text, **(event.data or {})})
+    return [{"from": "bot", **public_message(m)} for m in collector.messages]
+
+
+def user_display_text(event: UserUttered) -> str:
+    """What the user saw as their message: the button title, the unsanitised text, or the text."""
+    metadata = event.metadata or {}
+    for key in ("display_text", "original_text"):
+        if isinstance(metadata.get(key), str):
+            return metadata[key]
+    return event.text or ""
+
+
+async def session_history(store: TrackerStore, session_id: str) -> list[dict[str, Any]]:
+    """The current conversation session's messages, oldest first.
+
+    Args:
+        store: the Rasa server's tracker store.
+        session_id: the conversation id.
+
+    Returns:
+        At most :data:`HISTORY_LIMIT` of the latest ``{"from": "user", "text"}`` and
+        ``{"from": "bot", ...}`` messages; empty when the conversation is unknown.
+    """
+    tracker = await store.retrieve(session_id)
+    if tracker is None:
+        return []
+    history: list[dict[str, Any]] = []
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            history.append({"from": "user", "text": user_display_text(event)})
+        elif isinstance(event, BotUttered):
+            history.extend(await bot_event_messages(event, session_id))
+    return history[-HISTORY_LIMIT:]
+
+
+class RoomOutputChannel(CollectingOutputChannel):
+    """Emits each bot message to the session's room as it is produced.
+
+    Used for messages Rasa sends outside a user turn (``/conversations/{id}/trigger_intent``
+    with the ``latest`` output channel, reminders), in the same shape as turn replies.
+    """
+
+    def __init__(self, sio: AsyncServer, event: str, namespace: str | None) -> None:
+        """Args: sio: the server; event: ``bot_message_evt``; namespace: socket.io namespace."""
+        super().__init__()
+        self._sio = sio
+        self._event = event
+        self._namespace = namespace
+
+    @classmethod
+    def name(cls) -> str:
+        """Same name as the input channel."""
+        return "socketio"
+
+    async def _persist_message(self, message: dict[str, Any]) -> None:
+        await self._sio.emit(
+            self._event, public_message(message), room=message["recipient_id"],
+            namespace=self._namespace,
+        )
+
+
+class SocketIOInput(RasaSocketIOInput):
+    """Socket.io channel for the website widget (Rasa name ``socketio``).
+
+    ``credentials.yml``::
+
+        connectors.socketio.SocketIOInput:
+          user_message_evt: user_uttered
+          bot_message_evt: bot_uttered
+          session_persistence: true
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        """Rasa's arguments (see ``RasaSocketIOInput.__init__``).
+
+        Raises:
+            ValueError: ``session_persistence`` is off or ``jwt_key`` is set; sessions are
+                always persistent and authenticated by this channel's own tokens.
+        """
+        super().__init__(*args, **kwargs)
+        if not self.session_persistence:
+            raise ValueError("connectors.socketio.SocketIOInput needs session_persistence: true")
+        if self.jwt_key:
+            raise ValueError("jwt_key is not supported; sessions use signed session tokens")
+        self.signer = SessionSigner.from_env()
+        self._app: Sanic | None = None
+        self._sessions: dict[str, str] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """An output channel emitting to the conversation's room (``None`` before start-up)."""
+        if self.sio is None:
+            return None
+        return RoomOutputChannel(self.sio, self.bot_message_evt, self.namespace)
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        """The session's turn lock (FIFO), alive while any turn holds or awaits it."""
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[session_id] = lock
+        return lock
+
+    async def _history(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's history, or ``[]`` (logged) when the tracker store fails."""
+        agent = getattr(self._app.ctx, "agent", None) if self._app else None
+        if agent is None or agent.tracker_store is None:
+            return []
+        try:
+            return await session_history(agent.tracker_store, session_id)
+        except Exception:
+            logger.exception("could not read the history of a widget session")
+            return []
+
+    async def _join(self, sid: str, data: object) -> None:
+        """Handle ``session_request``: resume with a valid token, else start afresh."""
+        sio = self.sio
+        assert sio is not None
+        request = data if isinstance(data, dict) else {}
+        session_id, token = request.get("session_id"), request.get("token")
+        resumed = self.signer.verify(session_id, token)
+        if not resumed:
+            session_id, token = self.signer.issue()
+        previous = self._sessions.get(sid)
+        if previous is not None and previous != session_id:
+            await sio.leave_room(sid, previous, namespace=self.namespace)
+        # Under the turn lock, a reply is either in the history or emitted to the joined
+        # room afterwards, never both and never neither.
+        async with self._lock(session_id):
+            await sio.enter_room(sid, session_id, namespace=self.namespace)
+            self._sessions[sid] = session_id
+            history = await self._history(session_id) if resumed else []
+            await sio.emit(
+                "session_confirm",
+                {"session_id": session_id, "token": token, "resumed": resumed,
+                 "history": history},
+                to=sid, namespace=self.namespace,
+            )
+
+    async def _turn(
+        self, sid: str, data: object, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """Handle one user message: run the turn, emit its replies to the session's room."""
+        sio = self.sio
+        assert sio is not None
+        session_id = self._sessions.get(sid)
+        if session_id is None:
+            logger.warning("widget message before session_request; ignored")
+            return
+        body = data if isinstance(data, dict) else {}
+        raw = body.get("message")
+        text, changed = sanitize_text(raw)
+        metadata: dict[str, Any] = {}
+        if changed:
+            metadata["original_text"] = str(raw if raw is not None else "")[:20000]
+        display = body.get("display_text")
+        if isinstance(display, str) and 0 < len(display) <= MAX_DISPLAY_CHARS:
+            metadata["display_text"] = display
+        shown = metadata.get("display_text", metadata.get("original_text", text))
+        room = {"room": session_id, "namespace": self.namespace}
+        async with self._lock(session_id):
+            await sio.emit("user_echo", {"text": shown}, skip_sid=sid, **room)
+            await sio.emit("bot_typing", {"typing": True}, **room)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(text, collector, session_id, input_channel=self.name(),
+                                metadata=metadata)
+                )
+            except Exception:
+                logger.exception("widget message could not be processed")
+            try:
+                for message in ensure_reply(session_id, collector.messages):
+                    await sio.emit(self.bot_message_evt, public_message(message), **room)
+            finally:
+                await sio.emit("bot_typing", {"typing": False}, **room)
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        """The socket.io server at ``socketio_path`` plus ``GET /webhooks/socketio/`` (health).
+
+        Args:
+            on_new_message: Rasa's handler running a turn for a :class:`UserMessage`.
+
+        Returns:
+            A blueprint that attaches the socket.io server to the Sanic app.
+        """
+        # cors_allowed_origins=[]: CORS headers come from Sanic (`rasa run --cors`), as in Rasa.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        self.sio = sio
+        hook = SocketBlueprint(sio, self.socketio_path, "touchline_socketio", __name__)
+
+        @hook.listener("before_server_start")
+        async def remember_app(app: Sanic, _loop: object) -> None:
+            self._app = app
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: str, _reason: object = None) -> None:
+            self._sessions.pop(sid, None)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: object = None) -> None:
+            await self._join(sid, data)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def user_message(sid: str, data: object = None) -> None:
+            await self._turn(sid, data, on_new_message)
+
+        return hook
