@@ -84,8 +84,18 @@ class SpacyNLP(RasaSpacyNLP):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """Rasa's defaults plus ``build_if_missing`` (build ``model`` when absent)."""
-        return {**RasaSpacyNLP.get_default_config(), "build_if_missing": True}
+        """Rasa's defaults, but ``case_sensitive: true``, plus ``build_if_missing``.
+
+        ``case_sensitive: false`` makes Rasa lower-case the text before spaCy runs, and
+        lower-casing can change a string's length (``"İ".lower()`` is two code points),
+        which would shift every later token and entity offset. The EntityRuler matches
+        on ``LOWER`` anyway, so nothing is lost by keeping the original case.
+        """
+        return {
+            **RasaSpacyNLP.get_default_config(),
+            "case_sensitive": True,
+            "build_if_missing": True,
+        }
 
     @classmethod
     def create(

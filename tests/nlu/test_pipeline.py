@@ -94,6 +94,14 @@ def test_r3_entity_offsets_in_mixed_script(parse):
         assert text[entity["start"] : entity["end"]].lower() in {"red", "nike", "shoes"}
 
 
+def test_r3_offsets_survive_case_folding_that_changes_length(parse):
+    text = "İstanbul order: red Nike shoes"  # "İ".lower() is two code points
+    entities = parse(text)["entities"]
+    assert {e["entity"] for e in entities} >= {"colour", "brand"}
+    for entity in entities:
+        assert text[entity["start"] : entity["end"]].lower() in {"red", "nike", "shoes"}
+
+
 @pytest.mark.parametrize("size", [4_000, 20_000])
 def test_r4_long_messages_are_bounded(parse, size):
     text = ("my order has not arrived and nobody answers " * 500)[:size]
