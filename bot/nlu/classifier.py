@@ -158,6 +158,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
 
         Returns:
             This component's resource (left empty when fewer than two intents).
+
+        Raises:
+            InvalidConfigException: no configured featurizer produced sentence features.
         """
         examples = [e for e in training_data.intent_examples if e.get(TEXT) and e.get(INTENT)]
         labels = [str(e.get(INTENT)) for e in examples]
@@ -165,6 +168,11 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             logger.warning("IntentClassifier needs at least two intents; not trained.")
             return self._resource
         self.layout = BlockLayout.from_messages(examples, list(self._config["featurizers"]))
+        if not self.layout.origins:
+            raise InvalidConfigException(
+                f"IntentClassifier: no sentence features on the training data from "
+                f"featurizers {self._config['featurizers'] or 'any'}; check their aliases."
+            )
         x = self._matrix(examples)
         c, max_iter = float(self._config["C"]), int(self._config["max_iter"])
         self.calibration = calibrate(
