@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bot.api.routes import health, kicks, search, tickets
+from bot.api.routes import health, kicks, search, tickets, widget
 
 
 def create_app() -> FastAPI:
@@ -22,4 +22,5 @@ def create_app() -> FastAPI:
     app.include_router(tickets.router)
     app.include_router(kicks.router)
     app.include_router(search.router)
+    app.include_router(widget.router)
     return app

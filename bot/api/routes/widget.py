@@ -1,0 +1,113 @@
+"""The website chat widget's files and a demo shop page that embeds it.
+
+* ``GET /``: demo shop page with the widget embedded by one ``<script>`` tag;
+* ``GET /widget.js``: the embeddable widget (plain JavaScript, no build step); it loads
+  ``/widget/widget.css`` and ``/vendor/socket.io.min.js`` (socket.io-client 4) from here;
+* ``GET /widget/demo.css``: the demo page's own style.
+
+The shop page tells the widget where Rasa's socket.io channel is: ``$TOUCHLINE_RASA_PUBLIC_URL``
+(the URL browsers reach Rasa at), else the page's host on port ``$RASA_PORT`` (5005).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+router = APIRouter(tags=["widget"])
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+ASSETS = {
+    "widget.js": (STATIC / "widget" / "widget.js", "text/javascript"),
+    "widget/widget.css": (STATIC / "widget" / "widget.css", "text/css"),
+    "widget/demo.css": (STATIC / "widget" / "demo.css", "text/css"),
+    "vendor/socket.io.min.js": (STATIC / "vendor" / "socket.io.min.js", "text/javascript"),
+}
+"""URL path (without the leading slash) → (file, media type) of every served widget file."""
+RASA_URL_ENV = "TOUCHLINE_RASA_PUBLIC_URL"
+ASSET_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
+
+
+def rasa_public_url(request: Request) -> str:
+    """Where browsers reach the Rasa server.
+
+    Args:
+        request: the page request (its host name is the default Rasa host).
+
+    Returns:
+        ``$TOUCHLINE_RASA_PUBLIC_URL`` without a trailing slash, else
+        ``http://<page host>:<$RASA_PORT or 5005>``.
+
+    Raises:
+        HTTPException: 500 when the configured URL is not an ``http(s)://host`` URL.
+    """
+    url = os.environ.get(RASA_URL_ENV, "").rstrip("/")
+    if not url:
+        port = os.environ.get("RASA_PORT", "5005")
+        return f"{request.url.scheme}://{request.url.hostname}:{port}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise HTTPException(500, f"{RASA_URL_ENV} must be an http(s) URL")
+    return url
+
+
+def _websocket_origin(url: str) -> str:
+    """The ``ws(s)://host`` origin matching an ``http(s)://host`` URL (for the CSP)."""
+    parts = urlsplit(url)
+    return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def demo_shop(request: Request) -> HTMLResponse:
+    """The demo shop page with the widget embedded.
+
+    Returns:
+        HTML with a Content-Security-Policy that allows scripts and styles from this
+        service only and connections to this service and the Rasa server.
+    """
+    rasa = rasa_public_url(request)
+    page = (STATIC / "widget" / "demo.html").read_text(encoding="utf-8")
+    page = page.replace("{{RASA_URL}}", html.escape(rasa, quote=True))
+    rasa_origin = f"{urlsplit(rasa).scheme}://{urlsplit(rasa).netloc}"
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {rasa_origin} {_websocket_origin(rasa)}; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"}
+    return HTMLResponse(page, headers=headers)
+
+
+def _asset(name: str) -> FileResponse:
+    path, media_type = ASSETS[name]
+    return FileResponse(path, media_type=media_type, headers=ASSET_HEADERS)
+
+
+@router.get("/widget.js", include_in_schema=False)
+def widget_js() -> FileResponse:
+    """The embeddable widget script."""
+    return _asset("widget.js")
+
+
+@router.get("/widget/{name}", include_in_schema=False)
+def widget_style(name: str) -> FileResponse:
+    """The widget's stylesheet (``widget.css``, loaded into its shadow root) or the demo
+    page's (``demo.css``).
+
+    Raises:
+        HTTPException: 404 for any other name.
+    """
+    if f"widget/{name}" not in ASSETS:
+        raise HTTPException(404, "not found")
+    return _asset(f"widget/{name}")
+
+
+@router.get("/vendor/socket.io.min.js", include_in_schema=False)
+def socketio_client() -> FileResponse:
+    """socket.io-client 4 browser build (vendored from npm, MIT licence alongside)."""
+    return _asset("vendor/socket.io.min.js")
