@@ -7,6 +7,7 @@ Reads the latest message and the ``product_category``, ``colour``, ``brand`` and
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -18,6 +19,16 @@ from bot.search import get_service
 from bot.search.chat import product_search_reply
 
 ENTITY_NAMES = ("product_category", "colour", "brand", "max_price")
+logger = logging.getLogger(__name__)
+
+
+def warm_up() -> None:
+    """Load the embedding model and sync the index now, so the first customer's search fits
+    in the action time budget; a failure is logged and retried on first use."""
+    try:
+        get_service().search("warm up", k=1)
+    except Exception:
+        logger.exception("product search warm-up failed; it will load on first use")
 
 
 def entity_or_slot(tracker: Tracker, name: str) -> Any:
@@ -48,3 +59,6 @@ class ActionProductSearch(ShopAction):
         )
         dispatcher.utter_message(text=reply.text, json_message=reply.payload)
         return []
+
+
+warm_up()  # runs when the action server imports the actions package
