@@ -9,7 +9,7 @@ export CORS_ORIGINS ?= http://localhost:$(API_PORT)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test venv db model browser lint bench clean
+.PHONY: run test venv db model features browser lint bench clean
 
 $(VENV)/.installed: requirements.lock scripts/make_venv.sh
 	bash scripts/make_venv.sh $(VENV)
@@ -25,7 +25,13 @@ db: venv
 model: venv
 	$(VENV)/bin/rasa train --fixed-model-name touchline --out models
 
-run: db model
+# The kick model trains once (about a minute on 2 cores); the search index syncs with the
+# catalogue (only new or changed products are embedded).
+features: db
+	test -f $${TOUCHLINE_VAR:-var}/models/kicks/LATEST || $(PY) -m bot.kicks.train
+	$(PY) -m bot.search.cli sync
+
+run: db model features
 	bash scripts/secrets.sh
 	$(PY) -m bot.runtime.endpoints var/endpoints.yml
 	@echo ""
