@@ -158,7 +158,7 @@ def product_search_reply(
             f"Sorry, I couldn't find any products{limit} matching that. "
             "Try other words or a higher budget."
         )
-    lines = [f"Here {'is' if len(hits) == 1 else 'are'} what I found{limit}:"]
+    lines = [f"Here is what I found{limit}:"]
     lines += [f"{h.rank}. {h.title} - ${h.price:,.2f}, {_stock_words(h.stock)}" for h in hits]
     payload = {
         "type": CARDS_TYPE,
