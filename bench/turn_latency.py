@@ -5,7 +5,8 @@ action server → shop database → reply.  Two stacks are measured in the same 
 same machine:
 
 * ``touchline``: ``config.yml`` (sentence-embedding featurizer, fast linear intent
-  classifier, rule policies), SQL tracker store, asyncio lock store (``bot/runtime``);
+  classifier, rule policies), windowed SQL tracker store and asyncio lock store
+  (``bot/dialogue``);
 * ``baseline``: the same data, domain and actions trained with Rasa 3.6's default config
   (``rasa/engine/recipes/config_files/default_config.yml``: DIET, TED, UnexpecTED, 100
   epochs each; ``--quick`` uses 20) and Rasa's default in-memory tracker and lock stores.

@@ -29,7 +29,11 @@ def endpoints_config(action_url: str, tracker_db: str) -> dict:
     """
     return {
         "action_endpoint": {"url": action_url},
-        "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": tracker_db},
+        "tracker_store": {
+            "type": "bot.dialogue.tracker_store.WindowedSQLTrackerStore",
+            "dialect": "sqlite",
+            "db": tracker_db,
+        },
         "lock_store": {"type": "bot.dialogue.lock_store.AsyncioLockStore"},
     }
 

@@ -1,0 +1,68 @@
+import asyncio
+
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    SlotSet,
+    UserUttered,
+)
+
+from bot.config import PROJECT_ROOT
+from bot.dialogue.tracker_store import MAX_EVENTS, WindowedSQLTrackerStore
+
+DOMAIN = Domain.load(PROJECT_ROOT / "domain.yml")
+
+
+def store(tmp_path):
+    return WindowedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
+
+
+async def turn(s, sender, i):
+    tracker = await s.get_or_create_tracker(sender)
+    tracker.update(UserUttered(f"message {i}", {"name": "greet", "confidence": 1.0}))
+    tracker.update(ActionExecuted("utter_greet"))
+    tracker.update(BotUttered(f"reply {i}"))
+    if i == 3:
+        tracker.update(SlotSet("customer_id", 42))
+        tracker.update(ActiveLoop("order_status_form"))
+    if i % 10 == 0:
+        tracker.update(SlotSet("order_id", f"TL-1{i:04d}"))
+    tracker.update(ActionExecuted("action_listen"))
+    await s.save(tracker)
+
+
+def test_working_tracker_is_bounded_and_history_complete(tmp_path):
+    s = store(tmp_path)
+
+    async def main():
+        for i in range(200):
+            await turn(s, "long", i)
+        working = await s.retrieve("long")
+        full = await s.retrieve_full_tracker("long")
+        return working, full
+
+    working, full = asyncio.run(main())
+    assert len(working.events) <= MAX_EVENTS + len(DOMAIN.slots) + 3
+    users = [e.text for e in full.events if isinstance(e, UserUttered)]
+    assert users == [f"message {i}" for i in range(200)]  # nothing lost, nothing doubled
+    assert working.current_slot_values() == full.current_slot_values()
+    assert working.get_slot("customer_id") == 42 and working.get_slot("order_id") == "TL-10190"
+    assert working.active_loop_name == full.active_loop_name == "order_status_form"
+    assert working.latest_message.text == "message 199"
+
+
+def test_new_store_process_reads_what_an_old_one_wrote(tmp_path):
+    async def main():
+        first = store(tmp_path)
+        for i in range(150):
+            await turn(first, "c", i)
+        second = store(tmp_path)  # e.g. after a restart: empty cache
+        await turn(second, "c", 150)
+        return await second.retrieve("c"), await second.retrieve_full_tracker("c")
+
+    working, full = asyncio.run(main())
+    assert len([e for e in full.events if isinstance(e, UserUttered)]) == 151
+    assert working.latest_message.text == "message 150"
+    assert working.get_slot("customer_id") == 42
