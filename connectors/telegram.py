@@ -174,6 +174,7 @@ class TelegramInput(InputChannel):
         self._bot: Bot | None = None
         self._username = settings.bot_name
         self._tasks: set[asyncio.Task[None]] = set()
+        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}  # chat -> (lock, updates using it)
 
     @classmethod
     def name(cls) -> str:
@@ -289,11 +290,25 @@ class TelegramInput(InputChannel):
         return 200, {"status": "accepted"}
 
     async def process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
-        """Answer one update that is not ignored; errors are logged, never raised."""
+        """Answer one update that is not ignored; errors are logged, never raised.
+
+        Updates of one chat are answered one at a time in arrival order (a FIFO lock per
+        chat), so replies cannot overtake each other.
+        """
+        chat = int(inbound.chat_id or 0)
+        lock, users = self._chats.get(chat, (asyncio.Lock(), 0))
+        self._chats[chat] = (lock, users + 1)
         try:
-            await self._process(inbound, on_new_message)
+            async with lock:
+                await self._process(inbound, on_new_message)
         except Exception:
-            logger.exception("Telegram update for chat %s failed", inbound.chat_id)
+            logger.exception("Telegram update for chat %s failed", chat)
+        finally:
+            lock, users = self._chats[chat]
+            if users == 1:
+                del self._chats[chat]
+            else:
+                self._chats[chat] = (lock, users - 1)
 
     async def _process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
         bot, chat_id = self.bot(), int(inbound.chat_id or 0)

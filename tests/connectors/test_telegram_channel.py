@@ -4,6 +4,7 @@ SQLite database; Rasa is replaced by a small echo handler (the end-to-end tests 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -262,6 +263,23 @@ async def test_accept_dedupes_ignores_and_answers_in_the_background(fake, tg_db)
     assert fake.texts(CHAT) == ["echo: hello"]
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(TelegramSeenUpdate)) == 3
+    await ch.stop()
+
+
+async def test_updates_of_one_chat_are_answered_in_arrival_order(fake):
+    class SlowFirst(Echo):
+        async def __call__(self, message: UserMessage) -> None:
+            if message.text == "first":
+                await asyncio.sleep(0.5)
+            await super().__call__(message)
+
+    ch, rasa = channel(fake), SlowFirst()
+    for text in ("first", "second"):
+        await ch.accept(u.message(CHAT, text), rasa)
+    await ch.accept(u.message(CHAT + 1, "other chat"), rasa)
+    await ch.drain()
+    assert fake.texts(CHAT) == ["echo: first", "echo: second"]
+    assert [m.text for m in rasa.received][0] == "other chat"  # other chats do not wait
     await ch.stop()
 
 
