@@ -184,10 +184,10 @@ class TelegramInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
         """Build the channel from its ``credentials.yml`` block (variable names only)."""
-        _quiet_secret_loggers()
         settings = TelegramSettings.from_env(credentials)
         if settings.problem:
-            logger.warning("Telegram channel loaded but inactive: %s", settings.problem)
+            level = logging.WARNING if settings.token else logging.INFO
+            logger.log(level, "Telegram channel loaded but inactive: %s", settings.problem)
         return cls(settings)
 
     def bot(self) -> Bot:
@@ -199,6 +199,7 @@ class TelegramInput(InputChannel):
         if self.settings.problem:
             raise RuntimeError(self.settings.problem)
         if self._bot is None:
+            _quiet_secret_loggers()
             kwargs = {k: v for k, v in (("base_url", self.settings.base_url),
                                         ("base_file_url", self.settings.base_file_url)) if v}
             self._bot = Bot(str(self.settings.token), **kwargs)
@@ -212,7 +213,8 @@ class TelegramInput(InputChannel):
         return None if self.settings.problem else TelegramOutput(self._bot_async)
 
     async def username(self) -> str | None:
-        """The bot's username: configured, or asked once with ``getMe`` (``None`` on failure)."""
+        """The bot's username: configured, or from ``getMe`` (asked until it succeeds;
+        ``None`` meanwhile)."""
         if self._username is None:
             try:
                 self._username = (await self.bot().get_me()).username
