@@ -489,13 +489,23 @@ def efficiency(default: dict | None, curve: dict) -> dict:
     }
 
 
+def write_report(report: dict, out: Path) -> None:
+    """Write ``report`` as indented JSON to ``out`` (folders created)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+
+
 def main() -> None:
     """Command line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(description="Touchline NLU benchmark")
     parser.add_argument("--quick", action="store_true", help="subsets, default DIET 20 epochs")
     parser.add_argument("--datasets", default="clinc150,banking77,touchline")
     parser.add_argument("--pipelines", default="default,touchline")
-    parser.add_argument("--no-curve", action="store_true", help="skip the learning curve")
+    parser.add_argument(
+        "--no-curve",
+        action="store_true",
+        help="no data-fraction runs: efficiency then uses the full Touchline run only",
+    )
     parser.add_argument("--no-assistant", action="store_true", help="skip whole `rasa train`")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--touchline-config", type=Path, default=ROOT / "config.yml")
@@ -543,8 +553,8 @@ def main() -> None:
                 results["default (recorded)"] = dict(RECORDED_DEFAULT_CLINC)
             report["datasets"][dataset.name] = results
             default = results.get("default") or results.get("default (recorded)")
-            if not dataset.folds and not args.no_curve and "touchline" in pipelines:
-                fractions = [0.5] if args.quick else [0.05, 0.1, 0.25, 0.5]
+            if not dataset.folds and "touchline" in pipelines:
+                fractions = [] if args.no_curve else [0.5] if args.quick else [0.1, 0.25]
                 target = default["in_scope_accuracy"] if default else None
                 curve = learning_curve(
                     dataset, configs["touchline"], fractions, target, work / name
@@ -558,11 +568,11 @@ def main() -> None:
                             "in_scope_accuracy": full["in_scope_accuracy"],
                         }
                 report["efficiency"][dataset.name] = efficiency(default, curve)
+            write_report(report, args.out)  # partial results survive an interrupted run
         if not args.no_assistant:
             report["assistant_train"] = assistant_train_wall(work)
     report["machine"]["load_avg_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    write_report(report, args.out)
     print_table(report)
     print(f"\nJSON: {args.out}")
 
