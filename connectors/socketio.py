@@ -12,8 +12,9 @@ Client → server:
   server issued for that id (:class:`SessionSigner`) rejoins the session's room;
   anything else starts a fresh session.  The reply ``session_confirm`` goes to this
   socket only: ``{"session_id", "token", "resumed": bool, "history": [...]}``, where
-  ``history`` lists the current conversation session's messages (``{"from": "user",
-  "text"}`` and ``{"from": "bot", ...bot message}``) read from the tracker store.
+  ``history`` lists the conversation's latest messages across Rasa sessions
+  (``{"from": "user", "text"}`` and ``{"from": "bot", ...bot message}``), read with the
+  tracker store's ``retrieve_full_tracker`` (a windowed store's ``retrieve`` is partial).
 * ``user_uttered`` (``user_message_evt``) ``{"message": str, "display_text": str}``: the
   session is the one this socket confirmed; client-sent session ids and metadata are
   ignored.  ``display_text`` (optional) is what the user saw, e.g. a button title.
@@ -148,7 +149,7 @@ def user_display_text(event: UserUttered) -> str:
 
 
 async def session_history(store: TrackerStore, session_id: str) -> list[dict[str, Any]]:
-    """The current conversation session's messages, oldest first.
+    """The conversation's messages from all its Rasa sessions, oldest first.
 
     Args:
         store: the Rasa server's tracker store.
@@ -158,7 +159,7 @@ async def session_history(store: TrackerStore, session_id: str) -> list[dict[str
         At most :data:`HISTORY_LIMIT` of the latest ``{"from": "user", "text"}`` and
         ``{"from": "bot", ...}`` messages; empty when the conversation is unknown.
     """
-    tracker = await store.retrieve(session_id)
+    tracker = await store.retrieve_full_tracker(session_id)
     if tracker is None:
         return []
     history: list[dict[str, Any]] = []

@@ -348,6 +348,34 @@ def test_r7_markup_from_user_and_bot_is_inert_text(browser, shop, widget_stack):
     context.close()
 
 
+def test_history_after_reload_is_complete_for_long_conversations(browser, shop, widget_stack):
+    """Longer than the windowed tracker store's working tracker (about 120 events)."""
+    context = browser.new_context()
+    tab = Widget(context, shop).open()
+    session_id = tab.session()["session_id"]
+    turns = 60
+    events = []
+    for i in range(turns):
+        events += [{"event": "action", "name": "action_listen"},
+                   {"event": "user", "text": f"question {i}",
+                    "parse_data": {"intent": {"name": "greet", "confidence": 1.0},
+                                   "entities": [], "text": f"question {i}"}},
+                   {"event": "bot", "text": f"answer {i}"}]
+    r = httpx.post(
+        f"{widget_stack.url}/conversations/{session_id}/tracker/events",
+        params={"token": widget_stack.token}, json=events, timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    tab.page.reload()
+    tab.wait_bots(turns)
+    shown = tab.messages()
+    assert shown[:2] == [("user", "question 0"), ("bot", "answer 0")]
+    assert shown[-2:] == [("user", f"question {turns - 1}"), ("bot", f"answer {turns - 1}")]
+    assert len(shown) == 2 * turns
+    tab.assert_clean()
+    context.close()
+
+
 def test_r10_tabs_of_one_session_see_each_reply_once_others_none(browser, shop, widget_stack):
     s1 = browser.new_context()
     tab_a = Widget(s1, shop).open()
