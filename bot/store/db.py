@@ -24,9 +24,10 @@ Base = declarative_base()
 """Declarative base shared by every table of the project (shop, tickets, kicker form)."""
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
     """Return the (cached) engine for ``url``, default :func:`bot.config.database_url`.
+
+    ``$DATABASE_URL`` is read on every call, so a changed variable gets its own engine.
 
     Args:
         url: any SQLAlchemy URL; ``None`` reads ``$DATABASE_URL``.
@@ -34,7 +35,11 @@ def get_engine(url: str | None = None) -> Engine:
     Returns:
         A SQLAlchemy 1.4 engine in 2.0 style (``future=True``).
     """
-    url = url or database_url()
+    return _engine_for(url or database_url())
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, future=True, connect_args={"check_same_thread": False, "timeout": 30}
@@ -76,3 +81,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def reset_engines() -> None:
+    """Forget every cached engine (as after a restart); the next call connects anew."""
+    _engine_for.cache_clear()

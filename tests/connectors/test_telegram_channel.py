@@ -14,7 +14,7 @@ from rasa.core.channels.channel import UserMessage
 from sqlalchemy import func, select
 from telegram import Update
 
-from bot.store.db import Base, get_engine, session_scope
+from bot.store.db import Base, get_engine, reset_engines, session_scope
 from bot.store.tickets import open_ticket
 from connectors.replies import APOLOGY
 from connectors.telegram import (
@@ -55,7 +55,6 @@ def tg_db(tmp_path, monkeypatch, fake):
 
     url = f"sqlite:///{tmp_path / 'tg.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    get_engine.cache_clear()  # get_engine(None) caches the first $DATABASE_URL it saw
     Base.metadata.create_all(get_engine(url))
     fake.calls.clear()
     fake.fail.clear()
@@ -92,7 +91,7 @@ def test_update_ids_are_remembered_across_engines(tg_db):
     assert first_delivery(BOT_ID, 10) is True
     assert first_delivery(BOT_ID, 10) is False
     assert first_delivery(BOT_ID + 1, 10) is True  # ids are per bot
-    get_engine.cache_clear()  # as after a restart
+    reset_engines()  # as after a restart
     assert first_delivery(BOT_ID, 10) is False
 
 

@@ -21,6 +21,11 @@ def test_migration_creates_every_table(db_url):
         "discount_redemptions",
         "tickets",
         "alembic_version",
+        "kick_form",
+        "kick_kickers",
+        "kick_events_seen",
+        "telegram_seen_updates",
+        "telegram_buttons",
     } <= tables
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-import bot.store.models  # noqa: F401  (registers the shop tables on Base.metadata)
+import bot.kicks.form_store  # noqa: F401  (kicker form tables)
+import bot.store.models  # noqa: F401  (shop tables)
+import connectors.telegram_store  # noqa: F401  (Telegram update ids and button payloads)
 from bot.store.db import Base, get_engine
 
 config = context.config
