@@ -5,7 +5,8 @@ A Rasa server + action server (``bot.runtime.stack.Stack``, with the socket.io c
 and ``/widget.js``) run on free ports; Debian's Chromium, driven by Playwright, uses the
 page like a visitor.  Covers the conversation with buttons and product cards, history after
 reload, takeover silence, replays R7, R10 and R11 of ../shared/replay/bad-inputs.md, two
-tabs on one session, reconnecting, and the signed session tokens.  Screenshots for the
+tabs on one session, reconnecting after a dropped connection and after a Rasa restart, and
+the signed session tokens.  Screenshots for the
 README go to ``docs/img/widget-*.png``.
 """
 
@@ -474,5 +475,28 @@ def test_reconnect_after_dropped_connection_keeps_the_session(browser, shop, wid
     users = [e["text"] for e in widget_stack.tracker(session["session_id"])["events"]
              if e["event"] == "user"]
     assert users == ["hello", "are you a bot?"]
+    tab.assert_clean()
+    context.close()
+
+
+def test_session_survives_a_rasa_restart(browser, shop, widget_stack):
+    """The server drops every socket; with the secret from the environment the token
+    still resumes the session on the new process (runs last: it restarts the stack)."""
+    context = browser.new_context()
+    tab = Widget(context, shop).open()
+    session = tab.session()
+    tab.send("hello")
+    tab.wait_bots(1)
+
+    widget_stack.close()
+    tab.wait_status("Reconnecting…")
+    widget_stack.start()
+    tab.wait_status("")
+    tab.send("are you a bot?")
+    tab.wait_bots(2)
+
+    assert tab.session() == session
+    assert [who for who, _ in tab.messages()] == ["user", "bot", "user", "bot"]
+    assert tab.bot_texts()[1].startswith(BOT)
     tab.assert_clean()
     context.close()
