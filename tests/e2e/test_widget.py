@@ -6,8 +6,7 @@ and ``/widget.js``) run on free ports; Debian's Chromium, driven by Playwright, 
 page like a visitor.  Covers the conversation with buttons and product cards, history after
 reload, takeover silence, replays R7, R10 and R11 of ../shared/replay/bad-inputs.md, two
 tabs on one session, reconnecting after a dropped connection and after a Rasa restart, and
-the signed session tokens.  Screenshots for the
-README go to ``docs/img/widget-*.png``.
+the signed session tokens.  Screenshots for the README go to ``docs/img/widget-*.png``.
 """
 
 from __future__ import annotations
