@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Create var/secrets.env once with random tokens for Rasa's HTTP API and the agents' ticket
-# API (values already in the environment win). honcho reads it with `-e var/secrets.env`.
+# Keep var/secrets.env holding a random value for each secret that make run needs: Rasa's
+# HTTP API token, the agents' ticket API token and the widget's session-signing key.
+# A value already in the environment wins; existing values are never replaced.
+# honcho reads the file with `-e var/secrets.env`.
 set -euo pipefail
 mkdir -p var
 file=var/secrets.env
-if [ ! -f "$file" ]; then
-  umask 077
-  {
-    echo "RASA_AUTH_TOKEN=${RASA_AUTH_TOKEN:-$(openssl rand -hex 24)}"
-    echo "TOUCHLINE_AGENT_TOKEN=${TOUCHLINE_AGENT_TOKEN:-$(openssl rand -hex 24)}"
-  } > "$file"
-fi
+umask 077
+touch "$file"
+for name in RASA_AUTH_TOKEN TOUCHLINE_AGENT_TOKEN TOUCHLINE_SESSION_SECRET; do
+  if ! grep -q "^$name=" "$file"; then
+    echo "$name=${!name:-$(openssl rand -hex 32)}" >> "$file"
+  fi
+done

@@ -98,7 +98,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                         sender_id=sender_id,
                         type_name=event.type_name,
                         timestamp=data.get("timestamp"),
-                        intent_name=data.get("parse_data", {}).get("intent", {}).get(
+                        intent_name=((data.get("parse_data") or {}).get("intent") or {}).get(
                             INTENT_NAME_KEY
                         ),
                         action_name=data.get("name"),
