@@ -36,8 +36,7 @@ import yaml
 
 from bot.config import PROJECT_ROOT
 from bot.runtime.endpoints import endpoints_config
-from bot.runtime.stack import Stack, train_model
-from bot.store.schema import init_db
+from bot.runtime.stack import Stack, stack_env, train_model
 
 OUT = PROJECT_ROOT / "bench" / "out"
 SCRIPT = [
@@ -139,15 +138,7 @@ def measure(
 ) -> dict:
     """Start a stack for ``model`` and run every scenario against it."""
     work.mkdir(parents=True, exist_ok=True)
-    db_url = f"sqlite:///{work / 'shop.db'}"
-    init_db(db_url)
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "TOUCHLINE_VAR": str(work),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
+    env = stack_env(work, TOUCHLINE_ACTION_TIMEOUT_S="8")
     stack = Stack(work, model, env)
     if endpoints is not None:
         endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{stack.action_port}/webhook"

@@ -65,6 +65,33 @@ def train_model(out_dir: Path, config: Path | None = None, name: str = "e2e") ->
     return out_dir / f"{name}.tar.gz"
 
 
+def stack_env(work: Path, **overrides: str) -> dict[str, str]:
+    """Environment for a :class:`Stack` in ``work``: a new migrated and seeded SQLite shop
+    database, local state in ``work``, offline models, a 3-second action time budget.
+
+    Args:
+        work: the stack's folder (created beforehand).
+        **overrides: more variables, e.g. ``TOUCHLINE_ACTION_TIMEOUT_S="60"``.
+
+    Returns:
+        ``os.environ`` plus these settings.
+    """
+    from bot.store.schema import init_db
+
+    db_url = f"sqlite:///{work / 'shop.db'}"
+    init_db(db_url)
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "TOUCHLINE_VAR": str(work),
+        "TOUCHLINE_ACTION_TIMEOUT_S": "3",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        **overrides,
+    }
+
+
 def prepare_features(env: dict[str, str], kicks: tuple[str, ...] = KICKS_SMALL) -> None:
     """Train the kick model and build the product-search index for ``env``'s database.
 

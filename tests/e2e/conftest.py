@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from bot.runtime.stack import Stack, prepare_features, train_model
-from bot.store.schema import init_db
+from bot.runtime.stack import Stack, prepare_features, stack_env, train_model
 
 
 @pytest.fixture(scope="session")
@@ -20,17 +17,7 @@ def model(tmp_path_factory):
 def stack(model, tmp_path_factory):
     """Rasa server + action server on free ports over a fresh seeded SQLite database."""
     work = tmp_path_factory.mktemp("stack")
-    db_url = f"sqlite:///{work / 'shop.db'}"
-    init_db(db_url)
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "TOUCHLINE_VAR": str(work),
-        "TOUCHLINE_ACTION_TIMEOUT_S": "3",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = stack_env(work)
     prepare_features(env)
     running = Stack(work, model, env).start()
     yield running

@@ -7,7 +7,6 @@ handoff takeover on Telegram, and messages pushed through Rasa's HTTP API.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -15,13 +14,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.runtime.stack import Stack
-from bot.store.db import Base, get_engine, session_scope
+from bot.runtime.stack import Stack, stack_env
+from bot.store.db import session_scope
 from bot.store.models import Ticket
-from bot.store.schema import init_db
 from bot.store.tickets import close_ticket
 from connectors.telegram import MEDIA_REPLY, SECRET_HEADER
-from connectors.telegram_store import TABLES, TelegramSeenUpdate
+from connectors.telegram_store import TelegramSeenUpdate
 from tests.connectors import telegram_updates as u
 from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME, Call, FakeBotApi
 
@@ -42,23 +40,14 @@ def fake():
 def tg(model, fake, tmp_path_factory):
     """Rasa + action server with the Telegram channel pointed at the fake Bot API."""
     work = tmp_path_factory.mktemp("telegram")
-    db_url = f"sqlite:///{work / 'shop.db'}"
-    init_db(db_url)
-    Base.metadata.create_all(get_engine(db_url), tables=TABLES)  # until the migration has them
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "TOUCHLINE_VAR": str(work),
-        "TOUCHLINE_ACTION_TIMEOUT_S": "3",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "TELEGRAM_TOKEN": TOKEN,
-        "TELEGRAM_SECRET_TOKEN": SECRET,
-        "TELEGRAM_BOT_NAME": USERNAME,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "TELEGRAM_WEBHOOK_URL": WEBHOOK_URL,
-    }
+    env = stack_env(
+        work,
+        TELEGRAM_TOKEN=TOKEN,
+        TELEGRAM_SECRET_TOKEN=SECRET,
+        TELEGRAM_BOT_NAME=USERNAME,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        TELEGRAM_WEBHOOK_URL=WEBHOOK_URL,
+    )
     running = Stack(work, model, env).start()
     yield running
     running.close()

@@ -26,8 +26,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from bot.config import PROJECT_ROOT
-from bot.runtime.stack import Stack, free_port, wait_http
-from bot.store.schema import init_db
+from bot.runtime.stack import Stack, free_port, stack_env, wait_http
 from connectors.socketio import SessionSigner
 
 pytestmark = pytest.mark.slow
@@ -61,18 +60,7 @@ MARKUP = [
 def widget_stack(model, tmp_path_factory) -> Iterator[Stack]:
     """Rasa + actions with a known session secret; the search index warmed up."""
     work = tmp_path_factory.mktemp("widget")
-    db_url = f"sqlite:///{work / 'shop.db'}"
-    init_db(db_url)
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "TOUCHLINE_VAR": str(work),
-        "TOUCHLINE_ACTION_TIMEOUT_S": "60",
-        "TOUCHLINE_SESSION_SECRET": SECRET,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = stack_env(work, TOUCHLINE_ACTION_TIMEOUT_S="60", TOUCHLINE_SESSION_SECRET=SECRET)
     stack = Stack(work, model, env).start()
     try:
         stack.say("warm-up", "running shoes under 100 dollars", timeout=180)
