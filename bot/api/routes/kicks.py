@@ -18,7 +18,13 @@ from pydantic import BaseModel, Field, root_validator, validator
 
 from bot.kicks import geometry
 from bot.kicks.heatmap import render_heatmap
-from bot.kicks.predictor import KickPredictor, ModelOutputError, PositionError, get_predictor
+from bot.kicks.predictor import (
+    KickPredictor,
+    ModelOutputError,
+    PositionError,
+    Prediction,
+    get_predictor,
+)
 
 router = APIRouter(prefix="/kicks", tags=["kicks"])
 
@@ -98,25 +104,6 @@ class KickRequest(BaseModel):
         return values
 
 
-class KickResponse(BaseModel):
-    """Body of a successful prediction (probabilities in [0, 1], metres, degrees)."""
-
-    probability: float
-    average_probability: float
-    kicker_id: str | None
-    kicker_name: str | None
-    career_rate: float | None
-    career_kicks: int
-    x_m: float
-    y_m: float
-    distance_m: float
-    angle_deg: float
-    zone: str
-    model_version: str
-    simulated: bool
-    fallbacks: list[str]
-
-
 def _model_error(exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=503,
@@ -124,10 +111,10 @@ def _model_error(exc: Exception) -> JSONResponse:
     )
 
 
-@router.post("/predict", response_model=KickResponse)
+@router.post("/predict", response_model=Prediction)
 async def predict(
     body: KickRequest, predictor: KickPredictor = Depends(get_predictor)
-) -> KickResponse | JSONResponse:
+) -> Prediction | JSONResponse:
     """Success probability of a place kick for a kicker, and the all-kicker average.
 
     ``async``: one prediction takes about a millisecond of CPU, less than a hop to the
@@ -139,7 +126,7 @@ async def predict(
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     except ModelOutputError as exc:
         return _model_error(exc)
-    return KickResponse(**result.as_dict())
+    return result
 
 
 @router.get("/heatmap.png", response_class=Response)
