@@ -25,8 +25,6 @@ PITCH_WIDTH_M = 70.0
 """Maximum width of the field of play (Law 1)."""
 POST_GAP_M = 5.6
 """Distance between the goal posts (Law 1)."""
-CROSSBAR_HEIGHT_M = 3.0
-"""Height of the crossbar (Law 1); used by the RWC 2019 fit's ``d_crossbar``."""
 CENTRE_Y_M = PITCH_WIDTH_M / 2
 """``y`` of the centre between the posts."""
 MIN_KICK_X_M = 5.0
@@ -155,14 +153,17 @@ def field_zone(distance_m: float, angle_deg: float) -> str:
     return f"{_DISTANCE_NAMES[d]}/{_ANGLE_NAMES[a]}"
 
 
-def rwc2019_logit(
+def rwc2019_interaction_logit(
     distance_m: float | np.ndarray, angle_deg: float | np.ndarray
 ) -> float | np.ndarray:
-    """Log-odds of success of the RWC 2019 simple logistic fit (scalar or array).
+    """Log-odds of success of the RWC 2019 fit with a distance x angle interaction.
 
-    Source: ``kick_success_calibration.json`` ``logistic_models[0].simple``:
-    ``logit = 5.07 - 0.105 * d_crossbar - 0.022 * angle_deg`` with
-    ``d_crossbar = sqrt(d_posts^2 + 3^2)``.
+    Source: ``kick_success_calibration.json`` ``logistic_models[0].interaction``:
+    ``logit = 7.9685 - 0.1702 * d - 0.1154 * a + 0.0024 * d * a`` with ``d`` the distance
+    to the base of the posts (m) and ``a`` the angle to the centre line (degrees). Not
+    additive: each degree off centre costs ``0.1154 - 0.0024 * d`` logits, so angle
+    matters most close in (0.09 at 10 m, 0.02 at 40 m, none at 48 m; the published
+    coefficients make it slightly positive beyond, where few kicks are taken).
 
     Args:
         distance_m: metres to the centre between the posts.
@@ -171,5 +172,4 @@ def rwc2019_logit(
     Returns:
         Log-odds (unbounded), same shape as the inputs.
     """
-    d_crossbar = np.hypot(distance_m, CROSSBAR_HEIGHT_M)
-    return 5.07 - 0.105 * d_crossbar - 0.022 * angle_deg
+    return 7.9685 - 0.1702 * distance_m - 0.1154 * angle_deg + 0.0024 * distance_m * angle_deg

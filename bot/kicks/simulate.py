@@ -8,19 +8,32 @@ penalties, running scores, and for every kick its true success probability
 kickers are :data:`FIXED_KICKERS` (the NLU data uses them). Everything derived from this
 feed is simulated and must say so.
 
-Calibration (``../shared/data/rugby/kick_success_calibration.json``):
+Calibration (``../shared/data/rugby/kick_success_calibration.json``) and ground truth.
+The true log-odds of a kick (:func:`true_logit`) are deliberately *not* additive in the
+model's features, because real kicking is not:
 
-* success vs distance and angle: the RWC 2019 simple logistic fit
-  (``logistic_models[0].simple``, :func:`bot.kicks.geometry.rwc2019_logit`);
+* location: the RWC 2019 logistic fit *with* its distance x angle interaction
+  (``logistic_models[0].interaction``, :func:`bot.kicks.geometry.rwc2019_interaction_logit`):
+  angle costs most close in and almost nothing from 45 m;
+* kicker range: each kicker has a comfortable distance ``range_m`` ~ N(:data:`RANGE_MEAN_M`,
+  :data:`RANGE_SD_M`), beyond which his success falls off :data:`RANGE_SLOPE` logits per
+  metre faster than the fit (a kicker x distance interaction; Quarrie & Hopkins 2015:
+  "success drops markedly beyond ~35-40 m"). The term is centred on its population mean at
+  each distance (:func:`range_logit`), so the average kicker still follows the RWC fit;
+* kicker skill: a logit offset with s.d. :data:`SKILL_SD`; with the range spread, career
+  rates of established kickers span about 68-83 % (Stats Perform: 68.5 % to 82.7 %);
+* pressure: only a close score (within :data:`PRESSURE_MARGIN` points either way) *late*
+  in the game (from minute :data:`PRESSURE_MINUTE`) costs :data:`PRESSURE_LOGIT`; either
+  alone costs nothing. Quarrie & Hopkins (2015) rate a kick's importance from the score
+  difference and the time remaining together; the file gives no size, so it is assumed
+  and small (about -7 points of success at 75 %);
+* home: :data:`HOME_LOGIT`, small and assumed, in line with "venue rates 67% to 77%"
+  (Quarrie & Hopkins);
+* competition: a logit offset with s.d. :data:`COMPETITION_SD` (assumed);
 * overall success :data:`TARGET_SUCCESS_RATE` = 0.75, inside the published 0.72
   (Quarrie & Hopkins 2015), 0.735 (Stats Perform) and 0.779 (data-ruck, RWC 2023) range;
   a global logit offset is solved so the feed's mean true probability hits it;
-* kicker skill: a logit offset with s.d. :data:`SKILL_SD`, chosen so established kickers'
-  career rates span about 68-83 % (Stats Perform: 68.5 % to 82.7 %);
-* typical kick distance about 32 m (Quarrie & Hopkins: 32-33 m);
-* home, score-pressure and late-game effects: the file gives no figures; they are set
-  small (:data:`HOME_LOGIT`, :data:`PRESSURE_LOGIT`, :data:`LATE_LOGIT`, 1-3 points of
-  success rate), in line with "venue rates 67% to 77%".
+* typical kick distance about 32 m (Quarrie & Hopkins: 32-33 m).
 """
 
 from __future__ import annotations
@@ -39,13 +52,27 @@ N_COMPETITIONS = 46
 DEFAULT_N_KICKS = 67_000
 DEFAULT_SEED = 2019
 TARGET_SUCCESS_RATE = 0.75
-SKILL_SD = 0.22
+SKILL_SD = 0.15
+"""Kicker skill: s.d. of the kicker's logit offset; with the range spread, career rates
+span about 67-82 % (5th-95th percentile, kickers with 150+ kicks)."""
 COMPETITION_SD = 0.08
+"""s.d. of a competition's logit offset (assumed)."""
 HOME_LOGIT = 0.10
-PRESSURE_LOGIT = -0.15
-"""Applied when the kicking team trails or is level within a converted try (0..-7)."""
-LATE_LOGIT = -0.10
-"""Applied from the 70th minute."""
+"""Logit added when the kicking team plays at home (assumed, small)."""
+RANGE_MEAN_M = 40.0
+"""Mean comfortable range of a kicker, metres to the posts (Quarrie & Hopkins 2015:
+success "drops markedly beyond ~35-40 m")."""
+RANGE_SD_M = 5.0
+"""s.d. of kickers' comfortable ranges, metres (assumed: about 32-48 m for 90 %)."""
+RANGE_SLOPE = 0.16
+"""Extra logits lost per metre beyond a kicker's own range (assumed: about the RWC fit's
+own 0.17 per metre again, so success falls off twice as fast)."""
+PRESSURE_LOGIT = -0.35
+"""Applied only when the score is close *and* the game late (assumed)."""
+PRESSURE_MARGIN = 7
+"""Close score: the kicking team leads or trails by at most a converted try (points)."""
+PRESSURE_MINUTE = 70
+"""Late: from this match minute."""
 KICKS_PER_MATCH = 8
 CONVERSION_SHARE = 0.45
 """Share of conversions (calibration sources: 2967 of 6769, 318 of 515)."""
@@ -180,13 +207,14 @@ _MASCOTS = ("Harriers", "Stags", "Otters", "Falcons", "Rams", "Herons", "Wolves"
 @dataclass(frozen=True)
 class Kicker:
     """A simulated kicker: id, invented name and team, home competition index, skill
-    (logit offset) and the seasons they play."""
+    (logit offset), comfortable range (metres to the posts) and the seasons they play."""
 
     kicker_id: str
     name: str
     team: str
     competition: int
     skill: float
+    range_m: float
     first_season: int
     last_season: int
 
@@ -235,6 +263,7 @@ def _kickers(rng: np.random.Generator, n: int, n_comp: int) -> list[Kicker]:
                 team=f"{team} {i // (len(_TOWNS) * len(_MASCOTS)) + 1}" if i >= 160 else team,
                 competition=i % n_comp,
                 skill=float(rng.normal(0.0, SKILL_SD)),
+                range_m=float(rng.normal(RANGE_MEAN_M, RANGE_SD_M)),
                 first_season=first,
                 last_season=first + length - 1,
             )
@@ -313,32 +342,56 @@ def _plan(rng: np.random.Generator, n_kicks: int, kickers: list[Kicker]) -> _Pla
     return _Plan(matches, kicks)
 
 
+def range_logit(distance_m: float, range_m: float) -> float:
+    """Kicker-range term of the true log-odds (a kicker x distance interaction).
+
+    ``-RANGE_SLOPE * (max(0, d - range_m) - E[max(0, d - R)])`` with ``R`` ~
+    N(:data:`RANGE_MEAN_M`, :data:`RANGE_SD_M`): a kicker loses :data:`RANGE_SLOPE`
+    logits per metre beyond his own range, measured against the average kicker at that
+    distance, so the term averages about zero over kickers and the RWC fit stays the
+    average kicker's curve. Near the posts it is about zero for everyone.
+
+    Args:
+        distance_m: metres to the posts.
+        range_m: the kicker's comfortable range, metres to the posts.
+
+    Returns:
+        Log-odds offset (positive for a kicker with a longer range than most).
+    """
+    z = (distance_m - RANGE_MEAN_M) / RANGE_SD_M
+    cdf = 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    pdf = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    expected = (distance_m - RANGE_MEAN_M) * cdf + RANGE_SD_M * pdf
+    return -RANGE_SLOPE * (max(0.0, distance_m - range_m) - expected)
+
+
 def true_logit(
     distance_m: float,
     angle_deg: float,
-    skill: float,
+    kicker: Kicker,
     home: bool,
     score_diff: int,
     minute: int,
 ) -> float:
-    """Log-odds of success before the global offset and competition effect.
+    """Log-odds of success before the global offset and competition effect (see the
+    module docstring for the sources of each term).
 
     Args:
         distance_m: metres to the posts; angle_deg: degrees off centre.
-        skill: kicker's logit offset; home: kicking team at home.
-        score_diff: kicking team's score minus the opponents' before the kick.
+        kicker: the kicker (skill and range); home: kicking team at home.
+        score_diff: kicking team's score minus the opponents' before the kick (points).
         minute: match minute.
 
     Returns:
-        RWC 2019 logit (:func:`geometry.rwc2019_logit`) plus the module's effects.
+        RWC 2019 interaction fit (:func:`geometry.rwc2019_interaction_logit`) + skill +
+        :func:`range_logit` + home + late-and-close pressure.
     """
-    logit = float(geometry.rwc2019_logit(distance_m, angle_deg)) + skill
+    logit = float(geometry.rwc2019_interaction_logit(distance_m, angle_deg))
+    logit += kicker.skill + range_logit(distance_m, kicker.range_m)
     if home:
         logit += HOME_LOGIT
-    if -7 <= score_diff <= 0:
+    if abs(score_diff) <= PRESSURE_MARGIN and minute >= PRESSURE_MINUTE:
         logit += PRESSURE_LOGIT
-    if minute >= 70:
-        logit += LATE_LOGIT
     return logit
 
 
@@ -384,7 +437,7 @@ def _play(plan: _Plan, offset: float, emit: bool) -> tuple[list[dict[str, Any]],
                 + true_logit(
                     geometry.distance_to_posts(x, y),
                     geometry.angle_to_posts(x, y),
-                    kicker.skill,
+                    kicker,
                     side,
                     score[side] - score[not side],
                     kick["clock_s"] // 60,

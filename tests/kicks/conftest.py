@@ -1,5 +1,6 @@
 """Shared fixtures: a real SQLite database file and a small trained model (8,000
-simulated kicks, 2 Optuna trials, 3 folds) in temporary folders."""
+simulated kicks, 2 Optuna trials, 3 folds) in temporary folders, and the full default
+simulated feed (67,000 kicks, cleaned)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def small_sim():
 def small_kicks(small_sim):
     kicks, _ = clean_events(small_sim.events)
     return kicks
+
+
+@pytest.fixture(scope="session")
+def full_kicks():
+    """Clean kicks of the default simulated feed (67,000 kicks, seed 2019) and its report."""
+    return clean_events(simulate().events)
 
 
 @pytest.fixture(scope="session")

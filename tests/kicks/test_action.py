@@ -1,8 +1,9 @@
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import bot.kicks.predictor as predictor_module
-from actions.kicks import ActionKickPrediction
+from actions.kicks import KICK_SLOTS, ActionKickPrediction
 from bot.kicks.chat import APOLOGY, ASK_POSITION
 
 
@@ -10,7 +11,9 @@ def _run(slots):
     tracker = Tracker("u1", slots, {"text": "odds?"}, [], False, None, {}, "action_listen")
     dispatcher = CollectingDispatcher()
     events = ActionKickPrediction().run(dispatcher, tracker, {})
-    assert events == [] and len(dispatcher.messages) == 1
+    # the action clears the kick slots after every answer
+    assert events == [SlotSet(name, None) for name in KICK_SLOTS]
+    assert len(dispatcher.messages) == 1
     return dispatcher.messages[0]["text"]
 
 

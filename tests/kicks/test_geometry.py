@@ -49,14 +49,17 @@ def test_zones():
     assert len(set(g.ZONES)) == 12
 
 
-def test_rwc2019_fit_matches_published_examples():
-    # kick_success_calibration.json example_predictions, "simple" column
+def test_rwc2019_interaction_fit_matches_published_examples():
+    # kick_success_calibration.json example_predictions, "interaction" column
     for (x, lat), expected in {
-        (22, 0): 0.94,
-        (40, 20): 0.45,
-        (50, 25): 0.20,
-        (15, 30): 0.53,
+        (22, 0): 0.99,
+        (22, 15): 0.84,
+        (40, 0): 0.76,
+        (40, 20): 0.54,
+        (50, 0): 0.37,
+        (50, 25): 0.26,
+        (15, 30): 0.51,
     }.items():
         d, a = math.hypot(x, lat), math.degrees(math.atan2(lat, x))
-        p = 1 / (1 + math.exp(-g.rwc2019_logit(d, a)))
+        p = 1 / (1 + math.exp(-g.rwc2019_interaction_logit(d, a)))
         assert p == pytest.approx(expected, abs=0.011)
