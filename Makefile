@@ -20,9 +20,11 @@ venv: $(VENV)/.installed
 db: venv
 	$(PY) -m bot.store.schema
 
-# `rasa train` compares the fingerprint of data, domain and config with the newest model
-# in models/ and skips training when nothing changed.
-model: venv
+# The spaCy entity patterns come from the catalogue and the kicker table; `rasa train`
+# compares the fingerprint of data, domain, config and those patterns with the newest
+# model in models/ and skips training when nothing changed.
+model: features
+	$(PY) -m bot.nlu.spacy_build
 	$(VENV)/bin/rasa train --fixed-model-name touchline --out models
 
 # The kick model trains once (about a minute on 2 cores); the search index syncs with the
@@ -31,7 +33,7 @@ features: db
 	test -f $${TOUCHLINE_VAR:-var}/models/kicks/LATEST || $(PY) -m bot.kicks.train
 	$(PY) -m bot.search.cli sync
 
-run: db model features
+run: model
 	bash scripts/secrets.sh
 	$(PY) -m bot.runtime.endpoints var/endpoints.yml
 	@echo ""
