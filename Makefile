@@ -22,12 +22,12 @@ db: venv
 
 # The spaCy entity patterns come from the catalogue and the kicker table; `rasa train`
 # compares the fingerprint of data, domain, config and those patterns with the newest
-# model in models/ and skips training when nothing changed.
+# model in models/ and restores unchanged components from its cache.
 model: features
 	$(PY) -m bot.nlu.spacy_build
 	$(VENV)/bin/rasa train --fixed-model-name touchline --out models
 
-# The kick model trains once (about a minute on 2 cores); the search index syncs with the
+# The kick model trains once (well under a minute on 2 cores); the search index syncs with the
 # catalogue (only new or changed products are embedded).
 features: db
 	test -f $${TOUCHLINE_VAR:-var}/models/kicks/LATEST || $(PY) -m bot.kicks.train

@@ -8,7 +8,7 @@ penalties, running scores, and for every kick its true success probability
 kickers are :data:`FIXED_KICKERS` (the NLU data uses them). Everything derived from this
 feed is simulated and must say so.
 
-Calibration (``../shared/data/rugby/kick_success_calibration.json``) and ground truth.
+Calibration (``data/rugby/kick_success_calibration.json``) and ground truth.
 The true log-odds of a kick (:func:`true_logit`) are deliberately *not* additive in the
 model's features, because real kicking is not:
 

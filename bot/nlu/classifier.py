@@ -274,8 +274,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         """Set ``intent`` and ``intent_ranking`` on each message with text features.
 
-        Messages without any text features (for example an empty text) get
-        ``fallback_intent`` with confidence 1.0 when the component is trained.
+        Messages with blank text or without any text features get ``fallback_intent``
+        with confidence 1.0 when the component is trained (replay R1: a whitespace
+        tokenizer turns ``"   "`` into one token, so features alone do not tell).
 
         Args:
             messages: featurized messages.
@@ -285,9 +286,12 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         """
         if self.model is None:
             return messages
-        featured = [m for m in messages if m.features_present(TEXT)]
+        def answerable(message: Message) -> bool:
+            return bool(str(message.get(TEXT) or "").strip()) and message.features_present(TEXT)
+
+        featured = [m for m in messages if answerable(m)]
         for message in messages:
-            if not message.features_present(TEXT):
+            if not answerable(message):
                 top = {"name": self._config["fallback_intent"], "confidence": 1.0}
                 message.set(INTENT, top, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [top], add_to_output=True)

@@ -1,18 +1,16 @@
 import collections
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bot.config import PROJECT_ROOT
 from bot.kicks import simulate as sim
 from bot.kicks.events import clean_events
 
 CALIBRATION = json.loads(
-    (
-        Path(__file__).resolve().parents[3] / "shared/data/rugby/kick_success_calibration.json"
-    ).read_text()
+    (PROJECT_ROOT / "data" / "rugby" / "kick_success_calibration.json").read_text()
 )
 
 
