@@ -115,3 +115,10 @@ def test_digression_during_a_form_then_never_mind(stack):
     assert "Touchline" in reply and "order number" in reply  # answered, then asked again
     assert "No problem" in texts(stack.say("e2e-dig", "no, forget it"))
     assert stack.tracker("e2e-dig")["active_loop"] == {}
+
+
+def test_a_bare_email_or_order_number_never_opens_a_ticket(stack):
+    for text in ("frank@example.com", "TL-10003"):
+        stack.say("e2e-bare", text)
+    with db(stack) as s:
+        assert s.scalars(select(Ticket).where(Ticket.sender_id == "e2e-bare")).first() is None
