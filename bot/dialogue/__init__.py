@@ -1,1 +1,2 @@
-"""Rasa dialogue plumbing: the lock store and the guard policy."""
+"""Rasa dialogue plumbing: the takeover policy, the windowed SQL tracker store and the
+asyncio lock store."""
