@@ -28,6 +28,8 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401  (makes sa.orm available)
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import (
@@ -40,6 +42,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy.pool import QueuePool
 
 MAX_EVENTS = 120
 """A working tracker longer than this is cut back to about :data:`KEEP_EVENTS` events."""
@@ -54,6 +57,9 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Same arguments as :class:`rasa.core.tracker_store.SQLTrackerStore`."""
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":  # keep connections open between turns
+            self.engine = sa.create_engine(self.engine.url, poolclass=QueuePool, pool_size=5)
+            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._cache: OrderedDict[str, tuple[DialogueStateTracker, int]] = OrderedDict()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:

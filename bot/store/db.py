@@ -14,6 +14,7 @@ from functools import lru_cache
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.config import database_url
 
@@ -41,8 +42,15 @@ def get_engine(url: str | None = None) -> Engine:
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
+        # A pool of open connections: SQLAlchemy 1.4 opens a new SQLite connection per
+        # session by default (NullPool), and each open repeats the PRAGMAs below.
         engine = create_engine(
-            url, future=True, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            future=True,
+            poolclass=QueuePool,
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"check_same_thread": False, "timeout": 30},
         )
 
         @event.listens_for(engine, "connect")
