@@ -57,10 +57,14 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Same arguments as :class:`rasa.core.tracker_store.SQLTrackerStore`."""
         super().__init__(*args, **kwargs)
-        if self.engine.dialect.name == "sqlite":  # keep connections open between turns
+        if self.engine.dialect.name == "sqlite":
+            # Keep connections open between turns, and commit with one fsync (WAL with
+            # synchronous=NORMAL: a power cut can lose the last turns, never corrupt).
             self.engine = sa.create_engine(self.engine.url, poolclass=QueuePool, pool_size=5)
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
-        self._cache: OrderedDict[str, tuple[DialogueStateTracker, int]] = OrderedDict()
+        # sender id -> (working tracker, its events already stored); (None, 0) = none stored
+        self._cache: OrderedDict[str, tuple[DialogueStateTracker | None, int]] = OrderedDict()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The working tracker of the latest session (a copy), or ``None`` if unknown."""
@@ -68,10 +72,11 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         if cached is None:
             tracker = await super().retrieve(sender_id)
             if tracker is None:
+                self._cache[sender_id] = (None, 0)  # a new conversation: nothing stored yet
                 return None
             cached = self._remember(window(tracker, self.domain.slots))
         self._cache.move_to_end(sender_id)
-        return cached[0].copy()
+        return cached[0].copy() if cached[0] is not None else None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Append the events added since the last save or retrieve, then re-window."""
@@ -86,7 +91,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         self._append(tracker.sender_id, list(tracker.events)[known:])
         self._remember(window(tracker, self.domain.slots))
 
-    def _remember(self, tracker: DialogueStateTracker) -> tuple[DialogueStateTracker, int]:
+    def _remember(self, tracker: DialogueStateTracker) -> tuple[DialogueStateTracker | None, int]:
         entry = (tracker.copy(), len(tracker.events))
         self._cache[tracker.sender_id] = entry
         while len(self._cache) > CACHE_SIZE:
@@ -112,6 +117,13 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+
+
+def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:  # noqa: ANN401
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
 
 
 def window(tracker: DialogueStateTracker, slots: list) -> DialogueStateTracker:
