@@ -48,6 +48,7 @@ MAX_EVENTS = 120
 """A working tracker longer than this is cut back to about :data:`KEEP_EVENTS` events."""
 KEEP_EVENTS = 60
 CACHE_SIZE = 10_000
+_ANY_EVENT = sa.text("SELECT 1 FROM events WHERE sender_id = :sender_id LIMIT 1")
 """Conversations whose working tracker stays in memory."""
 
 
@@ -70,7 +71,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         """The working tracker of the latest session (a copy), or ``None`` if unknown."""
         cached = self._cache.get(sender_id)
         if cached is None:
-            tracker = await super().retrieve(sender_id)
+            tracker = await super().retrieve(sender_id) if self._stored(sender_id) else None
             if tracker is None:
                 self._cache[sender_id] = (None, 0)  # a new conversation: nothing stored yet
                 return None
@@ -90,6 +91,12 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         known = cached[1]
         self._append(tracker.sender_id, list(tracker.events)[known:])
         self._remember(window(tracker, self.domain.slots))
+
+    def _stored(self, sender_id: str) -> bool:
+        """Whether the database holds any event of ``sender_id`` (one indexed look-up,
+        cheaper than Rasa's session query for the many conversations that are new)."""
+        with self.engine.connect() as conn:
+            return conn.execute(_ANY_EVENT, {"sender_id": sender_id}).first() is not None
 
     def _remember(self, tracker: DialogueStateTracker) -> tuple[DialogueStateTracker | None, int]:
         entry = (tracker.copy(), len(tracker.events))
