@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Print the path of a Python 3.10 interpreter: $PYTHON, else python3.10 on PATH, else pyenv's
-# newest 3.10.x. Rasa 3.6 needs 3.8-3.10 and python-telegram-bot 22 needs >= 3.10.
+# newest 3.10.x (through the pyenv command, or in $PYENV_ROOT / ~/.pyenv when it is not on PATH). Rasa 3.6 needs 3.8-3.10 and python-telegram-bot 22 needs >= 3.10.
 set -euo pipefail
 is310() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; }
 if [ -n "${PYTHON:-}" ]; then
@@ -14,5 +14,9 @@ if command -v pyenv >/dev/null; then
     echo "$(pyenv prefix "$version")/bin/python"; exit 0
   fi
 fi
+# pyenv not on PATH (e.g. a non-login shell): look in its default root.
+for candidate in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10* 2>/dev/null | sort -V -r); do
+  if is310 "$candidate/bin/python"; then echo "$candidate/bin/python"; exit 0; fi
+done
 echo "Python 3.10 not found: install it (e.g. 'pyenv install 3.10') or set PYTHON=/path/to/python3.10" >&2
 exit 1
