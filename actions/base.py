@@ -22,6 +22,7 @@ import os
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -49,6 +50,17 @@ def customer_id_for(session: Session, tracker: Tracker) -> int | None:
     """The conversation's customer id: the ``customer_id`` slot, else the sender id link."""
     customer = customers.resolve(session, tracker.sender_id, tracker.get_slot("customer_id"))
     return customer.id if customer else None
+
+
+def ask_with_form(form: str, pending: str) -> list[dict[str, Any]]:
+    """Events that start ``form`` to collect what the request needs first.
+
+    Args:
+        form: ``identify_form``, ``order_status_form`` or ``discount_form``.
+        pending: the ``pending_request`` value ``action_resume_request`` finishes once the
+            form is done (``order_status``, ``cart``, ``payment``, ``discount``).
+    """
+    return [SlotSet("pending_request", pending), FollowupAction(form)]
 
 
 class ShopAction(Action, metaclass=abc.ABCMeta):

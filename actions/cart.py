@@ -9,7 +9,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.base import ShopAction, customer_id_for
+from actions.base import ShopAction, ask_with_form, customer_id_for
 from bot.store.carts import repair_cart, view_cart
 from bot.support.wording import cart_summary
 
@@ -27,7 +27,7 @@ class ActionCartIssue(ShopAction):
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
-            return [SlotSet("pending_request", "cart"), FollowupAction("identify_form")]
+            return ask_with_form("identify_form", "cart")
         repair = repair_cart(session, cid)
         cart = view_cart(session, cid)
         events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]

@@ -6,11 +6,11 @@ import re
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.base import ShopAction, customer_id_for
+from actions.base import ShopAction, ask_with_form, customer_id_for
 from bot.store.discounts import CODE_MAX_LEN, apply_code, normalise_code
 from bot.support.wording import discount_result
 
@@ -30,11 +30,10 @@ class ActionApplyDiscount(ShopAction):
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
-            return [SlotSet("pending_request", "discount"), FollowupAction("identify_form")]
+            return ask_with_form("identify_form", "discount")
         code = tracker.get_slot("discount_code")
         if not code:
-            return [SlotSet("customer_id", cid), SlotSet("pending_request", "discount"),
-                    FollowupAction("discount_form")]
+            return [SlotSet("customer_id", cid), *ask_with_form("discount_form", "discount")]
         result = apply_code(session, cid, code)
         dispatcher.utter_message(text=discount_result(result))
         return [SlotSet("customer_id", cid), SlotSet("discount_code", None)]

@@ -9,7 +9,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.base import ShopAction, customer_id_for
+from actions.base import ShopAction, ask_with_form, customer_id_for
 from bot.store.customers import normalise_order_number
 from bot.store.orders import find_order
 from bot.support.wording import order_status
@@ -31,7 +31,7 @@ class ActionOrderStatus(ShopAction):
         """See the class docstring."""
         number = tracker.get_slot("order_id")
         if not number:
-            return [SlotSet("pending_request", "order_status"), FollowupAction("order_status_form")]
+            return ask_with_form("order_status_form", "order_status")
         order = find_order(session, number)
         known = customer_id_for(session, tracker)
         if order is None or (known is not None and order.customer_id != known):

@@ -6,11 +6,11 @@ import re
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.base import ShopAction, customer_id_for
+from actions.base import ShopAction, ask_with_form, customer_id_for
 from bot.store.payments import (
     customer_country,
     find_double_charge,
@@ -40,7 +40,7 @@ class ActionPaymentIssue(ShopAction):
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
-            return [SlotSet("pending_request", "payment"), FollowupAction("identify_form")]
+            return ask_with_form("identify_form", "payment")
         events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]
         if _asked_about_double_charge(tracker):
             return events + self._double_charge(session, dispatcher, tracker, cid)

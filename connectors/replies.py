@@ -9,8 +9,12 @@ database records; every other silent turn gets :data:`APOLOGY`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot.store.db import session_scope
 from bot.store.tickets import takeover_ticket
@@ -50,3 +54,29 @@ def ensure_reply(sender_id: str, messages: list[dict[str, Any]]) -> list[dict[st
         return messages
     logger.warning("turn of %s produced no reply; apologising", sender_id)
     return [{"recipient_id": sender_id, "text": APOLOGY}]
+
+
+async def run_turn(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    text: str,
+    sender_id: str,
+    input_channel: str,
+    metadata: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Hand one (already sanitised) user message to Rasa and collect the replies.
+
+    A processing error is logged, never raised; the result goes through
+    :func:`ensure_reply` (its database look-up runs off the event loop).
+
+    Returns:
+        The bot messages to send, in Rasa's collector format.
+    """
+    collector = CollectingOutputChannel()
+    try:
+        await on_new_message(
+            UserMessage(text, collector, sender_id, input_channel=input_channel,
+                        metadata=metadata)
+        )
+    except Exception:
+        logger.exception("message from %s could not be processed", sender_id)
+    return await asyncio.to_thread(ensure_reply, sender_id, collector.messages)

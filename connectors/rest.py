@@ -8,7 +8,7 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
   a 400 with an explanation instead of a 500;
 * the message goes through :func:`connectors.sanitize.sanitize_text` (slash-intent
   allow-list, length cap, empty messages → the rephrase flow);
-* a turn that failed silently gets an apology (:func:`connectors.replies.ensure_reply`).
+* a turn that failed silently gets an apology (:func:`connectors.replies.run_turn`).
 
 Streaming (``?stream=true``) is not offered.
 """
@@ -19,13 +19,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.replies import ensure_reply
-from connectors.sanitize import sanitize_text
+from connectors.replies import run_turn
+from connectors.sanitize import sanitize_message
 
 logger = logging.getLogger(__name__)
 
@@ -66,18 +66,10 @@ class RestInput(InputChannel):
             if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS:
                 return _bad_request(f"'sender' must be a string of 1-{MAX_SENDER_CHARS} chars")
             metadata = body.get("metadata")
-            metadata = dict(metadata) if isinstance(metadata, dict) else {}
-            text, changed = sanitize_text(body.get("message"))
-            if changed:
-                metadata["original_text"] = str(body.get("message"))[:20000]
-            collector = CollectingOutputChannel()
-            try:
-                await on_new_message(
-                    UserMessage(text, collector, sender, input_channel=self.name(),
-                                metadata=metadata)
-                )
-            except Exception:
-                logger.exception("message from %s could not be processed", sender)
-            return response.json(ensure_reply(sender, collector.messages))
+            text, metadata = sanitize_message(
+                body.get("message"), metadata if isinstance(metadata, dict) else None
+            )
+            return response.json(await run_turn(on_new_message, text, sender, self.name(),
+                                                metadata))
 
         return hook

@@ -21,6 +21,9 @@ MAX_MESSAGE_CHARS = 2000
 ALLOWED_SLASH_INTENTS = frozenset({"affirm", "deny", "greet", "thank", "goodbye"})
 """Intents a client may send as ``/intent`` (the payloads of the bot's own buttons)."""
 
+MAX_ORIGINAL_CHARS = 20000
+"""Longest original text kept in the message metadata when the text was changed."""
+
 FALLBACK_PAYLOAD = "/nlu_fallback"
 _SLASH_INTENT = re.compile(r"/([A-Za-z_][A-Za-z0-9_]{0,63})")
 
@@ -45,3 +48,21 @@ def sanitize_text(text: object) -> tuple[str, bool]:
         allowed = match is not None and match.group(1) in ALLOWED_SLASH_INTENTS
         safe = f"/{match.group(1)}" if allowed else FALLBACK_PAYLOAD
     return safe, safe != original
+
+
+def sanitize_message(raw: object, metadata: dict | None = None) -> tuple[str, dict]:
+    """:func:`sanitize_text` plus the metadata every channel sends with the message.
+
+    Args:
+        raw: what the client sent as the message text.
+        metadata: the channel's metadata for the message (copied, not changed).
+
+    Returns:
+        ``(safe_text, metadata)``; when the text was changed, ``metadata["original_text"]``
+        holds what the user sent (cut to :data:`MAX_ORIGINAL_CHARS`).
+    """
+    text, changed = sanitize_text(raw)
+    metadata = dict(metadata or {})
+    if changed:
+        metadata["original_text"] = str(raw if raw is not None else "")[:MAX_ORIGINAL_CHARS]
+    return text, metadata

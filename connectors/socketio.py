@@ -27,8 +27,8 @@ Server → all sockets of the session (every tab), in order:
   Rasa's ``CollectingOutputChannel`` (``text``, ``buttons`` [{title, payload}],
   ``custom`` such as the ``product_cards`` payload, ``image``, ``attachment``).
 
-User text goes through :func:`connectors.sanitize.sanitize_text`; each turn's messages
-through :func:`connectors.replies.ensure_reply`.  Turns of one session run one at a time,
+User text goes through :func:`connectors.sanitize.sanitize_message`; each turn runs
+through :func:`connectors.replies.run_turn`.  Turns of one session run one at a time,
 in arrival order, and their replies are emitted before the next turn starts.
 
 The HMAC secret comes from ``$TOUCHLINE_SESSION_SECRET``.  Without it each process makes
@@ -61,8 +61,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from connectors.replies import ensure_reply
-from connectors.sanitize import sanitize_text
+from connectors.replies import run_turn
+from connectors.sanitize import sanitize_message
 
 logger = logging.getLogger(__name__)
 
@@ -289,10 +289,7 @@ class SocketIOInput(RasaSocketIOInput):
             return
         body = data if isinstance(data, dict) else {}
         raw = body.get("message")
-        text, changed = sanitize_text(raw)
-        metadata: dict[str, Any] = {}
-        if changed:
-            metadata["original_text"] = str(raw if raw is not None else "")[:20000]
+        text, metadata = sanitize_message(raw)
         display = body.get("display_text")
         if isinstance(display, str) and 0 < len(display) <= MAX_DISPLAY_CHARS:
             metadata["display_text"] = display
@@ -301,16 +298,9 @@ class SocketIOInput(RasaSocketIOInput):
         async with self._lock(session_id):
             await sio.emit("user_echo", {"text": shown}, skip_sid=sid, **room)
             await sio.emit("bot_typing", {"typing": True}, **room)
-            collector = CollectingOutputChannel()
+            replies = await run_turn(on_new_message, text, session_id, self.name(), metadata)
             try:
-                await on_new_message(
-                    UserMessage(text, collector, session_id, input_channel=self.name(),
-                                metadata=metadata)
-                )
-            except Exception:
-                logger.exception("widget message could not be processed")
-            try:
-                for message in ensure_reply(session_id, collector.messages):
+                for message in replies:
                     await sio.emit(self.bot_message_evt, public_message(message), **room)
             finally:
                 await sio.emit("bot_typing", {"typing": False}, **room)

@@ -22,9 +22,9 @@ webhook answers 503 saying what to set.  Each request:
 4. The update is read (:mod:`connectors.telegram_inbound`) and answered 200 at once, so
    Telegram never redelivers a slow turn; the work continues in a background task:
 
-   * text: :func:`connectors.sanitize.sanitize_text`, then Rasa as ``telegram:<chat_id>``
+   * text: :func:`connectors.sanitize.sanitize_message`, then Rasa as ``telegram:<chat_id>``
      (groups share one conversation per chat); the turn's messages are collected, passed
-     through :func:`connectors.replies.ensure_reply` (apology for a silently failed turn,
+     through :func:`connectors.replies.run_turn` (apology for a silently failed turn,
      silence during a human takeover) and sent (:mod:`connectors.telegram_outbound`);
    * button tap: ``answerCallbackQuery``, then the stored payload goes to Rasa like text;
      an unknown id gets a "no longer available" notice;
@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.channels.channel import (
-    CollectingOutputChannel,
     InputChannel,
     OutputChannel,
     UserMessage,
@@ -59,8 +58,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
-from connectors.replies import ensure_reply, in_takeover
-from connectors.sanitize import sanitize_text
+from connectors.replies import in_takeover, run_turn
+from connectors.sanitize import MAX_ORIGINAL_CHARS, sanitize_message
 from connectors.telegram_inbound import Inbound, Kind, read_update
 from connectors.telegram_outbound import TelegramOutput, send_messages, sender_id
 from connectors.telegram_store import first_delivery, resolve_button
@@ -333,17 +332,10 @@ class TelegramInput(InputChannel):
                 logger.warning("answerCallbackQuery failed: %s", type(exc).__name__)
             if not text:
                 return
-        safe, _ = sanitize_text(text)
-        metadata = dict(inbound.metadata)
-        if safe != original:
-            metadata["original_text"] = original[:20000]
-        collector = CollectingOutputChannel()
-        try:
-            await on_new_message(UserMessage(safe, collector, sender,
-                                             input_channel=self.name(), metadata=metadata))
-        except Exception:
-            logger.exception("message from %s could not be processed", sender)
-        messages = await asyncio.to_thread(ensure_reply, sender, collector.messages)
+        safe, metadata = sanitize_message(text, inbound.metadata)
+        if safe != original:  # e.g. "/start@Bot" became "/greet"
+            metadata["original_text"] = original[:MAX_ORIGINAL_CHARS]
+        messages = await run_turn(on_new_message, safe, sender, self.name(), metadata)
         await send_messages(bot, chat_id, messages)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:

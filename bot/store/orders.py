@@ -34,11 +34,3 @@ def find_order(session: Session, number: str) -> OrderStatus | None:
         return None
     return OrderStatus(order.number, order.status, order.carrier, order.tracking_number,
                        order.expected_date, order.customer_id)
-
-
-def latest_order(session: Session, customer_id: int) -> OrderStatus | None:
-    """The customer's most recent order, or ``None``."""
-    order = session.scalar(
-        select(Order).where(Order.customer_id == customer_id).order_by(Order.created_at.desc())
-    )
-    return find_order(session, order.number) if order else None
