@@ -9,7 +9,7 @@ export CORS_ORIGINS ?= http://localhost:$(API_PORT) http://127.0.0.1:$(API_PORT)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test venv db model features browser lint bench clean
+.PHONY: run test venv db model features browser speech lint bench clean
 
 $(VENV)/.installed: requirements.lock scripts/make_venv.sh
 	bash scripts/make_venv.sh $(VENV)
@@ -34,6 +34,7 @@ features: db
 	$(PY) -m bot.search.cli sync
 
 run: model
+	bash scripts/install_speech.sh || echo "voice: espeak-ng fallback unavailable; Piper is used"
 	bash scripts/secrets.sh
 	$(PY) -m bot.runtime.endpoints var/endpoints.yml
 	@echo ""
@@ -48,7 +49,11 @@ run: model
 browser:
 	bash scripts/install_browser.sh
 
-test: venv browser
+# espeak-ng: the voice channel's fallback synthesiser (Piper, the default, is in the venv).
+speech:
+	bash scripts/install_speech.sh
+
+test: venv browser speech
 	$(PY) -m pytest -q
 
 lint: venv

@@ -95,9 +95,10 @@ def push(tg: Stack, chat: int, event: dict[str, Any]) -> None:
 
 
 def test_webhook_is_registered_at_start_with_the_secret(tg, fake):
-    [hook] = fake.sent("setWebhook")
+    [hook] = fake.wait_for(lambda: fake.sent("setWebhook"), timeout=30)
     assert hook.params["url"] == WEBHOOK_URL and hook.params["secret_token"] == SECRET
-    assert "Telegram webhook registered" in tg.log("rasa").read_text()
+    # The fake records the call before the channel reads its answer and logs it.
+    fake.wait_for(lambda: "Telegram webhook registered" in tg.log("rasa").read_text(), 30)
     assert TOKEN.split(":")[1] not in tg.log("rasa").read_text()
 
 

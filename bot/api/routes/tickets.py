@@ -54,7 +54,7 @@ def require_agent(authorization: str = Header(default="")) -> None:
 
 
 @router.get("", response_model=list[TicketOut], dependencies=[Depends(require_agent)])
-def list_tickets(status: str = Query("open", regex="^(open|closed|all)$")) -> list[Ticket]:
+def list_tickets(status: str = Query("open", pattern="^(open|closed|all)$")) -> list[Ticket]:
     """Tickets with the given status (``open``, ``closed`` or ``all``), newest first."""
     with session_scope() as session:
         query = select(Ticket).order_by(Ticket.id.desc())

