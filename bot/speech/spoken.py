@@ -17,7 +17,8 @@ def spoken_text(messages: list[dict[str, Any]]) -> str:
     skipped (every Touchline card repeats its content in the text).
 
     Args:
-        messages: dicts with optional ``text`` and ``buttons`` (``title``/``payload``) keys, as Rasa's ``CollectingOutputChannel`` records them.
+        messages: dicts with optional ``text`` and ``buttons`` (``title``/``payload``)
+            keys, as Rasa's ``CollectingOutputChannel`` records them.
 
     Returns:
         One string of sentences; ``""`` when there is nothing to say.
