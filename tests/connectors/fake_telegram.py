@@ -1,10 +1,18 @@
 """A small fake Telegram Bot API on 127.0.0.1 that records every call.
 
-Point a PTB ``Bot`` at it with ``base_url=fake.base_url``.  PTB posts form-encoded fields
-(``multipart/form-data`` when uploading), so recorded parameters are strings; JSON bodies
-are accepted too.  Answers getMe, sendMessage, sendPhoto, sendChatAction,
-answerCallbackQuery, setWebhook, deleteWebhook and getFile; anything else is a 404 like
-Telegram's.  ``fail[method] = (status, description)`` makes a method fail.
+Point a PTB ``Bot`` at it with ``base_url=fake.base_url`` and
+``base_file_url=fake.base_file_url``.  PTB posts form-encoded fields (``multipart/form-data``
+when uploading), so recorded parameters are strings (an uploaded file is
+``"<file NAME>"`` there and its bytes are in :attr:`Call.files`); JSON bodies are accepted
+too.  Answers getMe, sendMessage, sendPhoto, sendVoice, sendChatAction, answerCallbackQuery,
+setWebhook, deleteWebhook and getFile; anything else is a 404 like Telegram's.
+``fail[method] = (status, description)`` makes a method fail.
+
+Files: :meth:`FakeBotApi.add_file` registers bytes under a ``file_id``; ``getFile`` then
+answers with a ``file_path`` and ``GET /file/bot<token>/<file_path>`` serves the bytes
+(recorded in :attr:`FakeBotApi.downloads`), as https://core.telegram.org/bots/api#getfile
+describes.  An unknown ``file_id`` gets Telegram's 400 "invalid file_id";
+``fail["file"] = (status, description)`` makes downloads fail.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Uploaded files of a multipart request: field name -> content."""
 
     def markup(self) -> dict[str, Any]:
         """The decoded ``reply_markup`` (``{}`` without one)."""
@@ -44,6 +54,10 @@ class FakeBotApi:
 
     calls: list[Call] = field(default_factory=list)
     fail: dict[str, tuple[int, str]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Registered files: ``file_id`` -> content (see :meth:`add_file`)."""
+    downloads: list[str] = field(default_factory=list)
+    """``file_path`` of every file download, in order."""
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -56,6 +70,21 @@ class FakeBotApi:
         """Value for ``Bot(base_url=...)``."""
         return f"http://127.0.0.1:{self.port}/bot"
 
+    @property
+    def base_file_url(self) -> str:
+        """Value for ``Bot(base_file_url=...)``."""
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    def add_file(self, file_id: str, content: bytes) -> str:
+        """Serve ``content`` as the file ``file_id``; returns its ``file_path``."""
+        with self._lock:
+            self.files[file_id] = content
+        return self._file_path(file_id)
+
+    @staticmethod
+    def _file_path(file_id: str) -> str:
+        return f"voice/{file_id}.oga"
+
     def start(self) -> FakeBotApi:
         """Start serving; returns once the port is bound."""
         ready = threading.Event()
@@ -65,6 +94,7 @@ class FakeBotApi:
             asyncio.set_event_loop(self._loop)
             app = web.Application()
             app.router.add_route("*", "/bot{token}/{method}", self._handle)
+            app.router.add_get("/file/bot{token}/{path:.+}", self._download)
             self._runner = web.AppRunner(app, access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -108,11 +138,36 @@ class FakeBotApi:
             time.sleep(0.1)
         raise AssertionError(f"timed out; calls so far: {[c.method for c in self.sent()]}")
 
-    async def _params(self, request: web.Request) -> dict[str, Any]:
+    async def _params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
         if request.content_type == "application/json":
-            return dict(await request.json())
+            return dict(await request.json()), {}
         form = await request.post()
-        return {k: v if isinstance(v, str) else f"<file {v.filename}>" for k, v in form.items()}
+        params = {k: v if isinstance(v, str) else f"<file {v.filename}>" for k, v in form.items()}
+        files = {k: v.file.read() for k, v in form.items() if isinstance(v, web.FileField)}
+        return params, files
+
+    def _get_file(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        file_id = str(params.get("file_id", ""))
+        with self._lock:
+            content = self.files.get(file_id)
+        if content is None:
+            return None
+        return {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                "file_size": len(content), "file_path": self._file_path(file_id)}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        with self._lock:
+            self.downloads.append(path)
+            found = [c for f, c in self.files.items() if self._file_path(f) == path]
+        if "file" in self.fail:
+            status, description = self.fail["file"]
+            return web.json_response({"ok": False, "error_code": status,
+                                      "description": description}, status=status)
+        if not found:
+            return web.json_response({"ok": False, "error_code": 404,
+                                      "description": "Not Found"}, status=404)
+        return web.Response(body=found[0], content_type="audio/ogg")
 
     def _message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
         with self._lock:
@@ -126,25 +181,31 @@ class FakeBotApi:
 
     async def _handle(self, request: web.Request) -> web.Response:
         method, token = request.match_info["method"], request.match_info["token"]
-        params = await self._params(request)
+        params, files = await self._params(request)
         with self._lock:
-            self.calls.append(Call(method, params, token))
+            self.calls.append(Call(method, params, token, files))
         if method in self.fail:
             status, description = self.fail[method]
             return web.json_response({"ok": False, "error_code": status,
                                       "description": description}, status=status)
+        if method == "getFile" and self._get_file(params) is None:
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: invalid file_id"},
+                                     status=400)
         results: dict[str, Callable[[], Any]] = {
             "getMe": lambda: {"id": BOT_ID, "is_bot": True, "first_name": "Touchline",
                               "username": USERNAME},
             "sendMessage": lambda: self._message(params, text=params.get("text", "")),
             "sendPhoto": lambda: self._message(params, photo=[
                 {"file_id": "photo-1", "file_unique_id": "p1", "width": 1, "height": 1}]),
+            "sendVoice": lambda: self._message(params, voice={
+                "file_id": "voice-1", "file_unique_id": "vr1",
+                "duration": int(params.get("duration", 1))}),
             "sendChatAction": lambda: True,
             "answerCallbackQuery": lambda: True,
             "setWebhook": lambda: True,
             "deleteWebhook": lambda: True,
-            "getFile": lambda: {"file_id": params.get("file_id", ""), "file_unique_id": "f1",
-                                "file_size": 1, "file_path": "voice/file_1.oga"},
+            "getFile": lambda: self._get_file(params),
         }
         if method not in results:
             return web.json_response({"ok": False, "error_code": 404,
