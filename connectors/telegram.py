@@ -28,7 +28,11 @@ webhook answers 503 saying what to set.  Each request:
      silence during a human takeover) and sent (:mod:`connectors.telegram_outbound`);
    * button tap: ``answerCallbackQuery``, then the stored payload goes to Rasa like text;
      an unknown id gets a "no longer available" notice;
-   * media without text: :data:`MEDIA_REPLY` (nothing during a takeover);
+   * voice note (at most a minute and 1 MiB): downloaded, transcribed by the shared speech
+     engines, the transcript goes to Rasa like text (``metadata["voice"]`` holds it) and the
+     answer comes back as text and as a ``sendVoice``; failures get a short text
+     (:mod:`connectors.telegram_voice`);
+   * other media without text: :data:`MEDIA_REPLY` (nothing during a takeover);
    * edits, membership changes, channel posts, unaddressed group messages: nothing.
 
 At server start the webhook is registered with ``setWebhook`` (URL, secret,
@@ -58,18 +62,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.replies import in_takeover, run_turn
 from connectors.sanitize import MAX_ORIGINAL_CHARS, sanitize_message
 from connectors.telegram_inbound import Inbound, Kind, read_update
 from connectors.telegram_outbound import TelegramOutput, send_messages, sender_id
 from connectors.telegram_store import first_delivery, resolve_button
+from connectors.telegram_voice import answer_voice
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
 """Update types requested in ``setWebhook``; edits and membership updates are not needed."""
-MEDIA_REPLY = "Sorry, I can only read text for now. Please type your question."
+MEDIA_REPLY = "Sorry, I can only read text and voice notes. Please type your question."
 EXPIRED_BUTTON = "This button is no longer available. Please type your question."
 DEFAULT_ENV = {
     "token_env": "TELEGRAM_TOKEN",
@@ -167,9 +173,16 @@ def _quiet_secret_loggers() -> None:
 class TelegramInput(InputChannel):
     """Rasa input channel for a Telegram bot, named ``telegram`` (see the module docstring)."""
 
-    def __init__(self, settings: TelegramSettings) -> None:
-        """Args: settings: the configuration (:meth:`TelegramSettings.from_env`)."""
+    def __init__(self, settings: TelegramSettings,
+                 speech_engines: Callable[[], SpeechEngines] = shared_engines) -> None:
+        """Args:
+            settings: the configuration (:meth:`TelegramSettings.from_env`).
+            speech_engines: returns the speech engines for voice notes; called in a worker
+                thread for each voice note, so it must cache (the default loads once per
+                process); may raise, which gets the user a "can't listen now" reply.
+        """
         self.settings = settings
+        self._speech_engines = speech_engines
         self._bot: Bot | None = None
         self._username = settings.bot_name
         self._tasks: set[asyncio.Task[None]] = set()
@@ -314,6 +327,10 @@ class TelegramInput(InputChannel):
     async def _process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
         bot, chat_id = self.bot(), int(inbound.chat_id or 0)
         sender = sender_id(chat_id)
+        if inbound.kind is Kind.VOICE and inbound.voice is not None:
+            await answer_voice(bot, chat_id, inbound.voice, inbound.metadata, on_new_message,
+                               self.name(), self._speech_engines)
+            return
         if inbound.kind is Kind.MEDIA:
             if not await asyncio.to_thread(in_takeover, sender):
                 await send_messages(bot, chat_id, [{"text": MEDIA_REPLY}])

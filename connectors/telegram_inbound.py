@@ -3,8 +3,11 @@
 =====================================  ============================================
 Update                                 :class:`Kind`
 =====================================  ============================================
-``message`` with text or a caption     ``TEXT`` (private chats; groups when addressed)
-``message`` with media, no text        ``MEDIA`` (sticker, photo, voice, ... same rule)
+``message`` with a voice note          ``VOICE`` (private chats; groups when addressed);
+                                       a caption is not read: the speech is the message
+``message`` with text or a caption     ``TEXT`` (same rule)
+``message`` with other media, no text  ``MEDIA`` (sticker, photo, audio file, video note,
+                                       ... same rule)
 ``callback_query`` (button tap)        ``TAP``
 ``message`` without content            ``IGNORED`` (members joining/leaving, pins, ...)
 ``edited_message``, ``channel_post``,  ``IGNORED``: an edit re-sends text already
@@ -36,9 +39,25 @@ class Kind(Enum):
     """What an update asks of the channel."""
 
     TEXT = "text"
+    VOICE = "voice"
     MEDIA = "media"
     TAP = "tap"
     IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class VoiceNote:
+    """A voice note as Telegram describes it (https://core.telegram.org/bots/api#voice).
+
+    Attributes:
+        file_id: the id to download it with ``getFile``.
+        duration: its length in seconds, as the sender's app reported it.
+        file_size: its size in bytes; ``None`` when Telegram did not say.
+    """
+
+    file_id: str
+    duration: int
+    file_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,7 @@ class Inbound:
             ``callback_data``; otherwise empty.
         original: ``TEXT`` only: the text or caption as the user sent it.
         callback_query_id: ``TAP`` only: the query to answer.
+        voice: ``VOICE`` only: the voice note to download and transcribe.
         metadata: ``{"telegram": {...}}`` ids passed to Rasa with the message.
     """
 
@@ -62,6 +82,7 @@ class Inbound:
     text: str = ""
     original: str = ""
     callback_query_id: str | None = None
+    voice: VoiceNote | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,6 +118,12 @@ def read_update(update: Update, bot_id: int, bot_username: str | None) -> Inboun
         return Inbound(Kind.IGNORED, "group message not addressed to the bot")
     user_id = message.from_user.id if message.from_user else None
     meta = _metadata(update, message.chat.id, user_id, message)
+    if message.voice is not None:
+        # to_dict() gives the wire value in seconds; the ``duration`` property warns that
+        # it will become a timedelta (PTB 22.2+).
+        seconds = int(message.voice.to_dict().get("duration") or 0)
+        note = VoiceNote(message.voice.file_id, seconds, message.voice.file_size)
+        return Inbound(Kind.VOICE, reason, message.chat.id, voice=note, metadata=meta)
     if not has_text:
         return Inbound(Kind.MEDIA, reason, message.chat.id, metadata=meta)
     return Inbound(Kind.TEXT, reason, message.chat.id, _rasa_text(message, bot_username),

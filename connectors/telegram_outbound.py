@@ -16,6 +16,8 @@ Rasa message                             Telegram
                                          own list, ``bot/search/chat.py``)
 ``attachment``                           its URL as text
 other ``custom`` payloads                not sent (logged)
+spoken reply of a voice note             ``sendVoice``, an OGG/Opus upload
+                                         (:func:`send_voice`)
 =======================================  ==================================================
 
 Limits: https://core.telegram.org/bots/api#sendmessage (text 1-4096 characters, counted
@@ -192,6 +194,23 @@ async def send_messages(bot: Bot, chat_id: int, messages: list[dict[str, Any]]) 
             await _send_cards(bot, chat_id, products, turn_text)
         elif custom:
             logger.info("custom payload not shown on Telegram: %s", str(custom)[:200])
+
+
+async def send_voice(bot: Bot, chat_id: int, ogg_opus: bytes, seconds: float) -> bool:
+    """Upload a voice message (https://core.telegram.org/bots/api#sendvoice).
+
+    Args:
+        bot: a PTB bot.
+        chat_id: the Telegram chat.
+        ogg_opus: an OGG file with one Opus stream (what Telegram plays as a voice note).
+        seconds: its duration in seconds (shown by the client before playing).
+
+    Returns:
+        Whether Telegram accepted it; a failure is logged, not raised.
+    """
+    call = bot.send_voice(chat_id, ogg_opus, duration=max(1, round(seconds)),
+                          filename="reply.ogg")
+    return await _call(call, "sendVoice", chat_id)
 
 
 class TelegramOutput(OutputChannel):

@@ -64,10 +64,33 @@ def photo(chat_id: int, caption: str | None = None) -> dict[str, Any]:
                                     "height": 90}], **extra)
 
 
-def voice(chat_id: int) -> dict[str, Any]:
-    """A voice note."""
-    return message(chat_id, voice={"file_id": "vc", "file_unique_id": "v1", "duration": 2,
-                                   "mime_type": "audio/ogg"})
+def voice(chat_id: int, file_id: str = "vc", *, duration: int = 2, file_size: int | None = None,
+          reply_to_bot: bool = False, caption: str | None = None) -> dict[str, Any]:
+    """A voice note (``duration`` in seconds, ``file_size`` in bytes), optionally replying to
+    one of the bot's messages or with a caption."""
+    note: dict[str, Any] = {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                            "duration": duration, "mime_type": "audio/ogg"}
+    if file_size is not None:
+        note["file_size"] = file_size
+    extra: dict[str, Any] = {}
+    if reply_to_bot:
+        extra["reply_to_message"] = _bot_message(chat_id)
+    if caption is not None:
+        extra["caption"] = caption
+        extra["caption_entities"] = _entities(caption)
+    return message(chat_id, voice=note, **extra)
+
+
+def audio_file(chat_id: int) -> dict[str, Any]:
+    """A music file (``audio``), which is not a voice note."""
+    return message(chat_id, audio={"file_id": "au", "file_unique_id": "a1", "duration": 200,
+                                   "mime_type": "audio/mpeg"})
+
+
+def video_note(chat_id: int) -> dict[str, Any]:
+    """A round video message."""
+    return message(chat_id, video_note={"file_id": "vn", "file_unique_id": "n1", "length": 240,
+                                        "duration": 3})
 
 
 def members(chat_id: int, joined: bool) -> dict[str, Any]:
@@ -77,11 +100,14 @@ def members(chat_id: int, joined: bool) -> dict[str, Any]:
     return message(chat_id, left_chat_member=USER)
 
 
+def _bot_message(chat_id: int) -> dict[str, Any]:
+    return {"message_id": 1, "date": int(time.time()), "chat": chat(chat_id),
+            "from": BOT_USER, "text": "Is there anything else I can help with?"}
+
+
 def reply_to_bot(chat_id: int, text: str) -> dict[str, Any]:
     """A group message replying to one of the bot's messages."""
-    replied = {"message_id": 1, "date": int(time.time()), "chat": chat(chat_id),
-               "from": BOT_USER, "text": "Is there anything else I can help with?"}
-    return message(chat_id, text, reply_to_message=replied)
+    return message(chat_id, text, reply_to_message=_bot_message(chat_id))
 
 
 def tap(chat_id: int, data: str, *, update_id: int | None = None) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""The Telegram channel with a real PTB ``Bot`` talking to the fake Bot API and a real
-SQLite database; Rasa is replaced by a small echo handler (the end-to-end tests in
-``tests/e2e/test_telegram.py`` use the real Rasa server)."""
+"""The Telegram channel with a real PTB ``Bot`` talking to the fake Bot API, a real SQLite
+database and the real speech engines (Whisper, Piper); Rasa is replaced by a small echo
+handler (the end-to-end tests in ``tests/e2e/test_telegram.py`` use the real Rasa server)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from rasa.core.channels.channel import UserMessage
 from sqlalchemy import func, select
 from telegram import Update
 
+from bot.speech.asr import load_recognizer
+from bot.speech.audio import decode
+from bot.speech.engines import SpeechEngines
+from bot.speech.tts import load_synthesizer
 from bot.store.db import Base, get_engine, reset_engines, session_scope
 from bot.store.tickets import open_ticket
 from connectors.replies import APOLOGY
@@ -33,8 +37,17 @@ from connectors.telegram_store import (
     resolve_button,
     store_buttons,
 )
+from connectors.telegram_voice import (
+    DOWNLOAD_FAILED_REPLY,
+    MAX_VOICE_BYTES,
+    TOO_LONG_REPLY,
+    UNREADABLE_REPLY,
+    VOICE_UNAVAILABLE_REPLY,
+)
+from connectors.voice_turn import NOT_HEARD
 from tests.connectors import telegram_updates as u
 from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME, FakeBotApi
+from tests.connectors.voice_notes import heard, silent_ogg, spoken_ogg, words
 
 SECRET = "unit-secret_123"
 CHAT = 5151
@@ -58,12 +71,14 @@ def tg_db(tmp_path, monkeypatch, fake):
     Base.metadata.create_all(get_engine(url))
     fake.calls.clear()
     fake.fail.clear()
+    fake.files.clear()
+    fake.downloads.clear()
     return url
 
 
 def channel(fake: FakeBotApi, **overrides: Any) -> TelegramInput:
     settings = {"token": TOKEN, "secret_token": SECRET, "bot_name": USERNAME,
-                "base_url": fake.base_url, **overrides}
+                "base_url": fake.base_url, "base_file_url": fake.base_file_url, **overrides}
     return TelegramInput(TelegramSettings(**settings))
 
 
@@ -219,9 +234,127 @@ async def test_silent_turn_gets_the_apology_and_takeover_stays_silent(fake, tg_d
 
 async def test_media_without_text_gets_a_polite_reply_and_skips_rasa(fake):
     ch, rasa = channel(fake), Echo()
-    for body in (u.sticker(CHAT), u.photo(CHAT), u.voice(CHAT)):
+    for body in (u.sticker(CHAT), u.photo(CHAT), u.audio_file(CHAT), u.video_note(CHAT)):
         await ch.process(ch_read(ch, body), rasa)
-    assert fake.texts(CHAT) == [MEDIA_REPLY] * 3 and rasa.received == []
+    assert fake.texts(CHAT) == [MEDIA_REPLY] * 4 and rasa.received == []
+    await ch.stop()
+
+
+# --- voice notes -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def order_question():
+    """A voice note asking about an order, spoken by Piper (OGG/Opus)."""
+    return spoken_ogg("Where is my order?")
+
+
+async def test_voice_note_is_transcribed_and_answered_in_text_and_voice(fake, order_question):
+    fake.add_file("vn-order", order_question)
+    ch, rasa = channel(fake), Echo(reply=[
+        {"text": "Your parcel is on its way with DHL.",
+         "buttons": [{"title": "Thanks", "payload": "/thank"}]}])
+    body = u.voice(CHAT, "vn-order", duration=2)
+    await ch.process(ch_read(ch, body), rasa)
+    [msg] = rasa.received
+    assert (msg.sender_id, msg.input_channel) == (f"telegram:{CHAT}", "telegram")
+    assert {"my", "order"} <= words(msg.text)  # "Where's my order?"
+    assert msg.metadata["telegram"]["update_id"] == body["update_id"]
+    assert msg.metadata["voice"]["transcript"] == msg.text
+    assert msg.metadata["voice"]["asr_engine"] == "whisper"
+    assert fake.downloads == ["voice/vn-order.oga"]
+    [text] = fake.sent("sendMessage", CHAT)  # sent as for a text turn: keyboard included
+    assert text.params["text"] == "Your parcel is on its way with DHL."
+    assert resolve_button(text.markup()["inline_keyboard"][0][0]["callback_data"]) == "/thank"
+    [voice] = fake.sent("sendVoice", CHAT)
+    assert [m for m in fake.sent() if m.method.startswith("send")][-1] is voice  # voice last
+    ogg = voice.files["voice"]
+    assert ogg[:4] == b"OggS" and voice.params["voice"] == "<file reply.ogg>"
+    assert int(voice.params["duration"]) == round(decode(ogg).seconds) >= 1
+    assert {"parcel", "way"} <= words(heard(ogg))
+    await ch.stop()
+
+
+async def test_silent_voice_note_is_not_heard_and_skips_rasa(fake):
+    fake.add_file("vn-silent", silent_ogg(2.0))
+    ch, rasa = channel(fake), Echo()
+    await ch.process(ch_read(ch, u.voice(CHAT, "vn-silent")), rasa)
+    assert rasa.received == [] and fake.texts(CHAT) == [NOT_HEARD]
+    assert fake.sent("sendVoice") == []
+    await ch.stop()
+
+
+@pytest.mark.parametrize(
+    ("content", "reply"),
+    [(b"\x00garbage, not audio" * 50, UNREADABLE_REPLY),  # not any audio container
+     (b"OggS" + bytes(300), UNREADABLE_REPLY),  # a broken OGG header
+     (None, DOWNLOAD_FAILED_REPLY)],  # getFile answers 400 (unknown file_id)
+)
+async def test_unusable_voice_note_gets_a_polite_text(fake, caplog, content, reply):
+    if content is not None:
+        fake.add_file("vn-bad", content)
+    ch, rasa = channel(fake), Echo()
+    with caplog.at_level(logging.DEBUG):
+        await ch.process(ch_read(ch, u.voice(CHAT, "vn-bad")), rasa)
+    assert fake.texts(CHAT) == [reply] and rasa.received == []
+    assert fake.sent("sendVoice") == []
+    [logged] = [r for r in caplog.records if r.name == "connectors.telegram_voice"]
+    assert logged.levelno == logging.WARNING and f"chat {CHAT}" in logged.getMessage()
+    assert TOKEN.split(":")[1] not in caplog.text  # file URLs hold the token
+    await ch.stop()
+
+
+@pytest.mark.parametrize("failing", ["getFile", "file"])
+async def test_failed_file_download_gets_a_polite_text(fake, caplog, failing):
+    fake.add_file("vn-gone", b"x")
+    fake.fail[failing] = (502, "Bad Gateway")
+    ch, rasa = channel(fake), Echo()
+    with caplog.at_level(logging.DEBUG):
+        await ch.process(ch_read(ch, u.voice(CHAT, "vn-gone")), rasa)
+    assert fake.texts(CHAT) == [DOWNLOAD_FAILED_REPLY] and rasa.received == []
+    assert fake.downloads == ([] if failing == "getFile" else ["voice/vn-gone.oga"])
+    assert "download for chat" in caplog.text and TOKEN.split(":")[1] not in caplog.text
+    await ch.stop()
+
+
+async def test_too_long_voice_notes_are_not_downloaded(fake):
+    fake.add_file("vn-long", bytes(MAX_VOICE_BYTES + 1))
+    ch, rasa = channel(fake), Echo()
+    for body in (u.voice(CHAT, "vn-long", duration=61),
+                 u.voice(CHAT, "vn-long", file_size=MAX_VOICE_BYTES + 1),
+                 u.voice(CHAT, "vn-long")):  # the update hides the size; getFile tells it
+        await ch.process(ch_read(ch, body), rasa)
+    assert fake.texts(CHAT) == [TOO_LONG_REPLY] * 3 and rasa.received == []
+    assert len(fake.sent("getFile")) == 1 and fake.downloads == []
+    await ch.stop()
+
+
+async def test_speech_engines_that_fail_to_load_get_a_polite_text(fake, caplog):
+    def broken() -> SpeechEngines:
+        return SpeechEngines(load_recognizer("no-such-engine"), load_synthesizer())
+
+    fake.add_file("vn-order", b"never downloaded")
+    ch = TelegramInput(channel(fake).settings, speech_engines=broken)
+    with caplog.at_level(logging.ERROR):
+        await ch.process(ch_read(ch, u.voice(CHAT, "vn-order")), Echo())
+    assert fake.texts(CHAT) == [VOICE_UNAVAILABLE_REPLY] and fake.downloads == []
+    assert "speech engines unavailable" in caplog.text and "no-such-engine" in caplog.text
+    await ch.stop()
+
+
+async def test_voice_notes_during_a_takeover_reach_rasa_and_the_bot_stays_silent(
+        fake, order_question):
+    with session_scope() as s:
+        open_ticket(s, f"telegram:{CHAT}", None, "handoff", "summary", takeover=True)
+    fake.add_file("vn-order", order_question)
+    fake.add_file("vn-silent", silent_ogg(1.0))
+    rasa = Echo(reply=[])  # Rasa's takeover policy answers nothing
+    ch = channel(fake)
+    for body in (u.voice(CHAT, "vn-order"), u.voice(CHAT, "vn-silent"),
+                 u.voice(CHAT, "vn-unknown"), u.voice(CHAT, "vn-order", duration=90)):
+        await ch.process(ch_read(ch, body), rasa)
+    assert [m for m in fake.sent() if m.method.startswith("send")] == []
+    assert len(rasa.received) == 1 and "order" in words(rasa.received[0].text)
     await ch.stop()
 
 

@@ -6,9 +6,10 @@ import pytest
 from telegram import Update
 
 from connectors.telegram import TelegramSettings
-from connectors.telegram_inbound import Kind, read_update
+from connectors.telegram_inbound import Kind, VoiceNote, read_update
 from connectors.telegram_outbound import MAX_TEXT, chat_id_of, sender_id, split_text, utf16_len
 from connectors.telegram_store import BUTTON_PREFIX, button_ref
+from connectors.telegram_voice import MAX_VOICE_BYTES, MAX_VOICE_SECONDS, too_long
 from tests.connectors import telegram_updates as u
 from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME
 
@@ -78,7 +79,13 @@ GROUP = -100200300
         (u.members(GROUP, joined=True), Kind.IGNORED, ""),
         (u.members(GROUP, joined=False), Kind.IGNORED, ""),
         (u.sticker(77), Kind.MEDIA, ""),
-        (u.voice(77), Kind.MEDIA, ""),
+        (u.voice(77), Kind.VOICE, ""),
+        (u.voice(GROUP), Kind.IGNORED, ""),
+        (u.voice(GROUP, reply_to_bot=True), Kind.VOICE, ""),
+        (u.voice(GROUP, caption=f"for @{USERNAME}"), Kind.VOICE, ""),
+        (u.voice(77, caption="my question"), Kind.VOICE, ""),
+        (u.audio_file(77), Kind.MEDIA, ""),
+        (u.video_note(77), Kind.MEDIA, ""),
         (u.photo(77), Kind.MEDIA, ""),
         (u.photo(77, caption="do you have this in red?"), Kind.TEXT, "do you have this in red?"),
         (u.sticker(GROUP), Kind.IGNORED, ""),
@@ -101,6 +108,31 @@ def test_read_update_reasons_and_original_text():
     assert (start.reason, start.original) == ("command", f"/start@{USERNAME}")
     tapped = read(u.tap(77, "b:x"))
     assert tapped.callback_query_id and tapped.metadata["telegram"]["user_id"] == u.USER["id"]
+
+
+def test_voice_note_is_described_not_downloaded():
+    body = u.voice(GROUP, "AwACAgQ", duration=7, file_size=20480, reply_to_bot=True)
+    inbound = read(body)
+    assert inbound.voice == VoiceNote("AwACAgQ", 7, 20480)
+    assert (inbound.reason, inbound.chat_id) == ("reply to the bot", GROUP)
+    assert inbound.metadata["telegram"] == {
+        "update_id": body["update_id"], "chat_id": GROUP, "user_id": u.USER["id"],
+        "message_id": body["message"]["message_id"]}
+    assert read(u.voice(77)).voice == VoiceNote("vc", 2, None)  # file_size is optional
+    assert read(u.message(77, "hi")).voice is None
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        (VoiceNote("v", MAX_VOICE_SECONDS, MAX_VOICE_BYTES), False),
+        (VoiceNote("v", 3, None), False),
+        (VoiceNote("v", MAX_VOICE_SECONDS + 1, 1000), True),
+        (VoiceNote("v", 3, MAX_VOICE_BYTES + 1), True),
+    ],
+)
+def test_voice_note_limits(note, expected):
+    assert too_long(note) is expected
 
 
 def test_without_username_only_replies_and_bare_commands_address_the_bot():
