@@ -67,6 +67,9 @@ from connectors.sanitize import sanitize_message
 logger = logging.getLogger(__name__)
 
 SECRET_ENV = "TOUCHLINE_SESSION_SECRET"
+_PROCESS_KEY = secrets.token_bytes(32)
+"""Signing key when ``$TOUCHLINE_SESSION_SECRET`` is unset: one per process, so the widget
+and voice channels of one Rasa server accept each other's session tokens."""
 """Environment variable holding the HMAC key of session tokens."""
 HISTORY_LIMIT = 200
 """Most messages sent back when a session resumes (the latest ones)."""
@@ -90,14 +93,14 @@ class SessionSigner:
 
     @classmethod
     def from_env(cls) -> SessionSigner:
-        """A signer keyed by ``$TOUCHLINE_SESSION_SECRET``, else by a random per-process key."""
+        """A signer keyed by ``$TOUCHLINE_SESSION_SECRET``, else by :data:`_PROCESS_KEY`."""
         secret = os.environ.get(SECRET_ENV, "")
         if not secret:
             logger.warning(
                 "%s is not set: using a random key; widget sessions end when this process "
                 "restarts and are not shared between processes", SECRET_ENV
             )
-            return cls(secrets.token_bytes(32))
+            return cls(_PROCESS_KEY)
         return cls(secret.encode())
 
     def token(self, session_id: str) -> str:

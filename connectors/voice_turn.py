@@ -15,6 +15,7 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.speech.asr import Transcript
 from bot.speech.audio import Audio
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
@@ -50,6 +51,7 @@ async def answer_speech(
     sender_id: str,
     input_channel: str,
     metadata: dict[str, Any] | None = None,
+    heard: Transcript | None = None,
 ) -> VoiceReply:
     """Transcribe ``audio`` (in a worker thread) and let Rasa answer the transcript.
 
@@ -60,16 +62,19 @@ async def answer_speech(
         sender_id: the conversation id.
         input_channel: the channel's name, recorded on the user event.
         metadata: channel metadata; ``metadata["voice"]`` gets the transcript details.
+        heard: the transcript when the caller already has it (``audio`` is then only
+            measured, not transcribed again).
 
     Returns:
         The transcript and replies; when nothing was recognised, Rasa is not called and
         the reply is :data:`NOT_HEARD`.
     """
-    transcript = await asyncio.to_thread(engines.recognizer.transcribe, audio)
+    transcript = heard or await asyncio.to_thread(engines.recognizer.transcribe, audio)
     if not _heard(transcript.text):
         messages = [{"recipient_id": sender_id, "text": NOT_HEARD}]
         return VoiceReply("", messages, NOT_HEARD)
     voice = {
+        **(metadata or {}).get("voice", {}),
         "transcript": transcript.text,
         "asr_engine": transcript.engine,
         "audio_s": round(audio.seconds, 3),

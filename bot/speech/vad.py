@@ -77,6 +77,8 @@ class EndpointSettings:
         release: probability below which a window counts as silence (hysteresis).
         start_s: seconds of speech that start an utterance (shorter noises are ignored).
         end_silence_s: seconds of silence after speech that end the utterance.
+        pause_s: seconds of silence after speech that announce a likely end (a "pause"
+            event, so a recogniser can start before the end is certain).
         pre_roll_s: seconds kept before the detected start, so first sounds are not cut.
         max_utterance_s: an utterance is cut here even if the caller keeps talking.
     """
@@ -85,6 +87,7 @@ class EndpointSettings:
     release: float = 0.35
     start_s: float = 0.096
     end_silence_s: float = 0.4
+    pause_s: float = 0.128
     pre_roll_s: float = 0.25
     max_utterance_s: float = 30.0
 
@@ -94,8 +97,10 @@ class Endpointer:
     """Streams 16 kHz audio in; reports speech starts and finished utterances.
 
     Call :meth:`feed` with each piece of audio; it returns the events of that piece:
-    ``("speech", None)`` when the caller starts talking and ``("utterance", Audio)`` when
-    they have finished (the audio from just before the start to the end of speech).
+    ``("speech", None)`` when the caller starts talking; ``("pause", Audio)`` after
+    :attr:`EndpointSettings.pause_s` of silence (the utterance so far), ``("resume",
+    None)`` if they talk again after a pause; ``("utterance", Audio)`` when they have
+    finished (the audio from just before the start to the end of speech).
     """
 
     settings: EndpointSettings = field(default_factory=EndpointSettings)
@@ -123,7 +128,12 @@ class Endpointer:
                     self._keep_last(s.pre_roll_s + self._speech_run * WINDOW_S)
                     events.append(("speech", None))
                 continue
+            paused = self._silence_run * WINDOW_S >= s.pause_s
             self._silence_run = self._silence_run + 1 if p < s.release else 0
+            if paused and self._silence_run == 0:
+                events.append(("resume", None))
+            elif not paused and self._silence_run * WINDOW_S >= s.pause_s:
+                events.append(("pause", Audio(np.concatenate(self._audio), ASR_RATE)))
             too_long = self._buffered >= s.max_utterance_s * ASR_RATE
             if self._silence_run * WINDOW_S >= s.end_silence_s or too_long:
                 events.append(("utterance", self._take()))

@@ -1,0 +1,250 @@
+"""Voice gateway: a Rasa input channel for phone calls and recorded speech.
+
+Routes, under Rasa's channel prefix ``/webhooks/voice/``:
+
+``GET /``
+    Health: whether the speech engines are loaded, and which.
+``POST /twiml``
+    Twilio's "A call comes in" webhook.  Answers TwiML that connects the call to
+    ``/stream`` (``<Connect><Stream>``, a bidirectional Media Stream) with a stream token
+    signed for the call SID.  When a Twilio auth token is configured, the request's
+    ``X-Twilio-Signature`` must be valid (else 403).
+``WebSocket /stream``
+    Twilio Media Streams: see :mod:`connectors.voice_call`.
+``POST /utterance``
+    A recorded utterance (WAV, OGG/Opus or WebM/Opus body; at most
+    :data:`MAX_UPLOAD_BYTES` and 60 s) in; JSON out: ``session_id`` and ``token`` (send both
+    back for the next turn; a widget session's id and token work too), ``transcript``,
+    ``messages`` (bot messages as the REST channel returns them), ``reply_text`` and
+    ``audio`` (``{"format", "mime", "base64"}`` of the spoken reply, or ``null``).
+    Query ``reply_format=wav|ogg`` (default ``wav``).  Errors: 400 (empty body, bad
+    parameter), 401 (token does not match the session), 413 (too large or too long), 415
+    (not audio), 503 (speech engines unavailable); the body is ``{"error": "..."}``.
+
+``credentials.yml``::
+
+    connectors.voice.VoiceInput:
+      public_url_env: TOUCHLINE_VOICE_PUBLIC_URL   # https://your.host (for the TwiML)
+      twilio_auth_token_env: TWILIO_AUTH_TOKEN     # checks X-Twilio-Signature when set
+      silence_s: 8                                 # $TOUCHLINE_VOICE_SILENCE_S overrides
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
+
+from bot.speech.audio import AudioError, decode, encode
+from bot.speech.engines import SpeechEngines, shared_engines
+from connectors.socketio import SessionSigner
+from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
+from connectors.voice_turn import answer_speech, speak_all
+
+logger = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+"""Largest utterance body accepted, in bytes."""
+MIMES = {"wav": "audio/wav", "ogg": "audio/ogg"}
+SIGNATURE_HEADER = "X-Twilio-Signature"
+SILENCE_ENV = "TOUCHLINE_VOICE_SILENCE_S"
+"""Overrides ``silence_s`` of ``credentials.yml`` (seconds)."""
+
+
+def _error(status: int, reason: str) -> HTTPResponse:
+    return response.json({"error": reason}, status=status)
+
+
+class VoiceInput(InputChannel):
+    """Phone calls (Twilio Media Streams) and recorded utterances, Rasa name ``voice``.
+
+    Args:
+        public_url: the server's public base URL (``https://host``); ``None``: taken from
+            each TwiML request's ``Host`` and ``X-Forwarded-Proto`` headers.
+        twilio_auth_token: the Twilio account's auth token, to check webhook signatures.
+        settings: call timing.
+    """
+
+    def __init__(self, public_url: str | None = None, twilio_auth_token: str | None = None,
+                 settings: CallSettings | None = None) -> None:
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
+        self.settings = settings or CallSettings()
+        self.signer = SessionSigner.from_env()
+        self._engines: asyncio.Task[SpeechEngines] | None = None
+
+    @classmethod
+    def name(cls) -> str:
+        """Channel name; routes live under ``/webhooks/voice/``."""
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> VoiceInput:
+        """Build from the ``credentials.yml`` block (``*_env`` keys name variables)."""
+        creds = credentials or {}
+
+        def env(key: str, default: str) -> str | None:
+            return os.environ.get(str(creds.get(key) or default), "").strip() or None
+
+        silence = float(os.environ.get(SILENCE_ENV) or creds.get("silence_s")
+                        or CallSettings.silence_s)
+        return cls(env("public_url_env", "TOUCHLINE_VOICE_PUBLIC_URL"),
+                   env("twilio_auth_token_env", "TWILIO_AUTH_TOKEN"),
+                   CallSettings(silence_s=silence))
+
+    def call_token(self, call_sid: str) -> str:
+        """The stream token of ``call_sid`` (HMAC-SHA256 with the session secret)."""
+        return self.signer.token(f"call:{call_sid}")
+
+    def _token_ok(self, call_sid: str, token: str) -> bool:
+        return self.signer.verify(f"call:{call_sid}", token)
+
+    async def engines(self) -> SpeechEngines:
+        """The speech engines (loading starts at server start; this waits for it).
+
+        Raises:
+            Exception: whatever loading raised (for example ``ModelIntegrityError``).
+        """
+        if self._engines is None:
+            self._engines = asyncio.ensure_future(asyncio.to_thread(shared_engines))
+        return await asyncio.shield(self._engines)
+
+    def _stream_url(self, request: Request) -> str:
+        if self.public_url:
+            base = urlsplit(self.public_url)
+            scheme, host = ("wss" if base.scheme == "https" else "ws"), base.netloc
+        else:
+            proto = request.headers.get("x-forwarded-proto", request.scheme)
+            scheme, host = ("wss" if proto == "https" else "ws"), request.host
+        return f"{scheme}://{host}/webhooks/{CHANNEL}/stream"
+
+    def _signed(self, request: Request) -> bool:
+        if self.validator is None:
+            return True
+        params = {k: v[0] for k, v in request.form.items()}
+        if self.public_url:
+            url = self.public_url + request.path + (f"?{request.query_string}"
+                                                    if request.query_string else "")
+        else:
+            url = request.url
+        return self.validator.validate(url, params, request.headers.get(SIGNATURE_HEADER, ""))
+
+    def twiml(self, call_sid: str, caller: str | None, stream_url: str) -> str:
+        """The TwiML that connects ``call_sid`` to the Media Streams WebSocket."""
+        stream = Stream(url=stream_url)
+        stream.parameter(name="token", value=self.call_token(call_sid))
+        if caller:
+            stream.parameter(name="from", value=caller)
+        connect = Connect()
+        connect.append(stream)
+        answer = VoiceResponse()
+        answer.append(connect)
+        return str(answer)
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        """Routes: ``GET /``, ``POST /twiml``, WebSocket ``/stream``, ``POST /utterance``."""
+        hook = Blueprint("touchline_voice", __name__)
+
+        @hook.listener("after_server_start")
+        async def load(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+            try:
+                engines = await self.engines()
+                logger.info("voice: %s recognizer, %s synthesizer", engines.recognizer.name,
+                            engines.synthesizer.name)
+            except Exception as exc:
+                logger.error("voice channel unavailable: %s: %s", type(exc).__name__, exc)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            try:
+                engines = await self.engines()
+            except Exception as exc:
+                return response.json({"status": "unavailable", "error": str(exc)}, status=503)
+            return response.json({"status": "ok", "asr": engines.recognizer.name,
+                                  "tts": engines.synthesizer.name})
+
+        @hook.route("/twiml", methods=["POST"])
+        async def twiml(request: Request) -> HTTPResponse:
+            if not self._signed(request):
+                return _error(403, "invalid X-Twilio-Signature")
+            call_sid = request.form.get("CallSid")
+            if not call_sid:
+                return _error(400, "CallSid is required")
+            xml = self.twiml(call_sid, request.form.get("From"), self._stream_url(request))
+            return response.text(xml, content_type="text/xml")
+
+        @hook.websocket("/stream")
+        async def stream(_request: Request, ws: Any) -> None:  # noqa: ANN401 - sanic socket
+            try:
+                engines = await self.engines()
+            except Exception:
+                await ws.close(code=1011, reason="speech engines unavailable")
+                return
+            call = TwilioCall(ws.send, engines, on_new_message, self.settings, self._token_ok)
+            try:
+                while await call.handle(await ws.recv()):
+                    pass
+            except Exception as exc:  # closed socket (hang-up) or cancelled on shutdown
+                logger.info("call %s ended: %s", call.call_sid, type(exc).__name__)
+            finally:
+                await call.close()
+            if call.closed_reason:
+                await ws.close(code=1008, reason=call.closed_reason[:120])
+
+        @hook.route("/utterance", methods=["POST"])
+        async def utterance(request: Request) -> HTTPResponse:
+            return await self._utterance(request, on_new_message)
+
+        return hook
+
+    async def _utterance(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
+        fmt = request.args.get("reply_format", "wav")
+        if fmt not in MIMES:
+            return _error(400, "reply_format must be wav or ogg")
+        session_id, token = request.args.get("session_id"), request.args.get("token")
+        if session_id is None and token is None:
+            session_id, token = self.signer.issue()
+        elif not self.signer.verify(session_id, token):
+            return _error(401, "session_id and token do not match")
+        body = request.body or b""
+        if len(body) > MAX_UPLOAD_BYTES:
+            return _error(413, f"audio must be at most {MAX_UPLOAD_BYTES} bytes")
+        if not body:
+            return _error(400, "the body must be the recorded audio")
+        try:
+            audio = await asyncio.to_thread(decode, body)
+        except AudioError as exc:
+            status = 413 if "longer" in str(exc) else 415
+            return _error(status, str(exc))
+        try:
+            engines = await self.engines()
+        except Exception as exc:
+            return _error(503, f"speech engines unavailable: {exc}")
+        reply = await answer_speech(engines, on_new_message, audio, session_id, CHANNEL,
+                                    {"voice": {"source": "utterance"}})
+        spoken = await speak_all(engines, reply.text)
+        audio_out = None
+        if spoken is not None:
+            data = await asyncio.to_thread(encode, spoken, fmt)
+            audio_out = {"format": fmt, "mime": MIMES[fmt],
+                         "base64": base64.b64encode(data).decode()}
+        messages = [{k: v for k, v in m.items() if k != "recipient_id"}
+                    for m in reply.messages]
+        return response.json({"session_id": session_id, "token": token,
+                              "transcript": reply.transcript, "messages": messages,
+                              "reply_text": reply.text, "audio": audio_out})

@@ -1,0 +1,356 @@
+"""One phone call over a Twilio Media Streams WebSocket.
+
+Twilio sends JSON text messages (https://www.twilio.com/docs/voice/media-streams/websocket-messages):
+``connected``, ``start`` (stream and call ids, custom parameters, media format), ``media``
+(base64 8 kHz µ-law, 20 ms per message), ``mark`` (a mark we sent has been played),
+``dtmf`` and ``stop``.  We answer with ``media`` (the bot's voice), ``mark`` (to learn when
+playback reached a point) and ``clear`` (drop audio not yet played: barge-in).
+
+Behaviour of a call:
+
+* after ``start`` the bot greets the caller (a ``/greet`` turn in Rasa);
+* Silero VAD finds the end of each caller utterance (:class:`bot.speech.vad.Endpointer`);
+  the transcript is one Rasa turn, the reply is streamed back sentence by sentence;
+* caller speech while the bot talks sends ``clear`` and stops the reply (barge-in);
+* :attr:`CallSettings.silence_s` of silence re-prompts once; the same again says goodbye
+  and ends the call (closing the stream ends ``<Connect>``; the TwiML hangs up);
+* a hang-up (``stop`` or a closed socket) mid-reply stops the reply; the Rasa turn that
+  produced it is already recorded;
+* malformed messages (not JSON, unknown events, bad base64, media before ``start``) are
+  counted and ignored; an unsupported media format or a bad stream token closes the
+  stream with a reason.
+
+Time inside a call is media time: the seconds of caller audio received, which Twilio
+streams in real time, so silence timers do not depend on server load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import soxr
+from rasa.core.channels.channel import UserMessage
+from sanic.exceptions import WebsocketClosed
+from websockets.exceptions import ConnectionClosed
+
+from bot.speech.asr import Transcript
+from bot.speech.audio import ASR_RATE, Audio, mulaw_decode, mulaw_encode
+from bot.speech.engines import SpeechEngines
+from bot.speech.spoken import spoken_text
+from bot.speech.vad import Endpointer, EndpointSettings
+from connectors.replies import run_turn
+from connectors.voice_turn import answer_speech, speak
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "voice"
+FRAME_MS = 20
+"""Milliseconds of audio per ``media`` message we send (Twilio's own framing)."""
+SUPPORTED_RATES = range(8000, 48001)
+"""Hz: declared sample rates accepted in ``start.mediaFormat`` (resampled to 16 kHz)."""
+REPROMPT = "Are you still there? Tell me how I can help."
+GOODBYE = "I haven't heard from you, so I'll end the call now. Thanks for calling. Goodbye!"
+PLAYBACK_SLACK_S = 2.0
+"""Seconds after a reply's expected end at which it counts as played without a mark."""
+MAX_MALFORMED_LOGGED = 5
+TURN_FINISH_S = 15.0
+"""Seconds a turn in progress at hang-up may take to finish (its reply is not sent)."""
+
+Send = Callable[[str], Awaitable[None]]
+
+
+class CallEnded(Exception):
+    """The call is over (hang-up, ``stop``, or the socket closed)."""
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """Timing of a call.
+
+    Attributes:
+        silence_s: seconds of caller silence (after the bot finished talking) before a
+            re-prompt; the same again after it ends the call.
+        greet: whether the bot speaks first.
+        endpoint: voice-activity and end-of-utterance settings.
+    """
+
+    silence_s: float = 8.0
+    greet: bool = True
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """Queued work: a typed payload (``text``) or an utterance with its early transcript."""
+
+    text: str | None = None
+    audio: Audio | None = None
+    guess: asyncio.Task[Transcript] | None = None
+
+
+@dataclass
+class _Playback:
+    name: str
+    ends_at: float  # media seconds
+
+
+class TwilioCall:
+    """The state of one Media Streams connection.
+
+    Args:
+        send: coroutine sending one text message on the WebSocket.
+        engines: speech engines.
+        on_new_message: Rasa's callback for user messages.
+        settings: timing.
+        token_ok: checks the ``token`` custom parameter against the call SID.
+    """
+
+    def __init__(
+        self,
+        send: Send,
+        engines: SpeechEngines,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        settings: CallSettings,
+        token_ok: Callable[[str, str], bool],
+    ) -> None:
+        self._send_raw = send
+        self.engines = engines
+        self.on_new_message = on_new_message
+        self.settings = settings
+        self.token_ok = token_ok
+        self.stream_sid: str | None = None
+        self.call_sid: str | None = None
+        self.caller: str | None = None
+        self.malformed = 0
+        self.closed_reason: str | None = None
+        self._endpointer = Endpointer(settings.endpoint)
+        self._resampler: soxr.ResampleStream | None = None
+        self._rate = 8000
+        self._utterances: asyncio.Queue[_Turn | None] = asyncio.Queue()
+        self._guess: asyncio.Task[Transcript] | None = None
+        self._worker: asyncio.Task | None = None
+        self._speaking: asyncio.Task | None = None
+        self._playing: list[_Playback] = []
+        self._marks = 0
+        self._busy = False
+        self._quiet_since: float | None = None
+        self._reprompted = False
+        self._ending = False
+        self._closed = False
+
+    @property
+    def sender_id(self) -> str:
+        """The Rasa conversation id of this call."""
+        return f"voice:{self.call_sid}"
+
+    @property
+    def now(self) -> float:
+        """Media time: seconds of caller audio received."""
+        return self._endpointer.heard_s
+
+    async def handle(self, raw: object) -> bool:
+        """Process one WebSocket message; ``False`` when the call is over."""
+        try:
+            message = json.loads(raw) if isinstance(raw, str | bytes) else None
+        except (ValueError, UnicodeDecodeError):
+            message = None
+        if not isinstance(message, dict):
+            return self._malformed("not a JSON object")
+        event = message.get("event")
+        if event == "start":
+            return await self._start(message)
+        if event == "media":
+            return await self._media(message)
+        if event == "mark":
+            name = (message.get("mark") or {}).get("name") if isinstance(
+                message.get("mark"), dict) else None
+            self._playing = [p for p in self._playing if p.name != name]
+            self._played()
+            return True
+        if event == "stop":
+            logger.info("call %s: caller hung up", self.call_sid)
+            return False
+        if event in ("connected", "dtmf"):
+            return True
+        return self._malformed(f"unknown event {event!r}")
+
+    async def close(self) -> None:
+        """The call is over: stop speaking; a Rasa turn in progress may finish (up to
+        :data:`TURN_FINISH_S` seconds) so the caller's last message is not lost."""
+        self._closed = True
+        if self._speaking is not None:
+            self._speaking.cancel()
+        if self._worker is not None:
+            self._utterances.put_nowait(None)
+            try:
+                await asyncio.wait_for(self._worker, TURN_FINISH_S)
+            except (asyncio.TimeoutError, asyncio.CancelledError, CallEnded):
+                logger.warning("call %s: turn still running at hang-up", self.call_sid)
+
+    def _malformed(self, why: str) -> bool:
+        self.malformed += 1
+        if self.malformed <= MAX_MALFORMED_LOGGED:
+            logger.warning("call %s: ignored a malformed message (%s)", self.call_sid, why)
+        return True
+
+    async def _start(self, message: dict[str, Any]) -> bool:
+        start = message.get("start")
+        if self.stream_sid is not None or not isinstance(start, dict):
+            return self._malformed("bad or repeated start")
+        call_sid, stream_sid = start.get("callSid"), start.get("streamSid")
+        params = start.get("customParameters") or {}
+        if not isinstance(call_sid, str) or not call_sid or not isinstance(stream_sid, str):
+            self.closed_reason = "start without callSid/streamSid"
+            return False
+        if not isinstance(params, dict) or not self.token_ok(call_sid, str(params.get("token"))):
+            self.closed_reason = "bad stream token"
+            logger.warning("call %s: stream token rejected", call_sid)
+            return False
+        fmt = start.get("mediaFormat") or {}
+        encoding, rate = fmt.get("encoding"), fmt.get("sampleRate")
+        if (encoding != "audio/x-mulaw" or fmt.get("channels", 1) != 1
+                or not isinstance(rate, int) or rate not in SUPPORTED_RATES):
+            self.closed_reason = f"unsupported media format {fmt!r}"
+            logger.warning("call %s: %s", call_sid, self.closed_reason)
+            return False
+        self.call_sid, self.stream_sid = call_sid, stream_sid
+        self.caller = str(params.get("from") or "") or None
+        self._rate = rate
+        self._resampler = soxr.ResampleStream(rate, ASR_RATE, 1, dtype="float32")
+        self._worker = asyncio.create_task(self._work())
+        logger.info("call %s started (stream %s)", call_sid, stream_sid)
+        if self.settings.greet:
+            self._utterances.put_nowait(_Turn(text="/greet"))
+        return True
+
+    async def _media(self, message: dict[str, Any]) -> bool:
+        media = message.get("media")
+        if self._resampler is None or not isinstance(media, dict):
+            return self._malformed("media before start or without payload")
+        if media.get("track", "inbound") != "inbound":
+            return True
+        try:
+            payload = base64.b64decode(str(media.get("payload", "")), validate=True)
+        except (binascii.Error, ValueError):
+            return self._malformed("payload is not base64")
+        samples = self._resampler.resample_chunk(mulaw_decode(payload, self._rate).samples)
+        for kind, audio in self._endpointer.feed(samples):
+            if kind == "speech":
+                self._reprompted = False
+                await self._barge_in()
+            elif kind == "pause" and audio is not None:
+                # Transcribe what was said so far; if the caller stays quiet this is the
+                # utterance's transcript, ready before the end-of-speech timeout.
+                self._guess = asyncio.ensure_future(
+                    asyncio.to_thread(self.engines.recognizer.transcribe, audio))
+            elif kind == "resume":
+                self._guess = None
+            elif kind == "utterance" and audio is not None:
+                self._utterances.put_nowait(_Turn(audio=audio, guess=self._guess))
+                self._guess = None
+        self._played()
+        return await self._check_silence()
+
+    async def _barge_in(self) -> None:
+        if (self._speaking is not None and not self._speaking.done()) or self._playing:
+            logger.info("call %s: caller spoke over the bot; clearing", self.call_sid)
+            if self._speaking is not None:
+                self._speaking.cancel()
+            self._playing.clear()
+            await self._send({"event": "clear", "streamSid": self.stream_sid})
+
+    def _played(self) -> None:
+        self._playing = [p for p in self._playing if p.ends_at > self.now]
+
+    def _idle(self) -> bool:
+        speaking = self._speaking is not None and not self._speaking.done()
+        return not (self._busy or speaking or self._playing or self._endpointer.talking
+                    or not self._utterances.empty())
+
+    async def _check_silence(self) -> bool:
+        if not self._idle():
+            self._quiet_since = None
+            return True
+        if self._ending:
+            return False
+        if self._quiet_since is None:
+            self._quiet_since = self.now
+        elif self.now - self._quiet_since >= self.settings.silence_s:
+            self._quiet_since = None
+            if self._reprompted:
+                self._ending = True
+                logger.info("call %s: silent twice; ending the call", self.call_sid)
+                await self._say(GOODBYE)
+            else:
+                self._reprompted = True
+                await self._say(REPROMPT)
+        return True
+
+    async def _say(self, text: str) -> None:
+        self._speaking = asyncio.create_task(self._stream(text))
+
+    async def _work(self) -> None:
+        while (item := await self._utterances.get()) is not None:
+            self._busy = True
+            try:
+                if item.audio is None:
+                    messages = await run_turn(self.on_new_message, str(item.text),
+                                              self.sender_id, CHANNEL, self._metadata())
+                    text = spoken_text(messages)
+                else:
+                    started = time.perf_counter()
+                    heard = await item.guess if item.guess is not None else None
+                    reply = await answer_speech(self.engines, self.on_new_message, item.audio,
+                                                self.sender_id, CHANNEL, self._metadata(),
+                                                heard)
+                    text = reply.text
+                    logger.info("call %s heard %r; answered in %.0f ms", self.call_sid,
+                                reply.transcript, 1000 * (time.perf_counter() - started))
+                if self._closed:
+                    return
+                if self._speaking is not None and not self._speaking.done():
+                    self._speaking.cancel()
+                self._speaking = asyncio.create_task(self._stream(text))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("call %s: turn failed", self.call_sid)
+            finally:
+                self._busy = False
+
+    def _metadata(self) -> dict[str, Any]:
+        return {"voice": {"call_sid": self.call_sid, "from": self.caller}}
+
+    async def _stream(self, text: str) -> None:
+        """Send ``text`` as µ-law media, a sentence at a time, each followed by a mark."""
+        frame = self._rate * FRAME_MS // 1000
+        try:
+            async for piece in speak(self.engines, text):
+                payload = mulaw_encode(piece, self._rate)
+                for i in range(0, len(payload), frame):
+                    chunk = base64.b64encode(payload[i:i + frame]).decode()
+                    await self._send({"event": "media", "streamSid": self.stream_sid,
+                                      "media": {"payload": chunk}})
+                self._marks += 1
+                name = f"reply-{self._marks}"
+                start = max([self.now, *(p.ends_at for p in self._playing)])
+                self._playing.append(_Playback(name, start + len(payload) / self._rate
+                                               + PLAYBACK_SLACK_S))
+                await self._send({"event": "mark", "streamSid": self.stream_sid,
+                                  "mark": {"name": name}})
+        except CallEnded:
+            return
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        try:
+            await self._send_raw(json.dumps(message))
+        except (ConnectionClosed, WebsocketClosed) as exc:
+            raise CallEnded from exc
