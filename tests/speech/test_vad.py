@@ -1,0 +1,56 @@
+"""Silero endpointing on real speech: start, pause, resume, end of utterance, noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.speech.audio import ASR_RATE, Audio, silence
+from bot.speech.vad import Endpointer, EndpointSettings
+from tests.speech.conftest import trimmed
+
+
+def run(
+    endpointer: Endpointer, audio: Audio, step: int = 320
+) -> list[tuple[float, str, Audio | None]]:
+    """Feed ``audio`` in 20 ms pieces; return (stream seconds, event, audio) triples."""
+    samples = audio.at(ASR_RATE).samples
+    events = []
+    for i in range(0, len(samples), step):
+        for kind, cut in endpointer.feed(samples[i : i + step]):
+            events.append((endpointer.heard_s, kind, cut))
+    return events
+
+
+def test_one_utterance_is_found_with_its_end(question):
+    speech = trimmed(question)
+    events = run(Endpointer(), silence(0.5).then(speech).then(silence(1.0)))
+    assert [e[1] for e in events] == ["speech", "pause", "utterance"]
+    (start, _, _), (_, _, early), (end, _, cut) = events
+    assert 0.5 < start < 0.5 + 0.25  # within 250 ms of the first sound
+    speech_end = 0.5 + speech.seconds
+    assert speech_end < end < speech_end + 0.65  # end-of-speech timeout 0.4 s + VAD lag
+    assert cut.seconds == pytest.approx(speech.seconds + 0.25 + (end - speech_end), abs=0.35)
+    assert early.seconds < cut.seconds  # the early transcript's audio came first
+
+
+def test_talking_again_after_a_pause_resumes_the_same_utterance(question):
+    speech = trimmed(question)
+    events = run(Endpointer(), speech.then(silence(0.25)).then(speech).then(silence(1.0)))
+    kinds = [e[1] for e in events]
+    assert kinds.count("utterance") == 1 and "resume" in kinds
+    assert events[-1][2].seconds > 2 * speech.seconds
+
+
+def test_silence_and_quiet_noise_are_not_speech():
+    rng = np.random.default_rng(0)
+    noise = Audio((0.003 * rng.standard_normal(3 * ASR_RATE)).astype(np.float32), ASR_RATE)
+    assert run(Endpointer(), silence(3.0).then(noise)) == []
+
+
+def test_endless_talk_is_cut_at_the_maximum(question):
+    settings = EndpointSettings(max_utterance_s=2.0)
+    speech = trimmed(question)
+    long_talk = speech.then(speech).then(speech)
+    kinds = [e[1] for e in run(Endpointer(settings), long_talk)]
+    assert "utterance" in kinds
