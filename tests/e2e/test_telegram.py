@@ -2,7 +2,8 @@
 server and a seeded shop database), replies checked in what the fake Bot API recorded.
 
 Replays R8 and R9 of ../shared/replay/bad-inputs.md, forged and duplicate updates, the
-handoff takeover on Telegram, and messages pushed through Rasa's HTTP API.
+handoff takeover on Telegram, messages pushed through Rasa's HTTP API, and voice notes
+(spoken by Piper, transcribed by Whisper inside the Rasa server, answered with sendVoice).
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from bot.store.models import Ticket
 from bot.store.tickets import close_ticket
 from connectors.telegram import MEDIA_REPLY, SECRET_HEADER
 from connectors.telegram_store import TelegramSeenUpdate
+from connectors.telegram_voice import TOO_LONG_REPLY, UNREADABLE_REPLY
+from connectors.voice_turn import NOT_HEARD
 from tests.connectors import telegram_updates as u
 from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME, Call, FakeBotApi
+from tests.connectors.voice_notes import heard, silent_ogg, spoken_ogg, words
 
 pytestmark = pytest.mark.slow
 SECRET = "e2e-Secret_token-42"
@@ -147,7 +151,7 @@ def test_r8_odd_updates_all_get_200_and_the_chat_goes_on(tg, fake):
         u.members(group, joined=False),
         u.message(group, "where is my order TL-10001"),  # not addressed to the bot
         u.message(group, f"/start@{USERNAME}"),
-        u.sticker(chat), u.photo(chat), u.voice(chat),
+        u.sticker(chat), u.photo(chat), u.video_note(chat),
     )]
     assert [r["status"] for r in results] == ["ignored"] * 4 + ["accepted"] * 4
     assert GREETING in replies(fake, group, 1)[0]
@@ -183,8 +187,12 @@ def test_buttons_tap_and_handoff_silence_the_bot_on_telegram(tg, fake):
         ticket_id = ticket.id
     send(tg, u.message(chat, "hello? anyone?"))
     send(tg, u.sticker(chat))
-    settle(tg, chat, 4)
+    fake.add_file("vn-1005", spoken_ogg("Is anyone there?"))
+    send(tg, u.voice(chat, "vn-1005"))
+    settle(tg, chat, 5)  # the voice note's transcript reaches Rasa, for the agent to read
     assert len(fake.texts(chat)) == 3  # silent while a person holds the conversation
+    assert fake.sent("sendVoice", chat) == []
+    assert "anyone" in words(user_events(tg, chat)[-1]["text"])
     with session_scope(tg.env["DATABASE_URL"]) as s:
         close_ticket(s, ticket_id)
     send(tg, u.message(chat, "hello"))
@@ -233,6 +241,43 @@ def test_product_search_sends_the_list_once_and_no_raw_json(tg, fake):
     settle(tg, chat, 1)
     assert fake.texts(chat) == [reply]  # the cards repeat nothing the text already listed
     assert not fake.sent("sendPhoto", chat)  # catalogue products have no image URL
+
+
+def test_voice_note_about_a_payment_gets_the_payment_flow_in_text_and_voice(tg, fake):
+    chat = 1010
+    fake.add_file("vn-pay", spoken_ogg("I have a problem with my payment"))
+    assert send(tg, u.voice(chat, "vn-pay", duration=2)) == {"status": "accepted"}
+    [voice] = fake.wait_for(lambda: fake.sent("sendVoice", chat))
+    [question] = fake.texts(chat)
+    assert "find your account" in question  # payment_issue asks who the customer is first
+    [event] = user_events(tg, chat)
+    assert event["parse_data"]["intent"]["name"] == "payment_issue"
+    assert event["input_channel"] == "telegram"
+    assert event["metadata"]["voice"]["transcript"] == event["text"]
+    assert {"problem", "payment"} <= words(event["text"])
+    assert event["metadata"]["telegram"]["chat_id"] == chat
+    assert tg.tracker(f"telegram:{chat}")["slots"]["pending_request"] == "payment"
+    said = words(heard(voice.files["voice"]))
+    assert len(said & words(question)) >= 5, said  # the voice reply reads the text reply
+    assert fake.downloads.count("voice/vn-pay.oga") == 1
+
+
+def test_voice_notes_that_cannot_be_answered_get_a_short_text(tg, fake):
+    chat, group = 1011, -1001011
+    fake.add_file("vn-silent", silent_ogg(2.0))
+    fake.add_file("vn-garbage", b"this is not audio at all " * 40)
+    fake.add_file("vn-long", spoken_ogg("I have a problem with my payment"))
+    assert send(tg, u.voice(group, "vn-long"))["status"] == "ignored"  # not a reply to the bot
+    for body in (u.voice(chat, "vn-silent"), u.voice(chat, "vn-garbage"),
+                 u.voice(chat, "vn-long", duration=75)):
+        assert send(tg, body) == {"status": "accepted"}
+    assert replies(fake, chat, 3) == [NOT_HEARD, UNREADABLE_REPLY, TOO_LONG_REPLY]
+    assert [c.params["file_id"] for c in fake.sent("getFile")
+            if c.params["file_id"] in ("vn-silent", "vn-garbage", "vn-long")] == [
+        "vn-silent", "vn-garbage"]
+    settle(tg, chat, 0)
+    assert user_events(tg, chat) == [] and fake.sent("sendVoice", chat) == []
+    assert fake.sent(chat_id=group) == []
 
 
 def test_no_tracebacks_in_the_server_logs(tg):
