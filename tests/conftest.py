@@ -28,3 +28,11 @@ def session(db_url):
 
     with session_scope(db_url) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def engines():
+    """The default speech engines (Whisper tiny.en and Piper joe), loaded once."""
+    from bot.speech.engines import shared_engines
+
+    return shared_engines()

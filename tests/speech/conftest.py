@@ -1,4 +1,4 @@
-"""Speech fixtures: the default engines (loaded once) and a synthesised customer question."""
+"""Speech test helpers and a synthesised customer question (engines: ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bot.speech.audio import Audio
-from bot.speech.engines import SpeechEngines, shared_engines
+from bot.speech.engines import SpeechEngines
 
 QUESTION = "I have a problem with my payment."
 
@@ -29,11 +29,6 @@ def trimmed(audio: Audio, level: float = 0.01) -> Audio:
     """``audio`` without leading and trailing near-silence."""
     loud = np.nonzero(np.abs(audio.samples) > level)[0]
     return Audio(audio.samples[loud[0] : loud[-1] + 1], audio.rate)
-
-
-@pytest.fixture(scope="session")
-def engines() -> SpeechEngines:
-    return shared_engines()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,338 @@
+"""Voice gateway end to end: simulated Twilio calls over a real WebSocket to a real Rasa
+server (with the action server and a seeded shop database), and recorded utterances over
+HTTP.  Speech is synthesised by Piper and recognised by Whisper, as in production.
+
+Covers the round trip, silence (re-prompt, then goodbye), barge-in, hang-up mid-reply,
+malformed frames, wrong media formats and stream tokens, the TwiML webhook's signature
+check, and every error of ``POST /webhooks/voice/utterance``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+
+import httpx
+import pytest
+import websockets
+from twilio.request_validator import RequestValidator
+
+from bot.runtime.stack import Stack, stack_env
+from bot.speech.audio import Audio, decode, encode, silence
+from bot.speech.engines import SpeechEngines
+from connectors.socketio import SessionSigner
+from connectors.voice_call import GOODBYE, REPROMPT
+from connectors.voice_turn import NOT_HEARD
+from tests.connectors.twilio_caller import TwilioCaller
+from tests.speech.conftest import QUESTION, say, trimmed, words
+
+pytestmark = pytest.mark.slow
+SECRET = "voice-e2e-session-secret-0123456789"
+TWILIO_TOKEN = "twilio-auth-token-for-tests"
+SILENCE_S = 2.5
+
+
+@pytest.fixture(scope="module")
+def voice(model, tmp_path_factory):
+    """Rasa + action server with the voice channel (short silence timeout)."""
+    work = tmp_path_factory.mktemp("voice")
+    env = stack_env(
+        work,
+        TOUCHLINE_SESSION_SECRET=SECRET,
+        TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        TOUCHLINE_VOICE_SILENCE_S=str(SILENCE_S),
+    )
+    running = Stack(work, model, env).start()
+    r = httpx.get(f"{running.url}/webhooks/voice/", timeout=120)
+    assert r.json() == {"status": "ok", "asr": "whisper", "tts": "piper"}
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def spoken(engines) -> Audio:
+    """The customer's question, without the synthesiser's leading and trailing silence."""
+    return trimmed(say(engines, QUESTION))
+
+
+def caller(voice: Stack, call_sid: str, **kwargs: object) -> TwilioCaller:
+    token = SessionSigner(SECRET.encode()).token(f"call:{call_sid}")
+    return TwilioCaller(
+        f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream", call_sid, token, **kwargs
+    )
+
+
+def user_events(voice: Stack, sender: str) -> list[dict]:
+    r = httpx.get(
+        f"{voice.url}/conversations/{sender}/tracker", params={"token": voice.token}, timeout=30
+    )
+    return [e for e in r.json()["events"] if e["event"] == "user"]
+
+
+def last_reply(voice: Stack, sender: str) -> str:
+    """The bot's texts after the conversation's last user message."""
+    r = httpx.get(
+        f"{voice.url}/conversations/{sender}/tracker", params={"token": voice.token}, timeout=30
+    )
+    texts: list[str] = []
+    for event in r.json()["events"]:
+        if event["event"] == "user":
+            texts = []
+        elif event["event"] == "bot":
+            texts.append(event.get("text") or "")
+    return " ".join(texts)
+
+
+def heard(engines: SpeechEngines, audio: Audio) -> list[str]:
+    return words(engines.recognizer.transcribe(audio).text)
+
+
+def test_a_call_round_trip_answers_the_spoken_question(voice, engines, spoken):
+    async def call() -> tuple[TwilioCaller, float]:
+        async with caller(voice, "CAround") as c:
+            await c.wait_for("media")
+            greeting_end = await c.wait_quiet(0.8)
+            end = await c.say(spoken)
+            await c.wait_for("media", after=end)
+            await c.wait_quiet(0.8)
+            return c, greeting_end
+
+    c, greeting_end = asyncio.run(call())
+    assert "touchline" in heard(engines, c.audio(before=greeting_end + 0.01))
+    [greet, question] = user_events(voice, "voice:CAround")
+    assert greet["parse_data"]["intent"]["name"] == "greet"
+    assert question["parse_data"]["intent"]["name"] == "payment_issue"
+    assert question["input_channel"] == "voice"
+    assert words(question["metadata"]["voice"]["transcript"]) == words(QUESTION)
+    assert question["metadata"]["voice"]["call_sid"] == "CAround"
+    # The reply audio says what the bot said (compare a few distinctive words).
+    reply_text = last_reply(voice, "voice:CAround")
+    said = set(heard(engines, c.audio(after=greeting_end + 0.01)))
+    expected = {w for w in words(reply_text) if len(w) > 5}
+    assert expected and len(said & expected) >= 0.7 * len(expected), (said, expected)
+    assert len(c.events("mark")) >= 2  # a mark after each spoken sentence
+
+
+def test_silence_reprompts_once_then_says_goodbye_and_hangs_up(voice, engines):
+    async def call() -> TwilioCaller:
+        async with caller(voice, "CAquiet") as c:
+            await c.wait_for("media")
+            await asyncio.wait_for(c.closed.wait(), timeout=60)
+            return c
+
+    c = asyncio.run(call())
+    marks = [r.at for r in c.events("mark")]
+    everything = heard(engines, c.audio())
+    text = " ".join(everything)
+    assert " ".join(words(REPROMPT)) in text and "goodbye" in everything
+    assert text.index(" ".join(words(REPROMPT))) < text.index("goodbye")
+    assert marks and c.closed.is_set()
+    assert user_events(voice, "voice:CAquiet")[-1]["parse_data"]["intent"]["name"] == "greet"
+    assert words(GOODBYE)[0] == "i"
+
+
+def test_speaking_over_the_bot_clears_its_audio_and_answers(voice, spoken):
+    async def call() -> TwilioCaller:
+        # Marks are not echoed: the bot counts as talking for its whole greeting.
+        async with caller(voice, "CAbarge", echo_marks=False) as c:
+            first = await c.wait_for("media")
+            await c.pause(0.5)
+            end = await c.say(spoken)
+            clear = await c.wait_for("clear", after=first.at)
+            assert clear.at < end + 1.0  # cleared while the caller was still talking
+            await c.wait_for("media", after=end)
+            await c.wait_quiet(0.8)
+            return c
+
+    asyncio.run(call())
+    intents = [e["parse_data"]["intent"]["name"] for e in user_events(voice, "voice:CAbarge")]
+    assert intents == ["greet", "payment_issue"]
+
+
+def test_hanging_up_mid_reply_keeps_the_turn_and_the_server(voice, spoken):
+    async def call(sid: str, stop: bool) -> None:
+        async with caller(voice, sid) as c:
+            await c.wait_quiet(0.8)
+            end = await c.say(spoken)
+            await c.wait_for("media", after=end)
+            if stop:
+                await c.hang_up()
+            # leaving the block closes the socket mid-reply
+
+    asyncio.run(call("CAstop", stop=True))
+    asyncio.run(call("CAdrop", stop=False))
+    for sid in ("CAstop", "CAdrop"):
+        assert [e["parse_data"]["intent"]["name"] for e in user_events(voice, f"voice:{sid}")] == [
+            "greet",
+            "payment_issue",
+        ]
+    time.sleep(1)
+    log = voice.log("rasa").read_text()
+    assert "Traceback" not in log and "caller hung up" in log
+    assert httpx.get(f"{voice.url}/webhooks/voice/", timeout=10).status_code == 200
+
+
+def test_malformed_messages_are_ignored_and_the_call_goes_on(voice, spoken):
+    async def call() -> TwilioCaller:
+        async with caller(voice, "CAjunk") as c:
+            await c.wait_quiet(0.8)
+            for junk in [
+                "not json",
+                "[1, 2]",
+                json.dumps({"event": "dance"}),
+                json.dumps({"event": "media", "media": {"payload": "%%%not-b64"}}),
+                json.dumps({"event": "media"}),
+                json.dumps({"event": "mark", "mark": "x"}),
+                json.dumps({"event": "start", "start": {}}),
+            ]:
+                await c.send(junk)
+            await c._ws.send(b"\x00\x01binary")
+            end = await c.say(spoken)
+            await c.wait_for("media", after=end)
+            await c.wait_quiet(0.8)
+            return c
+
+    asyncio.run(call())
+    assert user_events(voice, "voice:CAjunk")[-1]["parse_data"]["intent"]["name"] == "payment_issue"
+    assert "ignored a malformed message" in voice.log("rasa").read_text()
+
+
+def test_media_before_start_is_ignored(voice):
+    async def call() -> None:
+        url = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
+        async with websockets.connect(url) as ws:
+            payload = base64.b64encode(b"\xff" * 160).decode()
+            await ws.send(json.dumps({"event": "media", "media": {"payload": payload}}))
+            await ws.send(json.dumps({"event": "stop"}))
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+
+    asyncio.run(call())
+
+
+def test_a_16_khz_stream_is_resampled_and_understood(voice, spoken):
+    async def call() -> None:
+        async with caller(voice, "CAwide", sample_rate=16000) as c:
+            await c.wait_quiet(0.8)
+            end = await c.say(spoken)
+            await c.wait_for("media", after=end)
+
+    asyncio.run(call())
+    assert user_events(voice, "voice:CAwide")[-1]["parse_data"]["intent"]["name"] == "payment_issue"
+
+
+@pytest.mark.parametrize(
+    "media_format, token, reason",
+    [
+        ({"encoding": "audio/x-l16", "sampleRate": 8000, "channels": 1}, None, "unsupported"),
+        ({"encoding": "audio/x-mulaw", "sampleRate": 4000, "channels": 1}, None, "unsupported"),
+        ({"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 2}, None, "unsupported"),
+        ({"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}, "forged", "token"),
+    ],
+)
+def test_unusable_streams_are_closed_with_a_reason(voice, media_format, token, reason):
+    sid = "CAbad"
+    good = SessionSigner(SECRET.encode()).token(f"call:{sid}")
+
+    async def call() -> websockets.ConnectionClosed:
+        url = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
+        async with websockets.connect(url) as ws:
+            await ws.send(
+                json.dumps(
+                    {
+                        "event": "start",
+                        "start": {
+                            "callSid": sid,
+                            "streamSid": "MZbad",
+                            "mediaFormat": media_format,
+                            "customParameters": {"token": token or good},
+                        },
+                    }
+                )
+            )
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            return closed.value
+
+    closed = asyncio.run(call())
+    assert closed.rcvd.code == 1008 and reason in closed.rcvd.reason
+    assert user_events(voice, f"voice:{sid}") == []
+
+
+def test_twiml_connects_the_call_with_a_signed_stream_token(voice):
+    url = f"{voice.url}/webhooks/voice/twiml"
+    params = {"CallSid": "CAtwiml", "From": "+15550123"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    r = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    stream = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
+    token = SessionSigner(SECRET.encode()).token("call:CAtwiml")
+    assert f'<Connect><Stream url="{stream}">' in r.text
+    assert f'<Parameter name="token" value="{token}" />' in r.text
+    assert '<Parameter name="from" value="+15550123" />' in r.text
+    forged = httpx.post(url, data=params, headers={"X-Twilio-Signature": "Zm9yZ2Vk"})
+    assert forged.status_code == 403
+    assert httpx.post(url, data=params).status_code == 403
+    no_sid = {"From": "+1"}
+    signed = RequestValidator(TWILIO_TOKEN).compute_signature(url, no_sid)
+    assert httpx.post(url, data=no_sid, headers={"X-Twilio-Signature": signed}).status_code == 400
+
+
+def post_utterance(voice: Stack, body: bytes, **params: str) -> httpx.Response:
+    return httpx.post(
+        f"{voice.url}/webhooks/voice/utterance",
+        content=body,
+        params=params,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=60,
+    )
+
+
+def test_an_utterance_is_answered_in_text_and_audio_and_continues(voice, engines, spoken):
+    first = post_utterance(voice, encode(spoken, "wav"))
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert words(body["transcript"]) == words(QUESTION)
+    assert body["messages"] and all("recipient_id" not in m for m in body["messages"])
+    assert body["audio"]["format"] == "wav" and body["audio"]["mime"] == "audio/wav"
+    reply = decode(base64.b64decode(body["audio"]["base64"]))
+    expected = {w for w in words(body["reply_text"]) if len(w) > 5}
+    assert len(set(heard(engines, reply)) & expected) >= 0.7 * len(expected)
+    second = post_utterance(
+        voice,
+        encode(spoken, "ogg"),
+        session_id=body["session_id"],
+        token=body["token"],
+        reply_format="ogg",
+    )
+    assert second.status_code == 200 and second.json()["audio"]["mime"] == "audio/ogg"
+    assert decode(base64.b64decode(second.json()["audio"]["base64"])).seconds > 1
+    events = user_events(voice, body["session_id"])
+    assert len(events) == 2 and {e["input_channel"] for e in events} == {"voice"}
+
+
+def test_an_utterance_with_nothing_said_asks_again_without_a_turn(voice):
+    r = post_utterance(voice, encode(silence(2.0), "wav"))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["transcript"] == "" and body["reply_text"] == NOT_HEARD
+    assert user_events(voice, body["session_id"]) == []
+
+
+@pytest.mark.parametrize(
+    "body, params, status, error",
+    [
+        (b"", {}, 400, "body must be"),
+        (b"definitely not audio" * 50, {}, 415, "audio must be"),
+        (encode(silence(61.0), "wav"), {}, 413, "longer than"),
+        (b"\x00" * (5 * 1024 * 1024 + 1), {}, 413, "at most"),
+        (b"x", {"reply_format": "mp3"}, 400, "reply_format"),
+        (b"x", {"session_id": "someone-else", "token": "guess"}, 401, "do not match"),
+        (b"x", {"session_id": "someone-else"}, 401, "do not match"),
+    ],
+)
+def test_bad_utterances_get_clear_errors(voice, body, params, status, error):
+    r = post_utterance(voice, body, **params)
+    assert r.status_code == status and error in r.json()["error"]
