@@ -13,8 +13,10 @@ Client → server:
   anything else starts a fresh session.  The reply ``session_confirm`` goes to this
   socket only: ``{"session_id", "token", "resumed": bool, "history": [...]}``, where
   ``history`` lists the conversation's latest messages across Rasa sessions
-  (``{"from": "user", "text"}`` and ``{"from": "bot", ...bot message}``), read with the
-  tracker store's ``retrieve_full_tracker`` (a windowed store's ``retrieve`` is partial).
+  (``{"from": "user", "text"}``, plus ``"spoken": true`` for a message the widget's
+  microphone sent through the voice gateway, and ``{"from": "bot", ...bot message}``), read
+  with the tracker store's ``retrieve_full_tracker`` (a windowed store's ``retrieve`` is
+  partial).
 * ``user_uttered`` (``user_message_evt``) ``{"message": str, "display_text": str}``: the
   session is the one this socket confirmed; client-sent session ids and metadata are
   ignored.  ``display_text`` (optional) is what the user saw, e.g. a button title.
@@ -76,6 +78,8 @@ HISTORY_LIMIT = 200
 MAX_DISPLAY_CHARS = 200
 """Longest ``display_text`` kept (a button title shown as the user's message)."""
 MAX_SESSION_ID_CHARS = 64
+VOICE_CHANNEL = "voice"
+"""Input channel of spoken turns (``connectors.voice``); their history items are marked."""
 
 
 class SessionSigner:
@@ -159,8 +163,9 @@ async def session_history(store: TrackerStore, session_id: str) -> list[dict[str
         session_id: the conversation id.
 
     Returns:
-        At most :data:`HISTORY_LIMIT` of the latest ``{"from": "user", "text"}`` and
-        ``{"from": "bot", ...}`` messages; empty when the conversation is unknown.
+        At most :data:`HISTORY_LIMIT` of the latest ``{"from": "user", "text"}`` (with
+        ``"spoken": True`` for a turn of the voice channel) and ``{"from": "bot", ...}``
+        messages; empty when the conversation is unknown.
     """
     tracker = await store.retrieve_full_tracker(session_id)
     if tracker is None:
@@ -168,7 +173,10 @@ async def session_history(store: TrackerStore, session_id: str) -> list[dict[str
     history: list[dict[str, Any]] = []
     for event in tracker.events:
         if isinstance(event, UserUttered):
-            history.append({"from": "user", "text": user_display_text(event)})
+            item: dict[str, Any] = {"from": "user", "text": user_display_text(event)}
+            if event.input_channel == VOICE_CHANNEL:
+                item["spoken"] = True
+            history.append(item)
         elif isinstance(event, BotUttered):
             history.extend(await bot_event_messages(event, session_id))
     return history[-HISTORY_LIMIT:]

@@ -120,6 +120,8 @@ class Stack:
     token: str = "e2e-token"
     endpoints: Path | None = None
     """A ready endpoints file; ``None`` writes one (SQL tracker store in ``workdir``)."""
+    cors: tuple[str, ...] = ()
+    """Origins allowed to call Rasa from a browser (``rasa run --cors``), e.g. the widget's page."""
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -189,6 +191,7 @@ class Stack:
                 str(endpoints),
                 "--model",
                 str(self.model),
+                *(["--cors", *self.cors] if self.cors else []),
             ],
         )
         wait_http(f"{self.url}/", proc, self.log("rasa"))

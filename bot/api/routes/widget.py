@@ -68,7 +68,8 @@ def demo_shop(request: Request) -> HTMLResponse:
 
     Returns:
         HTML with a Content-Security-Policy that allows scripts and styles from this
-        service only and connections to this service and the Rasa server.
+        service only, connections to this service and the Rasa server (socket.io and the
+        voice gateway) and ``blob:`` media (the widget plays spoken replies from memory).
     """
     rasa = rasa_public_url(request)
     page = (STATIC / "widget" / "demo.html").read_text(encoding="utf-8")
@@ -76,6 +77,7 @@ def demo_shop(request: Request) -> HTMLResponse:
     rasa_origin = f"{urlsplit(rasa).scheme}://{urlsplit(rasa).netloc}"
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' blob:; "
         f"connect-src 'self' {rasa_origin} {_websocket_origin(rasa)}; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )

@@ -7,6 +7,12 @@
  * the bot is rendered with textContent / DOM APIs, never as HTML; links only for http(s).
  * The session id and its server-signed token live in localStorage, so a reload or a
  * reconnect resumes the conversation and restores its history.
+ *
+ * Voice: where the browser can record (a secure context with getUserMedia and MediaRecorder)
+ * a microphone button records up to 30 s and POSTs the recording to the Rasa server's voice
+ * gateway (connectors/voice.py, POST /webhooks/voice/utterance) with the same session id
+ * and token; the transcript and the replies join the chat and the spoken reply plays.
+ * `data-voice="off"` on the script tag hides the button.
  */
 (() => {
   "use strict";
@@ -20,6 +26,31 @@
   const SESSION_KEY = `touchline.session:${RASA_URL ? RASA_URL.origin : ""}`;
   const OPEN_KEY = "touchline.open";
   const MAX_CHARS = 2000;
+  const VOICE_ON = script.dataset.voice !== "off";
+  const MAX_RECORDING_MS = 30000;
+  const VOICE_TIMEOUT_MS = 90000;
+  const SESSION_WAIT_MS = 15000;
+  /** Recording formats in order of preference; the voice gateway reads all of them. */
+  const RECORDING_TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm",
+    "audio/mp4"];
+  const SAY = {
+    blocked: "Microphone access is blocked. Allow it for this site in your browser to send "
+      + "voice messages, or type your message instead.",
+    noMic: "No microphone was found. You can type your message instead.",
+    busyMic: "The microphone is being used by another app. Please try again, or type your "
+      + "message instead.",
+    unsupported: "Sorry, this browser can't record voice messages. Please type your message "
+      + "instead.",
+    nothing: "Sorry, I didn't catch that. Could you say it again?",
+    tooLong: "That recording was too long. Please keep voice messages under 30 seconds.",
+    unreadable: "Sorry, I couldn't play that recording. Please try again, or type your message.",
+    unavailable: "Voice messages are unavailable right now. Please type your message instead.",
+    session: "Your chat session has changed. Please reload the page and try again.",
+    offline: "Sorry, your voice message could not be sent. Please check your connection and "
+      + "try again, or type your message.",
+    listening: "Listening… select the microphone again to send.",
+    thinking: "Thinking…",
+  };
 
   /** The URL if `value` parses as an http(s) URL, else null. */
   function httpUrl(value) {
@@ -134,17 +165,34 @@
     return list.childElementCount ? list : null;
   }
 
-  /** A speech-bubble icon (inline SVG built with DOM calls, no markup strings). */
-  function chatIcon() {
+  /** An inline SVG icon (built with DOM calls, no markup strings); decorative unless `label`. */
+  function icon(d, className, label) {
     const ns = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    svg.classList.add("launcher-icon");
+    if (label) {
+      svg.setAttribute("role", "img");
+      svg.setAttribute("aria-label", label);
+    } else {
+      svg.setAttribute("aria-hidden", "true");
+    }
+    svg.classList.add(className);
     const path = document.createElementNS(ns, "path");
-    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+    path.setAttribute("d", d);
     svg.append(path);
     return svg;
+  }
+
+  const CHAT_ICON = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+  const MIC_ICON = "M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5"
+    + "a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11h-2z";
+  const STOP_ICON = "M7 7h10v10H7z";
+
+  /** Whether this browser can record here (getUserMedia needs a secure context). */
+  function canRecord() {
+    return Boolean(VOICE_ON && RASA_URL && window.isSecureContext && navigator.mediaDevices
+      && typeof navigator.mediaDevices.getUserMedia === "function"
+      && typeof window.MediaRecorder === "function");
   }
 
   // ---- DOM -------------------------------------------------------------------------
@@ -158,7 +206,7 @@
   const launcher = el("button", "launcher");
   launcher.type = "button";
   launcher.setAttribute("aria-controls", "panel");
-  launcher.append(chatIcon(), el("span", "launcher-label", "Chat"));
+  launcher.append(icon(CHAT_ICON, "launcher-icon"), el("span", "launcher-label", "Chat"));
 
   const panel = el("section", "panel");
   panel.id = "panel";
@@ -189,15 +237,28 @@
   input.autocomplete = "off";
   const sendButton = el("button", "send", "Send");
   sendButton.type = "submit";
-  form.append(input, sendButton);
-  panel.append(header, log, typing, form);
+  const micButton = el("button", "mic");
+  micButton.type = "button";
+  micButton.hidden = !canRecord();
+  const voiceState = el("div", "voice-state");
+  voiceState.setAttribute("role", "status");
+  voiceState.hidden = true;
+  const player = el("audio", "reply-audio");
+  player.preload = "auto";
+  form.append(input, micButton, sendButton);
+  panel.append(header, log, typing, voiceState, form, player);
 
   // ---- conversation state -----------------------------------------------------------
   let socket = null;
   let connecting = false;
   let ready = false;
   let session = storage.load();
+  let confirmed = false;
+  const sessionWaiters = [];
   const outbox = [];
+  let voice = "idle";
+  let recording = null;
+  let playerUrl = null;
 
   function scrollDown() {
     log.scrollTop = log.scrollHeight;
@@ -217,9 +278,21 @@
     for (const button of log.querySelectorAll(".quick button")) button.disabled = true;
   }
 
-  function addUser(text) {
+  /** The user's bubble; a spoken message (voice) carries a small microphone mark. */
+  function addUser(text, spoken = false) {
     retireQuickReplies();
-    log.append(el("div", "msg user", text));
+    const bubble = el("div", "msg user", text);
+    if (spoken) {
+      bubble.classList.add("spoken");
+      bubble.prepend(icon(MIC_ICON, "spoken-icon", "Spoken message"));
+    }
+    log.append(bubble);
+    scrollDown();
+  }
+
+  /** A polite one-line notice in the chat (not part of the conversation's history). */
+  function notice(text) {
+    log.append(el("p", "notice", text));
     scrollDown();
   }
 
@@ -258,7 +331,9 @@
   function renderHistory(history) {
     log.replaceChildren();
     for (const item of history) {
-      if (item && item.from === "user" && typeof item.text === "string") addUser(item.text);
+      if (item && item.from === "user" && typeof item.text === "string") {
+        addUser(item.text, item.spoken === true);
+      }
       else if (item && item.from === "bot") addBot(item);
     }
     for (const pending of outbox) addUser(pending.display_text || pending.message);
@@ -309,6 +384,8 @@
       session = { session_id: data.session_id, token: data.token };
       storage.save(session);
       ready = true;
+      confirmed = true;
+      while (sessionWaiters.length) sessionWaiters.shift()(session);
       setStatus("");
       setTyping(outbox.length > 0);
       flush();
@@ -329,7 +406,229 @@
     connecting = false;
   }
 
+  // ---- voice messages ---------------------------------------------------------------
+
+  /** The session the server confirmed on this page (waits for it; null after a while). */
+  function confirmedSession() {
+    if (confirmed && session) return Promise.resolve(session);
+    connect();
+    return new Promise((resolve) => {
+      const done = (value) => {
+        clearTimeout(timer);
+        const at = sessionWaiters.indexOf(done);
+        if (at >= 0) sessionWaiters.splice(at, 1);
+        resolve(value);
+      };
+      const timer = setTimeout(() => done(null), SESSION_WAIT_MS);
+      sessionWaiters.push(done);
+    });
+  }
+
+  /** idle → starting → recording → sending → idle; the button's label and pressed state. */
+  function setVoice(state) {
+    voice = state;
+    const on = state === "recording";
+    const label = on ? "Stop recording and send" : "Record a voice message";
+    micButton.dataset.state = state;
+    micButton.setAttribute("aria-pressed", String(on));
+    micButton.setAttribute("aria-label", label);
+    micButton.title = label;
+    micButton.setAttribute("aria-disabled", String(state === "starting" || state === "sending"));
+    micButton.classList.toggle("recording", on);
+    micButton.replaceChildren(icon(on ? STOP_ICON : MIC_ICON, "mic-icon"));
+    const line = on ? SAY.listening : state === "sending" ? SAY.thinking : "";
+    voiceState.textContent = line;
+    voiceState.hidden = !line;
+  }
+
+  function microphoneError(error) {
+    const name = error && error.name;
+    if (name === "NotAllowedError" || name === "SecurityError") return SAY.blocked;
+    if (name === "NotFoundError" || name === "OverconstrainedError") return SAY.noMic;
+    if (name === "NotReadableError" || name === "AbortError") return SAY.busyMic;
+    return SAY.unsupported;
+  }
+
+  function stopTracks(stream) {
+    for (const track of stream.getTracks()) track.stop();
+  }
+
+  async function startRecording() {
+    setVoice("starting");
+    player.pause();
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (error) {
+      setVoice("idle");
+      notice(microphoneError(error));
+      return;
+    }
+    if (panel.hidden) {
+      stopTracks(stream);
+      setVoice("idle");
+      return;
+    }
+    let recorder;
+    const mimeType = RECORDING_TYPES.find((type) => MediaRecorder.isTypeSupported(type));
+    try {
+      recorder = new MediaRecorder(stream, mimeType ? { mimeType } : undefined);
+    } catch {
+      stopTracks(stream);
+      setVoice("idle");
+      notice(SAY.unsupported);
+      return;
+    }
+    const chunks = [];
+    const current = { recorder, cancelled: false, timer: 0 };
+    recorder.addEventListener("dataavailable", (event) => {
+      if (event.data && event.data.size) chunks.push(event.data);
+    });
+    recorder.addEventListener("stop", () => {
+      clearTimeout(current.timer);
+      stopTracks(stream);
+      recording = null;
+      if (current.cancelled) {
+        setVoice("idle");
+        return;
+      }
+      const type = recorder.mimeType || mimeType || (chunks[0] && chunks[0].type) || "";
+      sendRecording(new Blob(chunks, { type }));
+    });
+    recorder.addEventListener("error", () => {
+      current.cancelled = true;
+      notice(SAY.unsupported);
+    });
+    try {
+      recorder.start();
+    } catch {
+      stopTracks(stream);
+      setVoice("idle");
+      notice(SAY.unsupported);
+      return;
+    }
+    recording = current;
+    current.timer = setTimeout(() => stopRecording(false), MAX_RECORDING_MS);
+    setVoice("recording");
+  }
+
+  /** Stop recording: send what was recorded, or drop it when `cancel`. */
+  function stopRecording(cancel) {
+    if (!recording) return;
+    recording.cancelled = cancel;
+    if (recording.recorder.state !== "inactive") recording.recorder.stop();
+  }
+
+  function httpError(status) {
+    if (status === 413) return SAY.tooLong;
+    if (status === 400 || status === 415) return SAY.unreadable;
+    if (status === 401) return SAY.session;
+    if (status === 503) return SAY.unavailable;
+    return SAY.offline;
+  }
+
+  /** POST the recording to the voice gateway; show the transcript and replies, play audio. */
+  async function sendRecording(blob) {
+    setVoice("sending");
+    setTyping(true);
+    try {
+      if (!blob.size) {
+        notice(SAY.nothing);
+        return;
+      }
+      const current = await confirmedSession();
+      if (!current) {
+        notice(SAY.offline);
+        return;
+      }
+      const base = new URL(RASA_URL.pathname.replace(/\/*$/, "/"), RASA_URL);
+      const url = new URL("webhooks/voice/utterance", base);
+      const replyFormat = player.canPlayType('audio/ogg; codecs="opus"') ? "ogg" : "wav";
+      url.search = new URLSearchParams({
+        session_id: current.session_id, token: current.token, reply_format: replyFormat,
+      }).toString();
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), VOICE_TIMEOUT_MS);
+      let response;
+      let body = null;
+      try {
+        response = await fetch(url.href, {
+          method: "POST",
+          body: blob,
+          headers: { "Content-Type": blob.type || "application/octet-stream" },
+          credentials: "omit",
+          signal: abort.signal,
+        });
+        body = await response.json().catch(() => null);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!response.ok || !body || typeof body !== "object") {
+        notice(httpError(response.status));
+        return;
+      }
+      showVoiceReply(body);
+    } catch {
+      notice(SAY.offline);
+    } finally {
+      setTyping(false);
+      setVoice("idle");
+    }
+  }
+
+  function showVoiceReply(body) {
+    const transcript = typeof body.transcript === "string" ? body.transcript.trim() : "";
+    if (transcript) {
+      addUser(transcript, true);
+      for (const message of Array.isArray(body.messages) ? body.messages : []) addBot(message);
+    } else {
+      // Nothing was heard: Rasa was not asked, so this is a notice, not a bot message.
+      const text = typeof body.reply_text === "string" && body.reply_text ? body.reply_text : "";
+      notice(text || SAY.nothing);
+    }
+    playReply(body.audio);
+  }
+
+  /** Play the spoken reply (base64 audio) through the widget's <audio> element. */
+  function playReply(audio) {
+    if (!audio || typeof audio.base64 !== "string" || !audio.base64) return;
+    const mime = typeof audio.mime === "string" && /^audio\/[\w.+-]+$/.test(audio.mime)
+      ? audio.mime : "audio/wav";
+    let bytes;
+    try {
+      const raw = atob(audio.base64);
+      bytes = new Uint8Array(raw.length);
+      for (let i = 0; i < raw.length; i += 1) bytes[i] = raw.charCodeAt(i);
+    } catch {
+      return;
+    }
+    if (playerUrl) URL.revokeObjectURL(playerUrl);
+    playerUrl = URL.createObjectURL(new Blob([bytes], { type: mime }));
+    player.dataset.bytes = String(bytes.length);
+    player.dataset.state = "loading";
+    delete player.dataset.duration;
+    player.src = playerUrl;
+    player.play().catch(() => {
+      // Autoplay refused (or no audio output): the reply is on screen anyway.
+      if (player.dataset.state === "loading") player.dataset.state = "blocked";
+    });
+  }
+
+  player.addEventListener("loadedmetadata", () => {
+    if (Number.isFinite(player.duration)) player.dataset.duration = player.duration.toFixed(3);
+  });
+  player.addEventListener("playing", () => { player.dataset.state = "playing"; });
+  player.addEventListener("ended", () => { player.dataset.state = "ended"; });
+  player.addEventListener("error", () => { player.dataset.state = "error"; });
+
+  micButton.addEventListener("click", () => {
+    if (voice === "idle") startRecording();
+    else if (voice === "recording") stopRecording(false);
+  });
+  setVoice("idle");
+
   function setOpen(open) {
+    if (!open) stopRecording(true);
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
     launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat");
@@ -343,7 +642,9 @@
   launcher.addEventListener("click", () => setOpen(panel.hidden));
   closer.addEventListener("click", () => setOpen(false));
   panel.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") setOpen(false);
+    if (event.key !== "Escape") return;
+    if (recording) stopRecording(true); // Escape while recording only drops the recording
+    else setOpen(false);
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
