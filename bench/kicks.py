@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
 from fastapi import FastAPI
@@ -127,22 +128,27 @@ def _start_server(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]
 
 
 async def _http_run(url: str, queries: list[dict], clients: int) -> list[float]:
+    """Latencies (ms) of ``queries`` posted by ``clients`` concurrent keep-alive clients.
+
+    The client is aiohttp: httpx's async client spends more CPU per request than the
+    server does, so on this 2-core machine it, not the server, set the measured latency
+    (p99 about 200 ms against about 8 ms with aiohttp, same server, same run).
+    """
     times: list[float] = []
-    queue: asyncio.Queue = asyncio.Queue()
-    for q in queries:
-        queue.put_nowait(q)
+    pending = list(queries)
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            q = queue.get_nowait()
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while pending:
+            q = pending.pop()
             start = time.perf_counter()
-            r = await client.post(f"{url}/kicks/predict", json=q)
+            async with session.post(f"{url}/kicks/predict", json=q) as r:
+                await r.read()
+                r.raise_for_status()
             times.append((time.perf_counter() - start) * 1e3)
-            r.raise_for_status()
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        await asyncio.gather(*(worker(client) for _ in range(clients)))
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(clients)))
     return times
 
 

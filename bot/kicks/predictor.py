@@ -11,7 +11,7 @@ import math
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -100,6 +100,18 @@ def resolve_position(
             "y_m in 0..70 metres"
         )
     return x, y
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One validated request: its model rows (kicker, then the average if a kicker) and
+    what the answer reports besides the probabilities."""
+
+    rows: list[list[object]]
+    x: float
+    y: float
+    found: tuple[str, str] | None
+    fallbacks: list[str]
 
 
 class KickPredictor:
@@ -243,6 +255,68 @@ class KickPredictor:
             ValueError: bad ``kick_type`` or ``period``.
             ModelOutputError: the model's output is not a finite probability.
         """
+        request = dict(
+            x_m=x_m, y_m=y_m, distance_m=distance_m, angle_deg=angle_deg, kicker=kicker,
+            competition=competition, kick_type=kick_type, period=period, minute=minute,
+            home=home, score_diff=score_diff,
+        )
+        return cast(Prediction, self.predict_many([request], raise_errors=True)[0])
+
+    def predict_many(
+        self, requests: list[dict[str, Any]], raise_errors: bool = False
+    ) -> list[Prediction | Exception]:
+        """:meth:`predict` for many kicks with one call of the model (micro-batching: the
+        model's cost hardly grows with the number of rows, see ``bench/kicks.py``).
+
+        Args:
+            requests: keyword arguments of :meth:`predict`, one dict per kick.
+            raise_errors: raise the first request's error instead of returning it.
+
+        Returns:
+            One :class:`Prediction` per request, in order, or the ``PositionError`` /
+            ``ValueError`` that request raised.  A model output that is not a finite
+            probability makes every answer a :class:`ModelOutputError`.
+        """
+        plans: list[_Plan | Exception] = []
+        for request in requests:
+            try:
+                plans.append(self._plan(**request))
+            except ValueError as exc:
+                if raise_errors:
+                    raise
+                plans.append(exc)
+        rows = [row for plan in plans if isinstance(plan, _Plan) for row in plan.rows]
+        try:
+            p = self._probabilities(rows) if rows else np.empty(0)
+        except ModelOutputError as exc:
+            if raise_errors:
+                raise
+            return [exc if isinstance(plan, _Plan) else plan for plan in plans]
+        answers: list[Prediction | Exception] = []
+        at = 0
+        for plan in plans:
+            if isinstance(plan, Exception):
+                answers.append(plan)
+                continue
+            answers.append(self._answer(plan, p[at:at + len(plan.rows)]))
+            at += len(plan.rows)
+        return answers
+
+    def _plan(
+        self,
+        *,
+        x_m: float | None = None,
+        y_m: float | None = None,
+        distance_m: float | None = None,
+        angle_deg: float | None = None,
+        kicker: str | None = None,
+        competition: str | None = None,
+        kick_type: str = "penalty",
+        period: int = 1,
+        minute: int | None = None,
+        home: bool = True,
+        score_diff: int = 0,
+    ) -> _Plan:
         x, y = resolve_position(x_m, y_m, distance_m, angle_deg)
         if kick_type not in KICK_TYPES:
             raise ValueError(f"kick_type must be one of {KICK_TYPES}")
@@ -259,26 +333,29 @@ class KickPredictor:
         minute = minute if minute is not None else (20 if period == 1 else 60)
         kid = found[0] if found else None
         ids = [kid, None] if kid else [None]
-        p = self._probabilities(
-            self._rows(ids, x, y, competition, kick_type, period, minute, home, score_diff)
-        )
+        rows = self._rows(ids, x, y, competition, kick_type, period, minute, home, score_diff)
+        return _Plan(rows, x, y, found, fallbacks)
+
+    def _answer(self, plan: _Plan, p: np.ndarray) -> Prediction:
+        kid = plan.found[0] if plan.found else None
         attempts, made = self.counts.career(kid) if kid else (0, 0)
-        distance, angle = geometry.distance_to_posts(x, y), geometry.angle_to_posts(x, y)
+        distance = geometry.distance_to_posts(plan.x, plan.y)
+        angle = geometry.angle_to_posts(plan.x, plan.y)
         return Prediction(
             probability=float(p[0]),
             average_probability=float(p[-1]),
             kicker_id=kid,
-            kicker_name=found[1] if found else None,
+            kicker_name=plan.found[1] if plan.found else None,
             career_rate=made / attempts if attempts else None,
             career_kicks=attempts,
-            x_m=x,
-            y_m=y,
+            x_m=plan.x,
+            y_m=plan.y,
             distance_m=distance,
             angle_deg=angle,
             zone=geometry.field_zone(distance, angle),
             model_version=self.version,
             simulated=self.simulated,
-            fallbacks=fallbacks,
+            fallbacks=plan.fallbacks,
         )
 
     def grid(self, kicker_id: str | None, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -306,6 +383,11 @@ class KickPredictor:
 
 _lock = threading.Lock()
 _predictor: KickPredictor | None = None
+
+
+def loaded_predictor() -> KickPredictor | None:
+    """The process-wide predictor if it is already loaded, else ``None`` (never blocks)."""
+    return _predictor
 
 
 def get_predictor() -> KickPredictor:

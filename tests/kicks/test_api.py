@@ -3,7 +3,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bot.api.routes import kicks
-from bot.kicks.predictor import get_predictor
 
 
 def create_app() -> FastAPI:
@@ -16,7 +15,7 @@ def create_app() -> FastAPI:
 @pytest.fixture(scope="module")
 def client(predictor):
     app = create_app()
-    app.dependency_overrides[get_predictor] = lambda: predictor
+    app.dependency_overrides[kicks.current_predictor] = lambda: predictor
     with TestClient(app) as c:
         yield c
 
@@ -99,7 +98,7 @@ def test_position_required_and_polar_off_pitch(client):
 
 def test_r15_nan_model_output_is_json_error_not_500(nan_predictor):
     app = create_app()
-    app.dependency_overrides[get_predictor] = lambda: nan_predictor
+    app.dependency_overrides[kicks.current_predictor] = lambda: nan_predictor
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.post("/kicks/predict", json={"x_m": 30, "y_m": 35})
         assert r.status_code == 503

@@ -9,7 +9,9 @@ metadata says otherwise (``simulated`` in every response).
 
 from __future__ import annotations
 
+import asyncio
 import math
+from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -17,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, root_validator, validator
 
 from bot.kicks import geometry
+from bot.kicks.batcher import PredictionBatcher
 from bot.kicks.heatmap import render_heatmap
 from bot.kicks.predictor import (
     KickPredictor,
@@ -24,6 +27,7 @@ from bot.kicks.predictor import (
     PositionError,
     Prediction,
     get_predictor,
+    loaded_predictor,
 )
 
 router = APIRouter(prefix="/kicks", tags=["kicks"])
@@ -111,28 +115,37 @@ def _model_error(exc: Exception) -> JSONResponse:
     )
 
 
+async def current_predictor() -> KickPredictor:
+    """The process's predictor (the first call loads or trains it in a worker thread).
+
+    ``async`` so that requests do not hop to the thread pool once it is loaded.
+    """
+    return loaded_predictor() or await asyncio.to_thread(get_predictor)
+
+
 @router.post("/predict", response_model=Prediction)
 async def predict(
-    body: KickRequest, predictor: KickPredictor = Depends(get_predictor)
-) -> Prediction | JSONResponse:
+    body: KickRequest, predictor: KickPredictor = Depends(current_predictor)
+) -> JSONResponse:
     """Success probability of a place kick for a kicker, and the all-kicker average.
 
-    ``async``: one prediction takes about a millisecond of CPU, less than a hop to the
-    thread pool would cost.
+    Concurrent requests share one model call (:mod:`bot.kicks.batcher`); the answer is
+    serialised directly (it is built from validated numbers, so FastAPI's second
+    validation against ``Prediction`` is skipped).
     """
     try:
-        result = predictor.predict(**body.dict())
+        result = await PredictionBatcher.of(predictor).predict(**body.dict())
     except PositionError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     except ModelOutputError as exc:
         return _model_error(exc)
-    return result
+    return JSONResponse(asdict(result))
 
 
 @router.get("/heatmap.png", response_class=Response)
 def heatmap(
     kicker: str | None = Query(None, max_length=120, description="kicker id or name"),
-    predictor: KickPredictor = Depends(get_predictor),
+    predictor: KickPredictor = Depends(current_predictor),
 ) -> Response:
     """PNG heatmap of penalty success over the half pitch (one kicker or the average)."""
     kicker_id = None
