@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +22,31 @@ from bot.store.db import session_scope
 from bot.store.tickets import takeover_ticket
 
 logger = logging.getLogger(__name__)
+
+TURN_SLOTS_ENV = "TOUCHLINE_TURN_SLOTS"
+DEFAULT_TURN_SLOTS = 4
+"""Turns one Rasa process works on at once; the rest wait in arrival order.
+
+Rasa runs NLU and policies on its event loop, so many turns in flight only interleave:
+each waits behind every other turn's steps and the slowest see the longest queues.  A few
+slots keep the action-server round trips overlapping while the queue stays first come,
+first served (measured in ``bench/turn_latency.py``; ``0`` turns the limit off).
+"""
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turn_slots() -> asyncio.Semaphore | None:
+    """The running loop's turn semaphore (``None`` when the limit is off)."""
+    size = int(os.environ.get(TURN_SLOTS_ENV) or DEFAULT_TURN_SLOTS)
+    if size <= 0:
+        return None
+    loop = asyncio.get_running_loop()
+    if loop not in _slots:
+        _slots[loop] = asyncio.Semaphore(size)
+    return _slots[loop]
 
 APOLOGY = (
     "Sorry, something went wrong on my side and I couldn't finish that. "
@@ -65,18 +92,24 @@ async def run_turn(
 ) -> list[dict[str, Any]]:
     """Hand one (already sanitised) user message to Rasa and collect the replies.
 
-    A processing error is logged, never raised; the result goes through
+    At most :data:`DEFAULT_TURN_SLOTS` turns (``$TOUCHLINE_TURN_SLOTS``) run at once per
+    event loop; the others wait their turn.  A processing error is logged, never raised;
+    the result goes through
     :func:`ensure_reply` (its database look-up runs off the event loop).
 
     Returns:
         The bot messages to send, in Rasa's collector format.
     """
     collector = CollectingOutputChannel()
+    message = UserMessage(text, collector, sender_id, input_channel=input_channel,
+                          metadata=metadata)
+    slots = _turn_slots()
     try:
-        await on_new_message(
-            UserMessage(text, collector, sender_id, input_channel=input_channel,
-                        metadata=metadata)
-        )
+        if slots is None:
+            await on_new_message(message)
+        else:
+            async with slots:
+                await on_new_message(message)
     except Exception:
         logger.exception("message from %s could not be processed", sender_id)
     return await asyncio.to_thread(ensure_reply, sender_id, collector.messages)
