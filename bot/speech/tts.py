@@ -89,7 +89,7 @@ class PiperSynthesizer:
         return int(self._voice.config.sample_rate)
 
     def speak(self, text: str) -> Iterator[Audio]:
-        """One piece per sentence; the voice is locked only while a sentence renders."""
+        """One piece per sentence or clause; the voice is locked only while one renders."""
         for sentence in _sentences(_clip(text)):
             with self._lock:
                 chunks = list(self._voice.synthesize(sentence, syn_config=self._config))
@@ -122,7 +122,7 @@ class EspeakSynthesizer:
         self._wpm = words_per_minute
 
     def speak(self, text: str) -> Iterator[Audio]:
-        """One piece per sentence (split on ``.``, ``!`` and ``?``), text passed on stdin."""
+        """One piece per sentence or clause (as Piper's), text passed on stdin."""
         for sentence in _sentences(_clip(text)):
             wav = subprocess.run(
                 [self._program, "--stdout", "--stdin", "-v", self.voice, "-s", str(self._wpm)],
@@ -134,11 +134,21 @@ class EspeakSynthesizer:
             yield decode(wav)
 
 
+FIRST_PIECE_WORDS = 6
+"""Words after which the first sentence may be cut at a comma, so the caller hears the
+start of the answer while the rest is synthesised (Piper renders a piece whole)."""
+
+
 def _sentences(text: str) -> list[str]:
-    out, current = [], []
+    """Pieces to synthesise one by one: sentences (``.``, ``!``, ``?``), clauses after
+    ``;`` and ``:``, and the first sentence also at its first comma after
+    :data:`FIRST_PIECE_WORDS` words."""
+    out: list[str] = []
+    current: list[str] = []
     for word in text.split():
         current.append(word)
-        if word[-1] in ".!?":
+        first_comma = not out and word[-1] == "," and len(current) >= FIRST_PIECE_WORDS
+        if word[-1] in ".!?;:" or first_comma:
             out.append(" ".join(current))
             current = []
     if current:

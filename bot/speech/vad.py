@@ -86,7 +86,7 @@ class EndpointSettings:
     threshold: float = 0.5
     release: float = 0.35
     start_s: float = 0.096
-    end_silence_s: float = 0.4
+    end_silence_s: float = 0.35
     pause_s: float = 0.128
     pre_roll_s: float = 0.25
     max_utterance_s: float = 30.0

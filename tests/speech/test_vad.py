@@ -29,7 +29,7 @@ def test_one_utterance_is_found_with_its_end(question):
     (start, _, _), (_, _, early), (end, _, cut) = events
     assert 0.5 < start < 0.5 + 0.25  # within 250 ms of the first sound
     speech_end = 0.5 + speech.seconds
-    assert speech_end < end < speech_end + 0.65  # end-of-speech timeout 0.4 s + VAD lag
+    assert speech_end < end < speech_end + 0.65  # end-of-speech timeout 0.35 s + VAD lag
     assert cut.seconds == pytest.approx(speech.seconds + 0.25 + (end - speech_end), abs=0.35)
     assert early.seconds < cut.seconds  # the early transcript's audio came first
 
