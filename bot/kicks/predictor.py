@@ -221,24 +221,10 @@ class KickPredictor:
             raise ModelOutputError(f"model {self.version} returned a non-finite probability")
         return p
 
-    def predict(
-        self,
-        *,
-        x_m: float | None = None,
-        y_m: float | None = None,
-        distance_m: float | None = None,
-        angle_deg: float | None = None,
-        kicker: str | None = None,
-        competition: str | None = None,
-        kick_type: str = "penalty",
-        period: int = 1,
-        minute: int | None = None,
-        home: bool = True,
-        score_diff: int = 0,
-    ) -> Prediction:
+    def predict(self, **query: Any) -> Prediction:  # noqa: ANN401
         """Success probability of one kick, and the all-kicker average from the spot.
 
-        Args:
+        Keyword arguments (those of :meth:`_plan`; any other name is a ``TypeError``):
             x_m, y_m: metres out from the try line, metres from the left touchline; or
             distance_m, angle_deg: metres to the posts' centre, degrees off centre (0..90).
             kicker: kicker id or name; unknown or ``None`` -> all-kicker average.
@@ -255,12 +241,7 @@ class KickPredictor:
             ValueError: bad ``kick_type`` or ``period``.
             ModelOutputError: the model's output is not a finite probability.
         """
-        request = dict(
-            x_m=x_m, y_m=y_m, distance_m=distance_m, angle_deg=angle_deg, kicker=kicker,
-            competition=competition, kick_type=kick_type, period=period, minute=minute,
-            home=home, score_diff=score_diff,
-        )
-        return cast(Prediction, self.predict_many([request], raise_errors=True)[0])
+        return cast(Prediction, self.predict_many([query], raise_errors=True)[0])
 
     def predict_many(
         self, requests: list[dict[str, Any]], raise_errors: bool = False

@@ -197,6 +197,24 @@ class Stack:
         wait_http(f"{self.url}/", proc, self.log("rasa"))
         return self
 
+    def start_api(self, port: int | None = None) -> str:
+        """Start Touchline's FastAPI service (widget, demo page, APIs) beside this stack,
+        pointed at its Rasa server, and wait until it answers.
+
+        Args:
+            port: where it listens; ``None`` picks a free port.
+
+        Returns:
+            Its base URL.  :meth:`close` stops it with the rest.
+        """
+        port = port or free_port()
+        uvicorn = str(Path(sys.executable).with_name("uvicorn"))
+        self.env = {**self.env, "TOUCHLINE_RASA_PUBLIC_URL": self.url}
+        proc = self._spawn("api", [uvicorn, "bot.api.app:create_app", "--factory", "--ws",
+                                   "none", "--host", "127.0.0.1", "--port", str(port)])
+        wait_http(f"http://127.0.0.1:{port}/health", proc, self.log("api"))
+        return f"http://127.0.0.1:{port}"
+
     def close(self) -> None:
         """Stop every process."""
         for name in list(self.procs):

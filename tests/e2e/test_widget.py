@@ -14,19 +14,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from bot.config import PROJECT_ROOT
-from bot.runtime.stack import Stack, free_port, stack_env, wait_http
+from bot.runtime.stack import Stack, stack_env
 from connectors.socketio import SessionSigner
 
 pytestmark = pytest.mark.slow
@@ -70,24 +65,9 @@ def widget_stack(model, tmp_path_factory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def shop(widget_stack: Stack) -> Iterator[str]:
+def shop(widget_stack: Stack) -> str:
     """The FastAPI service (demo page + widget files) on its own port; its base URL."""
-    port = free_port()
-    log = widget_stack.workdir / "api.log"
-    env = {**widget_stack.env, "TOUCHLINE_RASA_PUBLIC_URL": widget_stack.url}
-    uvicorn = str(Path(sys.executable).with_name("uvicorn"))
-    proc = subprocess.Popen(
-        [uvicorn, "bot.api.app:create_app", "--factory", "--ws", "none",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+    return widget_stack.start_api()
 
 
 @pytest.fixture(scope="module")

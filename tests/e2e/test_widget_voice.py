@@ -17,18 +17,13 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Playwright, Response, sync_playwright
 
-from bot.config import PROJECT_ROOT
 from bot.runtime.stack import Stack, free_port, stack_env, wait_http
 from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import shared_engines
@@ -75,23 +70,9 @@ def voice_stack(model, tmp_path_factory, shop_port: int) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def shop(voice_stack: Stack, shop_port: int) -> Iterator[str]:
+def shop(voice_stack: Stack, shop_port: int) -> str:
     """The FastAPI service (demo page + widget files); its base URL."""
-    log = voice_stack.workdir / "api.log"
-    env = {**voice_stack.env, "TOUCHLINE_RASA_PUBLIC_URL": voice_stack.url}
-    uvicorn = str(Path(sys.executable).with_name("uvicorn"))
-    proc = subprocess.Popen(
-        [uvicorn, "bot.api.app:create_app", "--factory", "--ws", "none",
-         "--host", "127.0.0.1", "--port", str(shop_port)],
-        cwd=PROJECT_ROOT, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{shop_port}/health", proc, log)
-        yield f"http://127.0.0.1:{shop_port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+    return voice_stack.start_api(shop_port)
 
 
 @pytest.fixture(scope="module")
