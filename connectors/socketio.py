@@ -316,6 +316,24 @@ class SocketIOInput(RasaSocketIOInput):
             finally:
                 await sio.emit("bot_typing", {"typing": False}, **room)
 
+    async def share(self, session_id: str, transcript: str, messages: list[dict[str, Any]],
+                    skip_sid: str | None = None) -> None:
+        """Show a turn that did not come through this socket (a spoken one) in the session's
+        open tabs: the user's words as ``user_echo`` (``spoken: true``), then the replies.
+
+        Args:
+            session_id: the widget session (its room).
+            transcript: what the user said.
+            messages: the bot messages of the turn (Rasa's collector format).
+            skip_sid: the socket that made the turn and shows it itself.
+        """
+        if self.sio is None:
+            return
+        room = {"room": session_id, "namespace": self.namespace, "skip_sid": skip_sid}
+        await self.sio.emit("user_echo", {"text": transcript, "spoken": True}, **room)
+        for message in messages:
+            await self.sio.emit(self.bot_message_evt, public_message(message), **room)
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
@@ -330,6 +348,7 @@ class SocketIOInput(RasaSocketIOInput):
         # cors_allowed_origins=[]: CORS headers come from Sanic (`rasa run --cors`), as in Rasa.
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         self.sio = sio
+        _open_widgets.append(self)
         hook = SocketBlueprint(sio, self.socketio_path, "touchline_socketio", __name__)
 
         @hook.listener("before_server_start")
@@ -353,3 +372,20 @@ class SocketIOInput(RasaSocketIOInput):
             await self._turn(sid, data, on_new_message)
 
         return hook
+
+
+_open_widgets: list[SocketIOInput] = []
+"""The widget channels of this process (Rasa builds one), for :func:`share_spoken_turn`."""
+
+
+async def share_spoken_turn(session_id: str, transcript: str,
+                            messages: list[dict[str, Any]], skip_sid: str | None) -> None:
+    """:meth:`SocketIOInput.share` on every widget channel of this process (none: no-op).
+
+    Used by the voice gateway so a turn spoken in one tab appears in the session's others.
+    """
+    for channel in _open_widgets:
+        try:
+            await channel.share(session_id, transcript, messages, skip_sid)
+        except Exception:  # the spoken turn is answered over HTTP whatever happens here
+            logger.exception("could not show a spoken turn in session %s", session_id)

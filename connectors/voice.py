@@ -14,7 +14,9 @@ Routes, under Rasa's channel prefix ``/webhooks/voice/``:
 ``POST /utterance``
     A recorded utterance (WAV, OGG/Opus or WebM/Opus body; at most
     :data:`MAX_UPLOAD_BYTES` and 60 s) in; JSON out: ``session_id`` and ``token`` (send both
-    back for the next turn; a widget session's id and token work too), ``transcript``,
+    back for the next turn; a widget session's id and token work too, and the turn then
+    also appears in the session's other open tabs, except the socket ``sid`` names),
+    ``transcript``,
     ``messages`` (bot messages as the REST channel returns them), ``reply_text`` and
     ``audio`` (``{"format", "mime", "base64"}`` of the spoken reply, or ``null``).
     Query ``reply_format=wav|ogg`` (default ``wav``).  Errors: 400 (empty body, bad
@@ -48,7 +50,7 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
-from connectors.socketio import SessionSigner
+from connectors.socketio import SessionSigner, share_spoken_turn
 from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
 from connectors.voice_turn import answer_speech, speak_all
 
@@ -217,7 +219,8 @@ class VoiceInput(InputChannel):
         if fmt not in MIMES:
             return _error(400, "reply_format must be wav or ogg")
         session_id, token = request.args.get("session_id"), request.args.get("token")
-        if session_id is None and token is None:
+        resumed = session_id is not None or token is not None
+        if not resumed:
             session_id, token = self.signer.issue()
         elif not self.signer.verify(session_id, token):
             return _error(401, "session_id and token do not match")
@@ -243,6 +246,9 @@ class VoiceInput(InputChannel):
             data = await asyncio.to_thread(encode, spoken, fmt)
             audio_out = {"format": fmt, "mime": MIMES[fmt],
                          "base64": base64.b64encode(data).decode()}
+        if resumed and reply.transcript:
+            await share_spoken_turn(session_id, reply.transcript, reply.messages,
+                                    request.args.get("sid"))
         messages = [{k: v for k, v in m.items() if k != "recipient_id"}
                     for m in reply.messages]
         return response.json({"session_id": session_id, "token": token,

@@ -187,6 +187,9 @@ def test_spoken_payment_question_gets_the_payment_flow_in_text_and_voice(
     session_id = tab.session()["session_id"]
     tab.send("hello")  # typed and spoken turns share one conversation
     tab.wait_bots(1)
+    other = Widget(context, shop).open()  # a second tab of the same session
+    assert other.session()["session_id"] == session_id
+    other.wait_bots(1)
 
     mic = tab.page.locator(MIC)
     assert mic.is_visible()
@@ -217,6 +220,10 @@ def test_spoken_payment_question_gets_the_payment_flow_in_text_and_voice(
     spoken = tab.page.locator("#touchline-chat .msg.user.spoken")
     assert spoken.count() == 1 and spoken.text_content() == transcript
     assert spoken.locator("svg[aria-label='Spoken message']").count() == 1
+    other.wait_bots(2)  # the other tab sees the spoken turn live, marked as spoken
+    assert other.messages() == shown
+    assert other.page.locator("#touchline-chat .msg.user.spoken").text_content() == transcript
+    other.page.close()
 
     hello, said = user_events(voice_stack, session_id)
     assert hello["input_channel"] == "socketio"

@@ -391,7 +391,7 @@
       flush();
     });
     socket.on("user_echo", (data) => {
-      if (data && typeof data.text === "string") addUser(data.text);
+      if (data && typeof data.text === "string") addUser(data.text, data.spoken === true);
     });
     socket.on("bot_typing", (data) => setTyping(Boolean(data && data.typing)));
     socket.on("bot_uttered", addBot);
@@ -544,9 +544,12 @@
       const base = new URL(RASA_URL.pathname.replace(/\/*$/, "/"), RASA_URL);
       const url = new URL("webhooks/voice/utterance", base);
       const replyFormat = player.canPlayType('audio/ogg; codecs="opus"') ? "ogg" : "wav";
-      url.search = new URLSearchParams({
+      const query = {
         session_id: current.session_id, token: current.token, reply_format: replyFormat,
-      }).toString();
+      };
+      // This tab shows the turn from the answer; the session's other tabs get it pushed.
+      if (socket && socket.id) query.sid = socket.id;
+      url.search = new URLSearchParams(query).toString();
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), VOICE_TIMEOUT_MS);
       let response;
