@@ -1,10 +1,12 @@
 """Rasa dialogue plumbing: the takeover policy, the windowed SQL tracker store, the asyncio
-lock store, and a faster validation of action-server responses.
+lock store, a faster validation of action-server responses and a faster graph runner.
 
 Importing this package (Rasa does so when it loads any of these from ``config.yml`` or
-``endpoints.yml``) installs :mod:`bot.dialogue.action_validation`.
+``endpoints.yml``) installs :mod:`bot.dialogue.action_validation` and
+:mod:`bot.dialogue.graph_runner`.
 """
 
-from bot.dialogue.action_validation import install
+from bot.dialogue import action_validation, graph_runner
 
-install()
+action_validation.install()
+graph_runner.install()
