@@ -43,10 +43,12 @@ from urllib.parse import urlsplit
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
+from sanic.exceptions import WebsocketClosed
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
+from websockets.exceptions import ConnectionClosed
 
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
@@ -196,13 +198,15 @@ class VoiceInput(InputChannel):
                 await ws.close(code=1011, reason="speech engines unavailable")
                 return
             call = TwilioCall(ws.send, engines, on_new_message, self.settings, self._token_ok)
+            how = "stream stopped"
             try:
                 while await call.handle(await ws.recv()):
                     pass
-            except Exception as exc:  # closed socket (hang-up) or cancelled on shutdown
-                logger.info("call %s ended: %s", call.call_sid, type(exc).__name__)
+            except (ConnectionClosed, WebsocketClosed, asyncio.CancelledError):
+                how = "socket closed"  # Sanic cancels the handler when the caller closes
             finally:
-                await call.close()
+                logger.info("call %s ended: %s", call.call_sid, how)
+                await asyncio.shield(call.close())
             if call.closed_reason:
                 await ws.close(code=1008, reason=call.closed_reason[:120])
 
