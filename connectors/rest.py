@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.runtime.gc_freeze import freeze
 from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
 
@@ -49,6 +50,10 @@ class RestInput(InputChannel):
     ) -> Blueprint:
         """Routes: ``GET /`` (health) and ``POST /webhook``."""
         hook = Blueprint("touchline_rest", __name__)
+
+        @hook.listener("after_server_start")
+        async def freeze_startup_objects(_app: Sanic, _loop: object) -> None:
+            freeze()  # the model is loaded before the server starts (rasa/core/run.py)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
