@@ -44,11 +44,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
-MAX_EVENTS = 80
-"""A working tracker longer than this is cut back to about :data:`KEEP_EVENTS` events
-(about six turns: forms, rules with their conversation starts and ``max_history: 4``
-memoisation see all they need; the policies' state building is linear in this length)."""
-KEEP_EVENTS = 40
+MAX_EVENTS = 120
+"""A working tracker longer than this is cut back to about :data:`KEEP_EVENTS` events."""
+KEEP_EVENTS = 60
 CACHE_SIZE = 10_000
 """Conversations whose working tracker stays in memory."""
 _ANY_EVENT = sa.text("SELECT 1 FROM events WHERE sender_id = :sender_id LIMIT 1")
