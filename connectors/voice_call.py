@@ -288,13 +288,16 @@ class TwilioCall:
             if self._reprompted:
                 self._ending = True
                 logger.info("call %s: silent twice; ending the call", self.call_sid)
-                await self._say(GOODBYE)
+                self._say(GOODBYE)
             else:
                 self._reprompted = True
-                await self._say(REPROMPT)
+                self._say(REPROMPT)
         return True
 
-    async def _say(self, text: str) -> None:
+    def _say(self, text: str) -> None:
+        """Start speaking ``text``, in place of whatever the bot was still saying."""
+        if self._speaking is not None and not self._speaking.done():
+            self._speaking.cancel()
         self._speaking = asyncio.create_task(self._stream(text))
 
     async def _work(self) -> None:
@@ -316,9 +319,7 @@ class TwilioCall:
                                 reply.transcript, 1000 * (time.perf_counter() - started))
                 if self._closed:
                     return
-                if self._speaking is not None and not self._speaking.done():
-                    self._speaking.cancel()
-                self._speaking = asyncio.create_task(self._stream(text))
+                self._say(text)
             except asyncio.CancelledError:
                 raise
             except Exception:
