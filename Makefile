@@ -33,6 +33,8 @@ features: db
 	test -f $${TOUCHLINE_VAR:-var}/models/kicks/LATEST || $(PY) -m bot.kicks.train
 	$(PY) -m bot.search.cli sync
 
+# Two Rasa server processes (Sanic workers) by default: see README, "Scaling".
+run: export SANIC_WORKERS ?= 2
 run: model
 	bash scripts/install_speech.sh || echo "voice: espeak-ng fallback unavailable; Piper is used"
 	bash scripts/secrets.sh

@@ -11,6 +11,10 @@ same machine:
   (``rasa/engine/recipes/config_files/default_config.yml``: DIET, TED, UnexpecTED, 100
   epochs each; ``--quick`` uses 20) and Rasa's default in-memory tracker and lock stores.
 
+Touchline runs with ``--workers`` Rasa server processes (Sanic workers, default 2 as in
+``make run``; they share the tracker database and exclude each other per conversation),
+the baseline with one (Rasa refuses more with its in-memory lock store).
+
 Scenarios: one conversation of 210 turns (latency at turns 5-15 vs 195-205), then 8 and
 32 concurrent conversations of 15 turns each.  Peak resident memory of the Rasa server and
 the action server is sampled with psutil.  Prints a table and writes
@@ -146,11 +150,16 @@ async def long_conversation(url: str, tag: str, turns: int) -> dict:
 
 
 def measure(
-    name: str, model: Path, endpoints: dict | None, work: Path, args: argparse.Namespace
+    name: str,
+    model: Path,
+    endpoints: dict | None,
+    work: Path,
+    args: argparse.Namespace,
+    workers: int = 1,
 ) -> dict:
-    """Start a stack for ``model`` and run every scenario against it."""
+    """Start a stack for ``model`` with ``workers`` Rasa processes; run every scenario."""
     work.mkdir(parents=True, exist_ok=True)
-    env = stack_env(work, TOUCHLINE_ACTION_TIMEOUT_S="8")
+    env = stack_env(work, TOUCHLINE_ACTION_TIMEOUT_S="8", SANIC_WORKERS=str(workers))
     stack = Stack(work, model, env)
     if endpoints is not None:
         endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{stack.action_port}/webhook"
@@ -202,6 +211,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="baseline with 20 epochs")
     parser.add_argument("--turns", type=int, default=15, help="turns per concurrent user")
     parser.add_argument("--long-turns", type=int, default=210)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="Touchline's Rasa server processes (SANIC_WORKERS; `make run` uses 2); the "
+        "baseline keeps Rasa's in-memory lock store, which allows only 1",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,7 +232,12 @@ def main() -> None:
         baseline_endpoints = {"action_endpoint": {"url": ""}}  # Rasa's in-memory defaults
         results = {
             "touchline": measure(
-                "touchline", models["touchline"], touchline_endpoints, work / "tl", args
+                "touchline",
+                models["touchline"],
+                touchline_endpoints,
+                work / "tl",
+                args,
+                args.workers,
             ),
             "baseline": measure(
                 "baseline", models["baseline"], baseline_endpoints, work / "base", args
@@ -226,6 +247,7 @@ def main() -> None:
         "quick": args.quick,
         "turns": args.turns,
         "long_turns": args.long_turns,
+        "touchline_workers": args.workers,
         "cpus": os.cpu_count(),
     }
     print(table(results))

@@ -33,10 +33,14 @@ User text goes through :func:`connectors.sanitize.sanitize_message`; each turn r
 through :func:`connectors.replies.run_turn`.  Turns of one session run one at a time,
 in arrival order, and their replies are emitted before the next turn starts.
 
-The HMAC secret comes from ``$TOUCHLINE_SESSION_SECRET``.  Without it each process makes
-a random one, so tokens do not survive a restart and are not accepted by a second Rasa
-process: set it whenever several processes serve the widget or sessions must outlive a
-restart.  CORS: like Rasa's channel, socket.io leaves CORS to Sanic (``rasa run --cors``);
+The HMAC secret comes from ``$TOUCHLINE_SESSION_SECRET``.  Without it each Rasa server
+makes a random one (its Sanic workers share it: they fork after the channel is built), so
+tokens do not survive a restart and are not accepted by another server: set it whenever
+sessions must outlive a restart.  With several Sanic workers, the tabs of one session may
+sit on different workers: every emit to a session's room reaches them all through
+:class:`connectors.pubsub.LocalPubSubManager`; socket.io's HTTP long-polling fallback
+then needs sticky sessions in front of the workers, as with any multi-process socket.io
+server.  CORS: like Rasa's channel, socket.io leaves CORS to Sanic (``rasa run --cors``);
 the widget connects over WebSocket, which needs none.
 """
 
@@ -63,6 +67,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from connectors.pubsub import LocalPubSubManager
 from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
 
@@ -346,7 +351,9 @@ class SocketIOInput(RasaSocketIOInput):
             A blueprint that attaches the socket.io server to the Sanic app.
         """
         # cors_allowed_origins=[]: CORS headers come from Sanic (`rasa run --cors`), as in Rasa.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        # The client manager shares emits with the other Sanic workers (connectors/pubsub.py).
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[],
+                          client_manager=LocalPubSubManager())
         self.sio = sio
         _open_widgets.append(self)
         hook = SocketBlueprint(sio, self.socketio_path, "touchline_socketio", __name__)

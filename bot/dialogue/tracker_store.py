@@ -10,9 +10,12 @@ dialogue engine a *window*: the state at the start of the window (slot values, a
 as synthetic events, followed by the last turns.  Policies here look back at most 5 turns
 (``max_history``), so predictions are unchanged.
 
-Working trackers are cached per conversation (LRU), so a turn reads nothing from the
-database; ``save`` appends only the new events.  Like Rasa's in-memory lock store, the
-cache assumes one Rasa server process per database.
+Working trackers are cached per conversation (LRU) with the id of the conversation's last
+stored event, so a turn reads one indexed ``max(id)`` from the database instead of the
+events; ``save`` appends only the new events.  When another Rasa process (a second Sanic
+worker) has stored events of the conversation since, the ids differ and the tracker is
+loaded again, so several processes can share one database (with a lock store that works
+across them, :mod:`bot.dialogue.lock_store`).
 
 Configure in ``endpoints.yml``::
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,7 +53,17 @@ MAX_EVENTS = 120
 KEEP_EVENTS = 60
 CACHE_SIZE = 10_000
 """Conversations whose working tracker stays in memory."""
-_ANY_EVENT = sa.text("SELECT 1 FROM events WHERE sender_id = :sender_id LIMIT 1")
+_LAST_EVENT = sa.text("SELECT max(id) FROM events WHERE sender_id = :sender_id")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A cached working tracker (``None``: nothing stored), the number of its events that
+    are stored, and the id of the conversation's last stored event (``None``: none)."""
+
+    tracker: DialogueStateTracker | None
+    stored: int
+    last_id: int | None
 
 
 class WindowedSQLTrackerStore(SQLTrackerStore):
@@ -64,54 +78,63 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             self.engine = sa.create_engine(self.engine.url, poolclass=QueuePool, pool_size=5)
             sa.event.listen(self.engine, "connect", _sqlite_wal)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
-        # sender id -> (working tracker, its events already stored); (None, 0) = none stored
-        self._cache: OrderedDict[str, tuple[DialogueStateTracker | None, int]] = OrderedDict()
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The working tracker of the latest session (a copy), or ``None`` if unknown."""
-        cached = self._cache.get(sender_id)
-        if cached is None:
-            tracker = await super().retrieve(sender_id) if self._stored(sender_id) else None
-            if tracker is None:
-                self._cache[sender_id] = (None, 0)  # a new conversation: nothing stored yet
-                return None
-            cached = self._remember(window(tracker, self.domain.slots))
-        self._cache.move_to_end(sender_id)
-        return cached[0].copy() if cached[0] is not None else None
+        entry = await self._current(sender_id)
+        return entry.tracker.copy() if entry.tracker is not None else None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Append the events added since the last save or retrieve, then re-window."""
         if self.event_broker is not None:
             await self.stream_events(tracker)
-        cached = self._cache.get(tracker.sender_id)
-        if cached is None:  # never retrieved here: defer to Rasa's count-based diff
+        entry = self._cache.get(tracker.sender_id)
+        if entry is None or entry.last_id != self._last_id(tracker.sender_id):
+            # Not retrieved here, or stored by another process since: Rasa's count-based
+            # diff against the database decides what is new.
+            self._cache.pop(tracker.sender_id, None)
             await super().save(tracker)
-            await self.retrieve(tracker.sender_id)
+            await self._current(tracker.sender_id)
             return
-        known = cached[1]
-        self._append(tracker.sender_id, list(tracker.events)[known:])
-        self._remember(window(tracker, self.domain.slots))
+        last_id = self._append(tracker.sender_id, list(tracker.events)[entry.stored :])
+        self._remember(window(tracker, self.domain.slots), last_id or entry.last_id)
 
-    def _stored(self, sender_id: str) -> bool:
-        """Whether the database holds any event of ``sender_id`` (one indexed look-up,
-        cheaper than Rasa's session query for the many conversations that are new)."""
+    async def _current(self, sender_id: str) -> _Entry:
+        """The cache entry of ``sender_id``, loaded again if the database moved on."""
+        last_id = self._last_id(sender_id)
+        entry = self._cache.get(sender_id)
+        if entry is None or entry.last_id != last_id:
+            tracker = await super().retrieve(sender_id) if last_id is not None else None
+            if tracker is None:
+                entry = _Entry(None, 0, None)
+                self._cache[sender_id] = entry
+            else:
+                entry = self._remember(window(tracker, self.domain.slots), last_id)
+        self._cache.move_to_end(sender_id)
+        return entry
+
+    def _last_id(self, sender_id: str) -> int | None:
+        """Id of the last stored event of ``sender_id`` (one indexed look-up), or ``None``."""
         with self.engine.connect() as conn:
-            return conn.execute(_ANY_EVENT, {"sender_id": sender_id}).first() is not None
+            return conn.execute(_LAST_EVENT, {"sender_id": sender_id}).scalar()
 
-    def _remember(self, tracker: DialogueStateTracker) -> tuple[DialogueStateTracker | None, int]:
-        entry = (tracker.copy(), len(tracker.events))
+    def _remember(self, tracker: DialogueStateTracker, last_id: int | None) -> _Entry:
+        entry = _Entry(tracker.copy(), len(tracker.events), last_id)
         self._cache[tracker.sender_id] = entry
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return entry
 
-    def _append(self, sender_id: str, events: list[Event]) -> None:
+    def _append(self, sender_id: str, events: list[Event]) -> int | None:
+        """Store ``events``; returns the id of the last one (``None`` when none)."""
         if not events:
-            return
+            return None
         with self.session_scope() as session:
+            rows = []
             for event in events:
                 data = event.as_dict()
-                session.add(
+                rows.append(
                     self.SQLEvent(
                         sender_id=sender_id,
                         type_name=event.type_name,
@@ -123,7 +146,11 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                         data=json.dumps(data),
                     )
                 )
+            session.add_all(rows)
+            session.flush()
+            last_id = rows[-1].id
             session.commit()
+        return last_id
 
 
 def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:  # noqa: ANN401

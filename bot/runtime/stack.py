@@ -71,7 +71,8 @@ def stack_env(work: Path, **overrides: str) -> dict[str, str]:
 
     Args:
         work: the stack's folder (created beforehand).
-        **overrides: more variables, e.g. ``TOUCHLINE_ACTION_TIMEOUT_S="60"``.
+        **overrides: more variables, e.g. ``TOUCHLINE_ACTION_TIMEOUT_S="60"`` or
+            ``SANIC_WORKERS="2"`` (Rasa server processes; default 1).
 
     Returns:
         ``os.environ`` plus these settings.
@@ -88,6 +89,7 @@ def stack_env(work: Path, **overrides: str) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
+        "SANIC_WORKERS": "1",
         **overrides,
     }
 
@@ -195,7 +197,19 @@ class Stack:
             ],
         )
         wait_http(f"{self.url}/", proc, self.log("rasa"))
+        self._wait_workers(proc)
         return self
+
+    def _wait_workers(self, proc: subprocess.Popen, timeout: float = 240) -> None:
+        """With ``SANIC_WORKERS`` > 1, wait until every worker has loaded the model (each
+        logs Rasa's "up and running" line); the first one alone answers ``wait_http``."""
+        workers = int(self.env.get("SANIC_WORKERS", "1"))
+        deadline = time.monotonic() + timeout
+        while self.log("rasa").read_text().count("Rasa server is up and running") < workers:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"not all {workers} workers came up:\n"
+                                   f"{self.log('rasa').read_text()[-3000:]}")
+            time.sleep(0.5)
 
     def start_api(self, port: int | None = None) -> str:
         """Start Touchline's FastAPI service (widget, demo page, APIs) beside this stack,

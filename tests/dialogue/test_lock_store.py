@@ -59,3 +59,72 @@ def test_conversations_do_not_block_each_other():
                 return True
 
     assert asyncio.run(asyncio.wait_for(main(), 1))
+
+
+HOLDER = """
+import asyncio, sys, time
+from pathlib import Path
+from bot.dialogue.lock_store import AsyncioLockStore
+from rasa.utils.endpoints import EndpointConfig
+
+async def main():
+    store = AsyncioLockStore(EndpointConfig(lock_file=sys.argv[1]))
+    async with store.lock("shared"):
+        print("held", flush=True)
+        await asyncio.sleep(float(sys.argv[2]))
+
+asyncio.run(main())
+"""
+
+
+def _holder(tmp_path, seconds):
+    import subprocess
+    import sys
+
+    from bot.config import PROJECT_ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path / "locks"), str(seconds)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _store(tmp_path):
+    from rasa.utils.endpoints import EndpointConfig
+
+    return AsyncioLockStore(EndpointConfig(lock_file=str(tmp_path / "locks")))
+
+
+def test_another_process_holding_the_conversation_makes_us_wait(tmp_path):
+    proc = _holder(tmp_path, 1.0)
+    store = _store(tmp_path)
+
+    async def main():
+        started = time.monotonic()
+        async with store.lock("someone-else"):  # other conversations pass at once
+            other = time.monotonic() - started
+        async with store.lock("shared"):
+            return other, time.monotonic() - started
+
+    other, waited = asyncio.run(asyncio.wait_for(main(), 10))
+    assert proc.wait(60) == 0
+    assert other < 0.2
+    assert waited > 0.5  # the holder kept it for 1 s
+
+
+def test_a_killed_process_does_not_leave_the_conversation_locked(tmp_path):
+    proc = _holder(tmp_path, 600)
+    store = _store(tmp_path)
+    assert not store.records.try_acquire("shared")
+    proc.kill()
+    proc.wait()
+
+    async def main():
+        async with store.lock("shared"):
+            return True
+
+    assert asyncio.run(asyncio.wait_for(main(), 2))

@@ -66,3 +66,34 @@ def test_new_store_process_reads_what_an_old_one_wrote(tmp_path):
     assert len([e for e in full.events if isinstance(e, UserUttered)]) == 151
     assert working.latest_message.text == "message 150"
     assert working.get_slot("customer_id") == 42
+
+
+def test_two_processes_take_turns_on_one_conversation(tmp_path):
+    # Two Sanic workers: each has its own cache over the same database (the lock store
+    # keeps their turns apart). Each must see the turns the other stored.
+    async def main():
+        workers = [store(tmp_path), store(tmp_path)]
+        for i in range(160):  # past MAX_EVENTS: both windows are cut on the way
+            await turn(workers[(i // 3) % 2], "shared", i)
+        return [await w.retrieve("shared") for w in workers], await workers[
+            0
+        ].retrieve_full_tracker("shared")
+
+    (first, second), full = asyncio.run(main())
+    users = [e.text for e in full.events if isinstance(e, UserUttered)]
+    assert users == [f"message {i}" for i in range(160)]  # nothing lost, nothing doubled
+    for working in (first, second):
+        assert working.latest_message.text == "message 159"
+        assert working.current_slot_values() == full.current_slot_values()
+        assert len(working.events) <= MAX_EVENTS + len(DOMAIN.slots) + 3
+
+
+def test_a_new_conversation_started_elsewhere_is_seen(tmp_path):
+    async def main():
+        a, b = store(tmp_path), store(tmp_path)
+        assert await a.retrieve("late") is None  # cached as "nothing stored"
+        await turn(b, "late", 0)
+        return await a.retrieve("late")
+
+    tracker = asyncio.run(main())
+    assert tracker is not None and tracker.latest_message.text == "message 0"
