@@ -125,36 +125,43 @@ def feature_matrix(
         The :class:`Design` with ``len(messages)`` rows.
     """
     d_dense = sum(w for w, d in zip(layout.widths, layout.dense) if d)
+    d_sparse = sum(w for w, d in zip(layout.widths, layout.dense) if not d)
     dense = np.zeros((len(messages), d_dense), dtype=np.float32)
-    sparse_rows = []
+    # The sparse part is assembled as CSR arrays directly: building and stacking one small
+    # scipy matrix per block and row cost more than the rest of a single-message parse.
+    data: list[np.ndarray] = []
+    indices: list[np.ndarray] = []
+    indptr = np.zeros(len(messages) + 1, dtype=np.int64)
     for row, message in enumerate(messages):
         by_origin = {f.origin: f for f in _sentence_features(message, list(layout.origins))}
-        column, blocks = 0, []
+        column, offset, stored = 0, 0, 0
         for origin, width, is_dense in zip(layout.origins, layout.widths, layout.dense):
             feature = by_origin.get(origin)
             usable = feature is not None and feature.features.shape[-1] == width
-            weight = dense_weight if is_dense else sparse_weight
             if is_dense:
                 if usable:
                     vector = np.asarray(feature.features, dtype=np.float32).reshape(-1)
                     norm = float(np.linalg.norm(vector))
-                    dense[row, column : column + width] = vector * (weight / norm) if norm else 0
+                    scale = dense_weight / norm if norm else 0.0
+                    dense[row, column : column + width] = vector * scale
                 column += width
-            elif usable:
-                block = scipy.sparse.csr_matrix(feature.features, dtype=np.float32)
-                norm = float(np.sqrt(block.multiply(block).sum()))
-                blocks.append(block * (weight / norm) if norm > 0 else block)
-            else:
-                blocks.append(scipy.sparse.csr_matrix((1, width), dtype=np.float32))
-        sparse_rows.append(
-            scipy.sparse.hstack(blocks, format="csr")
-            if blocks
-            else scipy.sparse.csr_matrix((1, 0), dtype=np.float32)
-        )
-    d_sparse = sum(w for w, d in zip(layout.widths, layout.dense) if not d)
-    sparse = (
-        scipy.sparse.vstack(sparse_rows, format="csr")
-        if sparse_rows
-        else scipy.sparse.csr_matrix((0, d_sparse), dtype=np.float32)
+                continue
+            if usable:
+                block = scipy.sparse.csr_matrix(feature.features)  # sums duplicate entries
+                values = block.data.astype(np.float32)
+                norm = float(np.sqrt(np.dot(values, values)))
+                data.append(values * (sparse_weight / norm) if norm > 0 else values)
+                indices.append(block.indices.astype(np.int64) + offset)
+                stored += len(values)
+            offset += width
+        indptr[row + 1] = indptr[row] + stored
+    sparse = scipy.sparse.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, dtype=np.float32),
+            np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
+            indptr,
+        ),
+        shape=(len(messages), d_sparse),
+        dtype=np.float32,
     )
-    return Design(dense=dense, sparse=sparse.astype(np.float32))
+    return Design(dense=dense, sparse=sparse)
