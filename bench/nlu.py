@@ -597,6 +597,11 @@ def worker(argv: list[str]) -> None:
     }
     texts = json.loads(Path(texts_file).read_text())
     agent = Agent.load(model)
+    # As in the Rasa server (connectors/rest.py): collect the training garbage, then freeze
+    # the loaded model's objects so collections during parsing do not walk them.
+    from bot.runtime.gc_freeze import freeze
+
+    freeze()
     loop = asyncio.new_event_loop()
     loop.run_until_complete(agent.parse_message("warm up"))
     intents, latencies, cpu0 = [], [], cpu()
