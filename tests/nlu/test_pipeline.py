@@ -118,3 +118,11 @@ def test_meta_json_is_plain_data(trained_model):
     assert set(meta) == {"classes", "layout", "threshold", "temperature", "simulated_oos"}
     assert meta["simulated_oos"] is False  # the fixture has out_of_scope examples
     assert 0.0 <= meta["threshold"] < 1.0 and meta["temperature"] > 0
+
+
+def test_serving_process_keeps_blas_single_threaded(agent):
+    # OpenBLAS threads busy-wait on the other core after each one-row product otherwise.
+    from threadpoolctl import threadpool_info
+
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)
