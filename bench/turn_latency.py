@@ -170,6 +170,9 @@ def measure(
     rss.start()
     url = f"{stack.url}/webhooks/rest/webhook"
     try:
+        # Warm-up, not measured: every worker meets the scripted texts once (embedding
+        # cache, first-call costs), as a server in service has.
+        asyncio.run(concurrent(url, 8, 2 * len(SCRIPT), f"{name}-warm-up"))
         result = {"single": asyncio.run(long_conversation(url, name, args.long_turns))}
         for users in (1, 8, 32):
             result[f"c{users}"] = asyncio.run(concurrent(url, users, args.turns, name))
