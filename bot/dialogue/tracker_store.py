@@ -86,14 +86,16 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         return entry.tracker.copy() if entry.tracker is not None else None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Append the events added since the last save or retrieve, then re-window."""
+        """Append the events added since the last save or retrieve, then re-window.
+
+        The cache entry is the one :meth:`retrieve` checked against the database; Rasa
+        retrieves and saves under the conversation's lock, which every process holds in
+        turn (:mod:`bot.dialogue.lock_store`), so no other process stored events between.
+        """
         if self.event_broker is not None:
             await self.stream_events(tracker)
         entry = self._cache.get(tracker.sender_id)
-        if entry is None or entry.last_id != self._last_id(tracker.sender_id):
-            # Not retrieved here, or stored by another process since: Rasa's count-based
-            # diff against the database decides what is new.
-            self._cache.pop(tracker.sender_id, None)
+        if entry is None:  # never retrieved here: defer to Rasa's count-based diff
             await super().save(tracker)
             await self._current(tracker.sender_id)
             return
