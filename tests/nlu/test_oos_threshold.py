@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -27,10 +28,12 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.model_selection import StratifiedKFold
 
 from bot.nlu.classifier import IntentClassifier
-from bot.nlu.features import feature_matrix
+from bot.nlu.features import Design, feature_matrix
 from bot.nlu.featurizer import SentenceEmbeddingFeaturizer
+from bot.nlu.linear_model import fit_softmax, softmax
 from bot.nlu.oos import calibrate, select_threshold
 from tests.nlu.conftest import FIXTURES
 
@@ -39,6 +42,7 @@ CLASSIFIER_CONFIG = {
     **IntentClassifier.get_default_config(),
     "cv_folds": 3,
     "max_in_scope_loss": 0.05,
+    "max_in_scope_loss_simulated": 0.05,
 }
 
 
@@ -138,6 +142,23 @@ def test_without_out_of_scope_examples_rejection_is_simulated(storage):
     assert known.get("intent")["name"] == "order_status"
 
 
+def test_simulated_rejection_has_its_own_budget(storage):
+    """``max_in_scope_loss_simulated`` sets the threshold only when no row is out of scope."""
+    training = without_intent(load("nlu.yml"), "out_of_scope")
+    Featurize(training, storage)
+    thresholds = {}
+    for name, budgets in {"strict": (0.05, 0.0), "loose": (0.0, 0.05)}.items():
+        config = {
+            **CLASSIFIER_CONFIG,
+            "max_in_scope_loss": budgets[0],
+            "max_in_scope_loss_simulated": budgets[1],
+        }
+        classifier = IntentClassifier.create(config, storage, Resource(f"sim_{name}"), CONTEXT)
+        classifier.train(training)
+        thresholds[name] = classifier.calibration.threshold
+    assert thresholds["strict"] < thresholds["loose"]
+
+
 def test_with_out_of_scope_examples_the_intent_is_predicted(trained):
     _, featurize, classifier = trained
     assert not classifier.calibration.simulated_oos
@@ -157,3 +178,45 @@ def test_select_threshold_trades_accuracy_for_recall():
     assert select_threshold(in_scores, in_correct, oos_scores, flagged, 0.5) == 0.9
     # nothing to learn from without out-of-scope rows
     assert select_threshold(in_scores, in_correct, np.array([]), np.array([], bool), 0.5) == 0.0
+
+
+def _look_alike_intents(seed: int) -> tuple[Design, list[str]]:
+    """12 intents in 6 pairs of near neighbours, 40 rows each, 16 dense columns."""
+    rng = np.random.default_rng(seed)
+    centers = []
+    for _ in range(6):
+        centre = rng.normal(size=16)
+        centre /= np.linalg.norm(centre)
+        offset = rng.normal(size=16)
+        offset -= offset @ centre * centre
+        offset /= np.linalg.norm(offset)
+        centers += [centre + 0.25 * offset, centre - 0.25 * offset]
+    x = np.concatenate([c + 0.18 * rng.normal(size=(40, 16)) for c in centers])
+    labels = [f"intent_{i}" for i in range(12) for _ in range(40)]
+    empty = scipy.sparse.csr_matrix((len(x), 0), dtype=np.float32)
+    return Design(dense=x.astype(np.float32), sparse=empty), labels
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_simulated_threshold_keeps_its_budget_on_other_folds(seed):
+    """Without out-of-scope rows the in-scope cost must be measured with every intent known.
+
+    Scoring in-scope rows with the leave-intents-out models (which miss a look-alike
+    intent and are over-confident) spent 2.5-3.5 times the budget on fresh folds here.
+    """
+    x, labels = _look_alike_intents(seed)
+    y = np.array(labels)
+    budget = 0.02
+    calibration = calibrate(x, labels, {"oos"}, 3, budget, 10.0, 100, 0)
+    assert calibration.simulated_oos and calibration.threshold > 0.0
+    losses = []
+    for fold_seed in (1, 2, 3):
+        correct = kept = 0
+        for train, valid in StratifiedKFold(3, shuffle=True, random_state=fold_seed).split(y, y):
+            model = fit_softmax(x.rows(train), list(y[train]), 10.0, 100)
+            p = softmax(model.logits(x.rows(valid)), calibration.temperature)
+            right = np.array(model.classes)[p.argmax(axis=1)] == y[valid]
+            correct += right.sum()
+            kept += (right & (p.max(axis=1) >= calibration.threshold)).sum()
+        losses.append((correct - kept) / len(y))
+    assert np.mean(losses) <= 1.5 * budget
