@@ -184,17 +184,16 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             )
         x = self._matrix(examples)
         c, max_iter = float(self._config["C"]), int(self._config["max_iter"])
-        oos_intents = set(self._config["out_of_scope_intents"])
-        budget = "max_in_scope_loss" if oos_intents & set(labels) else "max_in_scope_loss_simulated"
         self.calibration = calibrate(
             x,
             labels,
-            oos_intents,
+            set(self._config["out_of_scope_intents"]),
             int(self._config["cv_folds"]),
-            float(self._config[budget]),
+            float(self._config["max_in_scope_loss"]),
             c,
             max_iter,
             int(self._config["random_seed"]),
+            simulated_loss=float(self._config["max_in_scope_loss_simulated"]),
         )
         self.model = fit_softmax(x, labels, c, max_iter)
         self.persist()

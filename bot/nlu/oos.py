@@ -180,6 +180,7 @@ def calibrate(
     c: float,
     max_iter: int,
     seed: int,
+    simulated_loss: float | None = None,
 ) -> Calibration:
     """Choose temperature and out-of-scope threshold from the training data alone.
 
@@ -188,10 +189,13 @@ def calibrate(
         labels: training intent of each row.
         oos_intents: intent names that mean "out of scope" in the training data.
         folds: number of cross-validation folds (reduced to the row count if larger).
-        max_in_scope_loss: in-scope accuracy budget of the threshold, in [0, 1].
+        max_in_scope_loss: in-scope accuracy budget of the threshold, in [0, 1], when
+            the training data has out-of-scope rows.
         c: inverse L2 regularisation strength of each fold's model.
         max_iter: lbfgs iteration cap of each fold's model.
         seed: seed of the fold split and of the held-out intent groups.
+        simulated_loss: the budget when out-of-scope rows are simulated (no row has an
+            out-of-scope intent); ``None``: ``max_in_scope_loss``.
 
     Returns:
         The :class:`Calibration`; temperature 1.0 and threshold 0.0 when there are too
@@ -228,6 +232,6 @@ def calibrate(
         np.concatenate(in_correct),
         np.concatenate(oos_scores),
         np.concatenate(oos_flagged),
-        max_in_scope_loss,
+        max_in_scope_loss if has_oos or simulated_loss is None else simulated_loss,
     )
     return Calibration(threshold=threshold, temperature=temperature, simulated_oos=not has_oos)
