@@ -71,22 +71,33 @@ def user_events(voice: Stack, sender: str) -> list[dict]:
     return [e for e in r.json()["events"] if e["event"] == "user"]
 
 
-def last_reply(voice: Stack, sender: str) -> str:
-    """The bot's texts after the conversation's last user message."""
+def replies(voice: Stack, sender: str) -> list[str]:
+    """The bot's texts after each user message of the conversation, one string per turn."""
     r = httpx.get(
         f"{voice.url}/conversations/{sender}/tracker", params={"token": voice.token}, timeout=30
     )
-    texts: list[str] = []
+    turns: list[list[str]] = []
     for event in r.json()["events"]:
         if event["event"] == "user":
-            texts = []
-        elif event["event"] == "bot":
-            texts.append(event.get("text") or "")
-    return " ".join(texts)
+            turns.append([])
+        elif event["event"] == "bot" and turns:
+            turns[-1].append(event.get("text") or "")
+    return [" ".join(texts) for texts in turns]
 
 
 def heard(engines: SpeechEngines, audio: Audio) -> list[str]:
     return words(engines.recognizer.transcribe(audio).text)
+
+
+def assert_says(engines: SpeechEngines, audio: Audio, text: str) -> None:
+    """Whisper hears at least 70% of the text's distinctive (longer than five letters) words.
+
+    Word overlap, not one exact word: the recogniser's spelling of a rare name such as
+    "Touchline" changes with the CPU's instruction set.
+    """
+    said = set(heard(engines, audio))
+    expected = {w for w in words(text) if len(w) > 5}
+    assert expected and len(said & expected) >= 0.7 * len(expected), (said, expected)
 
 
 def test_a_call_round_trip_answers_the_spoken_question(voice, engines, spoken):
@@ -100,18 +111,15 @@ def test_a_call_round_trip_answers_the_spoken_question(voice, engines, spoken):
             return c, greeting_end
 
     c, greeting_end = asyncio.run(call())
-    assert "touchline" in heard(engines, c.audio(before=greeting_end + 0.01))
+    [greeting_text, reply_text] = replies(voice, "voice:CAround")
+    assert_says(engines, c.audio(before=greeting_end + 0.01), greeting_text)
     [greet, question] = user_events(voice, "voice:CAround")
     assert greet["parse_data"]["intent"]["name"] == "greet"
     assert question["parse_data"]["intent"]["name"] == "payment_issue"
     assert question["input_channel"] == "voice"
     assert words(question["metadata"]["voice"]["transcript"]) == words(QUESTION)
     assert question["metadata"]["voice"]["call_sid"] == "CAround"
-    # The reply audio says what the bot said (compare a few distinctive words).
-    reply_text = last_reply(voice, "voice:CAround")
-    said = set(heard(engines, c.audio(after=greeting_end + 0.01)))
-    expected = {w for w in words(reply_text) if len(w) > 5}
-    assert expected and len(said & expected) >= 0.7 * len(expected), (said, expected)
+    assert_says(engines, c.audio(after=greeting_end + 0.01), reply_text)
     assert len(c.events("mark")) >= 2  # a mark after each spoken sentence
 
 
@@ -304,8 +312,7 @@ def test_an_utterance_is_answered_in_text_and_audio_and_continues(voice, engines
     assert body["messages"] and all("recipient_id" not in m for m in body["messages"])
     assert body["audio"]["format"] == "wav" and body["audio"]["mime"] == "audio/wav"
     reply = decode(base64.b64decode(body["audio"]["base64"]))
-    expected = {w for w in words(body["reply_text"]) if len(w) > 5}
-    assert len(set(heard(engines, reply)) & expected) >= 0.7 * len(expected)
+    assert_says(engines, reply, body["reply_text"])
     second = post_utterance(
         voice,
         encode(spoken, "ogg"),
