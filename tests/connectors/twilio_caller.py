@@ -150,14 +150,28 @@ class TwilioCaller:
                              f"{sorted({r.message.get('event') for r in self.received})}")
 
     async def wait_quiet(self, gap: float = 0.5, timeout: float = 60.0) -> float:
-        """Wait until nothing arrived for ``gap`` seconds; return the last arrival time."""
-        deadline = time.perf_counter() + timeout
+        """Wait until nothing arrived for ``gap`` seconds, counted from this call at the
+        earliest; return the last arrival time (this call's start if none)."""
+        called = time.perf_counter()
+        deadline = called + timeout
         while time.perf_counter() < deadline:
-            last = self.received[-1].at if self.received else 0.0
+            last = max(self.received[-1].at if self.received else 0.0, called)
             if time.perf_counter() - last >= gap:
                 return last
             await asyncio.sleep(0.05)
         raise AssertionError("the gateway kept sending")
+
+    async def wait_marks(self, count: int, after: float = 0.0, timeout: float = 60.0) -> Received:
+        """The ``count``-th ``mark`` after ``after`` (the gateway sends one per sentence)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            marks = self.events("mark", after)
+            if len(marks) >= count:
+                return marks[count - 1]
+            if self.closed.is_set():
+                break
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{len(self.events('mark', after))} of {count} marks after {after}")
 
     async def _read(self) -> None:
         try:
