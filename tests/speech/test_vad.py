@@ -27,7 +27,9 @@ def test_one_utterance_is_found_with_its_end(question):
     events = run(Endpointer(), silence(0.5).then(speech).then(silence(1.0)))
     assert [e[1] for e in events] == ["speech", "pause", "utterance"]
     (start, _, _), (_, _, early), (end, _, cut) = events
-    assert 0.5 < start < 0.5 + 0.25  # within 250 ms of the first sound
+    # within 300 ms of the first sound (Piper's audio varies from run to run: measured
+    # 120-220 ms, in 40 ms steps)
+    assert 0.5 < start < 0.5 + 0.3
     speech_end = 0.5 + speech.seconds
     assert speech_end < end < speech_end + 0.65  # end-of-speech timeout 0.35 s + VAD lag
     assert cut.seconds == pytest.approx(speech.seconds + 0.25 + (end - speech_end), abs=0.35)
