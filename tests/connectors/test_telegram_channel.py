@@ -5,6 +5,7 @@ handler (the end-to-end tests in ``tests/e2e/test_telegram.py`` use the real Ras
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -399,10 +400,18 @@ async def test_accept_dedupes_ignores_and_answers_in_the_background(fake, tg_db)
 
 
 async def test_updates_of_one_chat_are_answered_in_arrival_order(fake):
+    other_seen = asyncio.Event()
+
     class SlowFirst(Echo):
+        """Holds "first" until "other chat" has been received (10 s at most): a channel
+        that made other chats wait behind it would time out and fail the order below."""
+
         async def __call__(self, message: UserMessage) -> None:
+            if message.text == "other chat":
+                other_seen.set()
             if message.text == "first":
-                await asyncio.sleep(0.5)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(other_seen.wait(), 10)
             await super().__call__(message)
 
     ch, rasa = channel(fake), SlowFirst()

@@ -100,7 +100,7 @@ def _store(tmp_path):
 
 
 def test_another_process_holding_the_conversation_makes_us_wait(tmp_path):
-    proc = _holder(tmp_path, 1.0)
+    proc = _holder(tmp_path, 3.0)
     store = _store(tmp_path)
 
     async def main():
@@ -112,8 +112,8 @@ def test_another_process_holding_the_conversation_makes_us_wait(tmp_path):
 
     other, waited = asyncio.run(asyncio.wait_for(main(), 10))
     assert proc.wait(60) == 0
-    assert other < 0.2
-    assert waited > 0.5  # the holder kept it for 1 s
+    assert other < 1.0
+    assert waited > 1.5  # the holder kept it for 3 s (generous bounds: CI is noisy)
 
 
 def test_a_killed_process_does_not_leave_the_conversation_locked(tmp_path):
