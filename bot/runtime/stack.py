@@ -67,7 +67,7 @@ def train_model(out_dir: Path, config: Path | None = None, name: str = "e2e") ->
 
 def stack_env(work: Path, **overrides: str) -> dict[str, str]:
     """Environment for a :class:`Stack` in ``work``: a new migrated and seeded SQLite shop
-    database, local state in ``work``, offline models, a 3-second action time budget.
+    database, local state in ``work``, offline models, the actions' default time budget.
 
     Args:
         work: the stack's folder (created beforehand).
@@ -85,7 +85,6 @@ def stack_env(work: Path, **overrides: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": db_url,
         "TOUCHLINE_VAR": str(work),
-        "TOUCHLINE_ACTION_TIMEOUT_S": "3",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
