@@ -25,6 +25,12 @@ in-scope accuracy reaches the default pipeline's final in-scope accuracy are com
 the default pipeline's full training CPU seconds (an upper bound of its own cost to reach
 that accuracy, as its per-epoch curve is not measured).
 
+Ceiling (fixed splits only; a diagnostic, never a result): from each test message's
+intent ranking, the in-scope accuracy with no threshold at all, and the best trade-off any
+single threshold on the top in-scope confidence could give, with that threshold read from
+the test split itself (:func:`ceiling`). Nothing is chosen from it; it bounds what a
+better out-of-scope threshold on the same classifier could reach.
+
 Output: a printed table and ``bench/out/nlu.json``.
 """
 
@@ -54,6 +60,9 @@ SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "bench" / "out" / "nlu.json"
 OOS_LABELS = {"oos", "out_of_scope", "nlu_fallback"}
 """Intent names that count as an out-of-scope prediction (or label)."""
+FALLBACK = "nlu_fallback"
+TARGET_IN_SCOPE, TARGET_RECALL = 0.965, 0.80
+"""The issue's CLINC150 targets, used as the ceiling's operating points."""
 RECORDED_DEFAULT_CLINC = {
     "source": "../shared/ENVIRONMENT.md (measured on this machine type, not re-run here)",
     "in_scope_accuracy": 0.892,
@@ -302,6 +311,62 @@ def metrics(truth: list[str], predicted: list[str | None]) -> dict[str, float | 
     }
 
 
+def best_in_scope(ranking: list[dict]) -> tuple[str | None, float, bool]:
+    """The classifier's own verdict on one message, before any rejection.
+
+    Args:
+        ranking: Rasa's ``intent_ranking`` (``nlu_fallback`` entries, which rejection
+            adds in front, are skipped).
+
+    Returns:
+        ``(intent, confidence, predicted_oos)``: the top in-scope intent and its
+        confidence in [0, 1] (``None``, 0.0 when the ranking has none), and whether the
+        classifier ranked an out-of-scope intent first.
+    """
+    ranked = [r for r in ranking if r.get("name") != FALLBACK]
+    in_scope = [r for r in ranked if r.get("name") not in OOS_LABELS]
+    top = in_scope[0] if in_scope else {"name": None, "confidence": 0.0}
+    return top["name"], float(top["confidence"]), bool(ranked) and ranked[0]["name"] in OOS_LABELS
+
+
+def ceiling(truth: list[str], best: list[tuple[str | None, float, bool]]) -> dict:
+    """Upper bounds of one classifier's out-of-scope trade-off on a test split.
+
+    Every threshold ``t`` on the top in-scope confidence is tried: an in-scope row counts
+    as correct when the classifier ranked its intent first and its confidence is at least
+    ``t``; an out-of-scope row counts as found when the classifier ranked an out-of-scope
+    intent first or its confidence is below ``t`` (the rule of
+    :func:`bot.nlu.oos.select_threshold`). The threshold is read from the test
+    labels, so these are bounds for diagnosis, never results.
+
+    Args:
+        truth: true intents; ``OOS_LABELS`` mark out-of-scope rows.
+        best: :func:`best_in_scope` of each row.
+
+    Returns:
+        ``no_threshold_in_scope_accuracy`` in [0, 1]; with out-of-scope rows also
+        ``best_oos_recall_at_in_scope`` (at least ``TARGET_IN_SCOPE`` in-scope accuracy;
+        ``None`` when no threshold reaches it) and ``best_in_scope_at_oos_recall`` (at
+        least ``TARGET_RECALL`` recall; ``None`` when none reaches it).
+    """
+    t = np.array([label in OOS_LABELS for label in truth])
+    oos_first = np.array([f for _, _, f in best])
+    right = np.array([name == label for (name, _, _), label in zip(best, truth)])
+    right = (right & ~oos_first)[~t]
+    conf = np.array([c for _, c, _ in best])
+    flagged = oos_first[t]
+    result: dict = {"no_threshold_in_scope_accuracy": float(right.mean())}
+    if not t.any():
+        return result
+    thresholds = np.concatenate([[0.0], np.unique(conf), [np.inf]])
+    accuracy = np.array([np.mean(right & (conf[~t] >= x)) for x in thresholds])
+    recall = np.array([np.mean(flagged | (conf[t] < x)) for x in thresholds])
+    ok_acc, ok_rec = accuracy >= TARGET_IN_SCOPE, recall >= TARGET_RECALL
+    result["best_oos_recall_at_in_scope"] = float(recall[ok_acc].max()) if ok_acc.any() else None
+    result["best_in_scope_at_oos_recall"] = float(accuracy[ok_rec].max()) if ok_rec.any() else None
+    return result
+
+
 def summarise(record: dict, truth: list[str]) -> dict:
     """Metrics, timing and size of one pipeline run."""
     lat = np.array(record["latency_ms"])
@@ -328,6 +393,7 @@ def evaluate_split(
         record = train_and_parse(configs[name], dataset.train, texts, dataset, work / name)
         record["n_train"] = len(dataset.train)
         results[name] = summarise(record, truth)
+        results[name]["ceiling"] = ceiling(truth, record["best_in_scope"])
         results[name]["_intents"] = record["intents"]
         print(f"  {dataset.name} {name}: {_short(results[name])}", flush=True)
     return results
@@ -460,6 +526,22 @@ def print_table(report: dict) -> None:
                 f"{_fmt(r.get('train_wall_s')):>10}{_fmt(r.get('parse_p50_ms')):>8}"
                 f"{_fmt(r.get('parse_p99_ms')):>8}{_fmt(r.get('model_mb')):>7}"
             )
+    for dataset, by_pipeline in report["datasets"].items():
+        for name, r in by_pipeline.items():
+            if "ceiling" in r:
+                c = r["ceiling"]
+                print(
+                    f"ceiling {dataset} {name} (threshold read from the test split; a bound): "
+                    f"no threshold {_fmt(c['no_threshold_in_scope_accuracy'], True)} in-scope"
+                    + (
+                        f", best oos recall at >= {_fmt(TARGET_IN_SCOPE, True)} in-scope "
+                        f"{_fmt(c['best_oos_recall_at_in_scope'], True)}, best in-scope at "
+                        f">= {_fmt(TARGET_RECALL, True)} recall "
+                        f"{_fmt(c['best_in_scope_at_oos_recall'], True)}"
+                        if "best_oos_recall_at_in_scope" in c
+                        else ""
+                    )
+                )
     for dataset, eff in report["efficiency"].items():
         print(f"efficiency {dataset}: {json.dumps(eff)}")
     if report.get("assistant_train"):
@@ -604,13 +686,16 @@ def worker(argv: list[str]) -> None:
     freeze()
     loop = asyncio.new_event_loop()
     loop.run_until_complete(agent.parse_message("warm up"))
-    intents, latencies, cpu0 = [], [], cpu()
+    intents, latencies, best, cpu0 = [], [], [], cpu()
     for text in texts:
         start = time.perf_counter()
         parsed = loop.run_until_complete(agent.parse_message(text))
         latencies.append((time.perf_counter() - start) * 1000)
         intents.append((parsed.get("intent") or {}).get("name"))
-    record.update(intents=intents, latency_ms=latencies, parse_cpu_s=cpu() - cpu0)
+        best.append(best_in_scope(parsed.get("intent_ranking") or []))
+    record.update(
+        intents=intents, best_in_scope=best, latency_ms=latencies, parse_cpu_s=cpu() - cpu0
+    )
     Path(result).write_text(json.dumps(record))
 
 
