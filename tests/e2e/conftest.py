@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from bot.config import PROJECT_ROOT
+from bot.nlu.spacy_build import build
 from bot.runtime.stack import Stack, prepare_features, stack_env, train_model
+from bot.store.db import get_engine
 
 
 @pytest.fixture(scope="session")
 def model(tmp_path_factory):
-    """The assistant's model trained from the project's data and config."""
-    return train_model(tmp_path_factory.mktemp("model"))
+    """The assistant's model trained from the project's data and config.
+
+    Its spaCy pipeline is built from a freshly seeded catalogue in the test's own folder,
+    not taken from ``var/spacy``, so a clean clone and a used checkout train the same model.
+    """
+    work = tmp_path_factory.mktemp("model")
+    spacy_dir = work / "en_touchline"
+    build(spacy_dir, get_engine(stack_env(work)["DATABASE_URL"]), PROJECT_ROOT / "data" / "nlu")
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    spacy_nlp = [c for c in config["pipeline"] if c["name"].endswith("SpacyNLP")]
+    assert len(spacy_nlp) == 1, "config.yml should load one spaCy pipeline"
+    spacy_nlp[0]["model"] = str(spacy_dir)
+    (work / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return train_model(work, config=work / "config.yml")
 
 
 @pytest.fixture(scope="session")
