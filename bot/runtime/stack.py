@@ -134,12 +134,12 @@ class Stack:
         """Log file of process ``name``."""
         return self.workdir / f"{name}.log"
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], **env: str) -> subprocess.Popen:
         log = self.log(name).open("a")
         proc = subprocess.Popen(
             args,
             cwd=PROJECT_ROOT,
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -148,10 +148,12 @@ class Stack:
         return proc
 
     def start_actions(self) -> None:
-        """Start (or restart) the action server and wait until it answers."""
+        """Start (or restart) the action server on 127.0.0.1 (as the ``Procfile`` does: it
+        has no authentication) and wait until it answers."""
         proc = self._spawn(
             "actions",
             [RASA, "run", "actions", "--actions", "actions", "--port", str(self.action_port)],
+            SANIC_HOST="127.0.0.1",
         )
         wait_http(f"http://127.0.0.1:{self.action_port}/health", proc, self.log("actions"))
 
