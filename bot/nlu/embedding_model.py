@@ -18,7 +18,7 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,9 +27,12 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from bot.nlu.symbols import original_offsets, spell_symbols
+
 if TYPE_CHECKING:
     import ctranslate2
     from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedTokenizerBase
 
 _LOCK = threading.Lock()
 
@@ -154,7 +157,7 @@ class Encoded:
         pieces: shape ``[n_pieces, dim]``, contextual embeddings of the word pieces
             (special tokens removed; truncated to the model's ``max_seq_length``).
         offsets: shape ``[n_pieces, 2]``, character ``[start, end)`` of each piece in
-            the original text.
+            the original text (all pieces of a spelled-out symbol span that symbol).
     """
 
     sentence: np.ndarray
@@ -173,7 +176,8 @@ def encode(
 
     Args:
         model: a model from :func:`load_model` (its tokenizer is always used).
-        texts: any strings, including empty and very long ones.
+        texts: any strings, including empty and very long ones; symbols the tokenizer
+            cannot read (emoji) are spelled out first (:mod:`bot.nlu.symbols`).
         batch_size: texts per forward pass.
         fast: the same model from :func:`load_fast_encoder` to run the forward pass on;
             ignored with ``layers``.
@@ -194,7 +198,9 @@ def encode(
     import torch
 
     max_chars = model.max_seq_length * CHARS_PER_TOKEN_BOUND
-    clipped = [text[:max_chars] for text in texts]
+    unknown = partial(_unknown_char, model.tokenizer)
+    spelled = [spell_symbols(text[:max_chars], unknown) for text in texts]
+    clipped = [text for text, _ in spelled]
     order = np.argsort([-len(text) for text in clipped], kind="stable")
     results: list[Encoded | None] = [None] * len(texts)
     for first in range(0, len(order), batch_size):
@@ -223,12 +229,20 @@ def encode(
             sentences = sentences_t.float().numpy()
         mask = keep.numpy()
         for row, index in enumerate(batch):
+            kept = [(int(a), int(b)) for a, b in offsets[row][mask[row]]]
+            in_text = original_offsets(kept, spelled[index][1])
             results[index] = Encoded(
                 sentence=sentences[row],
                 pieces=pieces[row][mask[row]],
-                offsets=offsets[row][mask[row]],
+                offsets=np.array(in_text, dtype=np.int64).reshape(-1, 2),
             )
     return [r for r in results if r is not None]
+
+
+@lru_cache(maxsize=4096)
+def _unknown_char(tokenizer: PreTrainedTokenizerBase, char: str) -> bool:
+    """Whether ``tokenizer`` reads the single character ``char`` as its unknown token."""
+    return tokenizer.tokenize(char) == [tokenizer.unk_token]
 
 
 def _fast_forward(

@@ -40,6 +40,17 @@ def test_r2_emoji(stack, text):
     assert stack.parse(text)["intent"]["name"]
 
 
+@pytest.mark.parametrize("text, intent", [("👍", "affirm"), ("👎", "deny"), ("yes 👍", "affirm")])
+def test_r2_emoji_are_read_by_their_meaning(stack, text, intent):
+    # The encoder spells emoji out ("thumbs up sign"); as [UNK] they were all alike.
+    assert stack.parse(text)["intent"]["name"] == intent
+
+
+@pytest.mark.parametrize("text", ["x" * 2000, "你好"])
+def test_unreadable_messages_are_not_taken_for_yes_or_no(stack, text):
+    assert stack.parse(text)["intent"]["name"] not in ("affirm", "deny")
+
+
 @pytest.mark.parametrize(
     "text",
     [
