@@ -7,6 +7,7 @@ only assembles them.  Run with ``uvicorn bot.api.app:create_app --factory``.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from bot.api.routes import health, kicks, search, tickets, widget
 
@@ -15,9 +16,11 @@ def create_app() -> FastAPI:
     """Build the API application with every router mounted.
 
     Returns:
-        A FastAPI app; OpenAPI docs at ``/docs``.
+        A FastAPI app; OpenAPI docs at ``/docs`` and ``/redoc``, working offline.
     """
-    app = FastAPI(title="Touchline API", version="0.1.0")
+    # The docs pages' Swagger UI and ReDoc files are served by the app itself
+    # (fastapi-offline), not from a CDN: the service runs on machines without internet.
+    app = FastAPIOffline(title="Touchline API", version="0.1.0")
     app.include_router(health.router)
     app.include_router(tickets.router)
     app.include_router(kicks.router)

@@ -1,5 +1,14 @@
-"""The assembled API service (``create_app``) over real HTTP semantics (TestClient)."""
+"""The assembled API service (``create_app``): routes over TestClient, the docs pages in a
+real browser against uvicorn."""
 
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
@@ -47,3 +56,48 @@ def test_agent_lists_and_closes_a_takeover_ticket(db_url, monkeypatch):
     assert c.get("/tickets?status=closed", headers=auth).json()[0]["id"] == ticket_id
     assert c.post("/tickets/999/close", headers=auth).status_code == 404
     assert c.get("/tickets?status=bogus", headers=auth).status_code == 422
+
+
+@pytest.fixture
+def live_api(db_url, monkeypatch) -> Iterator[str]:
+    """The API service under uvicorn on a free 127.0.0.1 port; its base URL."""
+    monkeypatch.setenv("TOUCHLINE_AGENT_TOKEN", "agent-secret")
+    # ws="none": Rasa pins an old ``websockets`` that uvicorn's websocket support rejects
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_docs_pages_render_without_internet(live_api: str):
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+
+    def offline(route) -> None:  # noqa: ANN001 (playwright Route)
+        if route.request.url.startswith(live_api):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        page.route("**/*", offline)
+        page.goto(f"{live_api}/docs")
+        page.wait_for_selector(".opblock-summary-path[data-path='/tickets']", timeout=20_000)
+        page.goto(f"{live_api}/redoc")
+        page.wait_for_function("document.body.innerText.includes('/kicks/predict')")
+        browser.close()
+    assert outside == []
