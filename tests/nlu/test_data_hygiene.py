@@ -1,6 +1,7 @@
 """Hygiene checks for the NLU training data (data/nlu) and the held-out set (tests/data)."""
 
 import re
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -92,3 +93,24 @@ def test_training_contains_no_public_test_split_text(training):
     # texts that are specific to the test splits count as leakage.
     leaked = {t for t in leaked if len(t.split()) > 2}
     assert not leaked, sorted(leaked)[:20]
+
+
+def test_no_conflicting_entity_synonyms(training, tmp_path):
+    # Rasa's EntitySynonymMapper keeps the last of two targets for one text and only warns
+    # (a "5m" touchline distance once overwrote the "5m" pitch spot).
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
+
+    mapper = EntitySynonymMapper.create(
+        {},
+        LocalModelStorage(tmp_path),
+        Resource("synonyms"),
+        ExecutionContext(graph_schema=None, node_name="synonyms"),  # type: ignore[arg-type]
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mapper.train(training)
+    assert mapper.synonyms
+    assert not [str(w.message) for w in caught if "conflicting synonym" in str(w.message)]
