@@ -20,9 +20,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from bot.config import PROJECT_ROOT
 from bot.runtime.stack import Stack, stack_env
 from connectors.socketio import SessionSigner
+from tests.e2e.screenshots import save_screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-IMG = PROJECT_ROOT / "docs" / "img"
 WAIT_MS = 30_000
 GREET = "Hi! I'm Touchline"
 BOT = "I'm a bot"
@@ -227,8 +226,7 @@ def test_widget_files_and_demo_page(shop, widget_stack):
 def test_conversation_buttons_cards_takeover_and_history(browser, shop):
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     tab = Widget(context, shop)
-    IMG.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=str(IMG / "widget-closed.png"))
+    save_screenshot(tab.page, "widget-closed.png")
     tab.open()
 
     tab.send("I'm looking for running shoes under 100 dollars")
@@ -237,7 +235,7 @@ def test_conversation_buttons_cards_takeover_and_history(browser, shop):
     cards = tab.page.locator("#touchline-chat .card")
     assert cards.count() == 3
     assert "$" in cards.first.locator(".card-price").text_content()
-    tab.page.screenshot(path=str(IMG / "widget-cards.png"))
+    save_screenshot(tab.page, "widget-cards.png")
 
     tab.send("I was charged twice for my order")
     tab.wait_bots(3)
@@ -249,7 +247,7 @@ def test_conversation_buttons_cards_takeover_and_history(browser, shop):
     assert tab.messages()[-2] == ("user", "Talk to a person")
     assert "person" in tab.bot_texts()[-1]
     assert person.is_disabled()
-    tab.page.screenshot(path=str(IMG / "widget-open.png"))
+    save_screenshot(tab.page, "widget-open.png")
 
     # A human took over (the ticket above): the bot stays silent on the widget.
     tab.send("hello? anyone there?")

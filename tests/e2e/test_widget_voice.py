@@ -27,7 +27,8 @@ from playwright.sync_api import Browser, Playwright, Response, sync_playwright
 from bot.runtime.stack import Stack, free_port, stack_env, wait_http
 from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import shared_engines
-from tests.e2e.test_widget import CHROMIUM_ARGS, GREET, IMG, WAIT_MS, Widget
+from tests.e2e.screenshots import save_screenshot
+from tests.e2e.test_widget import CHROMIUM_ARGS, GREET, WAIT_MS, Widget
 
 pytestmark = pytest.mark.slow
 
@@ -201,7 +202,7 @@ def test_spoken_payment_question_gets_the_payment_flow_in_text_and_voice(
     state = mic_state(tab)
     assert state["pressed"] == "true" and state["label"] == "Stop recording and send"
     assert state["line"].startswith("Listening")
-    tab.page.screenshot(path=str(IMG / "widget-voice-listening.png"))
+    save_screenshot(tab.page, "widget-voice-listening.png")
     tab.page.wait_for_timeout(spoken_wav[1] * 1000 + 300)  # the whole file, not its loop
     with tab.page.expect_response(is_utterance, timeout=WAIT_MS) as posted:
         mic.click()
@@ -248,7 +249,7 @@ def test_spoken_payment_question_gets_the_payment_flow_in_text_and_voice(
         f"() => ['playing', 'ended'].includes({ROOT}.querySelector('.reply-audio')"
         ".dataset.state)", timeout=WAIT_MS,
     )
-    tab.page.screenshot(path=str(IMG / "widget-voice.png"))
+    save_screenshot(tab.page, "widget-voice.png")
 
     # The voice reply's quick replies work like a typed reply's.
     tab.page.locator("#touchline-chat .quick-reply", has_text="Talk to a person").click()
