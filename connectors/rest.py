@@ -4,8 +4,11 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
 "metadata": {...}}`` in, a JSON list of bot messages out, see
 ``rasa/core/channels/rest.py``), plus:
 
-* a body that is not a JSON object, or lacks a string ``sender`` of 1–128 characters, gets
-  a 400 with an explanation instead of a 500;
+* a body that is not a JSON object, or lacks a string ``sender`` of 1–128 characters (no
+  lone UTF-16 surrogates), gets a 400 with an explanation instead of a 500;
+* a ``sender`` in another channel's namespace (``telegram:``, ``voice:``, ``call:``) gets a
+  403: the REST channel trusts the sender it is given (it is meant for your own backend and
+  for the demo), so it must not be able to speak inside Telegram chats or phone calls;
 * the message goes through :func:`connectors.sanitize.sanitize_text` (slash-intent
   allow-list, length cap, empty messages → the rephrase flow);
 * a turn that failed silently gets an apology (:func:`connectors.replies.run_turn`).
@@ -26,11 +29,13 @@ from sanic.response import HTTPResponse
 
 from bot.runtime.gc_freeze import freeze
 from connectors.replies import run_turn
-from connectors.sanitize import sanitize_message
+from connectors.sanitize import has_surrogates, sanitize_message
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 128
+RESERVED_SENDER_PREFIXES = ("telegram:", "voice:", "call:")
+"""Conversation ids of the other channels, which REST clients may not use."""
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -70,6 +75,12 @@ class RestInput(InputChannel):
             sender = body.get("sender")
             if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS:
                 return _bad_request(f"'sender' must be a string of 1-{MAX_SENDER_CHARS} chars")
+            if has_surrogates(sender):
+                return _bad_request("'sender' must be valid Unicode text")
+            if sender.lower().startswith(RESERVED_SENDER_PREFIXES):
+                return response.json(
+                    {"error": "'sender' belongs to another channel's conversations"}, status=403
+                )
             metadata = body.get("metadata")
             text, metadata = sanitize_message(
                 body.get("message"), metadata if isinstance(metadata, dict) else None

@@ -7,8 +7,9 @@ users restart conversations, trigger handoffs or set slots (replays R5 and R6). 
 payloads of our own quick-reply buttons are allowed: a bare ``/intent`` from
 :data:`ALLOWED_SLASH_INTENTS`, never with entities.  Any other slash text becomes
 ``/nlu_fallback`` (the bot asks the user to rephrase); the original text travels in the
-message metadata.  Very long messages are cut to :data:`MAX_MESSAGE_CHARS` (replay R4) and
-NUL bytes removed.
+message metadata.  Very long messages are cut to :data:`MAX_MESSAGE_CHARS` (replay R4), NUL
+bytes removed, and lone UTF-16 surrogates (valid in JSON as ``"\ud800"``, but not encodable
+as UTF-8, so spaCy, the lock store and the database would fail on them) replaced by U+FFFD.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ MAX_ORIGINAL_CHARS = 20000
 
 FALLBACK_PAYLOAD = "/nlu_fallback"
 _SLASH_INTENT = re.compile(r"/([A-Za-z_][A-Za-z0-9_]{0,63})")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone UTF-16 surrogate (not encodable as UTF-8)."""
+    return _SURROGATE.search(text) is not None
 
 
 def sanitize_text(text: object) -> tuple[str, bool]:
@@ -39,7 +46,7 @@ def sanitize_text(text: object) -> tuple[str, bool]:
         the input (so the caller can keep the original in metadata).
     """
     original = text if isinstance(text, str) else ""
-    safe = original.replace("\x00", "")[:MAX_MESSAGE_CHARS]
+    safe = _SURROGATE.sub("\ufffd", original.replace("\x00", "")[:MAX_MESSAGE_CHARS])
     stripped = safe.strip()
     if not stripped:
         safe = FALLBACK_PAYLOAD
@@ -64,5 +71,6 @@ def sanitize_message(raw: object, metadata: dict | None = None) -> tuple[str, di
     text, changed = sanitize_text(raw)
     metadata = dict(metadata or {})
     if changed:
-        metadata["original_text"] = str(raw if raw is not None else "")[:MAX_ORIGINAL_CHARS]
+        original = str(raw if raw is not None else "")[:MAX_ORIGINAL_CHARS]
+        metadata["original_text"] = _SURROGATE.sub("\ufffd", original)
     return text, metadata

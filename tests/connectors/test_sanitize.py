@@ -1,6 +1,11 @@
 import pytest
 
-from connectors.sanitize import FALLBACK_PAYLOAD, MAX_MESSAGE_CHARS, sanitize_text
+from connectors.sanitize import (
+    FALLBACK_PAYLOAD,
+    MAX_MESSAGE_CHARS,
+    sanitize_message,
+    sanitize_text,
+)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t", None, 42, {"a": 1}])
@@ -37,3 +42,9 @@ def test_plain_text_unchanged_and_long_text_cut():
     safe, changed = sanitize_text("x" * 20000)
     assert len(safe) == MAX_MESSAGE_CHARS and changed
     assert sanitize_text("hi\x00there") == ("hithere", True)
+
+
+def test_lone_surrogates_become_replacement_characters():
+    text, metadata = sanitize_message("hi \ud800 there")
+    assert text == "hi \ufffd there" and text.encode("utf-8")
+    assert metadata["original_text"].encode("utf-8")

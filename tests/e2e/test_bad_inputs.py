@@ -163,3 +163,35 @@ def test_r13_action_server_down_then_back(stack):
     finally:
         stack.start_actions()
     assert "Here's your cart" in texts(stack.say("alice", "my cart total is wrong"))
+
+
+def test_rest_rejects_malformed_bodies_and_other_channels_senders(stack):
+    url = f"{stack.url}/webhooks/rest/webhook"
+    headers = {"Content-Type": "application/json"}
+    for body, status in [
+        ("not json", 400),
+        ("[1, 2]", 400),
+        ('{"message": "hi"}', 400),
+        ('{"sender": 5, "message": "hi"}', 400),
+        ('{"sender": "a\\ud800", "message": "hi"}', 400),  # a lone surrogate
+        ('{"sender": "telegram:777", "message": "what is wrong with my cart"}', 403),
+        ('{"sender": "Voice:CA1", "message": "hi"}', 403),
+    ]:
+        r = httpx.post(url, content=body, headers=headers, timeout=30)
+        assert r.status_code == status, (body, r.text)
+        assert r.json()["error"]
+    assert not [e for e in stack.tracker("telegram:777")["events"] if e["event"] == "user"]
+
+
+def test_lone_surrogates_in_a_message_get_a_normal_reply(stack):
+    body = '{"sender": "surrogate", "message": "hi \\ud800 there"}'  # valid JSON
+    r = httpx.post(
+        f"{stack.url}/webhooks/rest/webhook",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    reply = texts(r.json())
+    assert reply and "went wrong" not in reply
+    no_traceback(stack)
