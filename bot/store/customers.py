@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from bot.store.models import Customer, Order
 
-ORDER_NUMBER_RE = re.compile(r"(?i)(?:TL)?[\s#-]*(\d{5})")
-"""Order numbers are ``TL-`` plus 5 digits; customers also type ``tl10042`` or ``#10042``."""
+ORDER_NUMBER_RE = re.compile(r"(?i)(?:TL)?[\s#-]*(?<!\d)(\d{5})(?!\d)")
+"""Order numbers are ``TL-`` plus 5 digits; customers also type ``tl10042`` or ``#10042``.
+Exactly five digits: ``TL-100011`` or a 12-digit card number is no order number (it once
+read as ``TL-10001``, someone else's order)."""
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,24}$")
 

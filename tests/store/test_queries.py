@@ -32,6 +32,11 @@ def test_unknown_and_garbage_order_numbers(session):
     assert customers.normalise_order_number("") is None
 
 
+@pytest.mark.parametrize("text", ["TL-100011", "order 100031", "TL-99999999999", "4111110003123"])
+def test_longer_digit_runs_are_no_order_number(text):
+    assert customers.normalise_order_number(text) is None
+
+
 def test_customer_lookup_by_email_is_case_insensitive(session):
     assert customers.by_email(session, " BOB@Example.com ").name == "Bob Chen"
     assert customers.by_email(session, "not an email") is None
