@@ -101,3 +101,31 @@ def test_docs_pages_render_without_internet(live_api: str):
         page.wait_for_function("document.body.innerText.includes('/kicks/predict')")
         browser.close()
     assert outside == []
+
+
+def test_numbers_beyond_any_range_are_a_422_not_a_500(db_url, monkeypatch):
+    c = client(monkeypatch)
+    huge = "1" + "0" * 400
+    r = c.post(
+        "/kicks/predict",
+        content='{"x_m": ' + huge + ', "y_m": 30}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and "x_m" in r.text
+    auth = {"Authorization": "Bearer agent-secret"}
+    for path in ("/tickets/9223372036854775808", "/tickets/0"):
+        assert c.get(path, headers=auth).status_code == 422
+    assert c.post("/tickets/9223372036854775808/close", headers=auth).status_code == 422
+    assert c.get("/tickets/9223372036854775807", headers=auth).status_code == 404
+
+
+def test_demo_page_refuses_a_malformed_host_header(db_url, monkeypatch):
+    monkeypatch.delenv("TOUCHLINE_RASA_PUBLIC_URL", raising=False)
+    c = client(monkeypatch)
+    assert c.get("/", headers={"Host": "[x"}).status_code == 400
+    injected = c.get("/", headers={"Host": "x; script-src * 'unsafe-inline'; y"})
+    assert injected.status_code == 400 and "unsafe-inline" not in str(injected.headers)
+    ok = c.get("/", headers={"Host": "shop.example.com"})
+    assert ok.status_code == 200 and "http://shop.example.com:" in ok.headers[
+        "content-security-policy"
+    ]

@@ -77,7 +77,7 @@ class KickRequest(BaseModel):
             raise ValueError(_range_text(field.name))
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400 digits
             raise ValueError(_range_text(field.name)) from None
         low, high, _ = RANGES[field.name]
         if not math.isfinite(number) or not low <= number <= high:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hmac
 import os
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -53,6 +54,10 @@ def require_agent(authorization: str = Header(default="")) -> None:
         raise HTTPException(401, "missing or wrong bearer token")
 
 
+TicketId = Annotated[int, Path(ge=1, le=2**63 - 1, description="ticket number")]
+"""A ticket number within the database's 64-bit integers (a larger one was a 500)."""
+
+
 @router.get("", response_model=list[TicketOut], dependencies=[Depends(require_agent)])
 def list_tickets(status: str = Query("open", pattern="^(open|closed|all)$")) -> list[Ticket]:
     """Tickets with the given status (``open``, ``closed`` or ``all``), newest first."""
@@ -64,7 +69,7 @@ def list_tickets(status: str = Query("open", pattern="^(open|closed|all)$")) -> 
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, dependencies=[Depends(require_agent)])
-def get_ticket(ticket_id: int) -> Ticket:
+def get_ticket(ticket_id: TicketId) -> Ticket:
     """One ticket; 404 when unknown."""
     with session_scope() as session:
         ticket = session.get(Ticket, ticket_id)
@@ -75,7 +80,7 @@ def get_ticket(ticket_id: int) -> Ticket:
 
 @router.post("/{ticket_id}/close", response_model=TicketOut,
              dependencies=[Depends(require_agent)])
-def close(ticket_id: int) -> Ticket:
+def close(ticket_id: TicketId) -> Ticket:
     """Close a ticket; the assistant answers that conversation again. 404 when unknown."""
     with session_scope() as session:
         ticket = close_ticket(session, ticket_id)

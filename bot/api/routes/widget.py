@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,6 +34,10 @@ RASA_URL_ENV = "TOUCHLINE_RASA_PUBLIC_URL"
 ASSET_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
 
 
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:.]{2,45}")
+"""A DNS name or IPv4 address, or an IPv6 address (without its brackets)."""
+
+
 def rasa_public_url(request: Request) -> str:
     """Where browsers reach the Rasa server.
 
@@ -44,12 +49,20 @@ def rasa_public_url(request: Request) -> str:
         ``http://<page host>:<$RASA_PORT or 5005>``.
 
     Raises:
-        HTTPException: 500 when the configured URL is not an ``http(s)://host`` URL.
+        HTTPException: 500 when the configured URL is not an ``http(s)://host`` URL; 400
+            when the page's ``Host`` header is not a plain host name or IP address (it is
+            copied into the page's Content-Security-Policy header).
     """
     url = os.environ.get(RASA_URL_ENV, "").rstrip("/")
     if not url:
         port = os.environ.get("RASA_PORT", "5005")
-        return f"{request.url.scheme}://{request.url.hostname}:{port}"
+        try:
+            host = request.url.hostname or ""
+        except ValueError:  # e.g. "Host: [x", an unclosed IPv6 bracket
+            host = ""
+        if not _HOST.fullmatch(host):
+            raise HTTPException(400, "the Host header must be a host name or IP address")
+        return f"{request.url.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise HTTPException(500, f"{RASA_URL_ENV} must be an http(s) URL")
