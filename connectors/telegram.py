@@ -281,12 +281,14 @@ class TelegramInput(InputChannel):
         Returns:
             ``(status, json_body)`` for the HTTP response.
         """
-        if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
-            return 400, {"error": "body must be a Telegram Update object"}
+        malformed = 400, {"error": "body must be a Telegram Update object"}
+        update_id = body.get("update_id") if isinstance(body, dict) else None
+        if not isinstance(update_id, int) or not 0 <= update_id < 2**63:
+            return malformed
         try:
             update = Update.de_json(body, self.bot())
-        except (AttributeError, KeyError, TypeError, ValueError):
-            return 400, {"error": "body must be a Telegram Update object"}
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+            return malformed
         try:
             fresh = await asyncio.to_thread(first_delivery, self.settings.bot_id, update.update_id)
         except SQLAlchemyError:
@@ -294,7 +296,13 @@ class TelegramInput(InputChannel):
             fresh = True
         if not fresh:
             return 200, {"status": "duplicate"}
-        inbound = read_update(update, self.settings.bot_id, await self.username())
+        try:
+            inbound = read_update(update, self.settings.bot_id, await self.username())
+            int(inbound.chat_id or 0)  # the chat lock and every reply need a numeric id
+        except (AttributeError, TypeError, ValueError, OverflowError):
+            # fields Telegram always sends are missing or of the wrong type
+            logger.warning("update %s malformed; ignored", update.update_id)
+            return malformed
         if inbound.kind is Kind.IGNORED:
             logger.debug("update %s ignored: %s", update.update_id, inbound.reason)
             return 200, {"status": "ignored", "reason": inbound.reason}

@@ -399,6 +399,25 @@ async def test_accept_dedupes_ignores_and_answers_in_the_background(fake, tg_db)
     await ch.stop()
 
 
+async def test_malformed_updates_are_a_400_not_an_error(fake):
+    ch, rasa = channel(fake), Echo()
+    # each once raised: a 500, or an exception in a task nobody awaited
+    far_date = u.message(CHAT, "hi")
+    far_date["message"]["date"] = 1e20
+    huge_id = {**u.message(CHAT, "hi"), "update_id": 2**64}
+    no_from = {"update_id": u.next_id(), "callback_query": {"id": "q1", "chat_instance": "c",
+                                                          "data": "b:1"}}
+    long_voice = u.voice(CHAT, duration=10**23)
+    text_chat_id = u.message(CHAT, "hi")
+    text_chat_id["message"]["chat"]["id"] = "abc"
+    for bad in (far_date, huge_id, no_from, long_voice, text_chat_id):
+        assert (await ch.accept(bad, rasa))[0] == 400, bad
+    await ch.drain()
+    assert rasa.received == [] and fake.texts(CHAT) == []
+    await ch.stop()
+
+
+
 async def test_updates_of_one_chat_are_answered_in_arrival_order(fake):
     other_seen = asyncio.Event()
 
