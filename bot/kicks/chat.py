@@ -59,7 +59,11 @@ _SPOT_ALIASES = {
     "five metre": "5m",
     "5-metre": "5m",
 }
-_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(?:m|metres?|meters?|mtrs?)?\.?\s*$", re.I)
+_NUMBER = re.compile(
+    r"^\s*(-?\d+(?:\.\d+)?)\s*(?:m|metres?|meters?|mtrs?)?\.?\s*(?:out|in|away)?\s*$", re.I
+)
+"""A number of metres, optionally followed by "out", "in" or "away" ("40m out"), as the
+entity extractor returns such spans."""
 
 
 class SlotError(ValueError):

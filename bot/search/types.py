@@ -15,7 +15,8 @@ MODES: tuple[str, ...] = ("knn", "text", "hybrid")
 MAX_QUERY_CHARS = 512
 """Longest query accepted, in characters (the model reads at most 256 word pieces anyway)."""
 
-_WORD = re.compile(r"\w", re.UNICODE)
+_WORD = re.compile(r"[^\W_]", re.UNICODE)
+"""A letter or digit (``\\w`` without the underscore: ``q=_`` is no query)."""
 
 
 class InvalidQueryError(ValueError):

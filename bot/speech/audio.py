@@ -75,7 +75,8 @@ def decode(data: bytes, max_seconds: float = MAX_SECONDS) -> Audio:
     FFmpeg knows (WebM/Opus from browsers, MP3, M4A) by PyAV, at 16 kHz.
 
     Raises:
-        AudioError: empty or unreadable data, or longer than ``max_seconds`` seconds.
+        AudioError: empty or unreadable data, samples that are NaN or infinite, or longer
+            than ``max_seconds`` seconds.
     """
     if not data:
         raise AudioError("no audio was sent")
@@ -87,6 +88,8 @@ def decode(data: bytes, max_seconds: float = MAX_SECONDS) -> Audio:
             rate = f.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return _decode_with_ffmpeg(data, max_seconds)
+    if not np.isfinite(samples).all():  # float WAVs can hold NaN; Whisper then crawls
+        raise AudioError("the audio holds samples that are not numbers")
     return Audio(np.ascontiguousarray(samples.mean(axis=1), dtype=np.float32), rate)
 
 

@@ -12,8 +12,13 @@ MAX_CHARS_PER_TURN = 300
 def conversation_summary(events: Iterable[dict[str, Any]], max_turns: int = MAX_TURNS) -> str:
     """Transcript of the last ``max_turns`` user and bot messages of a Rasa tracker.
 
+    A user message the channel changed before NLU (a slash command, an empty or very long
+    message: :mod:`connectors.sanitize`) is shown as the customer wrote it, from its
+    ``metadata["original_text"]``, not as the ``/nlu_fallback`` Rasa saw.
+
     Args:
-        events: tracker events as dicts (``{"event": "user"|"bot", "text": ...}``).
+        events: tracker events as dicts (``{"event": "user"|"bot", "text": ...,
+            "metadata": {...}}``).
         max_turns: how many messages to keep, newest last.
 
     Returns:
@@ -23,6 +28,9 @@ def conversation_summary(events: Iterable[dict[str, Any]], max_turns: int = MAX_
     lines = []
     for event in events:
         kind, text = event.get("event"), event.get("text")
+        original = (event.get("metadata") or {}).get("original_text")
+        if kind == "user" and isinstance(original, str) and original.strip():
+            text = original
         if kind in ("user", "bot") and text:
             who = "Customer" if kind == "user" else "Assistant"
             flat = " ".join(str(text).split())[:MAX_CHARS_PER_TURN]

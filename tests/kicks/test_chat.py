@@ -7,7 +7,9 @@ def test_parse_metres():
     assert parse_metres("40", "d") == 40.0
     assert parse_metres("40 metres", "d") == parse_metres("40m", "d") == parse_metres(40, "d")
     assert parse_metres(None, "d") is None
-    for bad in ("forty-ish", "NaN", "inf", True, "-5"):
+    # spans the entity extractor returns for "40m out", "5 metres in from touch"
+    assert parse_metres("40m out", "d") == parse_metres("5 metres in", "d") + 35
+    for bad in ("forty-ish", "NaN", "inf", True, "-5", "out", "40m outside"):
         with pytest.raises(SlotError):
             parse_metres(bad, "d")
 

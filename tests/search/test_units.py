@@ -9,7 +9,9 @@ from bot.search.fusion import reciprocal_rank_fusion
 from bot.search.types import MAX_QUERY_CHARS, InvalidQueryError, clean_query
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "\n\t", "\x00", "shoes\x00", "🙏🔥", "?!", "a" * 600])
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "\n\t", "\x00", "shoes\x00", "🙏🔥", "?!", "_", "__ -", "a" * 600]
+)
 def test_clean_query_rejects(bad: str):
     with pytest.raises(InvalidQueryError):
         clean_query(bad)

@@ -75,6 +75,13 @@ def test_unreadable_audio_is_a_clear_error(data, message):
         decode(data)
 
 
+def test_nan_samples_are_refused():
+    wav = io.BytesIO()
+    sf.write(wav, np.full(16000, np.nan, dtype=np.float32), 16000, format="WAV", subtype="FLOAT")
+    with pytest.raises(AudioError, match="not numbers"):
+        decode(wav.getvalue())
+
+
 def test_audio_longer_than_the_limit_is_refused():
     with pytest.raises(AudioError, match="longer than 2 seconds"):
         decode(encode(silence(3.0)), max_seconds=2.0)

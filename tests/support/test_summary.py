@@ -1,0 +1,20 @@
+"""Ticket summaries (``bot/support/summary.py``)."""
+
+from __future__ import annotations
+
+from bot.support.summary import conversation_summary
+
+
+def test_a_sanitised_message_is_shown_as_the_customer_wrote_it():
+    events = [
+        {"event": "user", "text": "/nlu_fallback", "metadata": {"original_text": "/restart pls"}},
+        {"event": "bot", "text": "Could you say it another way?"},
+        {"event": "user", "text": "/nlu_fallback", "metadata": {"original_text": "   "}},
+        {"event": "user", "text": "my   cart\nis weird"},
+    ]
+    assert conversation_summary(events).splitlines() == [
+        "Customer: /restart pls",
+        "Assistant: Could you say it another way?",
+        "Customer: /nlu_fallback",  # nothing to show: the customer sent only blanks
+        "Customer: my cart is weird",
+    ]
