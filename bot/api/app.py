@@ -16,11 +16,12 @@ def create_app() -> FastAPI:
     """Build the API application with every router mounted.
 
     Returns:
-        A FastAPI app; OpenAPI docs at ``/docs`` and ``/redoc``, working offline.
+        A FastAPI app; OpenAPI docs at ``/docs``, working offline.
     """
-    # The docs pages' Swagger UI and ReDoc files are served by the app itself
-    # (fastapi-offline), not from a CDN: the service runs on machines without internet.
-    app = FastAPIOffline(title="Touchline API", version="0.1.0")
+    # The docs page's Swagger UI files are served by the app itself (fastapi-offline), not
+    # from a CDN: the service runs on machines without internet. No ReDoc page: its
+    # bundle still fetches its logo from cdn.redoc.ly.
+    app = FastAPIOffline(title="Touchline API", version="0.1.0", redoc_url=None)
     app.include_router(health.router)
     app.include_router(tickets.router)
     app.include_router(kicks.router)
