@@ -3,17 +3,15 @@ real browser against uvicorn."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
 from bot.store.db import session_scope
 from bot.store.tickets import open_ticket
+from tests.live_http import serve
 
 
 def client(monkeypatch, token="agent-secret"):
@@ -62,18 +60,8 @@ def test_agent_lists_and_closes_a_takeover_ticket(db_url, monkeypatch):
 def live_api(db_url, monkeypatch) -> Iterator[str]:
     """The API service under uvicorn on a free 127.0.0.1 port; its base URL."""
     monkeypatch.setenv("TOUCHLINE_AGENT_TOKEN", "agent-secret")
-    # ws="none": Rasa pins an old ``websockets`` that uvicorn's websocket support rejects
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_app()) as url:
+        yield url
 
 
 def test_docs_pages_render_without_internet(live_api: str):

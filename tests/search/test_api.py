@@ -3,12 +3,9 @@ page in headless Chromium (product text rendered inert)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from decimal import Decimal
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -16,6 +13,7 @@ from bot.api.routes.search import API_MAX_K, STATIC, router
 from bot.search import get_service
 from bot.store.db import session_scope
 from bot.store.models import Product
+from tests.live_http import serve
 
 
 def search_app() -> FastAPI:
@@ -107,19 +105,8 @@ def test_ui_page_and_script(client: TestClient):
 @pytest.fixture
 def live_server(shop_url: str) -> str:
     get_service()  # load model and index before the browser's first request
-    # ws="none": Rasa pins an old ``websockets`` that uvicorn's websocket support rejects
-    config = uvicorn.Config(search_app(), host="127.0.0.1", port=0, log_level="warning", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(search_app()) as url:
+        yield url
 
 
 def test_page_shows_knn_and_text_side_by_side_and_escapes(shop_url: str, live_server: str):
