@@ -229,12 +229,12 @@ def encode(
             sentences = sentences_t.float().numpy()
         mask = keep.numpy()
         for row, index in enumerate(batch):
-            kept = [(int(a), int(b)) for a, b in offsets[row][mask[row]]]
-            in_text = original_offsets(kept, spelled[index][1])
+            kept, spans = offsets[row][mask[row]], spelled[index][1]
+            if spans is not None:  # map pieces of spelled-out symbols back to the message
+                pairs = [(int(a), int(b)) for a, b in kept]
+                kept = np.array(original_offsets(pairs, spans), dtype=np.int64).reshape(-1, 2)
             results[index] = Encoded(
-                sentence=sentences[row],
-                pieces=pieces[row][mask[row]],
-                offsets=np.array(in_text, dtype=np.int64).reshape(-1, 2),
+                sentence=sentences[row], pieces=pieces[row][mask[row]], offsets=kept
             )
     return [r for r in results if r is not None]
 

@@ -24,7 +24,9 @@ SILENT = {"\u200d", "\ufe0e", "\ufe0f", *map(chr, range(0x1F3FB, 0x1F400))}
 (U+1F3FB-U+1F3FF, Unicode Technical Standard #51)."""
 
 
-def spell_symbols(text: str, unknown: Callable[[str], bool]) -> tuple[str, list[tuple[int, int]]]:
+def spell_symbols(
+    text: str, unknown: Callable[[str], bool]
+) -> tuple[str, list[tuple[int, int]] | None]:
     """``text`` with unreadable symbols replaced by their Unicode names.
 
     Args:
@@ -34,11 +36,11 @@ def spell_symbols(text: str, unknown: Callable[[str], bool]) -> tuple[str, list[
     Returns:
         ``(spelled, spans)``: the new text, and for each of its characters the
         ``[start, end)`` span of the original character it comes from (a name's
-        characters all map to the symbol's span). ``spelled == text`` when nothing was
-        replaced.
+        characters all map to the symbol's span); ``(text, None)`` when nothing was
+        replaced, so the common case costs no offset mapping.
     """
     if text.isascii():
-        return text, [(i, i + 1) for i in range(len(text))]
+        return text, None
     parts: list[str] = []
     spans: list[tuple[int, int]] = []
     for i, char in enumerate(text):
@@ -50,7 +52,8 @@ def spell_symbols(text: str, unknown: Callable[[str], bool]) -> tuple[str, list[
             out = char
         parts.append(out)
         spans.extend([(i, i + 1)] * len(out))
-    return "".join(parts), spans
+    spelled = "".join(parts)
+    return (text, None) if spelled == text else (spelled, spans)
 
 
 def original_offsets(
@@ -61,7 +64,7 @@ def original_offsets(
     Args:
         offsets: non-empty character spans in the spelled text (``start < end``); empty
             spans (``start == end``) are kept as they are.
-        spans: the second result of :func:`spell_symbols`.
+        spans: the second result of :func:`spell_symbols` (not ``None``).
 
     Returns:
         The spans in the original text, in order.
