@@ -7,21 +7,26 @@ it with DIET doing entities only)::
       C: 10.0
       cv_folds: 3
       max_in_scope_loss: 0.005
-      max_in_scope_loss_simulated: 0.002
+      expected_oos_share: 0.5
+      neighbours: 5
+      similarity_weights: [0, 2, 4, 8]
       out_of_scope_intents: [out_of_scope, oos]
       fallback_intent: nlu_fallback
 
 Training fits an L2 multinomial logistic regression (:mod:`bot.nlu.linear_model`) on
 every featurizer's sentence features (dense and sparse, each L2-normalised), then chooses a
-softmax temperature and a rejection threshold by cross-validation on the training data only
-(:mod:`bot.nlu.oos`).
-At prediction, a message whose calibrated best in-scope probability is below the threshold
-gets ``fallback_intent`` (Rasa's ``nlu_fallback`` by default, so the usual fallback rules
-apply; ``FallbackClassifier`` may still run afterwards with its own threshold) with
-confidence ``1 - best``; otherwise the ranking of the calibrated probabilities.
+softmax temperature, the weight of the nearest-example similarity and a rejection threshold
+by cross-validation on the training data only (:mod:`bot.nlu.oos`).
+At prediction, a message whose open-set score (the calibrated best in-scope probability,
+discounted by its distance to the nearest training examples:
+:func:`bot.nlu.neighbours.open_set_score`) is below the threshold gets ``fallback_intent``
+(Rasa's ``nlu_fallback`` by default, so the usual fallback rules apply;
+``FallbackClassifier`` may still run afterwards with its own threshold) with confidence
+``1 - score``; otherwise the ranking of the calibrated probabilities.
 
-The model is persisted through Rasa's ``ModelStorage`` as ``model.npz`` (weights, bias;
-loaded with ``allow_pickle=False``) plus ``meta.json``; no pickled objects.
+The model is persisted through Rasa's ``ModelStorage`` as ``model.npz`` (weights, bias,
+the in-scope training examples' dense features in float16 for the similarity; loaded with
+``allow_pickle=False``) plus ``meta.json``; no pickled objects.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from bot.nlu.features import BlockLayout, Design, feature_matrix
 from bot.nlu.linear_model import SoftmaxModel, fit_softmax, softmax
+from bot.nlu.neighbours import nearest_similarity, open_set_score
 from bot.nlu.oos import Calibration, calibrate
 
 logger = logging.getLogger(__name__)
@@ -84,7 +90,14 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             budget when out-of-scope rows are simulated by held-out intents; 0.002 is the
             knee measured on CLINC150's validation split with its out-of-scope training
             rows removed: 0.34 points of in-scope accuracy bought 52% out-of-scope recall,
-            each further 0.001 only about 1.5 points more),
+            each further 0.001 only about 1.5 points more; used only when
+            ``expected_oos_share`` is null), ``expected_oos_share`` (with no out-of-scope
+            training rows, the share of customer messages expected to be outside every
+            intent; the threshold maximises the expected accuracy under it. 0.5 weighs a
+            wrong answer and a needless fallback alike; the issue's three real shops saw
+            40-72% out of scope), ``neighbours`` (training examples averaged by the
+            similarity score), ``similarity_weights`` (candidate weights of that similarity
+            in the open-set score; cross-validation picks one, 0 = probability alone),
             ``out_of_scope_intents`` (training intents meaning out of scope),
             ``fallback_intent`` (predicted below the threshold),
             ``ranking_length`` (intents in the ranking, 0 = all), ``random_seed``.
@@ -98,6 +111,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             "cv_folds": 3,
             "max_in_scope_loss": 0.005,
             "max_in_scope_loss_simulated": 0.002,
+            "expected_oos_share": 0.5,
+            "neighbours": 5,
+            "similarity_weights": [0.0, 2.0, 4.0, 8.0],
             "out_of_scope_intents": ["out_of_scope", "oos"],
             "fallback_intent": DEFAULT_NLU_FALLBACK_INTENT_NAME,
             "ranking_length": 10,
@@ -112,6 +128,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         model: SoftmaxModel | None = None,
         layout: BlockLayout | None = None,
         calibration: Calibration | None = None,
+        reference: np.ndarray | None = None,
     ) -> None:
         """Create the component (untrained unless ``model`` is given).
 
@@ -121,22 +138,35 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             resource: this component's resource in ``model_storage``.
             model: a fitted model, or ``None``.
             layout: the feature blocks the model was trained on.
-            calibration: temperature and threshold chosen at training.
+            calibration: temperature, similarity weight and threshold chosen at training.
+            reference: shape ``[n, d_dense]``, the in-scope training examples' dense
+                features, for the similarity score.
 
         Raises:
-            InvalidConfigException: an in-scope loss budget outside [0, 1] or ``C`` <= 0.
+            InvalidConfigException: an in-scope loss budget or out-of-scope share outside
+                [0, 1], ``C`` <= 0, ``neighbours`` < 1 or a negative similarity weight.
         """
         self._config = {**self.get_default_config(), **config}
-        for key in ("max_in_scope_loss", "max_in_scope_loss_simulated"):
-            if not 0.0 <= float(self._config[key]) <= 1.0:
+        share = self._config["expected_oos_share"]
+        for key in ("max_in_scope_loss", "max_in_scope_loss_simulated", "expected_oos_share"):
+            value = self._config[key]
+            if (value is not None or key != "expected_oos_share") and not 0 <= float(value) <= 1:
                 raise InvalidConfigException(f"IntentClassifier: {key} must be in [0, 1]")
         if float(self._config["C"]) <= 0:
             raise InvalidConfigException("IntentClassifier: C must be > 0")
+        if int(self._config["neighbours"]) < 1:
+            raise InvalidConfigException("IntentClassifier: neighbours must be >= 1")
+        weights = [float(w) for w in self._config["similarity_weights"]] or [0.0]
+        if min(weights) < 0:
+            raise InvalidConfigException("IntentClassifier: similarity_weights must be >= 0")
+        self._share = None if share is None else float(share)
+        self._weights = tuple(weights)
         self._storage = model_storage
         self._resource = resource
         self.model = model
         self.layout = layout
         self.calibration = calibration or Calibration(0.0, 1.0, simulated_oos=False)
+        self.reference = reference
 
     @classmethod
     def create(
@@ -194,8 +224,13 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             max_iter,
             int(self._config["random_seed"]),
             simulated_loss=float(self._config["max_in_scope_loss_simulated"]),
+            expected_oos_share=self._share,
+            neighbours=int(self._config["neighbours"]),
+            similarity_weights=self._weights,
         )
         self.model = fit_softmax(x, labels, c, max_iter)
+        in_scope = ~np.isin(labels, list(self._config["out_of_scope_intents"]))
+        self.reference = x.dense[in_scope].astype(np.float16)
         self.persist()
         return self._resource
 
@@ -208,6 +243,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 dense_weights=self.model.dense_weights,
                 sparse_weights=self.model.sparse_weights,
                 bias=self.model.bias,
+                reference=self._reference(),
             )
             meta = {
                 "classes": list(self.model.classes),
@@ -215,6 +251,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 "threshold": self.calibration.threshold,
                 "temperature": self.calibration.temperature,
                 "simulated_oos": self.calibration.simulated_oos,
+                "similarity_weight": self.calibration.similarity_weight,
+                "cv_in_scope_accuracy": self.calibration.cv_in_scope_accuracy,
+                "cv_oos_recall": self.calibration.cv_oos_recall,
             }
             (directory / META_FILE).write_text(json.dumps(meta, indent=1))
 
@@ -238,6 +277,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                         bias=arrays["bias"],
                         classes=tuple(meta["classes"]),
                     )
+                    reference = arrays["reference"] if "reference" in arrays else None
         except (ValueError, FileNotFoundError):
             logger.debug("IntentClassifier: no trained model in resource %s", resource.name)
             return cls(config, model_storage, resource)
@@ -250,6 +290,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             threshold=float(meta["threshold"]),
             temperature=float(meta["temperature"]),
             simulated_oos=bool(meta["simulated_oos"]),
+            similarity_weight=float(meta.get("similarity_weight", 0.0)),
+            cv_in_scope_accuracy=meta.get("cv_in_scope_accuracy"),
+            cv_oos_recall=meta.get("cv_oos_recall"),
         )
         return cls(
             config,
@@ -258,7 +301,15 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             model=model,
             layout=BlockLayout.from_dict(meta["layout"]),
             calibration=calibration,
+            reference=reference,
         )
+
+    def _reference(self) -> np.ndarray:
+        """The similarity's reference rows (empty, with the dense width, when unknown)."""
+        if self.reference is not None:
+            return self.reference
+        assert self.model is not None
+        return np.zeros((0, self.model.dense_weights.shape[1]), dtype=np.float16)
 
     def predict_proba(self, messages: list[Message]) -> np.ndarray:
         """Calibrated class probabilities, shape ``[len(messages), n_classes]``.
@@ -266,11 +317,27 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         Raises:
             RuntimeError: the component is untrained.
         """
+        return self._scores(messages)[0]
+
+    def _scores(self, messages: list[Message]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities ``[n, n_classes]`` and similarities ``[n]`` of messages.
+
+        Raises:
+            RuntimeError: the component is untrained.
+        """
         if self.model is None:
             raise RuntimeError("IntentClassifier is not trained")
-        return softmax(self.model.logits(self._matrix(messages)), self.calibration.temperature)
+        x = self._matrix(messages)
+        probabilities = softmax(self.model.logits(x), self.calibration.temperature)
+        if self.calibration.similarity_weight == 0:
+            return probabilities, np.ones(len(messages), dtype=np.float32)
+        reference = self._reference().astype(np.float32)
+        similarity = nearest_similarity(reference, x.dense, int(self._config["neighbours"]))
+        return probabilities, similarity
 
-    def _ranking(self, probabilities: np.ndarray) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _ranking(
+        self, probabilities: np.ndarray, similarity: float
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Top intent (possibly the fallback intent) and ranking for one message."""
         assert self.model is not None
         classes = self.model.classes
@@ -279,9 +346,16 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         oos = set(self._config["out_of_scope_intents"])
         in_scope = [float(p) for name, p in zip(classes, probabilities) if name not in oos]
         best_in_scope = max(in_scope, default=0.0)
+        score = float(
+            open_set_score(
+                np.array([best_in_scope]),
+                np.array([similarity]),
+                self.calibration.similarity_weight,
+            )[0]
+        )
         top = ranking[0]
-        if top["name"] not in oos and best_in_scope < self.calibration.threshold:
-            top = {"name": self._config["fallback_intent"], "confidence": 1.0 - best_in_scope}
+        if top["name"] not in oos and score < self.calibration.threshold:
+            top = {"name": self._config["fallback_intent"], "confidence": 1.0 - score}
             ranking = [top, *ranking]
         length = int(self._config["ranking_length"])
         return top, ranking[:length] if length > 0 else ranking
@@ -312,8 +386,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 message.set(INTENT_RANKING_KEY, [top], add_to_output=True)
         if not featured:
             return messages
-        for message, probabilities in zip(featured, self.predict_proba(featured)):
-            top, ranking = self._ranking(probabilities)
+        probabilities, similarity = self._scores(featured)
+        for message, row, near in zip(featured, probabilities, similarity):
+            top, ranking = self._ranking(row, float(near))
             message.set(INTENT, top, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

@@ -34,7 +34,7 @@ from bot.nlu.classifier import IntentClassifier
 from bot.nlu.features import Design, feature_matrix
 from bot.nlu.featurizer import SentenceEmbeddingFeaturizer
 from bot.nlu.linear_model import fit_softmax, softmax
-from bot.nlu.oos import calibrate, select_threshold
+from bot.nlu.oos import calibrate, select_threshold, select_threshold_for_share
 from tests.nlu.conftest import FIXTURES
 
 CONTEXT = ExecutionContext(graph_schema=None, node_name="clf")  # type: ignore[arg-type]
@@ -143,7 +143,8 @@ def test_without_out_of_scope_examples_rejection_is_simulated(storage):
 
 
 def test_simulated_rejection_has_its_own_budget(storage):
-    """``max_in_scope_loss_simulated`` sets the threshold only when no row is out of scope."""
+    """Without a share, ``max_in_scope_loss_simulated`` sets the threshold when no row is out
+    of scope."""
     training = without_intent(load("nlu.yml"), "out_of_scope")
     Featurize(training, storage)
     thresholds = {}
@@ -152,11 +153,74 @@ def test_simulated_rejection_has_its_own_budget(storage):
             **CLASSIFIER_CONFIG,
             "max_in_scope_loss": budgets[0],
             "max_in_scope_loss_simulated": budgets[1],
+            "expected_oos_share": None,
+            "similarity_weights": [0.0],
         }
         classifier = IntentClassifier.create(config, storage, Resource(f"sim_{name}"), CONTEXT)
         classifier.train(training)
         thresholds[name] = classifier.calibration.threshold
     assert thresholds["strict"] < thresholds["loose"]
+
+
+def test_a_larger_expected_share_rejects_more(storage):
+    """With simulated out-of-scope rows the threshold follows ``expected_oos_share``."""
+    training = without_intent(load("nlu.yml"), "out_of_scope")
+    Featurize(training, storage)
+    thresholds = {}
+    for share in (0.05, 0.5, 0.9):
+        config = {**CLASSIFIER_CONFIG, "expected_oos_share": share, "similarity_weights": [0.0]}
+        classifier = IntentClassifier.create(config, storage, Resource(f"share_{share}"), CONTEXT)
+        classifier.train(training)
+        thresholds[share] = classifier.calibration.threshold
+    assert thresholds[0.05] < thresholds[0.5] < thresholds[0.9]
+
+
+def test_similarity_weight_survives_persist_and_load(storage):
+    """The chosen weight and the reference examples come back from the model storage, and
+    the loaded component decides every message as the trained one did."""
+    training = without_intent(load("nlu.yml"), "out_of_scope")
+    featurize = Featurize(training, storage)
+    config = {**CLASSIFIER_CONFIG, "similarity_weights": [8.0]}
+    classifier = IntentClassifier.create(config, storage, Resource("similar"), CONTEXT)
+    classifier.train(training)
+    assert classifier.calibration.similarity_weight == 8.0
+    loaded = IntentClassifier.load(config, storage, Resource("similar"), CONTEXT)
+    assert loaded.calibration == classifier.calibration
+    assert loaded.reference is not None and loaded.reference.shape[0] == len(
+        training.intent_examples
+    )
+    texts = [m.get(TEXT) for m in load("heldout.yml").intent_examples] + [
+        "what is the boiling point of mercury in kelvin",
+        "zxqv plorb",
+    ]
+    decided = []
+    for component in (classifier, loaded):
+        messages = featurize.messages(texts)
+        component.process(messages)
+        decided.append(
+            [(m.get("intent")["name"], round(m.get("intent")["confidence"], 3)) for m in messages]
+        )
+    assert decided[0] == decided[1]
+    assert "nlu_fallback" in {name for name, _ in decided[0]}
+
+
+def test_select_threshold_for_share_weighs_both_errors():
+    in_scores = np.array([0.9, 0.8, 0.7, 0.4])
+    in_correct = np.array([True, True, True, False])
+    oos_scores = np.array([0.3, 0.5, 0.75, 0.85])
+    flagged = np.zeros(4, dtype=bool)
+    # share 0: rejecting only costs; the smallest threshold keeping every correct row
+    assert select_threshold_for_share(in_scores, in_correct, oos_scores, flagged, 0.0)[0] == 0.0
+    # share 0.5: 0.7 keeps all three correct rows and catches two (0.5*3/4 + 0.5*2/4)
+    threshold, value = select_threshold_for_share(in_scores, in_correct, oos_scores, flagged, 0.5)
+    assert (threshold, value) == (0.7, 0.625)
+    # share 0.9: catching every out-of-scope row is worth the in-scope rows
+    assert select_threshold_for_share(in_scores, in_correct, oos_scores, flagged, 0.9)[0] > 0.85
+    empty = np.array([])
+    assert select_threshold_for_share(in_scores, in_correct, empty, empty.astype(bool), 0.5) == (
+        0.0,
+        0.0,
+    )
 
 
 def test_with_out_of_scope_examples_the_intent_is_predicted(trained):

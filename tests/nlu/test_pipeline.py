@@ -13,6 +13,7 @@ import time
 import pytest
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
+from bot.nlu.classifier import IntentClassifier
 from tests.nlu.conftest import FIXTURES
 
 ACCURACY_FLOOR = 0.83
@@ -115,9 +116,19 @@ def test_meta_json_is_plain_data(trained_model):
     with tarfile.open(trained_model) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith("IntentClassifier4/meta.json"))
         meta = json.loads(tar.extractfile(member).read())
-    assert set(meta) == {"classes", "layout", "threshold", "temperature", "simulated_oos"}
+    assert set(meta) == {
+        "classes",
+        "layout",
+        "threshold",
+        "temperature",
+        "simulated_oos",
+        "similarity_weight",
+        "cv_in_scope_accuracy",
+        "cv_oos_recall",
+    }
     assert meta["simulated_oos"] is False  # the fixture has out_of_scope examples
     assert 0.0 <= meta["threshold"] < 1.0 and meta["temperature"] > 0
+    assert meta["similarity_weight"] in IntentClassifier.get_default_config()["similarity_weights"]
 
 
 def test_serving_process_keeps_blas_single_threaded(agent):

@@ -1,0 +1,75 @@
+"""Similarity of messages to their nearest training examples (an open-set score).
+
+A message that no training example resembles is likely outside every intent, however
+confident the linear classifier is: softmax confidence only compares the known intents
+with each other. The mean cosine similarity to the ``k`` nearest training examples in the
+sentence-embedding space is the k-nearest-neighbour out-of-distribution score of Sun et
+al. 2022 ("Out-of-Distribution Detection with Deep Nearest Neighbors", ICML), used for
+intents by Zhou et al. 2021 ("Contrastive Out-of-Distribution Detection for Pretrained
+Transformers", EMNLP).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` with every non-zero row scaled to unit L2 norm (zero rows stay zero).
+
+    Args:
+        matrix: shape ``[n, d]``.
+
+    Returns:
+        float32 array of the same shape.
+    """
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+def nearest_similarity(reference: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Mean cosine similarity of each query to its ``k`` most similar reference rows.
+
+    Args:
+        reference: shape ``[n, d]``, the training examples' vectors (any norm).
+        queries: shape ``[m, d]``, the messages' vectors (any norm).
+        k: neighbours averaged, >= 1 (fewer when ``n < k``).
+
+    Returns:
+        Shape ``[m]``, values in [-1, 1]; all ones when ``reference`` is empty or ``d`` is
+        0 (no evidence either way, so the score leaves the probability alone).
+
+    Raises:
+        ValueError: ``k`` < 1.
+    """
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    if not len(reference) or not reference.shape[1]:
+        return np.ones(len(queries), dtype=np.float32)
+    similarity = unit_rows(queries) @ unit_rows(reference).T
+    k = min(k, similarity.shape[1])
+    top = -np.partition(-similarity, k - 1, axis=1)[:, :k]
+    return top.mean(axis=1)
+
+
+def open_set_score(
+    probability: np.ndarray, similarity: np.ndarray, weight: float
+) -> np.ndarray:
+    """Confidence that a message belongs to its predicted intent, in [0, 1].
+
+    ``probability * exp(weight * (similarity - 1))``: the calibrated best in-scope
+    probability, discounted the further the message lies from its nearest training
+    examples. It is monotone in ``log(probability) + weight * similarity``, a product of
+    experts of the classifier and the neighbour score; ``weight`` 0 is the probability
+    alone, so a threshold of 0.0 still means "never reject".
+
+    Args:
+        probability: shape ``[n]``, best in-scope probability in [0, 1].
+        similarity: shape ``[n]``, :func:`nearest_similarity` in [-1, 1].
+        weight: >= 0, how much the distance to the examples counts.
+
+    Returns:
+        Shape ``[n]``.
+    """
+    return probability * np.exp(weight * (np.minimum(similarity, 1.0) - 1.0))
