@@ -31,6 +31,14 @@ single threshold on the top in-scope confidence could give, with that threshold 
 the test split itself (:func:`ceiling`). Nothing is chosen from it; it bounds what a
 better out-of-scope threshold on the same classifier could reach.
 
+Open intent classification (``--open``; :mod:`open_intent`): the protocol of Zhang et al.
+(AAAI 2021, ADB) on BANKING77 and CLINC150 at known-intent ratios 25/50/75%, averaged over
+``--draws`` seeded draws of the known intents (saved in ``bench/data/open_intent_draws.json``
+and reused), each also with 10 and 20 training rows per known intent, and the full-data
+models tested again on noisy copies of the test messages (typos; lower case without
+punctuation). Rasa's default pipeline runs in the same command on the first
+``--default-draws`` draws of each full-data cell. Output: ``bench/out/nlu_open.json``.
+
 Output: a printed table and ``bench/out/nlu.json``.
 """
 
@@ -51,6 +59,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -271,9 +280,14 @@ def run_worker(*args: str) -> dict:
 
 
 def train_and_parse(
-    config: Path, rows: list[tuple[str, str]], texts: list[str], dataset: Dataset, work: Path
+    config: Path,
+    rows: list[tuple[str, str]],
+    texts: list[str] | dict[str, list[str]],
+    dataset: Dataset,
+    work: Path,
 ) -> dict:
-    """Train on ``rows`` with ``config``, then load the model and parse ``texts``.
+    """Train on ``rows`` with ``config``, then load the model and parse ``texts`` (a list:
+    one at a time; ``{"batch": [...]}``: batched, see :func:`worker`).
 
     Both happen in one fresh worker process; training CPU is measured around
     ``train_nlu`` only, parsing CPU around the parse loop only.
@@ -571,6 +585,141 @@ def efficiency(default: dict | None, curve: dict) -> dict:
     }
 
 
+OPEN_DRAWS = ROOT / "bench" / "data" / "open_intent_draws.json"
+OPEN_OUT = ROOT / "bench" / "out" / "nlu_open.json"
+
+
+def load_open(name: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Training and test rows of ``name`` for the open-intent protocol (ADB's splits).
+
+    CLINC150: the 15,000 in-scope training rows; test = the 4,500 in-scope test rows plus
+    all 1,200 out-of-scope rows (label ``oos``). BANKING77: ``train.csv`` / ``test.csv``.
+    """
+    if name == "clinc150":
+        data = json.loads((SHARED / "clinc150" / "data_full.json").read_text())
+        oos = data["oos_train"] + data["oos_val"] + data["oos_test"]
+        return [tuple(r) for r in data["train"]], [tuple(r) for r in data["test"] + oos]
+    dataset = load_banking(False)
+    return dataset.train, dataset.test
+
+
+def open_draws(names: list[str], draws: int) -> dict[str, dict[str, list[list[str]]]]:
+    """Known-intent draws per data set and ratio, read from ``OPEN_DRAWS`` or made there.
+
+    Draws already saved are reused (the file is versioned), missing ones are drawn with
+    seeds 0, 1, ... (:func:`open_intent.draw_known`) and saved.
+    """
+    from open_intent import RATIOS, draw_known
+
+    saved = json.loads(OPEN_DRAWS.read_text()) if OPEN_DRAWS.exists() else {}
+    for name in names:
+        intents = sorted({i for _, i in load_open(name)[0]} - OOS_LABELS)
+        for ratio in RATIOS:
+            have = saved.setdefault(name, {}).setdefault(str(ratio), [])
+            if len(have) < draws:
+                have += draw_known(intents, ratio, draws, 0)[len(have) :]
+    OPEN_DRAWS.write_text(json.dumps(saved, indent=1) + "\n")
+    return saved
+
+
+def evaluate_open(
+    names: list[str], draws: int, default_draws: int, configs: dict[str, Path], work: Path
+) -> dict:
+    """Run the open-intent protocol; mean and per-draw metrics per cell and pipeline.
+
+    Cells: data set x ratio x shots (all, 20, 10). Touchline runs every draw of every cell
+    and, with all shots, is also tested on the noisy copies; the default pipeline runs
+    the first ``default_draws`` draws of the all-shots cells.
+    """
+    from open_intent import OPEN, RATIOS, add_typos, flatten, open_metrics, open_split
+
+    saved = open_draws(names, draws)
+    report: dict = {}
+    for name in names:
+        train, test = load_open(name)
+        rng = random.Random(0)
+        noisy = {"typos": [add_typos(t, rng) for t, _ in test]}
+        noisy["flat"] = [flatten(t) for t, _ in test]
+        dataset = Dataset(name, train, test)
+        for ratio in RATIOS:
+            for shots in (None, 20, 10):
+                cell = f"{name} {int(ratio * 100)}% {'all' if shots is None else shots}"
+                for pipeline in ("touchline", "default"):
+                    n = draws if pipeline == "touchline" else default_draws * (shots is None)
+                    runs = []
+                    for d, known in enumerate(saved[name][str(ratio)][:n]):
+                        split = open_split(train, test, known, shots, d, OOS_LABELS)
+                        assert all(label in split.known for _, label in split.train)
+                        texts = [t for t, _ in split.test]
+                        extra = pipeline == "touchline" and shots is None
+                        batch = texts + (noisy["typos"] + noisy["flat"] if extra else [])
+                        folder = work / name / f"{ratio}_{shots}_{d}_{pipeline}"
+                        record = train_and_parse(
+                            configs[pipeline], split.train, {"batch": batch}, dataset, folder
+                        )
+                        truth = [label for _, label in split.test]
+                        k = len(texts)
+                        run = {
+                            "draw": d,
+                            "n_train": len(split.train),
+                            "train_cpu_s": round(record["train_cpu_s"], 1),
+                            **open_metrics(truth, record["intents"][:k]),
+                        }
+                        if extra:
+                            for i, kind in enumerate(("typos", "flat")):
+                                part = record["intents"][k * (i + 1) : k * (i + 2)]
+                                run[kind] = open_metrics(truth, part)
+                        runs.append(run)
+                    if runs:
+                        report.setdefault(cell, {})[pipeline] = _mean_runs(runs)
+                        r = report[cell][pipeline]
+                        print(
+                            f"  open {cell} {pipeline}: acc {r['accuracy']:.2f} "
+                            f"F1 {r['macro_f1']:.2f} ({len(runs)} draws)",
+                            flush=True,
+                        )
+                assert OPEN not in {label for _, label in train}
+    return report
+
+
+def _mean_runs(runs: list[dict]) -> dict:
+    """Means over draws of every numeric metric (nested noisy metrics too), plus the runs."""
+    out: dict = {"draws": len(runs), "runs": runs}
+    for key, value in runs[0].items():
+        if key == "draw":
+            continue
+        if isinstance(value, dict):
+            out[key] = {k: round(float(np.mean([r[key][k] for r in runs])), 2) for k in value}
+        else:
+            out[key] = round(float(np.mean([r[key] for r in runs])), 2)
+    return out
+
+
+def print_open_table(report: dict) -> None:
+    """One row per cell: Touchline and default accuracy / macro-F1, ADB's, the noise drop."""
+    from open_intent import PUBLISHED_ADB
+
+    def pair(r: dict | None) -> str:
+        return f"{r['accuracy']:.2f}/{r['macro_f1']:.2f}" if r else "-"
+
+    head = (
+        f"{'cell':<22}{'Touchline acc/F1':>18}{'default acc/F1':>17}{'ADB acc/F1':>14}"
+        f"{'typos acc':>11}{'flat acc':>10}{'train CPU-s':>12}"
+    )
+    print("\nopen intent classification (mean over draws)\n" + head + "\n" + "-" * len(head))
+    for cell, by in report.items():
+        name, pct, shots = cell.split()
+        t = by["touchline"]
+        adb = PUBLISHED_ADB[name][int(pct[:-1]) / 100] if shots == "all" else None
+        published = {"accuracy": adb[0], "macro_f1": adb[1]} if adb else None
+        typos = f"{t['typos']['accuracy']:.2f}" if "typos" in t else "-"
+        flat = f"{t['flat']['accuracy']:.2f}" if "flat" in t else "-"
+        print(
+            f"{cell:<22}{pair(t):>18}{pair(by.get('default')):>17}{pair(published):>14}"
+            f"{typos:>11}{flat:>10}{t['train_cpu_s']:>12.1f}"
+        )
+
+
 def write_report(report: dict, out: Path) -> None:
     """Write ``report`` as indented JSON to ``out`` (folders created)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -591,7 +740,17 @@ def main() -> None:
     parser.add_argument("--no-assistant", action="store_true", help="skip whole `rasa train`")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--touchline-config", type=Path, default=ROOT / "config.yml")
+    parser.add_argument(
+        "--open", action="store_true", help="open-intent protocol (ADB) instead of the rows"
+    )
+    parser.add_argument("--draws", type=int, default=5, help="open: known-intent draws per cell")
+    parser.add_argument(
+        "--default-draws", type=int, default=1, help="open: draws of the default pipeline"
+    )
     args = parser.parse_args()
+    if args.open:
+        main_open(args)
+        return
     pipelines = args.pipelines.split(",")
     chosen = args.datasets.split(",")
     mode = (
@@ -659,8 +818,69 @@ def main() -> None:
     print(f"\nJSON: {args.out}")
 
 
+def parse_batch(agent: Any, texts: list[str], size: int = 256) -> list[list[dict]]:
+    """Intent rankings of ``texts`` through the loaded model's NLU graph, ``size`` at a time.
+
+    The same graph as ``Agent.parse_message`` (every component's ``process`` gets a list of
+    messages), run on many messages per call, for accuracy runs of thousands of messages.
+    Latency is measured one message at a time elsewhere.
+
+    Args:
+        agent: a loaded ``rasa.core.agent.Agent``.
+        texts: messages.
+        size: messages per graph run.
+
+    Returns:
+        One ``intent_ranking`` (list of ``{"name", "confidence"}``) per text, with the
+        predicted intent first.
+    """
+    from rasa.core.channels.channel import UserMessage
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+
+    processor = agent.processor
+    tracker = DialogueStateTracker("bench", [])
+    target = processor.model_metadata.nlu_target
+    out = []
+    for first in range(0, len(texts), size):
+        batch = [UserMessage(text) for text in texts[first : first + size]]
+        results = processor.graph_runner.run(
+            inputs={"__message__": batch, "__tracker__": tracker}, targets=[target]
+        )
+        for message in results[target]:
+            top = message.get(INTENT) or {}
+            ranking = message.get(INTENT_RANKING_KEY) or ([top] if top else [])
+            if top and (not ranking or ranking[0].get("name") != top.get("name")):
+                ranking = [top, *ranking]
+            out.append(ranking)
+    return out
+
+
+def main_open(args: argparse.Namespace) -> None:
+    """``--open``: the open-intent protocol on ``--datasets`` (banking77, clinc150)."""
+    names = [n for n in args.datasets.split(",") if n in ("banking77", "clinc150")]
+    out = args.out if args.out != OUT else OPEN_OUT
+    report: dict = {
+        "mode": "open intent classification (Zhang et al. 2021 protocol)",
+        "machine": {"cpus": os.cpu_count(), "load_avg_start": os.getloadavg()},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench_nlu_open_") as tmp:
+        work = Path(tmp)
+        configs = pipeline_configs(args.quick, work, args.touchline_config, False)
+        report["configs"] = {k: yaml.safe_load(v.read_text()) for k, v in configs.items()}
+        report["cells"] = evaluate_open(names, args.draws, args.default_draws, configs, work)
+    report["machine"]["load_avg_end"] = os.getloadavg()
+    write_report(report, out)
+    print_open_table(report["cells"])
+    print(f"\nJSON: {out}")
+
+
 def worker(argv: list[str]) -> None:
-    """``worker CONFIG NLU_DIR OUT_DIR TEXTS RESULT``: train, load, parse; write JSON."""
+    """``worker CONFIG NLU_DIR OUT_DIR TEXTS RESULT``: train, load, parse; write JSON.
+
+    ``TEXTS`` is a JSON list of texts (parsed one at a time, latency measured) or an object
+    ``{"batch": [...]}`` (parsed with :func:`parse_batch`, no latency).
+    """
     from rasa.core.agent import Agent
     from rasa.model_training import train_nlu
 
@@ -679,6 +899,14 @@ def worker(argv: list[str]) -> None:
     }
     texts = json.loads(Path(texts_file).read_text())
     agent = Agent.load(model)
+    if isinstance(texts, dict):
+        rankings = parse_batch(agent, texts["batch"])
+        record.update(
+            intents=[r[0]["name"] if r else None for r in rankings],
+            best_in_scope=[best_in_scope(r) for r in rankings],
+        )
+        Path(result).write_text(json.dumps(record))
+        return
     # As in the Rasa server (connectors/rest.py): collect the training garbage, then freeze
     # the loaded model's objects so collections during parsing do not walk them.
     from bot.runtime.gc_freeze import freeze

@@ -1,0 +1,59 @@
+"""The open-intent protocol of ``bench/nlu.py --open`` (``bench/open_intent.py``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from pathlib import Path
+
+PATH = Path(__file__).resolve().parents[2] / "bench" / "open_intent.py"
+spec = importlib.util.spec_from_file_location("open_intent", PATH)
+assert spec is not None and spec.loader is not None
+open_intent = importlib.util.module_from_spec(spec)
+sys.modules["open_intent"] = open_intent  # dataclasses look their module up there
+spec.loader.exec_module(open_intent)
+
+TRAIN = [(f"{intent} example {i}", intent) for intent in "abcdefgh" for i in range(30)] + [
+    ("what is the weather", "oos")
+]
+TEST = [(f"{intent} test {i}", intent) for intent in "abcdefgh" for i in range(5)] + [
+    ("sing me a song", "oos")
+]
+
+
+def test_draws_are_seeded_and_sized():
+    intents = sorted("abcdefgh")
+    first = open_intent.draw_known(intents, 0.25, 5, 0)
+    assert first == open_intent.draw_known(intents, 0.25, 5, 0)
+    assert all(len(d) == 2 for d in first) and len({tuple(d) for d in first}) > 1
+
+
+def test_training_rows_never_hold_an_unknown_intent_or_out_of_scope():
+    for known in open_intent.draw_known(sorted("abcdefgh"), 0.5, 5, 0):
+        for shots in (None, 10):
+            split = open_intent.open_split(TRAIN, TEST, known, shots, 0, {"oos"})
+            assert {label for _, label in split.train} == set(known)
+            per_intent = 30 if shots is None else shots
+            assert len(split.train) == per_intent * len(known)
+            truth = dict(split.test)
+            assert truth["sing me a song"] == open_intent.OPEN
+            for text, label in TEST:
+                assert truth[text] == (label if label in known else open_intent.OPEN)
+
+
+def test_metrics_count_every_other_prediction_as_open():
+    truth = ["a", "a", "b", open_intent.OPEN, open_intent.OPEN]
+    predicted = ["a", "nlu_fallback", "b", "nlu_fallback", "a"]
+    m = open_intent.open_metrics(truth, predicted)
+    assert m["accuracy"] == 60.0 and round(m["known_accuracy"], 6) == round(200 / 3, 6)
+    assert m["open_recall"] == 50.0
+
+
+def test_noise_is_fixed_by_its_seed_and_changes_a_share_of_words():
+    text = "my payment was declined again yesterday evening please help quickly"
+    noisy = [open_intent.add_typos(text, random.Random(3)) for _ in range(2)]
+    assert noisy[0] == noisy[1] != text
+    changed = sum(a != b for a, b in zip(text.split(), noisy[0].split()))
+    assert 1 <= changed <= 6
+    assert open_intent.flatten("Where's my ORDER, TL-10001?!") == "wheres my order tl10001"
