@@ -28,8 +28,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.runtime.gc_freeze import freeze
+from bot.support.display import has_surrogates
 from connectors.replies import run_turn
-from connectors.sanitize import has_surrogates, sanitize_message
+from connectors.sanitize import sanitize_message
 
 logger = logging.getLogger(__name__)
 
