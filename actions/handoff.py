@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from actions.base import ShopAction, customer_id_for
 from bot.store.tickets import open_ticket, takeover_ticket
 from bot.support.summary import conversation_summary
+from bot.support.wording import handoff_reply
 
 
 class ActionHandoff(ShopAction):
@@ -26,13 +27,10 @@ class ActionHandoff(ShopAction):
     ) -> list[dict[str, Any]]:
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
-        ticket = open_ticket(session, tracker.sender_id, cid, "handoff",
+        opened = open_ticket(session, tracker.sender_id, cid, "handoff",
                              conversation_summary(tracker.events), takeover=True)
-        dispatcher.utter_message(
-            text=f"I've opened ticket #{ticket.id} and passed our conversation to our support "
-                 "team. A person will reply right here; until then I'll stay quiet."
-        )
-        return [SlotSet("human_takeover", True), SlotSet("ticket_id", ticket.id)]
+        dispatcher.utter_message(text=handoff_reply(opened.ticket.id, opened.created))
+        return [SlotSet("human_takeover", True), SlotSet("ticket_id", opened.ticket.id)]
 
 
 class ActionTakeoverCheck(ShopAction):

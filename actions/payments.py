@@ -19,7 +19,7 @@ from bot.store.payments import (
 )
 from bot.store.tickets import open_ticket
 from bot.support.summary import conversation_summary
-from bot.support.wording import money, payment_attempt
+from bot.support.wording import double_charge_reply, money, payment_attempt
 
 DOUBLE_CHARGE_RE = re.compile(
     r"(?i)\b(twice|double|two times|2 times|2x|charged .{0,20}again|duplicate)\b"
@@ -66,21 +66,19 @@ class ActionPaymentIssue(ShopAction):
         pair = find_double_charge(session, cid)
         summary = conversation_summary(tracker.events)
         if pair:
-            first, _ = pair
-            summary = (f"Duplicate charge: two payments of {money(first.amount)} for order "
-                       f"{first.order.number}.\n{summary}")
-        ticket = open_ticket(session, tracker.sender_id, cid, "double_charge", summary,
-                             takeover=False)
-        if pair:
-            first, _ = pair
+            first, second = pair
             found = (f"I can see two charges of {money(first.amount)} for order "
                      f"{first.order.number}. ")
+            summary = (f"Duplicate charge: two payments of {money(first.amount)} for order "
+                       f"{first.order.number}.\n{summary}")
+            key = f"double_charge:payments:{first.id}-{second.id}"
         else:
             found = "I can't see a duplicate charge yet (pending charges can take a day). "
-        dispatcher.utter_message(
-            text=found + f"I've opened ticket #{ticket.id} so our payments team can refund "
-                 "the duplicate; they reply within one business day."
-        )
+            key = f"double_charge:customer:{cid}"
+        opened = open_ticket(session, tracker.sender_id, cid, "double_charge", summary,
+                             takeover=False, dedup_key=key)
+        ticket = opened.ticket
+        dispatcher.utter_message(text=double_charge_reply(found, ticket.id, opened.created))
         return [SlotSet("ticket_id", ticket.id)]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import traceback
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,6 +49,11 @@ def _turn_slots() -> asyncio.Semaphore | None:
         _slots[loop] = asyncio.Semaphore(size)
     return _slots[loop]
 
+LOGGED_FRAMES = 12
+"""Most stack frames logged per traceback of a failed turn (the outermost ones)."""
+LOGGED_CHARS = 4000
+"""Most characters logged for a failed turn's traceback."""
+
 APOLOGY = (
     "Sorry, something went wrong on my side and I couldn't finish that. "
     "Please try again in a moment, or ask for a person."
@@ -65,6 +71,24 @@ def in_takeover(sender_id: str) -> bool:
     except Exception:
         logger.exception("could not read the takeover flag of %s", sender_id)
         return False
+
+
+def bounded_traceback(exc: BaseException) -> str:
+    """``exc`` and where it was raised, bounded for the log.
+
+    A recursion error in Rasa's copy of hostile metadata had a 2,000-line traceback (two
+    alternating frames, which Python does not fold), and an exception's message may quote
+    the payload: at most :data:`LOGGED_FRAMES` frames per traceback and
+    :data:`LOGGED_CHARS` characters in all are kept.
+
+    Returns:
+        The formatted traceback, possibly cut (then ending with a note saying so).
+    """
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__,
+                                              limit=LOGGED_FRAMES))
+    if len(text) > LOGGED_CHARS:
+        text = text[:LOGGED_CHARS] + f"\n... ({len(text) - LOGGED_CHARS} more characters)"
+    return text
 
 
 def ensure_reply(sender_id: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -110,6 +134,7 @@ async def run_turn(
         else:
             async with slots:
                 await on_new_message(message)
-    except Exception:
-        logger.exception("message from %s could not be processed", sender_id)
+    except Exception as exc:
+        logger.error("message from %s could not be processed\n%s", sender_id,
+                     bounded_traceback(exc))
     return await asyncio.to_thread(ensure_reply, sender_id, collector.messages)

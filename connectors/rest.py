@@ -9,6 +9,9 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
 * a ``sender`` in another channel's namespace (``telegram:``, ``voice:``, ``call:``) gets a
   403: the REST channel trusts the sender it is given (it is meant for your own backend and
   for the demo), so it must not be able to speak inside Telegram chats or phone calls;
+* ``metadata`` must be a JSON object of at most :data:`~connectors.metadata.MAX_METADATA_DEPTH`
+  levels and :data:`~connectors.metadata.MAX_METADATA_CHARS` characters, else a 400 that
+  says which limit (:func:`connectors.metadata.metadata_problem`);
 * the message goes through :func:`connectors.sanitize.sanitize_text` (slash-intent
   allow-list, length cap, empty messages → the rephrase flow);
 * a turn that failed silently gets an apology (:func:`connectors.replies.run_turn`).
@@ -28,8 +31,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.runtime.gc_freeze import freeze
+from bot.support.display import has_surrogates
+from connectors.metadata import MAX_METADATA_DEPTH, metadata_problem
 from connectors.replies import run_turn
-from connectors.sanitize import has_surrogates, sanitize_message
+from connectors.sanitize import sanitize_message
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +73,9 @@ class RestInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 body = request.json
-            except Exception:  # sanic raises on malformed JSON
-                return _bad_request("body must be a JSON object")
+            except Exception:  # sanic raises on malformed JSON, also on nesting too deep
+                return _bad_request("body must be a JSON object (at most "
+                                    f"{MAX_METADATA_DEPTH} levels of metadata nesting)")
             if not isinstance(body, dict):
                 return _bad_request("body must be a JSON object")
             sender = body.get("sender")
@@ -82,9 +88,11 @@ class RestInput(InputChannel):
                     {"error": "'sender' belongs to another channel's conversations"}, status=403
                 )
             metadata = body.get("metadata")
-            text, metadata = sanitize_message(
-                body.get("message"), metadata if isinstance(metadata, dict) else None
-            )
+            problem = metadata_problem(metadata)
+            if problem is not None:
+                logger.info("REST message from %s refused: %s", sender, problem)
+                return _bad_request(problem)
+            text, metadata = sanitize_message(body.get("message"), metadata)
             return response.json(await run_turn(on_new_message, text, sender, self.name(),
                                                 metadata))
 

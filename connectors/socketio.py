@@ -67,6 +67,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.support.display import displayed_text
 from connectors.pubsub import LocalPubSubManager
 from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
@@ -80,8 +81,6 @@ and voice channels of one Rasa server accept each other's session tokens."""
 """Environment variable holding the HMAC key of session tokens."""
 HISTORY_LIMIT = 200
 """Most messages sent back when a session resumes (the latest ones)."""
-MAX_DISPLAY_CHARS = 200
-"""Longest ``display_text`` kept (a button title shown as the user's message)."""
 MAX_SESSION_ID_CHARS = 64
 VOICE_CHANNEL = "voice"
 """Input channel of spoken turns (``connectors.voice``); their history items are marked."""
@@ -153,11 +152,7 @@ async def bot_event_messages(event: BotUttered, session_id: str) -> list[dict[st
 
 def user_display_text(event: UserUttered) -> str:
     """What the user saw as their message: the button title, the unsanitised text, or the text."""
-    metadata = event.metadata or {}
-    for key in ("display_text", "original_text"):
-        if isinstance(metadata.get(key), str):
-            return metadata[key]
-    return event.text or ""
+    return displayed_text(event.text, event.metadata)
 
 
 async def session_history(store: TrackerStore, session_id: str) -> list[dict[str, Any]]:
@@ -305,11 +300,8 @@ class SocketIOInput(RasaSocketIOInput):
             return
         body = data if isinstance(data, dict) else {}
         raw = body.get("message")
-        text, metadata = sanitize_message(raw)
-        display = body.get("display_text")
-        if isinstance(display, str) and 0 < len(display) <= MAX_DISPLAY_CHARS:
-            metadata["display_text"] = display
-        shown = metadata.get("display_text", metadata.get("original_text", text))
+        text, metadata = sanitize_message(raw, display=body.get("display_text"))
+        shown = displayed_text(text, metadata)
         room = {"room": session_id, "namespace": self.namespace}
         async with self._lock(session_id):
             await sio.emit("user_echo", {"text": shown}, skip_sid=sid, **room)

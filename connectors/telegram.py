@@ -64,7 +64,7 @@ from telegram.error import TelegramError
 
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.replies import in_takeover, run_turn
-from connectors.sanitize import MAX_ORIGINAL_CHARS, sanitize_message
+from connectors.sanitize import sanitize_message
 from connectors.telegram_inbound import Inbound, Kind, read_update
 from connectors.telegram_outbound import TelegramOutput, send_messages, sender_id
 from connectors.telegram_store import first_delivery, resolve_button
@@ -357,9 +357,8 @@ class TelegramInput(InputChannel):
                 logger.warning("answerCallbackQuery failed: %s", type(exc).__name__)
             if not text:
                 return
-        safe, metadata = sanitize_message(text, inbound.metadata)
-        if safe != original:  # e.g. "/start@Bot" became "/greet"
-            metadata["original_text"] = original[:MAX_ORIGINAL_CHARS]
+        # typed: "/start@Bot" became "/greet"; the customer's own words stay visible
+        safe, metadata = sanitize_message(text, inbound.metadata, typed=original)
         messages = await run_turn(on_new_message, safe, sender, self.name(), metadata)
         await send_messages(bot, chat_id, messages)
 

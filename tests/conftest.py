@@ -36,3 +36,58 @@ def engines():
     from bot.speech.engines import shared_engines
 
     return shared_engines()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory) -> str:
+    """URL of a PostgreSQL server's ``postgres`` database: the one at 127.0.0.1:5432 when it
+    answers, else a throwaway ``pgserver`` started for this test session."""
+    import sqlalchemy as sa
+
+    url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        yield url
+        return
+    except sa.exc.OperationalError:
+        pass
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_db_url(pg_admin_url, monkeypatch) -> str:
+    """A throwaway PostgreSQL database, migrated and seeded; ``$DATABASE_URL`` points at
+    it. Dropped after the test."""
+    import uuid
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from bot.store.db import get_engine
+    from bot.store.schema import init_db
+
+    name = f"touchline_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    init_db(url)
+    yield url
+    get_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request) -> str:
+    """The seeded shop database on SQLite and on PostgreSQL (one test run each)."""
+    return request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_db_url")

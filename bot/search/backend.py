@@ -21,7 +21,15 @@ class SearchBackend(Protocol):
         """Create tables / load files for vectors of ``dim`` dimensions."""
 
     def stored_digests(self) -> dict[int, int]:
-        """``{product id: fingerprint}`` of every indexed product."""
+        """``{product id: fingerprint}`` of every product in the vector index."""
+
+    def text_digests(self, model: str) -> dict[int, int]:
+        """``{product id: fingerprint}`` of every product in the full-text index, computed
+        from what that index holds as :meth:`ProductDoc.digest` ``(model)`` would be."""
+
+    def counts(self) -> tuple[int, int]:
+        """``(products in the vector index, products in the full-text index)``, read from
+        storage without an embedding model (for health checks)."""
 
     def upsert(
         self, docs: Sequence[ProductDoc], vectors: np.ndarray, digests: Sequence[int]

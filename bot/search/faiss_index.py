@@ -200,6 +200,16 @@ class FaissIndex:
         np.savez(tmp_meta, labels=self.labels, digests=self.digests)
         os.replace(tmp_meta, path.with_suffix(".npz"))
 
+    @staticmethod
+    def saved_count(path: Path) -> int:
+        """Live products in the index saved at ``path`` (0 when none was saved), read from
+        the small ``.npz`` id map only."""
+        try:
+            with np.load(path.with_suffix(".npz")) as meta:
+                return int(np.count_nonzero(meta["labels"] >= 0))
+        except FileNotFoundError:
+            return 0
+
     @classmethod
     def load(cls, path: Path) -> FaissIndex:
         """Read an index written by :meth:`save`.

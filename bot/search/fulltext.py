@@ -90,6 +90,25 @@ def fts_ids(conn: Connection) -> set[int]:
     return set(conn.execute(text(f"SELECT rowid FROM {FTS_TABLE}")).scalars())
 
 
+def fts_docs(conn: Connection) -> list[ProductDoc]:
+    """Every FTS row as the :class:`ProductDoc` it was written from (to compare with the
+    catalogue)."""
+    rows = conn.execute(
+        text(f"SELECT rowid, title, description, category, brand, tags FROM {FTS_TABLE}")
+    )
+    return [ProductDoc(int(rowid), *(value or "" for value in rest)) for rowid, *rest in rows]
+
+
+def fts_count(conn: Connection) -> int:
+    """Rows in the FTS table (0 when it does not exist yet)."""
+    exists = conn.execute(
+        text("SELECT 1 FROM sqlite_master WHERE name = :name"), {"name": FTS_TABLE}
+    ).first()
+    if not exists:
+        return 0
+    return int(conn.execute(text(f"SELECT count(*) FROM {FTS_TABLE}")).scalar_one())
+
+
 def fts_search(
     conn: Connection, query: str, k: int, filters: SearchFilters
 ) -> list[tuple[int, float]]:

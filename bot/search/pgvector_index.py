@@ -133,6 +133,20 @@ class PgVectorBackend:
         with self.engine.connect() as conn:
             return dict(conn.execute(select(t.c.product_id, t.c.digest)).all())
 
+    def text_digests(self, model: str) -> dict[int, int]:
+        """The same as :meth:`stored_digests`: the ``tsvector`` lives in the vector's row,
+        written with it in one statement."""
+        return self.stored_digests()
+
+    def counts(self) -> tuple[int, int]:
+        """Rows of ``product_search`` (0 before :meth:`prepare` made it), twice: each holds
+        both the vector and the text."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table(TABLE):
+                return 0, 0
+            rows = int(conn.execute(text(f"SELECT count(*) FROM {TABLE}")).scalar_one())
+        return rows, rows
+
     def upsert(
         self, docs: Sequence[ProductDoc], vectors: np.ndarray, digests: Sequence[int]
     ) -> None:

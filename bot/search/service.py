@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.config import database_url
@@ -21,6 +22,7 @@ from bot.search.embedder import Embedder, get_embedder
 from bot.search.fusion import reciprocal_rank_fusion
 from bot.search.types import MODES, NO_FILTERS, Mode, SearchFilters, SearchHit, clean_query
 from bot.store.db import get_engine
+from bot.store.models import Product
 
 MAX_K = 1000
 """Largest ``k`` :meth:`SearchService.search` serves; larger values are capped."""
@@ -78,7 +80,13 @@ class SearchService:
             self.backend.upsert(docs, vectors, [self._digest(d) for d in docs])
 
     def sync(self, progress: bool = False) -> SyncReport:
-        """Embed products that are new or changed since indexing and drop deleted ones.
+        """Bring both indexes back in step with the catalogue, whatever diverged.
+
+        The vector index and the full-text index are compared with the catalogue each on
+        its own (FAISS files and FTS5 rows live in different places: a re-created shop
+        database keeps the files but loses the rows). A product missing from either index,
+        or changed since either indexed it, is embedded and written to both again; an id
+        present in either index but no longer in the catalogue is removed from both.
 
         Args:
             progress: show a tqdm bar while embedding.
@@ -89,9 +97,11 @@ class SearchService:
         with self._write_lock:
             with self.engine.connect() as conn:
                 docs = load_docs(conn)
-            stored = self.backend.stored_digests()
-            stale = [d for d in docs if stored.get(d.id) != self._digest(d)]
-            gone = sorted(set(stored) - {d.id for d in docs})
+            vectors = self.backend.stored_digests()
+            texts = self.backend.text_digests(self.embedder.name)
+            stale = [d for d in docs
+                     if vectors.get(d.id) != self._digest(d) or texts.get(d.id) != self._digest(d)]
+            gone = sorted((set(vectors) | set(texts)) - {d.id for d in docs})
             self.backend.delete(gone)
             self._index(stale, progress)
             return SyncReport(embedded=len(stale), removed=len(gone))
@@ -188,6 +198,29 @@ class SearchService:
                     )
                 )
         return hits
+
+
+@dataclass(frozen=True)
+class IndexCounts:
+    """Products in the catalogue and in each index (equal counts when in step)."""
+
+    catalogue: int
+    vectors: int
+    text: int
+
+    @property
+    def in_sync(self) -> bool:
+        """Whether both indexes hold as many products as the catalogue."""
+        return self.catalogue == self.vectors == self.text
+
+
+def index_counts(engine: Engine) -> IndexCounts:
+    """Count the catalogue and both indexes of ``engine``'s database without loading the
+    embedding model (a health check; :meth:`SearchService.sync` repairs a difference)."""
+    with engine.connect() as conn:
+        catalogue = int(conn.execute(select(func.count()).select_from(Product)).scalar_one())
+    vectors, text = make_backend(engine).counts()
+    return IndexCounts(catalogue, vectors, text)
 
 
 @lru_cache(maxsize=4)

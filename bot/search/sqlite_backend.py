@@ -13,7 +13,15 @@ from bot.config import var_dir
 from bot.search.backend import Ranked
 from bot.search.documents import ProductDoc, matching_ids
 from bot.search.faiss_index import FaissIndex
-from bot.search.fulltext import ensure_fts, fts_clear, fts_delete, fts_search, fts_upsert
+from bot.search.fulltext import (
+    ensure_fts,
+    fts_clear,
+    fts_count,
+    fts_delete,
+    fts_docs,
+    fts_search,
+    fts_upsert,
+)
 from bot.search.types import SearchFilters
 
 
@@ -79,9 +87,20 @@ class FaissFtsBackend:
         self._mtime = self._stamp()
 
     def stored_digests(self) -> dict[int, int]:
-        """Fingerprints held by the FAISS index (the FTS rows are written first, see
-        :meth:`upsert`, so an id here is in both)."""
+        """Fingerprints held by the FAISS index (files beside the database)."""
         return self._current().stored_digests()
+
+    def text_digests(self, model: str) -> dict[int, int]:
+        """Fingerprints of the FTS5 rows (inside the database), which can diverge from the
+        FAISS files: a re-created database starts with an empty FTS table."""
+        with self.engine.connect() as conn:
+            return {doc.id: doc.digest(model) for doc in fts_docs(conn)}
+
+    def counts(self) -> tuple[int, int]:
+        """Live vectors in the saved FAISS files and rows in the FTS table."""
+        with self.engine.connect() as conn:
+            text_rows = fts_count(conn)
+        return FaissIndex.saved_count(self.path), text_rows
 
     def upsert(
         self, docs: Sequence[ProductDoc], vectors: np.ndarray, digests: Sequence[int]

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bot.store.db import insert_once
 from bot.store.models import Cart, CartEvent, CartItem, DiscountCode, Product
 
 CENT = Decimal("0.01")
@@ -89,6 +90,33 @@ def view_cart(session: Session, customer_id: int) -> CartView | None:
     return CartView(lines, subtotal, cart.discount_code, discount, subtotal - discount)
 
 
+def _claim(session: Session, event: CartEvent) -> bool:
+    """Mark a lost ``add`` event applied unless another transaction did first.
+
+    A conditional ``UPDATE ... WHERE applied = false``: the row lock (PostgreSQL) or the
+    write lock (SQLite) lets one transaction change it; the other matches no row.
+
+    Returns:
+        Whether this transaction claimed the event (and so must add the item).
+    """
+    claimed = session.execute(
+        update(CartEvent).where(CartEvent.id == event.id, CartEvent.applied.is_(False))
+        .values(applied=True).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    session.expire(event)
+    return claimed
+
+
+def _remove_line(session: Session, item: CartItem) -> bool:
+    """Delete a cart line unless another transaction did first; ``True`` if this one did."""
+    removed = session.execute(
+        delete(CartItem).where(CartItem.id == item.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    session.expunge(item)
+    return removed
+
+
 def repair_cart(session: Session, customer_id: int) -> CartRepair:
     """Fix the common cart problems in place.
 
@@ -96,29 +124,36 @@ def repair_cart(session: Session, customer_id: int) -> CartRepair:
     * a line whose unit price differs from the catalogue price is re-priced;
     * a line with too little stock is removed (the customer is told).
 
+    Idempotent, also when two repairs of one cart run at the same moment: the cart row is
+    created once (unique ``customer_id``), a lost item is added by the repair that claims
+    its event (:func:`_claim`), a line is removed by one repair only, and a price is set
+    to the catalogue price (the same value whoever writes it).
+
     Returns:
         The list of fixes applied (empty when the cart looked right).
     """
     repair = CartRepair()
     cart = get_cart(session, customer_id)
     if cart is None:
-        cart = Cart(customer_id=customer_id)
-        session.add(cart)
+        insert_once(session, Cart.__table__, {"customer_id": customer_id}, ["customer_id"])
+        cart = get_cart(session, customer_id)
     lost = session.scalars(
         select(CartEvent).where(CartEvent.customer_id == customer_id,
                                 CartEvent.kind == "add", CartEvent.applied.is_(False))
     ).all()
     for event in lost:
+        if not _claim(session, event):
+            continue  # a concurrent repair of the same cart added it already
         product = session.get(Product, event.product_id)
         cart.items.append(CartItem(product_id=product.id, quantity=event.quantity,
                                    unit_price=product.price))
-        event.applied = True
         repair.fixes.append(f"added the missing {product.title}")
     for item in list(cart.items):
         product = item.product or session.get(Product, item.product_id)
         if product.stock < item.quantity:
-            cart.items.remove(item)
-            repair.fixes.append(f"removed {product.title}, which is out of stock")
+            if _remove_line(session, item):
+                repair.fixes.append(f"removed {product.title}, which is out of stock")
+            session.expire(cart, ["items"])
         elif Decimal(item.unit_price).quantize(CENT) != Decimal(product.price).quantize(CENT):
             repair.fixes.append(
                 f"corrected the price of {product.title} from ${Decimal(item.unit_price):.2f}"

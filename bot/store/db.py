@@ -10,11 +10,14 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import database_url
 
@@ -89,6 +92,39 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_once(session: Session, table: Table, values: dict[str, Any],
+                conflict_columns: list[str], where: ColumnElement | None = None) -> bool:
+    """Insert a row unless it would violate the unique index over ``conflict_columns``.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite >= 3.24 and PostgreSQL), inside the
+    session's transaction: a concurrent transaction inserting the same key makes this one
+    wait (PostgreSQL: for the other's commit; SQLite: for the database write lock) and then
+    insert nothing, so exactly one row exists whatever the interleaving. Column defaults
+    of ``table`` apply as for any Core insert.
+
+    Args:
+        session: the open session whose transaction the insert joins.
+        table: the table (``Model.__table__``).
+        values: column name -> value of the new row.
+        conflict_columns: the columns of the unique index or constraint that decides.
+        where: the index's predicate, for a partial unique index (e.g. open rows only).
+
+    Returns:
+        ``True`` when the row was inserted, ``False`` when the key already existed.
+
+    Raises:
+        NotImplementedError: a database other than SQLite or PostgreSQL.
+    """
+    dialects = {"sqlite": sqlite, "postgresql": postgresql}
+    name = session.get_bind().dialect.name
+    if name not in dialects:
+        raise NotImplementedError(f"insert_once does not support {name}")
+    stmt = dialects[name].insert(table).values(**values).on_conflict_do_nothing(
+        index_elements=conflict_columns, index_where=where
+    )
+    return session.execute(stmt).rowcount == 1
 
 
 def reset_engines() -> None:

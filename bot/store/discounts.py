@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store.carts import CartView, discount_amount, get_cart, view_cart
+from bot.store.db import insert_once
 from bot.store.models import DiscountCode, DiscountRedemption, today
 
 CODE_MAX_LEN = 40
@@ -18,7 +19,8 @@ CODE_MAX_LEN = 40
 class DiscountResult:
     """Outcome of applying a code.
 
-    ``reason`` is one of ``applied``, ``unknown``, ``not_started``, ``expired``,
+    ``reason`` is one of ``applied``, ``already_applied`` (the code was on the cart
+    already: nothing changed), ``unknown``, ``not_started``, ``expired``,
     ``min_order``, ``category``, ``already_used``, ``no_cart``; ``detail`` completes it
     (a date, an amount or a category); ``cart`` is the cart after the attempt.
     """
@@ -42,6 +44,11 @@ def apply_code(session: Session, customer_id: int, raw_code: str) -> DiscountRes
     subtotal reaches the minimum order value, the cart holds an item of the code's
     category (if restricted), and a single-use code was not used by this customer before.
     On success the code is stored on the cart and a redemption recorded.
+
+    Idempotent: a code already on the cart is reported as ``already_applied`` (not as
+    used), and the redemption is inserted once per customer and code even when the same
+    request runs twice at the same moment (:func:`~bot.store.db.insert_once` on the
+    unique ``(code, customer_id)``).
     """
     code = normalise_code(raw_code)
     cart = get_cart(session, customer_id)
@@ -49,6 +56,8 @@ def apply_code(session: Session, customer_id: int, raw_code: str) -> DiscountRes
         return DiscountResult(code, False, "no_cart", None, None)
     before = view_cart(session, customer_id)
     promo = session.get(DiscountCode, code)
+    if promo is not None and cart.discount_code == code:
+        return DiscountResult(code, True, "already_applied", None, before)
 
     def fail(reason: str, detail: str | None = None) -> DiscountResult:
         return DiscountResult(code, False, reason, detail, before)
@@ -70,7 +79,7 @@ def apply_code(session: Session, customer_id: int, raw_code: str) -> DiscountRes
     if discount_amount(promo, before.lines) <= 0:
         return fail("category", promo.category)
     cart.discount_code = code
-    if used is None:
-        session.add(DiscountRedemption(code=code, customer_id=customer_id))
+    insert_once(session, DiscountRedemption.__table__,
+                {"code": code, "customer_id": customer_id}, ["code", "customer_id"])
     session.flush()
     return DiscountResult(code, True, "applied", None, view_cart(session, customer_id))

@@ -17,11 +17,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import relationship
 
@@ -170,6 +172,11 @@ class Ticket(Base):
     """A support ticket for a human agent, with the conversation summary."""
 
     __tablename__ = "tickets"
+    __table_args__ = (
+        # One open ticket per subject: concurrent duplicate complaints cannot open two.
+        Index("uq_tickets_open_dedup_key", "dedup_key", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+    )
     id = Column(Integer, primary_key=True)
     sender_id = Column(String(200), nullable=False, index=True)
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=True)
@@ -179,6 +186,9 @@ class Ticket(Base):
     takeover = Column(Boolean, nullable=False, default=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     closed_at = Column(DateTime, nullable=True)
+    dedup_key = Column(String(255), nullable=True)
+    """What the ticket is about (``double_charge:payments:12-13``, ``takeover:<sender>``);
+    at most one open ticket per key. ``NULL`` for tickets that need no such guard."""
 
 
 def today() -> date:

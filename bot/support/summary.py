@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bot.support.display import displayed_text
+
 MAX_TURNS = 20
 MAX_CHARS_PER_TURN = 300
 
@@ -14,7 +16,8 @@ def conversation_summary(events: Iterable[dict[str, Any]], max_turns: int = MAX_
 
     A user message the channel changed before NLU (a slash command, an empty or very long
     message: :mod:`connectors.sanitize`) is shown as the customer wrote it, from its
-    ``metadata["original_text"]``, not as the ``/nlu_fallback`` Rasa saw.
+    ``metadata["original_text"]``, not as the ``/nlu_fallback`` Rasa saw; control
+    characters are never shown (:func:`bot.support.display.displayed_text`).
 
     Args:
         events: tracker events as dicts (``{"event": "user"|"bot", "text": ...,
@@ -28,9 +31,8 @@ def conversation_summary(events: Iterable[dict[str, Any]], max_turns: int = MAX_
     lines = []
     for event in events:
         kind, text = event.get("event"), event.get("text")
-        original = (event.get("metadata") or {}).get("original_text")
-        if kind == "user" and isinstance(original, str) and original.strip():
-            text = original
+        if kind == "user":
+            text = displayed_text(text, event.get("metadata"))
         if kind in ("user", "bot") and text:
             who = "Customer" if kind == "user" else "Assistant"
             flat = " ".join(str(text).split())[:MAX_CHARS_PER_TURN]

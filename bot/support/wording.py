@@ -87,8 +87,35 @@ DISCOUNT_REASONS = {
 }
 
 
+def double_charge_reply(found: str, ticket_id: int, created: bool) -> str:
+    """Reply to a double-charge complaint.
+
+    Args:
+        found: what was found, a sentence ending with a space ("I can see two charges...").
+        ticket_id: the refund ticket's number.
+        created: ``False`` when the ticket already existed (the same complaint again).
+    """
+    if not created:
+        return (found + f"I already opened ticket #{ticket_id} for this, so there's no need "
+                "to report it again: our payments team will refund the duplicate and reply "
+                "within one business day.")
+    return (found + f"I've opened ticket #{ticket_id} so our payments team can refund "
+            "the duplicate; they reply within one business day.")
+
+
+def handoff_reply(ticket_id: int, created: bool) -> str:
+    """Reply to a request for a person; ``created=False``: the ticket was already open."""
+    opened = (f"I've opened ticket #{ticket_id}" if created
+              else f"I already opened ticket #{ticket_id} for this")
+    return (opened + " and passed our conversation to our support team. A person will "
+            "reply right here; until then I'll stay quiet.")
+
+
 def discount_result(result: DiscountResult) -> str:
     """Why a code did not apply, or the new total when it did."""
+    if result.applied and result.cart is not None and result.reason == "already_applied":
+        return (f"{result.code} is already applied to your cart: you save "
+                f"{money(result.cart.discount)}, and your total is {money(result.cart.total)}.")
     if result.applied and result.cart is not None:
         return (f"Done! {result.code} is applied: you save {money(result.cart.discount)}, "
                 f"and your new total is {money(result.cart.total)}.")

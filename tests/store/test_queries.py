@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from bot.store import customers
-from bot.store.carts import repair_cart, view_cart
+from bot.store.carts import get_cart, repair_cart, view_cart
 from bot.store.discounts import apply_code
 from bot.store.models import DiscountRedemption, Ticket
 from bot.store.orders import find_order
@@ -93,6 +93,8 @@ def test_discount_applies_and_is_single_use(session):
     assert result.applied and result.cart.discount_code == "VIP20"
     assert result.cart.discount == (result.cart.subtotal * Decimal("0.2")).quantize(Decimal("0.01"))
     assert session.query(DiscountRedemption).filter_by(code="VIP20").count() == 1
+    assert apply_code(session, alice, "VIP20").reason == "already_applied"  # still on the cart
+    get_cart(session, alice).discount_code = None  # the order went out with it
     assert apply_code(session, alice, "VIP20").reason == "already_used"
 
 
@@ -115,8 +117,11 @@ def test_payments(session):
 
 
 def test_takeover_ticket_lifecycle(session):
-    t = open_ticket(session, "web-1", None, "handoff", "Customer: help", takeover=True)
-    assert open_ticket(session, "web-1", None, "handoff", "again", takeover=True).id == t.id
+    opened = open_ticket(session, "web-1", None, "handoff", "Customer: help", takeover=True)
+    t = opened.ticket
+    assert opened.created
+    again = open_ticket(session, "web-1", None, "handoff", "again", takeover=True)
+    assert again.ticket.id == t.id and not again.created
     assert takeover_ticket(session, "web-1").id == t.id
     assert close_ticket(session, t.id).status == "closed"
     assert takeover_ticket(session, "web-1") is None

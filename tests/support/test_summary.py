@@ -18,3 +18,19 @@ def test_a_sanitised_message_is_shown_as_the_customer_wrote_it():
         "Customer: /nlu_fallback",  # nothing to show: the customer sent only blanks
         "Customer: my cart is weird",
     ]
+
+
+def test_control_characters_stored_by_older_versions_are_never_shown():
+    events = [
+        {"event": "user", "text": "hithere", "metadata": {"original_text": "hi\x00there"}},
+        {"event": "user", "text": "/nlu_fallback",
+         "metadata": {"original_text": "/restart\x1b[2J\x07 now\x9f"}},
+        {"event": "user", "text": "/affirm", "metadata": {"display_text": "Yes\x00"}},
+        {"event": "user", "text": "bell\x07"},
+    ]
+    assert conversation_summary(events).splitlines() == [
+        "Customer: hithere",
+        "Customer: /restart[2J now",
+        "Customer: Yes",
+        "Customer: bell",
+    ]
