@@ -9,7 +9,7 @@ it with DIET doing entities only)::
       max_in_scope_loss: 0.005
       expected_oos_share: 0.5
       neighbours: 5
-      similarity_weights: [0, 2, 4, 8]
+      similarity_weights: [0, 1, 2, 4, 8]
       out_of_scope_intents: [out_of_scope, oos]
       fallback_intent: nlu_fallback
 
@@ -113,7 +113,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             "max_in_scope_loss_simulated": 0.002,
             "expected_oos_share": 0.5,
             "neighbours": 5,
-            "similarity_weights": [0.0, 2.0, 4.0, 8.0],
+            "similarity_weights": [0.0, 1.0, 2.0, 4.0, 8.0],
             "out_of_scope_intents": ["out_of_scope", "oos"],
             "fallback_intent": DEFAULT_NLU_FALLBACK_INTENT_NAME,
             "ranking_length": 10,
@@ -129,6 +129,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         layout: BlockLayout | None = None,
         calibration: Calibration | None = None,
         reference: np.ndarray | None = None,
+        reference_classes: np.ndarray | None = None,
     ) -> None:
         """Create the component (untrained unless ``model`` is given).
 
@@ -141,6 +142,8 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             calibration: temperature, similarity weight and threshold chosen at training.
             reference: shape ``[n, d_dense]``, the in-scope training examples' dense
                 features, for the similarity score.
+            reference_classes: shape ``[n]``, each reference row's index in the model's
+                classes.
 
         Raises:
             InvalidConfigException: an in-scope loss budget or out-of-scope share outside
@@ -167,6 +170,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         self.layout = layout
         self.calibration = calibration or Calibration(0.0, 1.0, simulated_oos=False)
         self.reference = reference
+        self.reference_classes = reference_classes
 
     @classmethod
     def create(
@@ -231,6 +235,10 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         self.model = fit_softmax(x, labels, c, max_iter)
         in_scope = ~np.isin(labels, list(self._config["out_of_scope_intents"]))
         self.reference = x.dense[in_scope].astype(np.float16)
+        index = {name: i for i, name in enumerate(self.model.classes)}
+        self.reference_classes = np.array(
+            [index[name] for name, keep in zip(labels, in_scope) if keep], dtype=np.int32
+        )
         self.persist()
         return self._resource
 
@@ -244,6 +252,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 sparse_weights=self.model.sparse_weights,
                 bias=self.model.bias,
                 reference=self._reference(),
+                reference_classes=self._reference_classes(),
             )
             meta = {
                 "classes": list(self.model.classes),
@@ -278,6 +287,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                         classes=tuple(meta["classes"]),
                     )
                     reference = arrays["reference"] if "reference" in arrays else None
+                    reference_classes = (
+                        arrays["reference_classes"] if "reference_classes" in arrays else None
+                    )
         except (ValueError, FileNotFoundError):
             logger.debug("IntentClassifier: no trained model in resource %s", resource.name)
             return cls(config, model_storage, resource)
@@ -302,14 +314,21 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             layout=BlockLayout.from_dict(meta["layout"]),
             calibration=calibration,
             reference=reference,
+            reference_classes=reference_classes,
         )
 
     def _reference(self) -> np.ndarray:
         """The similarity's reference rows (empty, with the dense width, when unknown)."""
-        if self.reference is not None:
+        if self.reference is not None and self.reference_classes is not None:
             return self.reference
         assert self.model is not None
         return np.zeros((0, self.model.dense_weights.shape[1]), dtype=np.float16)
+
+    def _reference_classes(self) -> np.ndarray:
+        """Class index of each reference row (empty when unknown)."""
+        if self.reference is not None and self.reference_classes is not None:
+            return self.reference_classes
+        return np.zeros(0, dtype=np.int32)
 
     def predict_proba(self, messages: list[Message]) -> np.ndarray:
         """Calibrated class probabilities, shape ``[len(messages), n_classes]``.
@@ -331,8 +350,18 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         probabilities = softmax(self.model.logits(x), self.calibration.temperature)
         if self.calibration.similarity_weight == 0:
             return probabilities, np.ones(len(messages), dtype=np.float32)
-        reference = self._reference().astype(np.float32)
-        similarity = nearest_similarity(reference, x.dense, int(self._config["neighbours"]))
+        oos = set(self._config["out_of_scope_intents"])
+        in_columns = np.array([i for i, n in enumerate(self.model.classes) if n not in oos])
+        if not len(in_columns):
+            return probabilities, np.ones(len(messages), dtype=np.float32)
+        predicted = in_columns[probabilities[:, in_columns].argmax(axis=1)]
+        similarity = nearest_similarity(
+            self._reference().astype(np.float32),
+            self._reference_classes(),
+            x.dense,
+            predicted,
+            int(self._config["neighbours"]),
+        )
         return probabilities, similarity
 
     def _ranking(

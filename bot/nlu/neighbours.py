@@ -28,29 +28,49 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
-def nearest_similarity(reference: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Mean cosine similarity of each query to its ``k`` most similar reference rows.
+def nearest_similarity(
+    reference: np.ndarray,
+    reference_labels: np.ndarray,
+    queries: np.ndarray,
+    predicted: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """Mean cosine similarity of each query to its ``k`` most similar examples of the
+    intent predicted for it.
+
+    Comparing with the predicted intent's own examples (rather than any example) asks
+    whether the message looks like what that intent was taught; on BANKING77's
+    open-intent splits it found more unknown intents at the same in-scope cost.
 
     Args:
         reference: shape ``[n, d]``, the training examples' vectors (any norm).
+        reference_labels: shape ``[n]``, each example's intent.
         queries: shape ``[m, d]``, the messages' vectors (any norm).
-        k: neighbours averaged, >= 1 (fewer when ``n < k``).
+        predicted: shape ``[m]``, the intent predicted for each message.
+        k: neighbours averaged, >= 1 (fewer when an intent has fewer examples).
 
     Returns:
-        Shape ``[m]``, values in [-1, 1]; all ones when ``reference`` is empty or ``d`` is
-        0 (no evidence either way, so the score leaves the probability alone).
+        Shape ``[m]``, values in [-1, 1]; 1.0 where the predicted intent has no example
+        or ``d`` is 0 (no evidence either way, so the score leaves the probability alone).
 
     Raises:
         ValueError: ``k`` < 1.
     """
     if k < 1:
         raise ValueError("k must be >= 1")
-    if not len(reference) or not reference.shape[1]:
-        return np.ones(len(queries), dtype=np.float32)
+    out = np.ones(len(queries), dtype=np.float32)
+    if not len(reference) or not reference.shape[1] or not len(queries):
+        return out
     similarity = unit_rows(queries) @ unit_rows(reference).T
-    k = min(k, similarity.shape[1])
-    top = -np.partition(-similarity, k - 1, axis=1)[:, :k]
-    return top.mean(axis=1)
+    labels = np.asarray(reference_labels)
+    for intent in np.unique(predicted):
+        rows, columns = predicted == intent, labels == intent
+        if not columns.any():
+            continue
+        block = similarity[np.ix_(rows, columns)]
+        top = min(k, block.shape[1])
+        out[rows] = -np.partition(-block, top - 1, axis=1)[:, :top].mean(axis=1)
+    return out
 
 
 def open_set_score(

@@ -190,7 +190,8 @@ def _fold_scores(
 ) -> _FoldScores | None:
     """Fit on the rows outside ``valid`` (and outside ``held_out_intents``), score ``valid``.
 
-    Similarities are to the fold's in-scope training rows' dense features.
+    Similarities are to the fold's in-scope training rows' dense features, of the
+    intent the fold's model ranks first among the in-scope ones.
     """
     train = np.ones(len(labels), dtype=bool)
     train[valid] = False
@@ -204,13 +205,19 @@ def _fold_scores(
     is_oos = np.isin(valid_labels, list(oos_intents | held_out_intents))
     known = np.array([name in index for name in valid_labels])
     keep_in = ~is_oos & known
-    reference = x.dense[train & ~np.isin(labels, list(oos_intents))]
-    similarity = nearest_similarity(reference, x.dense[valid], neighbours)
+    in_columns = np.array([i for i, n in enumerate(model.classes) if n not in oos_intents])
+    if not len(in_columns):
+        return None
+    predicted = np.array(model.classes)[in_columns[logits[:, in_columns].argmax(axis=1)]]
+    reference = train & ~np.isin(labels, list(oos_intents))
+    similarity = nearest_similarity(
+        x.dense[reference], labels[reference], x.dense[valid], predicted, neighbours
+    )
     return _FoldScores(
         in_logits=logits[keep_in],
         in_targets=np.array([index[name] for name in valid_labels[keep_in]], dtype=int),
         oos_logits=logits[is_oos],
-        in_columns=np.array([i for i, n in enumerate(model.classes) if n not in oos_intents]),
+        in_columns=in_columns,
         in_similarity=similarity[keep_in],
         oos_similarity=similarity[is_oos],
     )
