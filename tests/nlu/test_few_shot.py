@@ -1,0 +1,98 @@
+"""Small-data regression: a new shop's few examples, no out-of-scope data, open traffic.
+
+The shape of the issue's benchmark, built from Touchline's own ``data/nlu``: ten examples
+of each in-scope intent but five are the training data (no ``out_of_scope`` example); the
+test holds the other examples of the trained intents, every example of the five left-out
+intents and every ``out_of_scope`` example, so over 40% of it fits no trained intent. A real Rasa model (``train_nlu`` with ``config.yml``'s pipeline, spaCy parts
+removed) parses each test message; a message counts as right when a trained intent gets
+its own intent and anything else falls back (``nlu_fallback`` or ``out_of_scope``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+
+import pytest
+import yaml
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+from tests.nlu.conftest import ROOT, write_config
+
+LEFT_OUT = ("kick_stats", "bot_challenge", "goodbye", "discount_code", "thank")
+SHOTS = 10
+OVERALL_FLOOR = 0.80
+"""Overall accuracy floor. Measured 2026-12-05 on 1,502 messages (43% open): 0.838 with
+``config.yml`` (in-scope 705/853, open 553/649); the former rule (0.2-point in-scope
+budget, probability alone) gave 0.617 (801/853, 125/649), falling back on 19% of what fit
+no trained intent."""
+
+
+def _split() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for example in RasaYAMLReader().read(path).intent_examples:
+            by_intent[str(example.get("intent"))].append(str(example.get("text")))
+    rng = random.Random(0)
+    train, test = [], []
+    for intent in sorted(by_intent):
+        texts = by_intent[intent][:]
+        rng.shuffle(texts)
+        if intent in LEFT_OUT or intent == "out_of_scope":
+            test += [(t, "open") for t in texts]
+        else:
+            train += [(t, intent) for t in texts[:SHOTS]]
+            test += [(t, intent) for t in texts[SHOTS:]]
+    return train, test
+
+
+@pytest.fixture(scope="module")
+def few_shot_agent(tmp_path_factory):  # noqa: ANN201 (rasa Agent)
+    from rasa.core.agent import Agent
+    from rasa.model_training import train_nlu
+
+    work = tmp_path_factory.mktemp("few_shot")
+    train, _ = _split()
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for text, intent in train:
+        by_intent[intent].append(text)
+    nlu = [
+        {"intent": i, "examples": "".join(f"- {t}\n" for t in texts)}
+        for i, texts in by_intent.items()
+    ]
+    (work / "nlu.yml").write_text(yaml.safe_dump({"version": "3.1", "nlu": nlu}))
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    pipeline = [
+        c for c in config["pipeline"] if "Spacy" not in c["name"] and "CRF" not in c["name"]
+    ]
+    pipeline.insert(0, {"name": "WhitespaceTokenizer"})
+    model = train_nlu(
+        str(write_config(work / "config.yml", pipeline)), str(work / "nlu.yml"), str(work)
+    )
+    return Agent.load(model)
+
+
+def test_few_examples_and_open_traffic_keep_a_floor(few_shot_agent):
+    _, test = _split()
+    assert not {label for _, label in test} & {*LEFT_OUT, "out_of_scope"}
+    loop = asyncio.new_event_loop()
+    right = {"in": [0, 0], "open": [0, 0]}
+    for text, label in test:
+        name = loop.run_until_complete(few_shot_agent.parse_message(text))["intent"]["name"]
+        kind = "open" if label == "open" else "in"
+        fell_back = name in {"nlu_fallback", "out_of_scope"}
+        right[kind][0] += fell_back if kind == "open" else name == label
+        right[kind][1] += 1
+    loop.close()
+    overall = (right["in"][0] + right["open"][0]) / (right["in"][1] + right["open"][1])
+    open_share = right["open"][1] / (right["in"][1] + right["open"][1])
+    assert open_share > 0.4  # open traffic, as a new shop sees it
+    print(f"few-shot overall {overall:.3f}: {right}")
+    assert overall >= OVERALL_FLOOR, right
+
+
+def test_training_rows_hold_no_left_out_or_out_of_scope_intent():
+    train, test = _split()
+    assert {intent for _, intent in train}.isdisjoint({*LEFT_OUT, "out_of_scope"})
+    assert not {text for text, _ in train} & {text for text, _ in test if _ == "open"}
