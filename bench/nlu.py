@@ -40,6 +40,10 @@ lower case without punctuation). Rasa's default pipeline runs in the same comman
 first ``--default-draws`` draws of each full-data cell (DIET at 20 epochs with
 ``--quick``). Output: a printed table and ``bench/out/nlu_open.json``.
 
+Budgets (``--budgets``, :func:`main_budgets`): a 600-example, 30-intent bot's training
+time and single-message parse latency for both pipelines, and ``rasa train`` of the whole
+assistant. Output: ``bench/out/nlu_budgets.json``.
+
 Otherwise the output is a printed table and ``bench/out/nlu.json``.
 """
 
@@ -761,9 +765,15 @@ def main() -> None:
     parser.add_argument(
         "--shots", default="all,20,10", help="open: training rows per known intent, in order"
     )
+    parser.add_argument(
+        "--budgets", action="store_true", help="600-example bot and whole-assistant budgets"
+    )
     args = parser.parse_args()
     if args.open:
         main_open(args)
+        return
+    if args.budgets:
+        main_budgets(args)
         return
     pipelines = args.pipelines.split(",")
     chosen = args.datasets.split(",")
@@ -916,6 +926,48 @@ def worker_many(jobs_json: str, result: str) -> None:
         del agent
         gc.collect()
     Path(result).write_text(json.dumps({"records": records}))
+
+
+BUDGET_OUT = ROOT / "bench" / "out" / "nlu_budgets.json"
+
+
+def main_budgets(args: argparse.Namespace) -> None:
+    """``--budgets``: the issue's time budgets, Touchline beside the default pipeline.
+
+    A 600-example, 30-intent bot (BANKING77's first 30 intents by name, 20 training rows
+    each): training CPU and wall seconds and single-message parse p50/p99 over 600 of
+    its test messages plus 400 of the other intents'; then ``rasa train`` of the whole
+    assistant (cold cache). Output: a printed table and ``bench/out/nlu_budgets.json``.
+    """
+    train, test = load_banking(False).train, load_banking(False).test
+    intents = set(sorted({i for _, i in train})[:30])
+    rows = stratified_subset(train, 20, intents, 0)
+    inside = stratified_subset(test, 20, intents, 0)
+    outside = random.Random(0).sample([r for r in test if r[1] not in intents], 400)
+    texts = [t for t, _ in inside + outside]
+    dataset = Dataset("bot600", rows, inside + outside)
+    report: dict = {"machine": {"cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}}
+    with tempfile.TemporaryDirectory(prefix="bench_nlu_budgets_") as tmp:
+        work = Path(tmp)
+        configs = pipeline_configs(args.quick, work, args.touchline_config, False)
+        for name in args.pipelines.split(","):
+            record = train_and_parse(configs[name], rows, texts, dataset, work / name)
+            lat = np.array(record["latency_ms"])
+            report[f"bot600_{name}"] = {
+                "n_train": len(rows),
+                "train_wall_s": round(record["train_wall_s"], 1),
+                "train_cpu_s": round(record["train_cpu_s"], 1),
+                "parse_p50_ms": round(float(np.percentile(lat, 50)), 2),
+                "parse_p99_ms": round(float(np.percentile(lat, 99)), 2),
+            }
+            print(f"  bot600 {name}: {report[f'bot600_{name}']}", flush=True)
+        report["assistant_train"] = assistant_train_wall(work)
+    report["machine"]["load_avg_end"] = os.getloadavg()
+    out = args.out if args.out != OUT else BUDGET_OUT
+    write_report(report, out)
+    for key, value in report.items():
+        print(f"{key}: {json.dumps(value)[:300]}")
+    print(f"\nJSON: {out}")
 
 
 def main_open(args: argparse.Namespace) -> None:
