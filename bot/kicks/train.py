@@ -40,6 +40,7 @@ from bot.kicks.models import forest_pipeline, logistic_pipeline, xgb_pipeline
 from bot.kicks.simulate import simulate
 from bot.kicks.tuning import search
 from bot.store.db import get_engine
+from bot.store.schema import upgrade
 
 DEFAULT_N_KICKS = 20_000
 DEFAULT_TRIALS = 3
@@ -128,6 +129,7 @@ def train(config: TrainConfig) -> TrainResult:
         raise ValueError(f"no clean kicks ({report.summary()})")
     counts = FormCounts()
     X, y = build_features(kicks, counts)
+    upgrade(config.database_url)  # a first training may target a new database
     form_store.replace_all(get_engine(config.database_url), counts, kicks)
     timings["data_and_features"] = time.perf_counter() - start
 
