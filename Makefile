@@ -27,10 +27,11 @@ model: features
 	$(PY) -m bot.nlu.spacy_build
 	$(VENV)/bin/rasa train --fixed-model-name touchline --out models
 
-# The kick model trains once (well under a minute on 2 cores); the search index syncs with the
-# catalogue (only new or changed products are embedded).
+# The kick model trains once (well under a minute on 2 cores; serving never trains and the
+# action server answers kick questions with an apology until a model exists); the search
+# index syncs with the catalogue (only new or changed products are embedded).
 features: db
-	test -f $${TOUCHLINE_VAR:-var}/models/kicks/LATEST || $(PY) -m bot.kicks.train
+	$(PY) -m bot.kicks.train --if-missing
 	$(PY) -m bot.search.cli sync
 
 # Two Rasa server processes (Sanic workers) by default: see README, "Scaling".

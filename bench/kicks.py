@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     test = meta["metrics"]["test"]
     xgb_p = result.pipelines["xgboost"].predict_proba(result.X_test)[:, 1]
     calibration = calibration_table(result.y_test, xgb_p)
-    predictor = KickPredictor.load(database_url=url, models_root=models, train_if_missing=False)
+    predictor = KickPredictor.load(database_url=url, models_root=models)
     in_proc = in_process_latency(predictor, 3000 if args.quick else 10_000)
     env = {**os.environ, "DATABASE_URL": url, "TOUCHLINE_KICKS_MODELS": str(models)}
     http = http_latency(predictor, env, 800 if args.quick else 3000, clients=16)

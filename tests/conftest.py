@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,17 @@ def pg_db_url(pg_admin_url, monkeypatch) -> str:
 def any_db_url(request) -> str:
     """The seeded shop database on SQLite and on PostgreSQL (one test run each)."""
     return request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_db_url")
+
+
+@pytest.fixture(scope="session")
+def kick_model(tmp_path_factory) -> tuple[str, Path]:
+    """``(database URL, models folder)`` of a small kick model trained once per session with
+    :mod:`bot.kicks.train` (6,000 simulated kicks, default parameters: seconds). Serving
+    never trains, so every test that needs a model uses this or trains its own."""
+    from bot.kicks.train import TrainConfig, train
+
+    folder = tmp_path_factory.mktemp("kick_model")
+    url, root = f"sqlite:///{folder / 'shop.db'}", folder / "models"
+    train(TrainConfig(n_kicks=6000, trials=0, folds=2, database_url=url, models_root=root,
+                      progress=False))
+    return url, root

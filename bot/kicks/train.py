@@ -259,12 +259,16 @@ def update(
     return summary
 
 
-def ensure_trained(database_url: str | None = None, models_root: Path | None = None) -> None:
-    """Run the small default training when no model is saved or the form store is empty."""
-    if artifact.latest_version(models_root) is None or not form_store.count_kicks(
-        get_engine(database_url)
-    ):
-        train(TrainConfig(database_url=database_url, models_root=models_root))
+def is_trained(database_url: str | None = None, models_root: Path | None = None) -> bool:
+    """Whether a model is saved and the form store of ``database_url`` holds kicks (what
+    :meth:`bot.kicks.predictor.KickPredictor.load` needs).
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the database is not migrated (``make db``).
+    """
+    return artifact.latest_version(models_root) is not None and bool(
+        form_store.count_kicks(get_engine(database_url))
+    )
 
 
 def _print_metrics(metadata: dict[str, Any]) -> None:
@@ -307,7 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-jobs", type=int, default=1, help="threads for XGBoost / forest")
     parser.add_argument("--database-url", help="default $DATABASE_URL or var/shop.db")
     parser.add_argument("--models-dir", type=Path, help="default var/models/kicks")
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="train only when no model is saved or the form store is empty (make run)",
+    )
     args = parser.parse_args(argv)
+    if args.if_missing and is_trained(args.database_url, args.models_dir):
+        print("a kick model is already trained")
+        return 0
     if args.update:
         try:
             summary = update(args.update, args.database_url, args.models_dir, n_jobs=args.n_jobs)
