@@ -20,10 +20,16 @@ venv: $(VENV)/.installed
 db: venv
 	$(PY) -m bot.store.schema
 
-# The spaCy entity patterns come from the catalogue and the kicker table; `rasa train`
-# compares the fingerprint of data, domain, config and those patterns with the newest
-# model in models/ and restores unchanged components from its cache.
-model: features
+# The spaCy entity patterns come from data files only (data/entities, exported from the shop
+# database when the catalogue changes, and data/nlu): training never opens a database.
+# `rasa train` compares the fingerprint of data, domain, config and those patterns with the
+# newest model in models/ and restores unchanged components from its cache.
+ENTITY_FILES := $(addprefix data/entities/,brands.txt categories.txt colours.txt kickers.txt)
+
+$(ENTITY_FILES) &: data/catalogue/products.json data/nlu/lookups.yml | features
+	$(PY) -m bot.nlu.vocabulary
+
+model: features $(ENTITY_FILES)
 	$(PY) -m bot.nlu.spacy_build
 	$(VENV)/bin/rasa train --fixed-model-name touchline --out models
 
