@@ -9,7 +9,7 @@ export CORS_ORIGINS ?= http://localhost:$(API_PORT) http://127.0.0.1:$(API_PORT)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test venv db model features browser speech lint bench clean
+.PHONY: run test test-fast venv db model features browser speech lint bench clean
 
 $(VENV)/.installed: requirements.lock scripts/make_venv.sh
 	bash scripts/make_venv.sh $(VENV)
@@ -65,11 +65,16 @@ speech:
 test: venv browser speech
 	$(PY) -m pytest -q
 
+# The tests that need no servers, PostgreSQL or browser and train no Rasa model (markers
+# `slow` and `servers`, see pyproject.toml and tests/conftest.py).
+test-fast: venv speech
+	$(PY) -m pytest -q -m "not slow and not servers"
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
 bench: venv
-	$(PY) bench/turn_latency.py
+	$(PY) -m bench.turn_latency
 
 clean:
 	rm -rf models var .pytest_cache

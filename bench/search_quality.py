@@ -1,6 +1,6 @@
 """Search quality on the labelled development set: nDCG@10, recall@10, MRR per mode.
 
-Usage: ``python bench/search_quality.py [--dev bench/data/search_dev.jsonl]``
+Usage: ``python -m bench.search_quality [--dev bench/data/search_dev.jsonl]``
 
 Builds a fresh SQLite catalogue (``bot.store.seed.seed_products``) in a temporary folder,
 indexes it with the default embedding model, runs every query of the development set in
@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -10,6 +10,21 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+SERVER_FIXTURES = {"stack", "live_server", "live_api", "pg_admin_url", "pg_db_url"}
+"""Fixtures that start a server (Rasa and action servers, uvicorn on a port, PostgreSQL)
+or serve a page to a browser: tests using them are marked ``servers``."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``servers`` every test that uses a :data:`SERVER_FIXTURES` fixture or runs on
+    PostgreSQL (``any_db_url[postgresql]``); ``make test-fast`` leaves them and the
+    ``slow`` tests out, ``make test`` runs everything."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("any_db_url") == "postgresql"
+        if on_postgres or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
 
 @pytest.fixture
 def db_url(tmp_path, monkeypatch) -> str:

@@ -7,7 +7,7 @@ import yaml
 
 from bot.config import PROJECT_ROOT
 from bot.nlu.spacy_build import build
-from bot.runtime.stack import Stack, prepare_features, stack_env, train_model
+from testing.stack import Stack, prepare_features, stack_env, train_model
 
 
 @pytest.fixture(scope="session")
