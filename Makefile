@@ -9,7 +9,7 @@ export CORS_ORIGINS ?= http://localhost:$(API_PORT) http://127.0.0.1:$(API_PORT)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test venv db model features browser speech lint bench clean
+.PHONY: run test test-fast venv db model features browser speech lint bench clean
 
 $(VENV)/.installed: requirements.lock scripts/make_venv.sh
 	bash scripts/make_venv.sh $(VENV)
@@ -20,17 +20,24 @@ venv: $(VENV)/.installed
 db: venv
 	$(PY) -m bot.store.schema
 
-# The spaCy entity patterns come from the catalogue and the kicker table; `rasa train`
-# compares the fingerprint of data, domain, config and those patterns with the newest
-# model in models/ and restores unchanged components from its cache.
-model: features
+# The spaCy entity patterns come from data files only (data/entities, exported from the shop
+# database when the catalogue changes, and data/nlu): training never opens a database.
+# `rasa train` compares the fingerprint of data, domain, config and those patterns with the
+# newest model in models/ and restores unchanged components from its cache.
+ENTITY_FILES := $(addprefix data/entities/,brands.txt categories.txt colours.txt kickers.txt)
+
+$(ENTITY_FILES) &: data/catalogue/products.json data/nlu/lookups.yml | features
+	$(PY) -m bot.nlu.vocabulary
+
+model: features $(ENTITY_FILES)
 	$(PY) -m bot.nlu.spacy_build
 	$(VENV)/bin/rasa train --fixed-model-name touchline --out models
 
-# The kick model trains once (well under a minute on 2 cores); the search index syncs with the
-# catalogue (only new or changed products are embedded).
+# The kick model trains once (well under a minute on 2 cores; serving never trains and the
+# action server answers kick questions with an apology until a model exists); the search
+# index syncs with the catalogue (only new or changed products are embedded).
 features: db
-	test -f $${TOUCHLINE_VAR:-var}/models/kicks/LATEST || $(PY) -m bot.kicks.train
+	$(PY) -m bot.kicks.train --if-missing
 	$(PY) -m bot.search.cli sync
 
 # Two Rasa server processes (Sanic workers) by default: see README, "Scaling".
@@ -58,11 +65,16 @@ speech:
 test: venv browser speech
 	$(PY) -m pytest -q
 
+# The tests that need no servers, PostgreSQL or browser and train no Rasa model (markers
+# `slow` and `servers`, see pyproject.toml and tests/conftest.py).
+test-fast: venv speech
+	$(PY) -m pytest -q -m "not slow and not servers"
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
 bench: venv
-	$(PY) bench/turn_latency.py
+	$(PY) -m bench.turn_latency
 
 clean:
 	rm -rf models var .pytest_cache

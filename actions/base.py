@@ -19,7 +19,8 @@ import abc
 import asyncio
 import logging
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -50,6 +51,53 @@ def customer_id_for(session: Session, tracker: Tracker) -> int | None:
     """The conversation's customer id: the ``customer_id`` slot, else the sender id link."""
     customer = customers.resolve(session, tracker.sender_id, tracker.get_slot("customer_id"))
     return customer.id if customer else None
+
+
+T = TypeVar("T")
+
+
+class ActionFailed(Exception):
+    """A body run by :func:`run_in_worker` timed out or raised; the user has been told."""
+
+
+def _with_session(body: Callable[[Session], T]) -> T:
+    with session_scope() as session:
+        return body(session)
+
+
+async def run_in_worker(
+    name: str, tracker: Tracker, dispatcher: CollectingDispatcher,
+    body: Callable[[Session], T],
+) -> T:
+    """Run ``body(session)`` in a worker thread with its own database session (committed
+    when it returns) under the time budget (:func:`action_timeout_s`), never on the event
+    loop.
+
+    Args:
+        name: the action's name, for the log.
+        tracker: the conversation (its sender id goes to the log).
+        dispatcher: where "still checking" or the apology goes when the body fails.
+        body: synchronous, thread-safe work on the session.
+
+    Returns:
+        What ``body`` returned.
+
+    Raises:
+        ActionFailed: the body took longer than the budget (the user hears
+            :data:`STILL_CHECKING`; the late result is discarded) or raised (the user
+            hears :data:`APOLOGY`; the error is logged).
+    """
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(_with_session, body), timeout=action_timeout_s()
+        )
+    except asyncio.TimeoutError:
+        logger.warning("action %s timed out for %s", name, tracker.sender_id)
+        dispatcher.utter_message(text=STILL_CHECKING)
+    except Exception:
+        logger.exception("action %s failed for %s", name, tracker.sender_id)
+        dispatcher.utter_message(text=APOLOGY)
+    raise ActionFailed(name)
 
 
 def ask_with_form(form: str, pending: str) -> list[dict[str, Any]]:
@@ -86,27 +134,21 @@ class ShopAction(Action, metaclass=abc.ABCMeta):
             rasa-sdk events (e.g. ``SlotSet(...)``).
         """
 
-    def _run_body(self, tracker: Tracker) -> tuple[CollectingDispatcher, list[dict[str, Any]]]:
+    def _run_body(
+        self, session: Session, tracker: Tracker
+    ) -> tuple[CollectingDispatcher, list[dict[str, Any]]]:
         own = CollectingDispatcher()
-        with session_scope() as session:
-            events = self.handle(session, own, tracker)
-        return own, events
+        return own, self.handle(session, own, tracker)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Run :meth:`handle` under the time budget; see the module docstring."""
         try:
-            own, events = await asyncio.wait_for(
-                asyncio.to_thread(self._run_body, tracker), timeout=action_timeout_s()
+            own, events = await run_in_worker(
+                self.name(), tracker, dispatcher, lambda session: self._run_body(session, tracker)
             )
-        except asyncio.TimeoutError:
-            logger.warning("action %s timed out for %s", self.name(), tracker.sender_id)
-            dispatcher.utter_message(text=STILL_CHECKING)
-            return []
-        except Exception:
-            logger.exception("action %s failed for %s", self.name(), tracker.sender_id)
-            dispatcher.utter_message(text=APOLOGY)
+        except ActionFailed:
             return []
         dispatcher.messages.extend(own.messages)
         return events

@@ -6,9 +6,16 @@ from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
 
+from actions.base import ActionFailed, run_in_worker
 from bot.store import customers
-from bot.store.db import session_scope
+
+
+def customer_id_by_ref(session: Session, ref: str) -> int | None:
+    """Id of the customer with e-mail or order number ``ref``, else ``None``."""
+    customer = customers.by_email(session, ref) or customers.by_order_number(session, ref)
+    return customer.id if customer is not None else None
 
 
 class ValidateIdentifyForm(FormValidationAction):
@@ -18,16 +25,25 @@ class ValidateIdentifyForm(FormValidationAction):
         """Rasa action name."""
         return "validate_identify_form"
 
-    def validate_customer_ref(
+    async def validate_customer_ref(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """Set ``customer_id`` when the reference matches an account, else ask again."""
+        """Set ``customer_id`` when the reference matches an account, else ask again.
+
+        The lookup runs in a worker thread under the actions' time budget
+        (:func:`actions.base.run_in_worker`); when it is too slow or fails, the customer
+        hears so and is asked again.
+        """
         ref = str(value or "").strip()[:200]
-        with session_scope() as session:
-            customer = customers.by_email(session, ref) or customers.by_order_number(session, ref)
-            if customer is not None:
-                return {"customer_ref": ref, "customer_id": customer.id}
+        try:
+            cid = await run_in_worker(
+                self.name(), tracker, dispatcher, lambda session: customer_id_by_ref(session, ref)
+            )
+        except ActionFailed:
+            return {"customer_ref": None}
+        if cid is not None:
+            return {"customer_ref": ref, "customer_id": cid}
         dispatcher.utter_message(
             text="I couldn't find an account with that. Please send the order number "
                  "(like TL-10042) or the e-mail address you used at checkout."

@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
 
+from actions.base import ShopAction
 from bot.kicks.chat import APOLOGY, kick_reply
 from bot.kicks.predictor import get_predictor
 
@@ -20,21 +22,20 @@ KICK_SLOTS = ("kicker", "distance_m", "touchline_m", "pitch_spot")
 """Slots of one kick question; cleared after each answer so the next question starts fresh."""
 
 
-class ActionKickPrediction(Action):
+class ActionKickPrediction(ShopAction):
     """Reply with the kicker's success probability and the all-kicker average, or ask for
-    the position; never raises."""
+    the position. Runs in a worker thread under the actions' time budget (the first
+    question loads the model there); with no trained model it apologises at once."""
 
     def name(self) -> str:
         """Action name used in the domain."""
         return "action_kick_prediction"
 
-    def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
+    def handle(
+        self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> list[dict[str, Any]]:
-        """Utter one message; returns events clearing the kick slots."""
+        """Utter one message; returns events clearing the kick slots (also after an
+        error: the next question starts fresh)."""
         try:
             text = kick_reply(
                 tracker.get_slot("kicker"),
@@ -43,7 +44,7 @@ class ActionKickPrediction(Action):
                 tracker.get_slot("pitch_spot"),
                 get_predictor,
             )
-        except Exception:  # the action server must answer whatever goes wrong
+        except Exception:  # a kick-specific apology, and the slots are still cleared
             logger.exception("kick prediction failed")
             text = APOLOGY
         dispatcher.utter_message(text=text)

@@ -8,7 +8,7 @@ table, measures one prediction in process (kicker lookup included) and over HTTP
 concurrent clients against a real uvicorn on 127.0.0.1, and writes everything to
 ``bench/out/kicks.json``.
 
-Usage: ``python bench/kicks.py [--quick] [--folds N] [--trials N] [--n-kicks N]
+Usage: ``python -m bench.kicks [--quick] [--folds N] [--trials N] [--n-kicks N]
 [--n-jobs 2]``. ``--quick``: 20,000 kicks, 5 folds, 5 trials (targets indicative only).
 """
 
@@ -30,13 +30,12 @@ import httpx
 import numpy as np
 from fastapi import FastAPI
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bot.api.routes import kicks as kicks_routes
+from bot.kicks.metrics import calibration_table
+from bot.kicks.predictor import KickPredictor
+from bot.kicks.train import TrainConfig, train
 
-from bot.api.routes import kicks as kicks_routes  # noqa: E402
-from bot.kicks.metrics import calibration_table  # noqa: E402
-from bot.kicks.predictor import KickPredictor  # noqa: E402
-from bot.kicks.train import TrainConfig, train  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TARGETS = {"auc_gap": 0.01, "brier_gap": 0.005, "p99_in_process_ms": 2.0, "p99_http_ms": 15.0}
 
@@ -106,7 +105,7 @@ def _start_server(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]
         "--log-level",
         "warning",
         "--app-dir",
-        str(ROOT / "bench"),
+        str(ROOT),
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -158,7 +157,7 @@ def http_latency(predictor: KickPredictor, env: dict[str, str], n: int, clients:
     try:
         proc, url = _start_server(served, env)
     except RuntimeError:
-        served = "kicks:kicks_only_app"
+        served = "bench.kicks:kicks_only_app"
         proc, url = _start_server(served, env)
     try:
         asyncio.run(_http_run(url, _queries(predictor, 200, seed=1), clients))  # warm-up
@@ -205,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     test = meta["metrics"]["test"]
     xgb_p = result.pipelines["xgboost"].predict_proba(result.X_test)[:, 1]
     calibration = calibration_table(result.y_test, xgb_p)
-    predictor = KickPredictor.load(database_url=url, models_root=models, train_if_missing=False)
+    predictor = KickPredictor.load(database_url=url, models_root=models)
     in_proc = in_process_latency(predictor, 3000 if args.quick else 10_000)
     env = {**os.environ, "DATABASE_URL": url, "TOUCHLINE_KICKS_MODELS": str(models)}
     http = http_latency(predictor, env, 800 if args.quick else 3000, clients=16)

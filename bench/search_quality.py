@@ -1,6 +1,6 @@
 """Search quality on the labelled development set: nDCG@10, recall@10, MRR per mode.
 
-Usage: ``python bench/search_quality.py [--dev bench/data/search_dev.jsonl]``
+Usage: ``python -m bench.search_quality [--dev bench/data/search_dev.jsonl]``
 
 Builds a fresh SQLite catalogue (``bot.store.seed.seed_products``) in a temporary folder,
 indexes it with the default embedding model, runs every query of the development set in
@@ -21,14 +21,15 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bot.search.metrics import ndcg_at_k, recall_at_k, reciprocal_rank  # noqa: E402
 from bot.search.service import SearchService  # noqa: E402
 from bot.search.types import SearchFilters  # noqa: E402
-from bot.store.db import Base, get_engine, session_scope  # noqa: E402
+from bot.store.db import get_engine, session_scope  # noqa: E402
+from bot.store.schema import upgrade  # noqa: E402
 from bot.store.seed import seed_products  # noqa: E402
 
 MODES = ("text", "knn", "hybrid")
@@ -46,7 +47,7 @@ def load_dev(path: Path) -> list[dict]:
 def build_service(folder: Path) -> SearchService:
     """Seed a SQLite catalogue in ``folder`` and index it."""
     url = f"sqlite:///{folder / 'shop.db'}"
-    Base.metadata.create_all(get_engine(url))
+    upgrade(url)
     with session_scope(url) as session:
         seed_products(session)
     service = SearchService(get_engine(url))

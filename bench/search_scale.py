@@ -1,6 +1,6 @@
 """Index scale: build time, memory, query latency and recall of FAISS (and pgvector).
 
-Usage: ``python bench/search_scale.py [--sizes 10000 100000 1000000] [--pg-sizes 10000]
+Usage: ``python -m bench.search_scale [--sizes 10000 100000 1000000] [--pg-sizes 10000]
 [--queries 200] [--quick]`` (``--quick``: sizes 10k and 100k, pgvector at 10k).
 
 Synthetic vectors (dimension 384, unit norm), made to resemble catalogue embeddings
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -18,7 +18,7 @@ the baseline with one (Rasa refuses more with its in-memory lock store).
 Scenarios: one conversation of 210 turns (latency at turns 5-15 vs 195-205), then 8 and
 32 concurrent conversations of 15 turns each.  Peak resident memory of the Rasa server and
 the action server is sampled with psutil.  Prints a table and writes
-``bench/out/turn_latency.json``.  Usage: ``python bench/turn_latency.py [--quick]``.
+``bench/out/turn_latency.json``.  Usage: ``python -m bench.turn_latency [--quick]``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import yaml
 
 from bot.config import PROJECT_ROOT
 from bot.runtime.endpoints import endpoints_config
-from bot.runtime.stack import Stack, stack_env, train_model
+from testing.stack import Stack, stack_env, train_model
 
 OUT = PROJECT_ROOT / "bench" / "out"
 SCRIPT = [

@@ -15,7 +15,7 @@ Three parts, on the spoken support questions of ``bench/data/voice_questions.txt
 3. **Call latency** over the real gateway: a Rasa stack (action server + Rasa server with
    ``credentials.yml``, whose voice channel serves Twilio Media Streams at
    ``/webhooks/voice/stream``) and simulated Twilio calls
-   (``tests/connectors/twilio_caller.py``) that speak the questions in real time (20 ms
+   (``testing/twilio_caller.py``) that speak the questions in real time (20 ms
    µ-law frames).  Latency = from the caller's last speech frame (Piper audio trimmed of its
    leading and trailing silence, so this is the true end of speech) to the first reply
    ``media`` frame.  The default engines (Whisper + Piper) are measured, then the fallback
@@ -35,7 +35,7 @@ The recognisers and voices of parts 1-2 run in this process (audio trimmed of le
 trailing silence as for the calls), before any server starts.
 Prints tables and writes ``bench/out/voice.json``.
 
-Usage: ``python bench/voice.py [--quick] [--questions N] [--call-questions N]
+Usage: ``python -m bench.voice [--quick] [--questions N] [--call-questions N]
 [--no-fallback-calls] [--asr-only | --calls-only]``.  ``--quick``: 8 questions for WER, 6
 over calls (indicative only); the default is every question of the data file for both.
 """
@@ -49,7 +49,6 @@ import json
 import os
 import re
 import secrets
-import sys
 import tempfile
 import time
 import uuid
@@ -60,11 +59,8 @@ import httpx
 import numpy as np
 from tabulate import tabulate
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bot.speech.asr import Recognizer, SphinxRecognizer, WhisperRecognizer  # noqa: E402
-from bot.speech.audio import (  # noqa: E402
+from bot.speech.asr import Recognizer, SphinxRecognizer, WhisperRecognizer
+from bot.speech.audio import (
     ASR_RATE,
     TELEPHONE_RATE,
     Audio,
@@ -72,7 +68,9 @@ from bot.speech.audio import (  # noqa: E402
     mulaw_encode,
     silence,
 )
-from bot.speech.tts import EspeakSynthesizer, PiperSynthesizer, Synthesizer  # noqa: E402
+from bot.speech.tts import EspeakSynthesizer, PiperSynthesizer, Synthesizer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 OUT = ROOT / "bench" / "out"
 QUESTIONS = ROOT / "bench" / "data" / "voice_questions.txt"
@@ -327,7 +325,7 @@ async def one_call(url: str, secret_signer: object, turns: list[tuple[str, str, 
                    clock_offset: float) -> tuple[str, list[dict]]:
     """One simulated call: wait for the greeting, then speak each question and time the
     reply.  Returns the call SID and one record per question."""
-    from tests.connectors.twilio_caller import TwilioCaller
+    from testing.twilio_caller import TwilioCaller
 
     sid = "CA" + uuid.uuid4().hex
     token = secret_signer.token(f"call:{sid}")  # type: ignore[attr-defined]
@@ -485,7 +483,7 @@ def measure_calls(label: str, stack: object, turns: list[tuple[str, str, Audio]]
 
 def latency(n: int, fallback: bool) -> dict:
     """Start a stack with the default engines (then with the fallback engines) and call it."""
-    from bot.runtime.stack import Stack, prepare_features, stack_env, train_model
+    from testing.stack import Stack, prepare_features, stack_env, train_model
 
     secret = secrets.token_hex(24)
     os.environ["TOUCHLINE_SESSION_SECRET"] = secret

@@ -12,8 +12,7 @@
   Ids are derived from the payload (a SHA-256 prefix), so a payload gets one row however often
   it is sent, and a tap on an old message still resolves.
 
-Both tables live on the project's :data:`bot.store.db.Base`; the Alembic migration creates them
-(tests may use ``Base.metadata.create_all(engine, tables=TABLES)``).
+Both tables are defined in :mod:`bot.store.models`; the Alembic migration creates them.
 """
 
 from __future__ import annotations
@@ -23,11 +22,11 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Column, DateTime, String, Text, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.db import Base, session_scope
-from bot.store.models import utcnow
+from bot.store.db import session_scope
+from bot.store.models import TelegramButton, TelegramSeenUpdate, utcnow
 
 SEEN_TTL = timedelta(hours=48)
 """How long a processed ``update_id`` is remembered (twice Telegram's redelivery window)."""
@@ -35,28 +34,6 @@ PRUNE_EVERY = 256
 """Old seen-update rows are deleted when ``update_id`` is a multiple of this."""
 BUTTON_PREFIX = "b:"
 """``callback_data`` of a button sent by this channel: ``b:`` + :func:`button_ref` (18 bytes)."""
-
-
-class TelegramSeenUpdate(Base):
-    """An update the channel has taken on (primary key: bot id + update id)."""
-
-    __tablename__ = "telegram_seen_updates"
-    bot_id = Column(BigInteger, primary_key=True, autoincrement=False)
-    update_id = Column(BigInteger, primary_key=True, autoincrement=False)
-    received_at = Column(DateTime, nullable=False, default=utcnow, index=True)
-
-
-class TelegramButton(Base):
-    """A button payload behind the short id sent as ``callback_data``."""
-
-    __tablename__ = "telegram_buttons"
-    ref = Column(String(16), primary_key=True)
-    payload = Column(Text, nullable=False)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-
-
-TABLES = [TelegramSeenUpdate.__table__, TelegramButton.__table__]
-"""The channel's tables, for ``Base.metadata.create_all(engine, tables=TABLES)``."""
 
 
 def first_delivery(bot_id: int, update_id: int, url: str | None = None) -> bool:

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SERVER_FIXTURES = {"stack", "live_server", "live_api", "pg_admin_url", "pg_db_url"}
+"""Fixtures that start a server (Rasa and action servers, uvicorn on a port, PostgreSQL)
+or serve a page to a browser: tests using them are marked ``servers``."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``servers`` every test that uses a :data:`SERVER_FIXTURES` fixture or runs on
+    PostgreSQL (``any_db_url[postgresql]``); ``make test-fast`` leaves them and the
+    ``slow`` tests out, ``make test`` runs everything."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("any_db_url") == "postgresql"
+        if on_postgres or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.fixture
@@ -91,3 +107,17 @@ def pg_db_url(pg_admin_url, monkeypatch) -> str:
 def any_db_url(request) -> str:
     """The seeded shop database on SQLite and on PostgreSQL (one test run each)."""
     return request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_db_url")
+
+
+@pytest.fixture(scope="session")
+def kick_model(tmp_path_factory) -> tuple[str, Path]:
+    """``(database URL, models folder)`` of a small kick model trained once per session with
+    :mod:`bot.kicks.train` (6,000 simulated kicks, default parameters: seconds). Serving
+    never trains, so every test that needs a model uses this or trains its own."""
+    from bot.kicks.train import TrainConfig, train
+
+    folder = tmp_path_factory.mktemp("kick_model")
+    url, root = f"sqlite:///{folder / 'shop.db'}", folder / "models"
+    train(TrainConfig(n_kicks=6000, trials=0, folds=2, database_url=url, models_root=root,
+                      progress=False))
+    return url, root

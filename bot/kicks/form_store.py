@@ -1,6 +1,5 @@
-"""Kicker-form store: SQL tables in the shop database (the project's shared ``Base``).
-
-Tables:
+"""Kicker-form store: queries over its tables in the shop database (defined in
+:mod:`bot.store.models`, created by the Alembic migrations: ``make db``):
 
 * ``kick_form``: ``(kicker_id, scope, key) -> attempts, made`` (see :mod:`bot.kicks.form`;
   kicker ``"*"`` = all kickers);
@@ -18,51 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Column, Integer, String, bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.kicks.events import Kick
 from bot.kicks.features import build_features
 from bot.kicks.form import ALL_KICKERS, FormCounts, Key
-from bot.store.db import Base
-
-
-class KickForm(Base):
-    """Attempts and successes of one kicker (or ``"*"``) in one zone, competition or
-    career."""
-
-    __tablename__ = "kick_form"
-    kicker_id = Column(String(40), primary_key=True)
-    scope = Column(String(16), primary_key=True)  # zone | competition | career
-    key = Column(String(120), primary_key=True)
-    attempts = Column(Integer, nullable=False, default=0)
-    made = Column(Integer, nullable=False, default=0)
-
-
-class KickKicker(Base):
-    """A kicker seen in the data (names are fictional for simulated data)."""
-
-    __tablename__ = "kick_kickers"
-    kicker_id = Column(String(40), primary_key=True)
-    name = Column(String(120), nullable=False, index=True)
-    team = Column(String(120), nullable=False)
-    last_date = Column(String(10), nullable=False)  # YYYY-MM-DD
-
-
-class KickEventSeen(Base):
-    """A kick already counted in ``kick_form``."""
-
-    __tablename__ = "kick_events_seen"
-    event_id = Column(String(80), primary_key=True)
-    date = Column(String(10), nullable=False)
-
+from bot.store.models import KickEventSeen, KickForm, KickKicker
 
 TABLES = [KickForm.__table__, KickKicker.__table__, KickEventSeen.__table__]
-
-
-def create_tables(engine: Engine) -> None:
-    """Create the three form tables if missing (other tables are left alone)."""
-    Base.metadata.create_all(engine, tables=TABLES)
 
 
 def _kicker_rows(kicks: Sequence[Kick]) -> dict[str, dict[str, str]]:
@@ -81,11 +44,10 @@ def replace_all(engine: Engine, counts: FormCounts, kicks: Sequence[Kick]) -> No
     """Replace the store's content with ``counts`` and the kickers and ids of ``kicks``.
 
     Args:
-        engine: database engine (tables are created if missing).
+        engine: database engine (migrated: the tables must exist).
         counts: form counts after all of ``kicks``.
         kicks: every kick counted (chronological; the latest name per kicker wins).
     """
-    create_tables(engine)
     with engine.begin() as conn:
         for table in TABLES:
             conn.execute(delete(table))
@@ -105,8 +67,7 @@ def replace_all(engine: Engine, counts: FormCounts, kicks: Sequence[Kick]) -> No
 
 
 def load_counts(engine: Engine) -> FormCounts:
-    """All form counts as a :class:`FormCounts` (empty if the tables are missing/empty)."""
-    create_tables(engine)
+    """All form counts as a :class:`FormCounts` (empty if the store is empty)."""
     with engine.connect() as conn:
         rows = conn.execute(select(KickForm.__table__)).all()
     return FormCounts({(r.kicker_id, r.scope, r.key): [r.attempts, r.made] for r in rows})
@@ -114,7 +75,6 @@ def load_counts(engine: Engine) -> FormCounts:
 
 def load_kickers(engine: Engine) -> dict[str, str]:
     """``{kicker_id: name}`` of every kicker in the store."""
-    create_tables(engine)
     with engine.connect() as conn:
         rows = conn.execute(select(KickKicker.kicker_id, KickKicker.name)).all()
     return {r.kicker_id: r.name for r in rows}
@@ -122,7 +82,6 @@ def load_kickers(engine: Engine) -> dict[str, str]:
 
 def count_kicks(engine: Engine) -> int:
     """Number of kicks counted in the store."""
-    create_tables(engine)
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(KickEventSeen)).scalar_one())
 
@@ -159,7 +118,6 @@ def apply_update(engine: Engine, kicks: Sequence[Kick]) -> UpdateResult:
     Returns:
         :class:`UpdateResult`.
     """
-    create_tables(engine)
     ids = [k.event_id for k in kicks]
     with engine.begin() as conn:
         seen = {

@@ -1,4 +1,5 @@
-"""Write a Rasa 3.x NLU lookup table of every kicker name in the kicker table.
+"""Kicker names for the NLU: a Rasa 3.x lookup table of every kicker in the kicker table,
+and the names :mod:`bot.nlu.vocabulary` exports.
 
 Usage: ``python -m bot.kicks.lookup data/nlu/lookup_kickers.yml [--database-url URL]``.
 When the kicker table is empty, the form store is first filled from the default
@@ -11,8 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from bot.kicks import form_store
-from bot.kicks.events import clean_events
+from bot.kicks.events import Kick, clean_events
 from bot.kicks.features import build_features
 from bot.kicks.form import FormCounts
 from bot.kicks.simulate import simulate
@@ -33,12 +36,30 @@ def lookup_yaml(names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def default_kicks() -> list[Kick]:
+    """Clean kicks of the default training data (:data:`bot.kicks.train.DEFAULT_N_KICKS`
+    simulated kicks, the simulation's default seed): what the first ``make run`` counts."""
+    kicks, _ = clean_events(simulate(DEFAULT_N_KICKS).events)
+    return kicks
+
+
+def kicker_names(engine: Engine) -> list[str]:
+    """Sorted distinct kicker names of the form store; when it is empty, those of
+    :func:`default_kicks` (the store is left unchanged).
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the database is not migrated (``make db``).
+    """
+    names = set(form_store.load_kickers(engine).values())
+    return sorted(names or {kick.kicker_name for kick in default_kicks()})
+
+
 def write_lookup(path: Path, database_url: str | None = None) -> int:
     """Write the lookup file for the kickers in the store; returns the number of names."""
     engine = get_engine(database_url)
     kickers = form_store.load_kickers(engine)
     if not kickers:
-        kicks, _ = clean_events(simulate(DEFAULT_N_KICKS).events)
+        kicks = default_kicks()
         counts = FormCounts()
         build_features(kicks, counts)
         form_store.replace_all(engine, counts, kicks)

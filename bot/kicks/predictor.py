@@ -1,6 +1,10 @@
 """Serve kick predictions from memory: :class:`KickPredictor` loads the latest model and
 the kicker-form store once, then answers each :meth:`KickPredictor.predict` without I/O.
 
+Serving never trains: with no saved model or an empty form store, loading fails at once
+with :class:`KickModelMissing`. ``make run`` trains the default model first
+(``python -m bot.kicks.train --if-missing``, :mod:`bot.kicks.train`).
+
 The data behind the model is simulated (:mod:`bot.kicks.simulate`) unless the model was
 trained on a real feed; :attr:`Prediction.simulated` says which.
 """
@@ -19,7 +23,6 @@ from sklearn.pipeline import Pipeline
 from bot.kicks import artifact, form_store, geometry
 from bot.kicks.features import FEATURES, feature_row
 from bot.kicks.form import FormCounts
-from bot.kicks.train import ensure_trained
 from bot.store.db import get_engine
 
 KICK_TYPES = ("penalty", "conversion")
@@ -27,6 +30,14 @@ KICK_TYPES = ("penalty", "conversion")
 
 class PositionError(ValueError):
     """The kick position is missing, incomplete or off the pitch."""
+
+
+class KickModelMissing(FileNotFoundError):
+    """No kick model is saved, or the kicker-form store it needs is empty."""
+
+
+TRAIN_HINT = "train one with `make run` or `python -m bot.kicks.train`"
+"""How to get a model, appended to :class:`KickModelMissing` messages."""
 
 
 class ModelOutputError(RuntimeError):
@@ -144,24 +155,29 @@ class KickPredictor:
 
     @classmethod
     def load(
-        cls,
-        database_url: str | None = None,
-        models_root: Path | None = None,
-        train_if_missing: bool = True,
+        cls, database_url: str | None = None, models_root: Path | None = None
     ) -> KickPredictor:
-        """Load the latest model and the form store (training the small default first
-        when either is missing and ``train_if_missing``).
+        """Load the latest model and the form store; never trains.
+
+        Args:
+            database_url: the shop database holding the form store (default
+                ``$DATABASE_URL``).
+            models_root: the models folder (default :func:`bot.kicks.artifact.models_dir`).
 
         Raises:
-            FileNotFoundError: no model and ``train_if_missing`` is False.
+            KickModelMissing: no model is saved, or the form store is empty.
         """
-        if train_if_missing:
-            ensure_trained(database_url, models_root)
-        pipeline, metadata = artifact.load(root=models_root)
+        try:
+            pipeline, metadata = artifact.load(root=models_root)
+        except FileNotFoundError as exc:
+            raise KickModelMissing(f"{exc}: {TRAIN_HINT}") from None
         engine = get_engine(database_url)
-        return cls(
-            pipeline, metadata, form_store.load_counts(engine), form_store.load_kickers(engine)
-        )
+        counts = form_store.load_counts(engine)
+        if not counts.counts:
+            raise KickModelMissing(
+                f"the kicker-form store in {engine.url!r} is empty: {TRAIN_HINT}"
+            )
+        return cls(pipeline, metadata, counts, form_store.load_kickers(engine))
 
     @property
     def version(self) -> str:
@@ -372,7 +388,11 @@ def loaded_predictor() -> KickPredictor | None:
 
 
 def get_predictor() -> KickPredictor:
-    """The process-wide predictor, loaded (and trained if missing) on first use."""
+    """The process-wide predictor, loaded on first use.
+
+    Raises:
+        KickModelMissing: no model has been trained (see :meth:`KickPredictor.load`).
+    """
     global _predictor
     with _lock:
         if _predictor is None:

@@ -40,6 +40,7 @@ from bot.kicks.models import forest_pipeline, logistic_pipeline, xgb_pipeline
 from bot.kicks.simulate import simulate
 from bot.kicks.tuning import search
 from bot.store.db import get_engine
+from bot.store.schema import upgrade
 
 DEFAULT_N_KICKS = 20_000
 DEFAULT_TRIALS = 3
@@ -128,6 +129,7 @@ def train(config: TrainConfig) -> TrainResult:
         raise ValueError(f"no clean kicks ({report.summary()})")
     counts = FormCounts()
     X, y = build_features(kicks, counts)
+    upgrade(config.database_url)  # a first training may target a new database
     form_store.replace_all(get_engine(config.database_url), counts, kicks)
     timings["data_and_features"] = time.perf_counter() - start
 
@@ -257,12 +259,16 @@ def update(
     return summary
 
 
-def ensure_trained(database_url: str | None = None, models_root: Path | None = None) -> None:
-    """Run the small default training when no model is saved or the form store is empty."""
-    if artifact.latest_version(models_root) is None or not form_store.count_kicks(
-        get_engine(database_url)
-    ):
-        train(TrainConfig(database_url=database_url, models_root=models_root))
+def is_trained(database_url: str | None = None, models_root: Path | None = None) -> bool:
+    """Whether a model is saved and the form store of ``database_url`` holds kicks (what
+    :meth:`bot.kicks.predictor.KickPredictor.load` needs).
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the database is not migrated (``make db``).
+    """
+    return artifact.latest_version(models_root) is not None and bool(
+        form_store.count_kicks(get_engine(database_url))
+    )
 
 
 def _print_metrics(metadata: dict[str, Any]) -> None:
@@ -305,7 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-jobs", type=int, default=1, help="threads for XGBoost / forest")
     parser.add_argument("--database-url", help="default $DATABASE_URL or var/shop.db")
     parser.add_argument("--models-dir", type=Path, help="default var/models/kicks")
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="train only when no model is saved or the form store is empty (make run)",
+    )
     args = parser.parse_args(argv)
+    if args.if_missing and is_trained(args.database_url, args.models_dir):
+        print("a kick model is already trained")
+        return 0
     if args.update:
         try:
             summary = update(args.update, args.database_url, args.models_dir, n_jobs=args.n_jobs)

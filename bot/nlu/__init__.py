@@ -2,5 +2,7 @@
 
 - :mod:`bot.nlu.featurizer`: ``SentenceEmbeddingFeaturizer`` (sentence-transformers, offline).
 - :mod:`bot.nlu.classifier`: ``IntentClassifier`` (calibrated linear model, out-of-scope threshold).
-- :mod:`bot.nlu.spacy_build`: builds the blank English spaCy pipeline with an EntityRuler.
+- :mod:`bot.nlu.vocabulary`: exports brands, categories, colours and kickers to `data/entities`.
+- :mod:`bot.nlu.spacy_build`: builds the blank English spaCy pipeline with an EntityRuler from
+  those files and `data/nlu`.
 """

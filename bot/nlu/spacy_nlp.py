@@ -11,10 +11,9 @@ machine. This subclass, used as ``name: bot.nlu.spacy_nlp.SpacyNLP`` with
 - fingerprints the pipeline by the folder's content, so Rasa retrains what depends on it
   when the EntityRuler patterns change;
 - with ``build_if_missing: true`` (the default) builds the folder first when it does not
-  exist (:func:`bot.nlu.spacy_build.build` on ``$DATABASE_URL`` and ``data/nlu``), after
-  migrating that database and seeding it if empty (:func:`bot.store.schema.init_db`, as
-  ``make db``), so a fresh clone trains without an extra step and with the catalogue's
-  brands and categories.
+  exist (:func:`bot.nlu.spacy_build.build` from the committed ``data/entities`` and
+  ``data/nlu``), so a fresh clone trains without an extra step; training never opens a
+  database.
 
 The class keeps the name ``SpacyNLP`` on purpose: Rasa's recipe connects
 ``SpacyTokenizer``/``SpacyEntityExtractor`` to the node whose class is *named*
@@ -38,10 +37,7 @@ from rasa.nlu.model import InvalidModelError
 from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.nlu.utils.spacy_utils import SpacyNLP as RasaSpacyNLP
 
-from bot.config import PROJECT_ROOT
 from bot.nlu.spacy_build import build
-from bot.store.db import get_engine
-from bot.store.schema import init_db
 
 PACKED_DIR = "spacy_pipeline"
 
@@ -116,10 +112,7 @@ class SpacyNLP(RasaSpacyNLP):
         config = {**cls.get_default_config(), **config}
         folder = Path(str(config.get("model") or ""))
         if config["build_if_missing"] and config.get("model") and not folder.exists():
-            # as `make db` does first: on a fresh clone the shop database does not exist
-            # yet, and patterns built from it would silently lack brands and categories
-            init_db()
-            build(folder, get_engine(), PROJECT_ROOT / "data" / "nlu")
+            build(folder)  # from the repository's data files only
         model = _load_folder(folder, str(config.get("model")))
         with model_storage.write_to(resource) as directory:
             shutil.copytree(folder, directory / PACKED_DIR, dirs_exist_ok=True)

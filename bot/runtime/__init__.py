@@ -1,1 +1,2 @@
-"""Process wiring for ``make run`` and the end-to-end tests: ports, endpoints, secrets."""
+"""Process wiring for ``make run``: the endpoints file and garbage-collector tuning (the
+test and bench harness lives in ``testing/``)."""

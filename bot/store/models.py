@@ -1,5 +1,8 @@
-"""SQLAlchemy models of the demo shop: customers, catalogue, carts, orders, payments,
-discount codes, support tickets and per-conversation state.
+"""SQLAlchemy models of every table of the project: the demo shop (customers, catalogue,
+carts, orders, payments, discount codes, support tickets), the kicker-form store of
+:mod:`bot.kicks.form_store` and what the Telegram channel persists
+(:mod:`connectors.telegram_store`). The query functions live with their features; the
+Alembic migrations (``bot/store/migrations``) alone create the tables.
 
 Money is stored in the shop currency (US dollars, as in the DummyJSON catalogue) as
 ``Numeric(10, 2)``; timestamps are naive UTC ``datetime``.
@@ -11,6 +14,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -189,6 +193,54 @@ class Ticket(Base):
     dedup_key = Column(String(255), nullable=True)
     """What the ticket is about (``double_charge:payments:12-13``, ``takeover:<sender>``);
     at most one open ticket per key. ``NULL`` for tickets that need no such guard."""
+
+
+class KickForm(Base):
+    """Attempts and successes of one kicker (or ``"*"``) in one zone, competition or
+    career (see :mod:`bot.kicks.form`)."""
+
+    __tablename__ = "kick_form"
+    kicker_id = Column(String(40), primary_key=True)
+    scope = Column(String(16), primary_key=True)  # zone | competition | career
+    key = Column(String(120), primary_key=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    made = Column(Integer, nullable=False, default=0)
+
+
+class KickKicker(Base):
+    """A kicker seen in the data (names are fictional for simulated data)."""
+
+    __tablename__ = "kick_kickers"
+    kicker_id = Column(String(40), primary_key=True)
+    name = Column(String(120), nullable=False, index=True)
+    team = Column(String(120), nullable=False)
+    last_date = Column(String(10), nullable=False)  # YYYY-MM-DD
+
+
+class KickEventSeen(Base):
+    """A kick already counted in ``kick_form``."""
+
+    __tablename__ = "kick_events_seen"
+    event_id = Column(String(80), primary_key=True)
+    date = Column(String(10), nullable=False)
+
+
+class TelegramSeenUpdate(Base):
+    """A Telegram update the channel has taken on (primary key: bot id + update id)."""
+
+    __tablename__ = "telegram_seen_updates"
+    bot_id = Column(BigInteger, primary_key=True, autoincrement=False)
+    update_id = Column(BigInteger, primary_key=True, autoincrement=False)
+    received_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class TelegramButton(Base):
+    """A Telegram button payload behind the short id sent as ``callback_data``."""
+
+    __tablename__ = "telegram_buttons"
+    ref = Column(String(16), primary_key=True)
+    payload = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
 def today() -> date:

@@ -1,3 +1,6 @@
+import asyncio
+import threading
+
 from sqlalchemy import select
 
 from actions.cart import ActionCartIssue
@@ -53,17 +56,45 @@ def test_order_form_validation(shop):
     assert out == {"order_id": None} and "doesn't look like" in d.messages[0]["text"]
 
 
+def test_identify_form_queries_the_database_off_the_event_loop(shop):
+    """The validator's lookup runs in a worker thread: the loop keeps serving others."""
+    from rasa_sdk.executor import CollectingDispatcher
+    from sqlalchemy import event
+
+    from bot.store.db import get_engine
+
+    threads: list[int] = []
+
+    def record(*_args) -> None:
+        threads.append(threading.get_ident())
+
+    engine = get_engine(shop)
+    event.listen(engine, "before_cursor_execute", record)
+
+    async def validate() -> tuple[dict, int]:
+        found = await ValidateIdentifyForm().validate_customer_ref(
+            "TL-10003", CollectingDispatcher(), make_tracker("web-3"), {}
+        )
+        return found, threading.get_ident()
+
+    try:
+        found, loop_thread = asyncio.run(validate())
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert found["customer_id"] and threads and loop_thread not in threads
+
+
 def test_identify_by_email_then_resume_cart(shop):
     from rasa_sdk.executor import CollectingDispatcher
 
     d = CollectingDispatcher()
-    found = ValidateIdentifyForm().validate_customer_ref(
+    found = asyncio.run(ValidateIdentifyForm().validate_customer_ref(
         "Bob@example.com", d, make_tracker("web-2"), {}
-    )
+    ))
     assert found["customer_id"] and found["customer_ref"]
-    missing = ValidateIdentifyForm().validate_customer_ref(
+    missing = asyncio.run(ValidateIdentifyForm().validate_customer_ref(
         "who@nowhere.com", d, make_tracker("web-2"), {}
-    )
+    ))
     assert missing == {"customer_ref": None}
     tracker = make_tracker(
         "web-2",

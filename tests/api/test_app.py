@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
+from bot.kicks import predictor
+from bot.kicks.predictor import KickPredictor
 from bot.store.db import session_scope
 from bot.store.tickets import open_ticket
 from tests.live_http import serve
@@ -91,7 +93,9 @@ def test_docs_pages_render_without_internet(live_api: str):
     assert outside == []
 
 
-def test_numbers_beyond_any_range_are_a_422_not_a_500(db_url, monkeypatch):
+def test_numbers_beyond_any_range_are_a_422_not_a_500(db_url, monkeypatch, kick_model):
+    url, root = kick_model
+    monkeypatch.setattr(predictor, "_predictor", KickPredictor.load(url, root))
     c = client(monkeypatch)
     huge = "1" + "0" * 400
     r = c.post(

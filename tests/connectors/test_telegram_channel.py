@@ -19,7 +19,9 @@ from bot.speech.asr import load_recognizer
 from bot.speech.audio import decode
 from bot.speech.engines import SpeechEngines
 from bot.speech.tts import load_synthesizer
-from bot.store.db import Base, get_engine, reset_engines, session_scope
+from bot.store.db import reset_engines, session_scope
+from bot.store.models import TelegramButton, TelegramSeenUpdate
+from bot.store.schema import upgrade
 from bot.store.tickets import open_ticket
 from connectors.replies import APOLOGY
 from connectors.telegram import (
@@ -31,13 +33,7 @@ from connectors.telegram import (
 )
 from connectors.telegram_inbound import Inbound, read_update
 from connectors.telegram_outbound import MAX_TEXT, send_messages, utf16_len
-from connectors.telegram_store import (
-    TelegramButton,
-    TelegramSeenUpdate,
-    first_delivery,
-    resolve_button,
-    store_buttons,
-)
+from connectors.telegram_store import first_delivery, resolve_button, store_buttons
 from connectors.telegram_voice import (
     DOWNLOAD_FAILED_REPLY,
     MAX_VOICE_BYTES,
@@ -64,12 +60,10 @@ def fake():
 
 @pytest.fixture(autouse=True)
 def tg_db(tmp_path, monkeypatch, fake):
-    """A fresh SQLite file with every project table; ``$DATABASE_URL`` points at it."""
-    import bot.store.models  # noqa: F401  (registers the shop tables, tickets included)
-
+    """A fresh SQLite file migrated to every project table; ``$DATABASE_URL`` points at it."""
     url = f"sqlite:///{tmp_path / 'tg.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    Base.metadata.create_all(get_engine(url))
+    upgrade(url)
     fake.calls.clear()
     fake.fail.clear()
     fake.files.clear()

@@ -7,20 +7,20 @@ import yaml
 
 from bot.config import PROJECT_ROOT
 from bot.nlu.spacy_build import build
-from bot.runtime.stack import Stack, prepare_features, stack_env, train_model
-from bot.store.db import get_engine
+from testing.stack import Stack, prepare_features, stack_env, train_model
 
 
 @pytest.fixture(scope="session")
 def model(tmp_path_factory):
     """The assistant's model trained from the project's data and config.
 
-    Its spaCy pipeline is built from a freshly seeded catalogue in the test's own folder,
-    not taken from ``var/spacy``, so a clean clone and a used checkout train the same model.
+    Its spaCy pipeline is built from the repository's data files in the test's own folder,
+    not taken from ``var/spacy``, so a clean clone and a used checkout train the same model
+    (and :func:`train_model` proves training opens no database).
     """
     work = tmp_path_factory.mktemp("model")
     spacy_dir = work / "en_touchline"
-    build(spacy_dir, get_engine(stack_env(work)["DATABASE_URL"]), PROJECT_ROOT / "data" / "nlu")
+    build(spacy_dir)
     config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
     spacy_nlp = [c for c in config["pipeline"] if c["name"].endswith("SpacyNLP")]
     assert len(spacy_nlp) == 1, "config.yml should load one spaCy pipeline"

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.runtime.stack import texts
 from bot.store.db import session_scope
 from bot.store.models import Ticket
+from testing.stack import texts
 
 pytestmark = pytest.mark.slow
 REPHRASE = "say it another way"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.runtime.stack import texts
 from bot.store.db import session_scope
 from bot.store.models import Cart, CartItem, Ticket
+from testing.stack import texts
 
 pytestmark = pytest.mark.slow
 

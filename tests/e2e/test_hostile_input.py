@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.runtime.stack import texts
 from bot.store.db import session_scope
 from bot.store.models import Ticket
+from testing.stack import texts
 from tests.e2e.test_workers import Tab
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.runtime.stack import texts
+from testing.stack import texts
 
 pytestmark = pytest.mark.slow
 PERCENT = re.compile(r"\d{1,3}(\.\d)?%")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.runtime.stack import free_port, wait_http
+from testing.stack import free_port, wait_http
 
 pytestmark = pytest.mark.slow
 

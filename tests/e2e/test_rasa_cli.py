@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.runtime.stack import RASA
+from testing.stack import RASA
 
 pytestmark = pytest.mark.slow
 HELDOUT = PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml"

@@ -15,14 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.runtime.stack import Stack, stack_env
 from bot.store.db import session_scope
-from bot.store.models import Ticket
+from bot.store.models import TelegramSeenUpdate, Ticket
 from bot.store.tickets import close_ticket
 from connectors.telegram import MEDIA_REPLY, SECRET_HEADER
-from connectors.telegram_store import TelegramSeenUpdate
 from connectors.telegram_voice import TOO_LONG_REPLY, UNREADABLE_REPLY
 from connectors.voice_turn import NOT_HEARD
+from testing.stack import Stack, stack_env
 from tests.connectors import telegram_updates as u
 from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME, Call, FakeBotApi
 from tests.connectors.voice_notes import heard, silent_ogg, spoken_ogg, words

@@ -19,14 +19,14 @@ import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
-from bot.runtime.stack import Stack, stack_env
 from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
 from connectors.socketio import SessionSigner
 from connectors.voice_call import GOODBYE, REPROMPT
 from connectors.voice_turn import NOT_HEARD
-from tests.connectors.twilio_caller import TwilioCaller
+from testing.stack import Stack, stack_env
+from testing.twilio_caller import TwilioCaller
 from tests.speech.conftest import QUESTION, say, trimmed, words
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
 """The website chat widget in headless Chromium against real servers.
 
-A Rasa server + action server (``bot.runtime.stack.Stack``, with the socket.io channel of
+A Rasa server + action server (``testing.stack.Stack``, with the socket.io channel of
 ``connectors/socketio.py`` from ``credentials.yml``) and the FastAPI service (demo shop page
 and ``/widget.js``) run on free ports; Debian's Chromium, driven by Playwright, uses the
 page like a visitor.  Covers the conversation with buttons and product cards, history after
@@ -20,8 +20,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from bot.runtime.stack import Stack, stack_env
 from connectors.socketio import SessionSigner
+from testing.stack import Stack, stack_env
 from tests.e2e.screenshots import save_screenshot
 
 pytestmark = pytest.mark.slow

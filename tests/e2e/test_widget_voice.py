@@ -1,6 +1,6 @@
 """The widget's microphone in headless Chromium against real servers.
 
-A Rasa server + action server (``bot.runtime.stack.Stack``, with ``--cors`` for the demo
+A Rasa server + action server (``testing.stack.Stack``, with ``--cors`` for the demo
 shop's origin) and the FastAPI service (demo shop page and ``/widget.js``) run on free
 ports.  Chromium's fake microphone plays a WAV file that Touchline's own synthesiser (Piper)
 spoke; the widget records it with MediaRecorder, posts it to the voice gateway
@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Playwright, Response, sync_playwright
 
-from bot.runtime.stack import Stack, free_port, stack_env, wait_http
 from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import shared_engines
+from testing.stack import Stack, free_port, stack_env, wait_http
 from tests.e2e.screenshots import save_screenshot
 from tests.e2e.test_widget import CHROMIUM_ARGS, GREET, WAIT_MS, Widget
 

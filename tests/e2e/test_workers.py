@@ -20,7 +20,7 @@ import psutil
 import pytest
 import websockets
 
-from bot.runtime.stack import Stack, stack_env
+from testing.stack import Stack, stack_env
 
 pytestmark = pytest.mark.slow
 

@@ -59,7 +59,7 @@ def trained(tmp_path_factory) -> tuple[TrainResult, str, Path]:
 @pytest.fixture(scope="session")
 def predictor(trained) -> KickPredictor:
     _, url, root = trained
-    return KickPredictor.load(database_url=url, models_root=root, train_if_missing=False)
+    return KickPredictor.load(database_url=url, models_root=root)
 
 
 @pytest.fixture(scope="session")

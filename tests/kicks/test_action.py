@@ -1,16 +1,27 @@
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import bot.kicks.predictor as predictor_module
 from actions.kicks import KICK_SLOTS, ActionKickPrediction
+from bot.api.routes import kicks
+from bot.config import PROJECT_ROOT
 from bot.kicks.chat import APOLOGY, ASK_POSITION
+from bot.kicks.predictor import KickModelMissing, KickPredictor
 
 
 def _run(slots):
     tracker = Tracker("u1", slots, {"text": "odds?"}, [], False, None, {}, "action_listen")
     dispatcher = CollectingDispatcher()
-    events = ActionKickPrediction().run(dispatcher, tracker, {})
+    events = asyncio.run(ActionKickPrediction().run(dispatcher, tracker, {}))
     # the action clears the kick slots after every answer
     assert events == [SlotSet(name, None) for name in KICK_SLOTS]
     assert len(dispatcher.messages) == 1
@@ -33,3 +44,51 @@ def test_action_never_crashes_when_the_model_fails(nan_predictor, monkeypatch):
     assert _run({"distance_m": "30", "pitch_spot": "in_front"}) == APOLOGY
     monkeypatch.setattr(predictor_module, "_predictor", object())  # broken predictor
     assert _run({"distance_m": "30"}) == APOLOGY
+
+
+@pytest.fixture
+def untrained(db_url, tmp_path, monkeypatch):
+    """A migrated shop database and an empty models folder: nothing trained."""
+    models = tmp_path / "kick_models"
+    monkeypatch.setenv("TOUCHLINE_KICKS_MODELS", str(models))
+    monkeypatch.setattr(predictor_module, "_predictor", None)
+    return db_url, models
+
+
+def test_loading_without_a_model_fails_fast_with_a_clear_message(untrained):
+    url, models = untrained
+    with pytest.raises(KickModelMissing, match="make run"):
+        KickPredictor.load(database_url=url, models_root=models)
+
+
+def test_loading_without_form_counts_fails_fast(untrained, trained):
+    url, _ = untrained  # a model exists, but this database's form store is empty
+    with pytest.raises(KickModelMissing, match="form store"):
+        KickPredictor.load(database_url=url, models_root=trained[2])
+
+
+def test_action_without_a_model_apologises_and_trains_nothing(untrained):
+    _, models = untrained
+    start = time.monotonic()
+    assert _run({"distance_m": "30", "pitch_spot": "in_front"}) == APOLOGY
+    assert time.monotonic() - start < 5
+    assert not (models / "LATEST").exists()
+
+
+def test_api_without_a_model_is_a_json_503(untrained):
+    api = FastAPI()
+    api.include_router(kicks.router)
+    with TestClient(api) as client:
+        r = client.post("/kicks/predict", json={"x_m": 40, "y_m": 20})
+    assert r.status_code == 503 and r.json()["detail"]["error"] == "model_missing"
+
+
+def test_serving_does_not_import_the_trainer():
+    probe = (
+        "import sys, actions.kicks, bot.api.routes.kicks\n"
+        "heavy = {'bot.kicks.train', 'bot.kicks.tuning', 'bot.kicks.simulate', 'optuna'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"

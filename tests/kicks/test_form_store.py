@@ -2,16 +2,20 @@ from bot.kicks import form_store
 from bot.kicks.features import build_features
 from bot.kicks.form import FormCounts
 from bot.store.db import get_engine
+from bot.store.schema import upgrade
 
 
 def test_incremental_update_equals_batch(tmp_path, small_kicks):
     history, new = small_kicks[:5000], small_kicks[5000:]
-    batch_engine = get_engine(f"sqlite:///{tmp_path / 'batch.db'}")
+    batch_url, url = f"sqlite:///{tmp_path / 'batch.db'}", f"sqlite:///{tmp_path / 'inc.db'}"
+    upgrade(batch_url)
+    upgrade(url)
+    batch_engine = get_engine(batch_url)
     counts = FormCounts()
     X_all, y_all = build_features(small_kicks, counts)
     form_store.replace_all(batch_engine, counts, small_kicks)
 
-    engine = get_engine(f"sqlite:///{tmp_path / 'inc.db'}")
+    engine = get_engine(url)
     history_counts = FormCounts()
     build_features(history, history_counts)
     form_store.replace_all(engine, history_counts, history)

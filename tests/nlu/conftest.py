@@ -45,23 +45,12 @@ def write_config(path: Path, pipeline: list[dict]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shop_db(tmp_path_factory) -> str:
-    """URL of a migrated and seeded SQLite shop database (session scope)."""
-    from bot.store.schema import init_db
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('nlu_db') / 'shop.db'}"
-    init_db(url)
-    return url
-
-
-@pytest.fixture(scope="session")
-def spacy_dir(tmp_path_factory, shop_db) -> Path:
-    """The Touchline spaCy pipeline built from the seeded catalogue and ``data/nlu``."""
+def spacy_dir(tmp_path_factory) -> Path:
+    """The Touchline spaCy pipeline built from ``data/entities`` and ``data/nlu``."""
     from bot.nlu.spacy_build import build
-    from bot.store.db import get_engine
 
     out = tmp_path_factory.mktemp("spacy") / "en_touchline"
-    build(out, get_engine(shop_db), ROOT / "data" / "nlu")
+    build(out)
     return out
 
 

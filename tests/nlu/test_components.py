@@ -55,9 +55,9 @@ def spacy_nlp(spacy_dir, tmp_path_factory) -> SpacyNLP:
     return SpacyNLP.create({"model": str(spacy_dir)}, storage, Resource("spacy"), context)
 
 
-def test_a_missing_pipeline_is_built_from_a_migrated_and_seeded_database(tmp_path, monkeypatch):
-    # a fresh clone: no var/spacy folder and no shop database yet
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+def test_a_missing_pipeline_is_built_from_data_files_without_a_database(tmp_path, monkeypatch):
+    # a fresh clone: no var/spacy folder, and no shop database can be opened
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'shop.db'}")
     folder = tmp_path / "spacy" / "en_touchline"
     (tmp_path / "storage").mkdir()
     storage = LocalModelStorage(tmp_path / "storage")
@@ -65,7 +65,8 @@ def test_a_missing_pipeline_is_built_from_a_migrated_and_seeded_database(tmp_pat
     SpacyNLP.create({"model": str(folder)}, storage, Resource("spacy"), context)
     lines = (folder / "entity_ruler" / "patterns.jsonl").read_text().splitlines()
     labels = {json.loads(line)["label"] for line in lines}
-    assert {"brand", "product_category", "colour"} <= labels
+    assert {"brand", "product_category", "colour", "kicker"} <= labels
+    assert not (tmp_path / "missing").exists()
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bot.search.service import SearchService  # noqa: E402
-from bot.store.db import Base, get_engine, session_scope  # noqa: E402
+from bot.store.db import get_engine, session_scope  # noqa: E402
+from bot.store.schema import upgrade  # noqa: E402
 from bot.store.seed import seed_products  # noqa: E402
 
 
 def seeded(url: str) -> None:
     """Create every table at ``url`` and load the shipped catalogue."""
-    Base.metadata.create_all(get_engine(url))
+    upgrade(url)
     with session_scope(url) as session:
         seed_products(session)
 

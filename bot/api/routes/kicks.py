@@ -2,9 +2,10 @@
 
 Validation (replay R15): positions off the pitch, NaN or infinite numbers, strings that
 are not numbers and unknown fields get a 422 whose message names the field and its
-allowed range; a model output that is not a finite probability is a JSON 503, never a
-500. Everything served comes from a model trained on simulated data unless the model's
-metadata says otherwise (``simulated`` in every response).
+allowed range; a model output that is not a finite probability, and a missing model
+(nothing trained yet: serving never trains), are a JSON 503, never a 500. Everything
+served comes from a model trained on simulated data unless the model's metadata says
+otherwise (``simulated`` in every response).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.kicks import geometry
 from bot.kicks.batcher import PredictionBatcher
 from bot.kicks.heatmap import render_heatmap
 from bot.kicks.predictor import (
+    KickModelMissing,
     KickPredictor,
     ModelOutputError,
     PositionError,
@@ -116,11 +118,19 @@ def _model_error(exc: Exception) -> JSONResponse:
 
 
 async def current_predictor() -> KickPredictor:
-    """The process's predictor (the first call loads or trains it in a worker thread).
+    """The process's predictor (the first call loads it in a worker thread).
 
     ``async`` so that requests do not hop to the thread pool once it is loaded.
+
+    Raises:
+        HTTPException: 503 ``model_missing`` when no kick model has been trained.
     """
-    return loaded_predictor() or await asyncio.to_thread(get_predictor)
+    try:
+        return loaded_predictor() or await asyncio.to_thread(get_predictor)
+    except KickModelMissing as exc:
+        raise HTTPException(
+            status_code=503, detail={"error": "model_missing", "message": str(exc)}
+        ) from None
 
 
 @router.post("/predict", response_model=Prediction)

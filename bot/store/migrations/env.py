@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import bot.kicks.form_store  # noqa: F401  (kicker form tables)
-import bot.store.models  # noqa: F401  (shop tables)
-import connectors.telegram_store  # noqa: F401  (Telegram update ids and button payloads)
+import bot.store.models  # noqa: F401  (every table of the project)
 from bot.store.db import Base, get_engine
 
 config = context.config

@@ -49,8 +49,14 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240)
     raise TimeoutError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
+NO_DATABASE = "sqlite:////nonexistent/touchline-training-opens-no-database.db"
+"""``$DATABASE_URL`` while training: any attempt to open the shop database fails."""
+
+
 def train_model(out_dir: Path, config: Path | None = None, name: str = "e2e") -> Path:
-    """Train the project's data and domain with ``config`` (default ``config.yml``).
+    """Train the project's data and domain with ``config`` (default ``config.yml``), with
+    ``$DATABASE_URL`` pointing nowhere (:data:`NO_DATABASE`): a model is built from the
+    repository's files only.
 
     Returns:
         The model tarball ``out_dir/<name>.tar.gz``.
@@ -61,7 +67,8 @@ def train_model(out_dir: Path, config: Path | None = None, name: str = "e2e") ->
     args = [RASA, "train", "--fixed-model-name", name, "--out", str(out_dir)]
     if config is not None:
         args += ["--config", str(config)]
-    subprocess.run(args, cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(args, cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "DATABASE_URL": NO_DATABASE})
     return out_dir / f"{name}.tar.gz"
 
 
