@@ -525,23 +525,34 @@ def test_messages_sent_just_before_the_connection_drops_are_kept_once_when_resen
     run(main())
 
 
-def test_widget_resends_a_message_the_server_never_received(browser, shop, widget_stack):
+def drop_first_frame(context: BrowserContext, to_server: bool, matches) -> list[str]:  # noqa: ANN001
+    """Route the widget's WebSocket through Playwright: the first text frame in the chosen
+    direction for which ``matches(frame)`` holds is dropped and the page's connection
+    closed at once (a connection that fails just then).  Returns the dropped frames."""
     dropped: list[str] = []
 
     def route(ws) -> None:  # noqa: ANN001
         server = ws.connect_to_server()
 
-        def to_server(message: str | bytes) -> None:
-            if not dropped and isinstance(message, str) and '"user_uttered"' in message:
-                dropped.append(message)  # lost on the way: the connection drops now
+        def forward(message: str | bytes, send) -> None:  # noqa: ANN001
+            if not dropped and isinstance(message, str) and matches(message):
+                dropped.append(message)
                 ws.close()
             else:
-                server.send(message)
+                send(message)
 
-        ws.on_message(to_server)
+        if to_server:
+            ws.on_message(lambda message: forward(message, server.send))
+        else:
+            server.on_message(lambda message: forward(message, ws.send))
 
-    context = browser.new_context()
     context.route_web_socket(SOCKET_IO, route)
+    return dropped
+
+
+def test_widget_resends_a_message_the_server_never_received(browser, shop, widget_stack):
+    context = browser.new_context()
+    dropped = drop_first_frame(context, True, lambda frame: '"user_uttered"' in frame)
     tab = Widget(context, shop).open()
     tab.send("are you a bot?")
     tab.wait_bots(1)
@@ -558,22 +569,9 @@ def test_widget_resends_a_message_the_server_never_received(browser, shop, widge
 def test_widget_does_not_repeat_a_message_whose_acknowledgement_was_lost(
     browser, shop, widget_stack,
 ):
-    dropped: list[str] = []
-
-    def route(ws) -> None:  # noqa: ANN001
-        server = ws.connect_to_server()
-
-        def to_page(message: str | bytes) -> None:
-            if not dropped and isinstance(message, str) and message.startswith("43"):
-                dropped.append(message)  # the server took it, the widget never heard
-                ws.close()
-            else:
-                ws.send(message)
-
-        server.on_message(to_page)
-
     context = browser.new_context()
-    context.route_web_socket(SOCKET_IO, route)
+    # The server took the message and answered, the widget never heard the acknowledgement.
+    dropped = drop_first_frame(context, False, lambda frame: frame.startswith("43"))
     tab = Widget(context, shop).open()
     tab.send("thank you")
     tab.wait_bots(1)
