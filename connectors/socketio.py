@@ -213,9 +213,13 @@ class SocketIOInput(RasaSocketIOInput):
             return None
         return RoomOutputChannel(self.sio, self.bot_message_evt, self.namespace)
 
+    def _agent(self) -> Any:  # noqa: ANN401
+        """The Rasa server's agent (``None`` before it is loaded)."""
+        return getattr(self._app.ctx, "agent", None) if self._app else None
+
     def _tracker_store(self) -> Any:  # noqa: ANN401
         """The Rasa server's tracker store (``None`` before the agent is loaded)."""
-        agent = getattr(self._app.ctx, "agent", None) if self._app else None
+        agent = self._agent()
         return agent.tracker_store if agent is not None else None
 
     @asynccontextmanager
@@ -227,7 +231,7 @@ class SocketIOInput(RasaSocketIOInput):
         Raises:
             RuntimeError: the agent is not loaded yet.
         """
-        agent = getattr(self._app.ctx, "agent", None) if self._app else None
+        agent = self._agent()
         if agent is None or agent.lock_store is None:
             raise RuntimeError("the Rasa agent is not loaded yet")
         async with agent.lock_store.lock(f"widget:{session_id}"):
