@@ -11,19 +11,26 @@ Client → server:
 * ``session_request`` ``{"session_id": str, "token": str}`` (both optional).  A token the
   server issued for that id (:class:`SessionSigner`) rejoins the session's room;
   anything else starts a fresh session.  The reply ``session_confirm`` goes to this
-  socket only: ``{"session_id", "token", "resumed": bool, "history": [...]}``, where
-  ``history`` lists the conversation's latest messages across Rasa sessions
-  (``{"from": "user", "text"}``, plus ``"spoken": true`` for a message the widget's
-  microphone sent through the voice gateway, and ``{"from": "bot", ...bot message}``), read
-  with the tracker store's ``retrieve_full_tracker`` (a windowed store's ``retrieve`` is
-  partial).
-* ``user_uttered`` (``user_message_evt``) ``{"message": str, "display_text": str}``: the
-  session is the one this socket confirmed; client-sent session ids and metadata are
-  ignored.  ``display_text`` (optional) is what the user saw, e.g. a button title.
+  socket only: ``{"session_id", "token", "resumed": bool, "history": [...], "more": bool,
+  "before": cursor}``, where ``history`` lists the conversation's latest turns across
+  Rasa sessions (:mod:`connectors.widget_history`: ``{"from": "user", "text"}``, plus
+  ``"spoken": true`` for a message the widget's microphone sent through the voice
+  gateway and the widget's ``"id"`` of the message, and ``{"from": "bot", ...bot
+  message}``), at most ``$TOUCHLINE_WIDGET_HISTORY_TURNS`` turns, read in a worker thread.
+* ``history_request`` ``{"before": cursor}``: acknowledged with the next older page,
+  ``{"history", "more", "before"}``.
+* ``user_uttered`` (``user_message_evt``) ``{"message": str, "display_text": str,
+  "id": str}``: the session is the one this socket confirmed; client-sent session ids and
+  metadata are ignored.  ``display_text`` (optional) is what the user saw, e.g. a button
+  title.  ``id`` (optional, 8-64 letters, digits or ``-``) is the widget's id of the
+  message, stored in the user event's metadata (``client_id``); a message whose id the
+  conversation already holds is not run again.  The acknowledgement
+  ``{"status", "id"}`` is sent once the user event is stored (``ok``; ``duplicate``: it
+  was already), so the widget resends unacknowledged messages after a reconnect.
 
 Server → all sockets of the session (every tab), in order:
 
-* ``user_echo`` ``{"text"}``: a message sent from another tab (not to the sender);
+* ``user_echo`` ``{"text", "id"}``: a message sent from another socket (not to the sender);
 * ``bot_typing`` ``{"typing": bool}``: a turn started / ended;
 * ``bot_uttered`` (``bot_message_evt``): one bot message per event, in the shape of
   Rasa's ``CollectingOutputChannel`` (``text``, ``buttons`` [{title, payload}],
@@ -31,17 +38,18 @@ Server → all sockets of the session (every tab), in order:
 
 User text goes through :func:`connectors.sanitize.sanitize_message`; each turn runs
 through :func:`connectors.replies.run_turn`.  Turns of one session run one at a time,
-in arrival order, and their replies are emitted before the next turn starts.
+in arrival order, also across Rasa processes (the lock store), and their replies are
+emitted before the next turn starts.
 
 The HMAC secret comes from ``$TOUCHLINE_SESSION_SECRET``.  Without it each Rasa server
 makes a random one (its Sanic workers share it: they fork after the channel is built), so
 tokens do not survive a restart and are not accepted by another server: set it whenever
 sessions must outlive a restart.  With several Sanic workers, the tabs of one session may
 sit on different workers: every emit to a session's room reaches them all through
-:class:`connectors.pubsub.LocalPubSubManager`; socket.io's HTTP long-polling fallback
-then needs sticky sessions in front of the workers, as with any multi-process socket.io
-server.  CORS: like Rasa's channel, socket.io leaves CORS to Sanic (``rasa run --cors``);
-the widget connects over WebSocket, which needs none.
+:func:`connectors.pubsub.client_manager` (Redis with ``$REDIS_URL``).  HTTP
+long-polling is accepted with one worker only (:func:`transports`).  CORS: like Rasa's
+channel, socket.io leaves CORS to Sanic (``rasa run --cors``); the widget connects over
+WebSocket, which needs none, and falls back to polling, which does.
 """
 
 from __future__ import annotations
@@ -51,26 +59,27 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import uuid
-import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
-from rasa.core.tracker_store import TrackerStore
-from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.dialogue.conversation_reads import has_user_message
 from bot.support.display import displayed_text
-from connectors.pubsub import LocalPubSubManager
+from connectors.pubsub import client_manager, sanic_workers
 from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
+from connectors.widget_history import CLIENT_ID, history_page, public_message, sql_store
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +88,9 @@ _PROCESS_KEY = secrets.token_bytes(32)
 """Signing key when ``$TOUCHLINE_SESSION_SECRET`` is unset: one per process, so the widget
 and voice channels of one Rasa server accept each other's session tokens."""
 """Environment variable holding the HMAC key of session tokens."""
-HISTORY_LIMIT = 200
-"""Most messages sent back when a session resumes (the latest ones)."""
 MAX_SESSION_ID_CHARS = 64
-VOICE_CHANNEL = "voice"
-"""Input channel of spoken turns (``connectors.voice``); their history items are marked."""
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{8,64}")
+"""A message id the widget may attach (it sends 32 hex digits)."""
 
 
 class SessionSigner:
@@ -134,52 +141,16 @@ class SessionSigner:
         return hmac.compare_digest(self.token(session_id), token)
 
 
-def public_message(message: dict[str, Any]) -> dict[str, Any]:
-    """A collected bot message without its ``recipient_id`` (the widget knows its session)."""
-    return {key: value for key, value in message.items() if key != "recipient_id"}
+def transports() -> list[str]:
+    """Engine.IO transports this server accepts.
 
-
-async def bot_event_messages(event: BotUttered, session_id: str) -> list[dict[str, Any]]:
-    """The widget messages of a stored bot event, split exactly as during the live turn.
-
-    Replays the event through Rasa's :class:`CollectingOutputChannel`, which the live
-    turn used as well (text paragraphs, buttons, then custom payload, image, attachment).
+    HTTP long-polling sends each request of a connection separately, and the processes of
+    several Sanic workers share the port without sticky routing, so a poll can reach a
+    worker that does not know the connection (``400 Invalid session``, or a request that
+    hangs).  With more than one worker only WebSocket is accepted: a polling handshake gets
+    ``400 Invalid transport`` at once, which the widget reports.
     """
-    collector = CollectingOutputChannel()
-    await collector.send_response(session_id, {"text": event.text, **(event.data or {})})
-    return [{"from": "bot", **public_message(m)} for m in collector.messages]
-
-
-def user_display_text(event: UserUttered) -> str:
-    """What the user saw as their message: the button title, the unsanitised text, or the text."""
-    return displayed_text(event.text, event.metadata)
-
-
-async def session_history(store: TrackerStore, session_id: str) -> list[dict[str, Any]]:
-    """The conversation's messages from all its Rasa sessions, oldest first.
-
-    Args:
-        store: the Rasa server's tracker store.
-        session_id: the conversation id.
-
-    Returns:
-        At most :data:`HISTORY_LIMIT` of the latest ``{"from": "user", "text"}`` (with
-        ``"spoken": True`` for a turn of the voice channel) and ``{"from": "bot", ...}``
-        messages; empty when the conversation is unknown.
-    """
-    tracker = await store.retrieve_full_tracker(session_id)
-    if tracker is None:
-        return []
-    history: list[dict[str, Any]] = []
-    for event in tracker.events:
-        if isinstance(event, UserUttered):
-            item: dict[str, Any] = {"from": "user", "text": user_display_text(event)}
-            if event.input_channel == VOICE_CHANNEL:
-                item["spoken"] = True
-            history.append(item)
-        elif isinstance(event, BotUttered):
-            history.extend(await bot_event_messages(event, session_id))
-    return history[-HISTORY_LIMIT:]
+    return ["websocket"] if sanic_workers() > 1 else ["polling", "websocket"]
 
 
 class RoomOutputChannel(CollectingOutputChannel):
@@ -234,9 +205,6 @@ class SocketIOInput(RasaSocketIOInput):
         self.signer = SessionSigner.from_env()
         self._app: Sanic | None = None
         self._sessions: dict[str, str] = {}
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
 
     def get_output_channel(self) -> OutputChannel | None:
         """An output channel emitting to the conversation's room (``None`` before start-up)."""
@@ -244,24 +212,49 @@ class SocketIOInput(RasaSocketIOInput):
             return None
         return RoomOutputChannel(self.sio, self.bot_message_evt, self.namespace)
 
-    def _lock(self, session_id: str) -> asyncio.Lock:
-        """The session's turn lock (FIFO), alive while any turn holds or awaits it."""
-        lock = self._locks.get(session_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[session_id] = lock
-        return lock
+    def _agent(self) -> Any:  # noqa: ANN401
+        """The Rasa server's agent (``None`` before it is loaded)."""
+        return getattr(self._app.ctx, "agent", None) if self._app else None
 
-    async def _history(self, session_id: str) -> list[dict[str, Any]]:
-        """The session's history, or ``[]`` (logged) when the tracker store fails."""
-        agent = getattr(self._app.ctx, "agent", None) if self._app else None
-        if agent is None or agent.tracker_store is None:
-            return []
+    def _tracker_store(self) -> Any:  # noqa: ANN401
+        """The Rasa server's tracker store (``None`` before the agent is loaded)."""
+        agent = self._agent()
+        return agent.tracker_store if agent is not None else None
+
+    @asynccontextmanager
+    async def _gate(self, session_id: str) -> AsyncIterator[None]:
+        """Hold the session's widget lock: first come first served, in this process and
+        across the Rasa processes (the agent's lock store, key ``widget:<session id>``,
+        which is not the conversation's own lock that Rasa takes inside a turn).
+
+        Raises:
+            RuntimeError: the agent is not loaded yet.
+        """
+        agent = self._agent()
+        if agent is None or agent.lock_store is None:
+            raise RuntimeError("the Rasa agent is not loaded yet")
+        async with agent.lock_store.lock(f"widget:{session_id}"):
+            yield
+
+    async def _history(self, session_id: str, before: object = None) -> dict[str, Any]:
+        """A page of the session's history (:func:`connectors.widget_history.history_page`),
+        or an empty one (logged) when the tracker store fails."""
+        store = self._tracker_store()
+        cursor = before if isinstance(before, int) and not isinstance(before, bool) else None
         try:
-            return await session_history(agent.tracker_store, session_id)
+            if store is not None:
+                return await history_page(store, session_id, cursor)
         except Exception:
             logger.exception("could not read the history of a widget session")
-            return []
+        return {"history": [], "more": False, "before": None}
+
+    async def _stored(self, session_id: str, client_id: str) -> bool:
+        """Whether the conversation already holds the user message ``client_id`` (a database
+        read, in a worker thread)."""
+        store = sql_store(self._tracker_store())
+        if store is None:
+            return False
+        return await asyncio.to_thread(has_user_message, store, session_id, CLIENT_ID, client_id)
 
     async def _join(self, sid: str, data: object) -> None:
         """Handle ``session_request``: resume with a valid token, else start afresh."""
@@ -275,36 +268,62 @@ class SocketIOInput(RasaSocketIOInput):
         previous = self._sessions.get(sid)
         if previous is not None and previous != session_id:
             await sio.leave_room(sid, previous, namespace=self.namespace)
-        # Under the turn lock, a reply is either in the history or emitted to the joined
-        # room afterwards, never both and never neither.
-        async with self._lock(session_id):
+        # Under the session's lock, a reply is either in the history or emitted to the
+        # joined room afterwards, never both and never neither.
+        async with self._gate(session_id):
             await sio.enter_room(sid, session_id, namespace=self.namespace)
             self._sessions[sid] = session_id
-            history = await self._history(session_id) if resumed else []
+            page = (await self._history(session_id) if resumed
+                    else {"history": [], "more": False, "before": None})
             await sio.emit(
                 "session_confirm",
-                {"session_id": session_id, "token": token, "resumed": resumed,
-                 "history": history},
+                {"session_id": session_id, "token": token, "resumed": resumed, **page},
                 to=sid, namespace=self.namespace,
             )
 
-    async def _turn(
-        self, sid: str, data: object, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> None:
-        """Handle one user message: run the turn, emit its replies to the session's room."""
-        sio = self.sio
-        assert sio is not None
+    async def _older(self, sid: str, data: object) -> dict[str, Any]:
+        """Handle ``history_request`` ``{"before": cursor}``: the acknowledgement is the
+        page of older turns of this socket's session (empty without a session)."""
         session_id = self._sessions.get(sid)
         if session_id is None:
-            logger.warning("widget message before session_request; ignored")
-            return
+            return {"history": [], "more": False, "before": None}
+        before = data.get("before") if isinstance(data, dict) else None
+        return await self._history(session_id, before)
+
+    async def _turn(
+        self, sid: str, data: object, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> dict[str, Any]:
+        """Handle one user message: run the turn, emit its replies to the session's room.
+
+        A message with an ``id`` (:data:`CLIENT_ID_PATTERN`) already stored in the
+        conversation (the widget sent it again after a reconnect) is not run again.
+
+        Returns:
+            The acknowledgement: ``{"status": "ok" | "duplicate" | "not_stored" |
+            "no_session", "id": the message id or None}``; ``ok`` and ``duplicate`` mean
+            that the user event is stored in the tracker store.
+        """
+        sio = self.sio
+        assert sio is not None
         body = data if isinstance(data, dict) else {}
+        client_id = body.get("id")
+        if not (isinstance(client_id, str) and CLIENT_ID_PATTERN.fullmatch(client_id)):
+            client_id = None
+        session_id = self._sessions.get(sid)
+        if session_id is None:
+            logger.warning("widget message before session_request; not taken")
+            return {"status": "no_session", "id": client_id}
         raw = body.get("message")
         text, metadata = sanitize_message(raw, display=body.get("display_text"))
+        if client_id is not None:
+            metadata[CLIENT_ID] = client_id
         shown = displayed_text(text, metadata)
+        echo = {"text": shown, **({"id": client_id} if client_id else {})}
         room = {"room": session_id, "namespace": self.namespace}
-        async with self._lock(session_id):
-            await sio.emit("user_echo", {"text": shown}, skip_sid=sid, **room)
+        async with self._gate(session_id):
+            if client_id is not None and await self._stored(session_id, client_id):
+                return {"status": "duplicate", "id": client_id}
+            await sio.emit("user_echo", echo, skip_sid=sid, **room)
             await sio.emit("bot_typing", {"typing": True}, **room)
             replies = await run_turn(on_new_message, text, session_id, self.name(), metadata)
             try:
@@ -312,6 +331,10 @@ class SocketIOInput(RasaSocketIOInput):
                     await sio.emit(self.bot_message_evt, public_message(message), **room)
             finally:
                 await sio.emit("bot_typing", {"typing": False}, **room)
+            if client_id is not None and not await self._stored(session_id, client_id):
+                logger.error("widget message %s of %s was not stored", client_id, session_id)
+                return {"status": "not_stored", "id": client_id}
+        return {"status": "ok", "id": client_id}
 
     async def share(self, session_id: str, transcript: str, messages: list[dict[str, Any]],
                     skip_sid: str | None = None) -> None:
@@ -345,7 +368,7 @@ class SocketIOInput(RasaSocketIOInput):
         # cors_allowed_origins=[]: CORS headers come from Sanic (`rasa run --cors`), as in Rasa.
         # The client manager shares emits with the other Sanic workers (connectors/pubsub.py).
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[],
-                          client_manager=LocalPubSubManager())
+                          client_manager=client_manager(), transports=transports())
         self.sio = sio
         _open_widgets.append(self)
         hook = SocketBlueprint(sio, self.socketio_path, "touchline_socketio", __name__)
@@ -366,9 +389,13 @@ class SocketIOInput(RasaSocketIOInput):
         async def session_request(sid: str, data: object = None) -> None:
             await self._join(sid, data)
 
+        @sio.on("history_request", namespace=self.namespace)
+        async def history_request(sid: str, data: object = None) -> dict[str, Any]:
+            return await self._older(sid, data)
+
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def user_message(sid: str, data: object = None) -> None:
-            await self._turn(sid, data, on_new_message)
+        async def user_message(sid: str, data: object = None) -> dict[str, Any]:
+            return await self._turn(sid, data, on_new_message)
 
         return hook
 

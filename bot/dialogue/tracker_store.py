@@ -75,7 +75,11 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         if self.engine.dialect.name == "sqlite":
             # Keep connections open between turns, and commit with one fsync (WAL with
             # synchronous=NORMAL: a power cut can lose the last turns, never corrupt).
-            self.engine = sa.create_engine(self.engine.url, poolclass=QueuePool, pool_size=5)
+            # Pooled connections may serve worker threads too (the widget reads history in
+            # one, bot/dialogue/conversation_reads.py); the pool hands each to one thread
+            # at a time.
+            self.engine = sa.create_engine(self.engine.url, poolclass=QueuePool, pool_size=5,
+                                           connect_args={"check_same_thread": False})
             sa.event.listen(self.engine, "connect", _sqlite_wal)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()

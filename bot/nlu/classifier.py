@@ -95,9 +95,10 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             training rows, the share of customer messages expected to be outside every
             intent; the threshold maximises the expected accuracy under it. 0.5 weighs a
             wrong answer and a needless fallback alike; the real traffic of three new
-            shops measured for issue #12 was 40-72% out of scope), ``neighbours`` (training examples averaged by the
-            similarity score), ``similarity_weights`` (candidate weights of that similarity
-            in the open-set score; cross-validation picks one, 0 = probability alone),
+            shops measured for issue #12 was 40-72% out of scope), ``neighbours``
+            (training examples averaged by the similarity score),
+            ``similarity_weights`` (candidate weights of that similarity in the open-set
+            score; cross-validation picks one, 0 = probability alone),
             ``out_of_scope_intents`` (training intents meaning out of scope),
             ``fallback_intent`` (predicted below the threshold),
             ``ranking_length`` (intents in the ranking, 0 = all), ``random_seed``.

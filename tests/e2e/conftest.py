@@ -1,13 +1,26 @@
-"""Session fixtures: one trained model and one running Rasa + action server stack."""
+"""Session fixtures: one trained model, one running Rasa + action server stack, and
+headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import yaml
+from playwright.sync_api import Browser, sync_playwright
 
 from bot.config import PROJECT_ROOT
 from bot.nlu.spacy_build import build
 from testing.stack import Stack, prepare_features, stack_env, train_model
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +51,12 @@ def stack(model, tmp_path_factory):
     running = Stack(work, model, env).start()
     yield running
     running.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

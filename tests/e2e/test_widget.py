@@ -14,28 +14,42 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from connectors.socketio import SessionSigner
-from testing.stack import Stack, stack_env
+from testing.stack import Stack, free_port, stack_env
 from tests.e2e.screenshots import save_screenshot
+from tests.e2e.sio_client import Tab, run
 
 pytestmark = pytest.mark.slow
 
 SECRET = "widget-test-secret-0123456789abcdef"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 WAIT_MS = 30_000
+HISTORY_TURNS = 20
+"""Turns the widget gets when it resumes, and per "Show earlier messages"."""
+SOCKET_IO = re.compile(r".*/socket\.io/.*")
+BLOCK_WEBSOCKET = """
+window.WebSocket = class BlockedWebSocket extends EventTarget {
+  constructor(url) {
+    super();
+    this.url = url;
+    this.readyState = 0;
+    setTimeout(() => {  // as behind a proxy that refuses the upgrade
+      this.readyState = 3;
+      if (this.onerror) this.onerror(new Event("error"));
+      if (this.onclose) this.onclose(new CloseEvent("close", { code: 1006 }));
+    }, 10);
+  }
+  send() { throw new DOMException("not open", "InvalidStateError"); }
+  close() {}
+};
+"""
+"""A page script making every WebSocket fail to connect, as on a network that blocks them."""
 GREET = "Hi! I'm Touchline"
 BOT = "I'm a bot"
 WELCOME = "You're welcome!"
@@ -51,11 +65,20 @@ MARKUP = [
 
 
 @pytest.fixture(scope="module")
-def widget_stack(model, tmp_path_factory) -> Iterator[Stack]:
-    """Rasa + actions with a known session secret; the search index warmed up."""
+def shop_port() -> int:
+    """The demo shop's port, known before Rasa starts (Rasa's ``--cors`` names its origin)."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def widget_stack(model, tmp_path_factory, shop_port) -> Iterator[Stack]:
+    """Rasa + actions (one worker) with a known session secret, history pages of
+    :data:`HISTORY_TURNS` turns and CORS for the shop (long-polling); the search index
+    warmed up."""
     work = tmp_path_factory.mktemp("widget")
-    env = stack_env(work, TOUCHLINE_ACTION_TIMEOUT_S="60", TOUCHLINE_SESSION_SECRET=SECRET)
-    stack = Stack(work, model, env).start()
+    env = stack_env(work, TOUCHLINE_ACTION_TIMEOUT_S="60", TOUCHLINE_SESSION_SECRET=SECRET,
+                    TOUCHLINE_WIDGET_HISTORY_TURNS=str(HISTORY_TURNS))
+    stack = Stack(work, model, env, cors=(f"http://127.0.0.1:{shop_port}",)).start()
     try:
         stack.say("warm-up", "running shoes under 100 dollars", timeout=180)
         yield stack
@@ -64,17 +87,9 @@ def widget_stack(model, tmp_path_factory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def shop(widget_stack: Stack) -> str:
+def shop(widget_stack: Stack, shop_port: int) -> str:
     """The FastAPI service (demo page + widget files) on its own port; its base URL."""
-    return widget_stack.start_api()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    return widget_stack.start_api(shop_port)
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -317,12 +332,8 @@ def test_r7_markup_from_user_and_bot_is_inert_text(browser, shop, widget_stack):
     context.close()
 
 
-def test_history_after_reload_is_complete_for_long_conversations(browser, shop, widget_stack):
-    """Longer than the windowed tracker store's working tracker (about 120 events)."""
-    context = browser.new_context()
-    tab = Widget(context, shop).open()
-    session_id = tab.session()["session_id"]
-    turns = 60
+def add_turns(stack: Stack, session_id: str, turns: int) -> None:
+    """Append ``turns`` scripted turns (``question i`` / ``answer i``) through Rasa's HTTP API."""
     events = []
     for i in range(turns):
         events += [{"event": "action", "name": "action_listen"},
@@ -331,18 +342,57 @@ def test_history_after_reload_is_complete_for_long_conversations(browser, shop, 
                                    "entities": [], "text": f"question {i}"}},
                    {"event": "bot", "text": f"answer {i}"}]
     r = httpx.post(
-        f"{widget_stack.url}/conversations/{session_id}/tracker/events",
-        params={"token": widget_stack.token}, json=events, timeout=60,
+        f"{stack.url}/conversations/{session_id}/tracker/events",
+        params={"token": stack.token}, json=events, timeout=120,
     )
     assert r.status_code == 200, r.text
+
+
+def test_a_long_conversation_resumes_with_its_last_turns_and_more_on_request(
+    browser, shop, widget_stack,
+):
+    """Longer than the windowed tracker store's working tracker (about 120 events) and
+    than three pages of history."""
+    context = browser.new_context()
+    tab = Widget(context, shop).open()
+    session_id = tab.session()["session_id"]
+    turns = 3 * HISTORY_TURNS
+    add_turns(widget_stack, session_id, turns)
     tab.page.reload()
-    tab.wait_bots(turns)
+    tab.wait_bots(HISTORY_TURNS)
     shown = tab.messages()
-    assert shown[:2] == [("user", "question 0"), ("bot", "answer 0")]
-    assert shown[-2:] == [("user", f"question {turns - 1}"), ("bot", f"answer {turns - 1}")]
-    assert len(shown) == 2 * turns
+    assert len(shown) == 2 * HISTORY_TURNS
+    assert shown[:2] == [("user", f"question {turns - HISTORY_TURNS}"),
+                         ("bot", f"answer {turns - HISTORY_TURNS}")]
+    more = tab.page.locator("#touchline-chat .more")
+    for page in (2, 3):
+        more.click()
+        tab.wait_bots(page * HISTORY_TURNS)
+    assert more.count() == 0  # the start of the conversation is shown
+    assert tab.messages() == [(who, f"{word} {i}") for i in range(turns)
+                              for who, word in (("user", "question"), ("bot", "answer"))]
     tab.assert_clean()
     context.close()
+
+
+def test_resume_sends_at_most_the_last_turns_then_pages_back_to_the_start(widget_stack):
+    async def main() -> None:
+        tab, session = await Tab.open(widget_stack, None)
+        await tab.ws.close()
+        turns = 300
+        add_turns(widget_stack, session["session_id"], turns)
+        tab, page = await Tab.open(widget_stack, {k: session[k] for k in ("session_id", "token")})
+        pages = [page]
+        while pages[-1]["more"]:
+            request = {"before": pages[-1]["before"]}
+            pages.append(await tab.ack(await tab.request("history_request", request)))
+        await tab.ws.close()
+        users = [[m["text"] for m in p["history"] if m["from"] == "user"] for p in pages]
+        assert [len(u) for u in users] == [HISTORY_TURNS] * (turns // HISTORY_TURNS)
+        assert [text for u in reversed(users) for text in u] == [
+            f"question {i}" for i in range(turns)]
+
+    run(main())
 
 
 def test_r10_tabs_of_one_session_see_each_reply_once_others_none(browser, shop, widget_stack):
@@ -443,6 +493,135 @@ def test_reconnect_after_dropped_connection_keeps_the_session(browser, shop, wid
     users = [e["text"] for e in widget_stack.tracker(session["session_id"])["events"]
              if e["event"] == "user"]
     assert users == ["hello", "are you a bot?"]
+    tab.assert_clean()
+    context.close()
+
+
+# ---- messages typed just before the connection drops -------------------------------------
+
+
+def test_messages_sent_just_before_the_connection_drops_are_kept_once_when_resent(
+    widget_stack,
+):
+    """Each message is followed at once by a close; the resend after reconnecting is
+    acknowledged, and the conversation holds every message exactly once."""
+
+    async def main() -> None:
+        tab, session = await Tab.open(widget_stack, None)
+        resume = {k: session[k] for k in ("session_id", "token")}
+        for i in range(10):
+            message = {"message": f"thank you {i}", "id": f"{session['session_id']}-{i}"}
+            await tab.request("user_uttered", message)
+            await tab.ws.close()
+            tab, _ = await Tab.open(widget_stack, resume)
+            answer = await tab.ack(await tab.request("user_uttered", message))
+            assert answer in ({"status": "ok", "id": message["id"]},
+                              {"status": "duplicate", "id": message["id"]}), answer
+        await tab.ws.close()
+        events = widget_stack.tracker(session["session_id"])["events"]
+        assert [e["text"] for e in events if e["event"] == "user"] == [
+            f"thank you {i}" for i in range(10)]
+
+    run(main())
+
+
+def drop_first_frame(context: BrowserContext, to_server: bool, matches) -> list[str]:  # noqa: ANN001
+    """Route the widget's WebSocket through Playwright: the first text frame in the chosen
+    direction for which ``matches(frame)`` holds is dropped and the page's connection
+    closed at once (a connection that fails just then).  Returns the dropped frames."""
+    dropped: list[str] = []
+
+    def route(ws) -> None:  # noqa: ANN001
+        server = ws.connect_to_server()
+
+        def forward(message: str | bytes, send) -> None:  # noqa: ANN001
+            if not dropped and isinstance(message, str) and matches(message):
+                dropped.append(message)
+                ws.close()
+            else:
+                send(message)
+
+        if to_server:
+            ws.on_message(lambda message: forward(message, server.send))
+        else:
+            server.on_message(lambda message: forward(message, ws.send))
+
+    context.route_web_socket(SOCKET_IO, route)
+    return dropped
+
+
+def test_widget_resends_a_message_the_server_never_received(browser, shop, widget_stack):
+    context = browser.new_context()
+    dropped = drop_first_frame(context, True, lambda frame: '"user_uttered"' in frame)
+    tab = Widget(context, shop).open()
+    tab.send("are you a bot?")
+    tab.wait_bots(1)
+    assert dropped
+    assert [who for who, _ in tab.messages()] == ["user", "bot"]
+    assert tab.bot_texts()[0].startswith(BOT)
+    users = [e["text"] for e in widget_stack.tracker(tab.session()["session_id"])["events"]
+             if e["event"] == "user"]
+    assert users == ["are you a bot?"]
+    tab.assert_clean()
+    context.close()
+
+
+def test_widget_does_not_repeat_a_message_whose_acknowledgement_was_lost(
+    browser, shop, widget_stack,
+):
+    context = browser.new_context()
+    # The server took the message and answered, the widget never heard the acknowledgement.
+    dropped = drop_first_frame(context, False, lambda frame: frame.startswith("43"))
+    tab = Widget(context, shop).open()
+    tab.send("thank you")
+    tab.wait_bots(1)
+    tab.wait_status("")  # reconnected
+    tab.send("are you a bot?")
+    tab.wait_bots(2)
+    assert dropped
+    assert [who for who, _ in tab.messages()] == ["user", "bot", "user", "bot"]
+    users = [e["text"] for e in widget_stack.tracker(tab.session()["session_id"])["events"]
+             if e["event"] == "user"]
+    assert users == ["thank you", "are you a bot?"]
+    tab.assert_clean()
+    context.close()
+
+
+# ---- HTTP long-polling (one worker) --------------------------------------------------------
+
+
+def poll_until(http: httpx.Client, url: str, event: str) -> dict:
+    """Long-poll ``url`` until Socket.IO event ``event`` arrives (answering pings)."""
+    for _ in range(20):
+        for packet in http.get(url).text.split("\x1e"):
+            if packet == "2":
+                http.post(url, content="3")
+            elif packet.startswith("42") and json.loads(packet[2:])[0] == event:
+                return json.loads(packet[2:])[1]
+    raise AssertionError(f"no {event} after 20 polls")
+
+
+def test_long_polling_works_end_to_end_with_one_worker(widget_stack):
+    base = f"{widget_stack.url}/socket.io/?EIO=4&transport=polling"
+    with httpx.Client(timeout=30) as http:
+        opened = http.get(base)
+        assert opened.status_code == 200 and opened.text.startswith("0"), opened.text
+        url = f"{base}&sid={json.loads(opened.text[1:])['sid']}"
+        assert http.post(url, content="40").status_code == 200
+        assert http.get(url).text.startswith("40")
+        http.post(url, content='42["session_request",{}]')
+        assert not poll_until(http, url, "session_confirm")["resumed"]
+        http.post(url, content='42["user_uttered",{"message":"are you a bot?"}]')
+        assert poll_until(http, url, "bot_uttered")["text"].startswith(BOT)
+
+
+def test_widget_falls_back_to_polling_where_websockets_are_blocked(browser, shop):
+    context = browser.new_context()
+    context.add_init_script(BLOCK_WEBSOCKET)
+    tab = Widget(context, shop).open()
+    tab.send("are you a bot?")
+    tab.wait_bots(1)
+    assert tab.bot_texts()[0].startswith(BOT)
     tab.assert_clean()
     context.close()
 

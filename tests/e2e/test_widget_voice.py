@@ -27,8 +27,9 @@ from playwright.sync_api import Browser, Playwright, Response, sync_playwright
 from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import shared_engines
 from testing.stack import Stack, free_port, stack_env, wait_http
+from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.screenshots import save_screenshot
-from tests.e2e.test_widget import CHROMIUM_ARGS, GREET, WAIT_MS, Widget
+from tests.e2e.test_widget import GREET, WAIT_MS, Widget
 
 pytestmark = pytest.mark.slow
 

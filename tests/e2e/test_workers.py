@@ -3,9 +3,11 @@
 A conversation whose turns alternate between the workers keeps its state and its
 complete history (``bot/dialogue/tracker_store.py`` re-reads what the other worker
 stored, ``bot/dialogue/lock_store.py`` keeps their turns apart), and widget tabs of one
-session connected to different workers see each other's turns
-(``connectors/pubsub.py``).  Which worker holds a connection is read from the kernel's
-socket table (psutil), so each test really crosses workers.
+session connected to different workers see each other's turns and every reply, over
+UNIX stream sockets or Redis (``connectors/pubsub.py``; 50 sessions of 3 tabs), a message
+sent again through the other worker runs once, and long-polling is refused at once (the
+widget says so where WebSocket is blocked).  Which worker holds a connection is read from
+the kernel's socket table (psutil), so each test really crosses workers.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import json
 import time
 from collections.abc import Iterator
 
+import httpx
 import psutil
 import pytest
-import websockets
 
-from testing.stack import Stack, stack_env
+from testing.stack import Stack, free_port, stack_env
+from tests.e2e.sio_client import Tab, run
+from tests.e2e.test_widget import BLOCK_WEBSOCKET, Widget
+from tests.redis_server import redis_url
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +33,36 @@ SECRET = "workers-test-secret-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def workers_stack(model, tmp_path_factory) -> Iterator[Stack]:
+def shop_port() -> int:
+    """The demo shop's port, known before Rasa starts (Rasa's ``--cors`` names its origin)."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def workers_stack(model, tmp_path_factory, shop_port) -> Iterator[Stack]:
+    """Two workers sharing emits over UNIX stream sockets (no ``REDIS_URL``)."""
     work = tmp_path_factory.mktemp("workers")
     env = stack_env(work, SANIC_WORKERS="2", TOUCHLINE_SESSION_SECRET=SECRET)
-    stack = Stack(work, model, env).start()
+    env.pop("REDIS_URL", None)
+    stack = Stack(work, model, env, cors=(f"http://127.0.0.1:{shop_port}",)).start()
     try:
         yield stack
     finally:
         stack.close()
+
+
+@pytest.fixture(scope="module")
+def redis_workers_stack(model, tmp_path_factory) -> Iterator[Stack]:
+    """Two workers sharing emits through a Redis server (``REDIS_URL``)."""
+    work = tmp_path_factory.mktemp("workers-redis")
+    with redis_url(work) as url:
+        env = stack_env(work, SANIC_WORKERS="2", TOUCHLINE_SESSION_SECRET=SECRET,
+                        REDIS_URL=url)
+        stack = Stack(work, model, env).start()
+        try:
+            yield stack
+        finally:
+            stack.close()
 
 
 def workers(stack: Stack) -> list[psutil.Process]:
@@ -43,13 +70,20 @@ def workers(stack: Stack) -> list[psutil.Process]:
     return psutil.Process(stack.procs["rasa"].pid).children()
 
 
+def worker_ports(stack: Stack) -> dict[int, int]:
+    """``{our local port: pid of the worker holding the server end}`` of every connection
+    to the Rasa server, read once from the kernel's socket table."""
+    held = {}
+    for worker in workers(stack):
+        for conn in worker.net_connections("tcp"):
+            if conn.laddr.port == stack.rasa_port and conn.raddr:
+                held[conn.raddr.port] = worker.pid
+    return held
+
+
 def worker_of(stack: Stack, local_port: int) -> int | None:
     """Pid of the worker holding the server end of our connection from ``local_port``."""
-    for worker in workers(stack):
-        for conn in worker.connections("tcp"):
-            if conn.laddr.port == stack.rasa_port and conn.raddr and conn.raddr.port == local_port:
-                return worker.pid
-    return None
+    return worker_ports(stack).get(local_port)
 
 
 def connections_on_both(stack: Stack, connect, timeout: float = 180) -> list:  # noqa: ANN001
@@ -118,46 +152,6 @@ def test_one_senders_simultaneous_messages_on_both_workers_are_all_kept(workers_
     assert kinds == ["user", "bot"] * 6
 
 
-class Tab:
-    """A minimal Socket.IO v5 client over one WebSocket (``websockets``; python-socketio's
-    own client needs a newer aiohttp than Rasa pins): the widget's protocol, one tab."""
-
-    def __init__(self, ws: websockets.WebSocketClientProtocol) -> None:
-        self.ws = ws
-        self.events: list[tuple[str, dict]] = []
-
-    @classmethod
-    async def open(cls, stack: Stack, session: dict | None) -> tuple[Tab, dict]:
-        url = f"ws://127.0.0.1:{stack.rasa_port}/socket.io/?EIO=4&transport=websocket"
-        tab = cls(await websockets.connect(url))
-        assert (await tab.ws.recv()).startswith("0")  # Engine.IO open
-        await tab.ws.send("40")  # Socket.IO connect to "/"
-        assert (await tab.ws.recv()).startswith("40")
-        await tab.emit("session_request", session or {})
-        return tab, await tab.next("session_confirm")
-
-    @property
-    def port(self) -> int:
-        return self.ws.transport.get_extra_info("sockname")[1]
-
-    async def emit(self, event: str, data: dict) -> None:
-        await self.ws.send("42" + json.dumps([event, data]))
-
-    async def next(self, wanted: str, timeout: float = 30) -> dict:
-        """Read until event ``wanted`` arrives (answering pings, keeping other events);
-        ``asyncio.TimeoutError`` after ``timeout`` seconds in all."""
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = await asyncio.wait_for(self.ws.recv(), deadline - time.monotonic())
-            if frame == "2":
-                await self.ws.send("3")
-            elif frame.startswith("42"):
-                event, data = json.loads(frame[2:])
-                self.events.append((event, data))
-                if event == wanted:
-                    return data
-
-
 def test_widget_tabs_of_one_session_on_different_workers_see_each_others_turns(
     workers_stack,
 ):
@@ -184,3 +178,150 @@ def test_widget_tabs_of_one_session_on_different_workers_see_each_others_turns(
             await tab.ws.close()
 
     asyncio.run(main())
+
+
+# ---- every tab gets every message (pub/sub between the workers) ---------------------------
+
+SESSIONS, TABS = 50, 3
+SAID = ("are you a bot?", "thank you")
+"""What the first and the second tab of every session say, at the same time."""
+
+
+async def open_sessions(stack: Stack) -> list[list[Tab]]:
+    """:data:`SESSIONS` sessions of :data:`TABS` tabs each, the first tab of every session
+    on one worker and the second on the other (all tabs joined with the session's token)."""
+    by_worker: dict[int, list[Tab]] = {}
+    deadline = time.monotonic() + 120
+    while (len(by_worker) < 2 or min(map(len, by_worker.values())) < SESSIONS
+           or sum(map(len, by_worker.values())) < SESSIONS * TABS):
+        assert time.monotonic() < deadline, f"connections per worker: {by_worker.keys()}"
+        batch = await asyncio.gather(*(Tab.connect(stack) for _ in range(30)))
+        held = worker_ports(stack)
+        for tab in batch:
+            by_worker.setdefault(held[tab.port], []).append(tab)
+    first, second = by_worker.values()
+    sessions = []
+    for _ in range(SESSIONS):
+        third = (first if len(first) > len(second) else second).pop()
+        sessions.append([first.pop(), second.pop(), third])
+    for tab in first + second:
+        await tab.ws.close()
+    for tabs in sessions:
+        confirmed = await tabs[0].join(None)
+        resume = {"session_id": confirmed["session_id"], "token": confirmed["token"]}
+        for tab in tabs[1:]:
+            assert (await tab.join(resume))["resumed"]
+    return sessions
+
+
+async def read_turns(tab: Tab, turns: int, ack: int | None, deadline: float) -> None:
+    """Read until ``turns`` turns ended (``bot_typing`` false) and acknowledgement ``ack``
+    (if any) arrived, or ``deadline`` passed."""
+    try:
+        while tab.count("bot_typing", typing=False) < turns:
+            await tab.next("bot_typing", max(deadline - time.monotonic(), 0.01))
+        if ack is not None:
+            await tab.ack(ack, max(deadline - time.monotonic(), 0.01))
+    except asyncio.TimeoutError:
+        return
+
+
+def missing_messages(tabs: list[Tab], acks: list[dict]) -> list[str]:
+    """What each tab of one session lacks: the acknowledgements of the two messages, each
+    turn's end, every reply the senders got, and the echo of every message sent from
+    another tab."""
+    problems = [f"message {i} acknowledged {ack}" for i, ack in enumerate(acks)
+                if ack.get("status") != "ok"]
+    replies = max(tab.count("bot_uttered") for tab in tabs)
+    for i, tab in enumerate(tabs):
+        got = tab.count("bot_uttered")
+        if got < replies or tab.count("bot_typing", typing=False) < len(SAID):
+            problems.append(f"tab {i}: {got} of {replies} replies, "
+                            f"{tab.count('bot_typing', typing=False)} of {len(SAID)} turn ends")
+        echoes = sorted(d["text"] for e, d in tab.events if e == "user_echo")
+        wanted = sorted(text for sender, text in enumerate(SAID) if sender != i)
+        if echoes != wanted:
+            problems.append(f"tab {i}: echoes {echoes}, wanted {wanted}")
+    return problems
+
+
+def every_tab_gets_every_message(stack: Stack) -> None:
+    """The tabs on both workers of each of 50 sessions speak at once; every tab of every
+    session must get the echoes it is owed and every reply, and the senders their
+    acknowledgements."""
+
+    async def main() -> None:
+        sessions = await open_sessions(stack)
+        acks = [await asyncio.gather(*(tabs[i].request("user_uttered", {"message": text})
+                                       for i, text in enumerate(SAID)))
+                for tabs in sessions]
+        deadline = time.monotonic() + 60
+        await asyncio.gather(*(
+            read_turns(tab, len(SAID), ids[i] if i < len(ids) else None, deadline)
+            for tabs, ids in zip(sessions, acks) for i, tab in enumerate(tabs)
+        ))
+        problems = []
+        for n, (tabs, ids) in enumerate(zip(sessions, acks)):
+            got = [tabs[i].acks.get(ack_id) or {} for i, ack_id in enumerate(ids)]
+            problems += [f"session {n}: {p}" for p in missing_messages(tabs, got)]
+        for tab in (t for tabs in sessions for t in tabs):
+            await tab.ws.close()
+        assert not problems, f"{len(problems)} problems, e.g. {problems[:5]}"
+
+    run(main())
+
+
+def test_every_tab_of_50_sessions_on_two_workers_gets_every_reply_and_echo(workers_stack):
+    every_tab_gets_every_message(workers_stack)
+    assert "not delivered" not in workers_stack.log("rasa").read_text()
+
+
+def test_every_tab_gets_every_reply_and_echo_through_redis(redis_workers_stack):
+    every_tab_gets_every_message(redis_workers_stack)
+
+
+# ---- a message sent again is processed once, whichever worker takes it -------------------
+
+
+def test_a_message_resent_through_the_other_worker_is_processed_once(workers_stack):
+    async def main() -> None:
+        first, session = await Tab.open(workers_stack, None)
+        resume = {"session_id": session["session_id"], "token": session["token"]}
+        second = first
+        deadline = time.monotonic() + 180
+        while worker_of(workers_stack, second.port) == worker_of(workers_stack, first.port):
+            assert time.monotonic() < deadline, "no tab landed on the second worker"
+            second, _ = await Tab.open(workers_stack, resume)
+        message = {"message": "thank you", "id": "resent-across-workers-0001"}
+        assert (await first.ack(await first.request("user_uttered", message)))["status"] == "ok"
+        again = await second.ack(await second.request("user_uttered", message))
+        assert again == {"status": "duplicate", "id": message["id"]}
+        await first.ws.close()
+        await second.ws.close()
+        events = workers_stack.tracker(session["session_id"])["events"]
+        assert [e["text"] for e in events if e["event"] == "user"] == ["thank you"]
+
+    run(main())
+
+
+# ---- long-polling with two workers: refused at once, and the widget says why --------------
+
+
+def test_long_polling_handshakes_are_refused_at_once_with_two_workers(workers_stack):
+    url = f"{workers_stack.url}/socket.io/?EIO=4&transport=polling"
+    for _ in range(30):
+        r = httpx.get(url, timeout=5)  # a hang fails here
+        assert r.status_code == 400 and "Invalid transport" in r.text, (r.status_code, r.text)
+
+
+def test_widget_where_websockets_are_blocked_says_so_with_two_workers(
+    workers_stack, shop_port, browser,
+):
+    shop = workers_stack.start_api(shop_port)
+    context = browser.new_context()
+    context.add_init_script(BLOCK_WEBSOCKET)
+    tab = Widget(context, shop)
+    tab.page.click("#touchline-chat .launcher")
+    tab.wait_status("Chat can't connect: this network blocks WebSocket connections.")
+    tab.assert_clean()
+    context.close()

@@ -6,7 +6,10 @@
  * (connectors/socketio.py) with the vendored socket.io-client 4. Everything from users and
  * the bot is rendered with textContent / DOM APIs, never as HTML; links only for http(s).
  * The session id and its server-signed token live in localStorage, so a reload or a
- * reconnect resumes the conversation and restores its history.
+ * reconnect resumes the conversation and restores its latest turns ("Show earlier
+ * messages" fetches older ones). Each message carries a random id and stays pending until
+ * the server acknowledges that it stored it; pending messages are sent again after a
+ * reconnect, and the server runs a message id once.
  *
  * Voice: where the browser can record (a secure context with getUserMedia and MediaRecorder)
  * a microphone button records up to 30 s and POSTs the recording to the Rasa server's voice
@@ -50,6 +53,7 @@
       + "try again, or type your message.",
     listening: "Listening… select the microphone again to send.",
     thinking: "Thinking…",
+    noWebSocket: "Chat can't connect: this network blocks WebSocket connections.",
   };
 
   /** The URL if `value` parses as an http(s) URL, else null. */
@@ -255,7 +259,10 @@
   let session = storage.load();
   let confirmed = false;
   const sessionWaiters = [];
-  const outbox = [];
+  /** Messages the server has not acknowledged yet: {id, message, display_text?}. */
+  const pending = [];
+  /** Cursor of the next older page of history (null: none). */
+  let olderCursor = null;
   let voice = "idle";
   let recording = null;
   let playerUrl = null;
@@ -279,14 +286,18 @@
   }
 
   /** The user's bubble; a spoken message (voice) carries a small microphone mark. */
-  function addUser(text, spoken = false) {
-    retireQuickReplies();
+  function userBubble(text, spoken = false) {
     const bubble = el("div", "msg user", text);
     if (spoken) {
       bubble.classList.add("spoken");
       bubble.prepend(icon(MIC_ICON, "spoken-icon", "Spoken message"));
     }
-    log.append(bubble);
+    return bubble;
+  }
+
+  function addUser(text, spoken = false) {
+    retireQuickReplies();
+    log.append(userBubble(text, spoken));
     scrollDown();
   }
 
@@ -310,8 +321,9 @@
     return group.childElementCount ? group : null;
   }
 
-  function addBot(message) {
-    if (!message || typeof message !== "object") return;
+  /** The bot's bubble for one message, or null when it has nothing to show. */
+  function botBubble(message) {
+    if (!message || typeof message !== "object") return null;
     const bubble = el("div", "msg bot");
     if (typeof message.text === "string" && message.text) {
       bubble.append(el("p", "text", message.text));
@@ -322,34 +334,94 @@
     if (cards) bubble.append(cards);
     const image = httpUrl(message.image);
     if (image) bubble.append(link(image, "Open image"));
-    if (!bubble.childElementCount) return;
+    return bubble.childElementCount ? bubble : null;
+  }
+
+  function addBot(message) {
+    const bubble = botBubble(message);
+    if (!bubble) return;
     log.append(bubble);
     scrollDown();
   }
 
-  /** Show the server's copy of the conversation, then messages not yet sent. */
-  function renderHistory(history) {
-    log.replaceChildren();
+  /** The bubbles of history items (from the server), in order. */
+  function historyBubbles(history) {
+    const nodes = [];
     for (const item of history) {
       if (item && item.from === "user" && typeof item.text === "string") {
-        addUser(item.text, item.spoken === true);
+        nodes.push(userBubble(item.text, item.spoken === true));
+      } else if (item && item.from === "bot") {
+        const bubble = botBubble(item);
+        if (bubble) nodes.push(bubble);
       }
-      else if (item && item.from === "bot") addBot(item);
     }
-    for (const pending of outbox) addUser(pending.display_text || pending.message);
+    return nodes;
   }
 
-  function flush() {
-    while (ready && outbox.length) socket.emit("user_uttered", outbox.shift());
+  /** "Show earlier messages" at the top of the log while older turns exist. */
+  const moreButton = el("button", "more", "Show earlier messages");
+  moreButton.type = "button";
+  moreButton.addEventListener("click", () => {
+    if (!ready || olderCursor === null) return;
+    moreButton.disabled = true;
+    socket.emit("history_request", { before: olderCursor }, (page) => {
+      moreButton.disabled = false;
+      if (!page || !Array.isArray(page.history)) return;
+      const height = log.scrollHeight;
+      const nodes = historyBubbles(page.history);
+      for (const button of nodes.flatMap((n) => [...n.querySelectorAll("button")])) {
+        button.disabled = true; // quick replies of older turns were answered already
+      }
+      moreButton.after(...nodes);
+      setOlder(page);
+      log.scrollTop += log.scrollHeight - height;
+    });
+  });
+
+  function setOlder(page) {
+    olderCursor = page.more === true && Number.isInteger(page.before) ? page.before : null;
+    if (olderCursor === null) moreButton.remove();
+    else if (!moreButton.isConnected) log.prepend(moreButton);
+  }
+
+  /** Show the server's copy of the conversation, then messages not yet acknowledged. */
+  function renderHistory(page) {
+    log.replaceChildren();
+    for (const node of historyBubbles(page.history)) {
+      if (node.classList.contains("user")) retireQuickReplies();
+      log.append(node);
+    }
+    setOlder(page);
+    for (const item of pending) addUser(item.display_text || item.message);
+  }
+
+  /** A random message id (32 hex digits; works outside secure contexts too). */
+  function messageId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function acknowledged(id) {
+    const at = pending.findIndex((item) => item.id === id);
+    if (at >= 0) pending.splice(at, 1);
+  }
+
+  /** Send one pending message; it stays pending until the server acknowledges it. */
+  function transmit(item) {
+    socket.emit("user_uttered", item, (answer) => {
+      if (answer && answer.status !== "no_session") acknowledged(item.id);
+    });
   }
 
   function send(text, display) {
     if (!text.trim()) return;
     addUser(display || text);
     setTyping(true);
-    outbox.push(display ? { message: text, display_text: display } : { message: text });
+    const item = { id: messageId(), message: text };
+    if (display) item.display_text = display;
+    pending.push(item);
     connect();
-    flush();
+    if (ready) transmit(item);
   }
 
   async function connect() {
@@ -379,19 +451,28 @@
     });
     socket.on("session_confirm", (data) => {
       if (!data || typeof data.session_id !== "string" || typeof data.token !== "string") return;
-      if (data.resumed) renderHistory(Array.isArray(data.history) ? data.history : []);
-      else if (session) renderHistory([]);
+      const history = data.resumed && Array.isArray(data.history) ? data.history : [];
+      // Messages the server stored before the connection dropped are in the history.
+      for (const item of history) if (item && typeof item.id === "string") acknowledged(item.id);
+      if (data.resumed) renderHistory({ ...data, history });
+      else if (session) renderHistory({ history: [] });
       session = { session_id: data.session_id, token: data.token };
       storage.save(session);
       ready = true;
       confirmed = true;
       while (sessionWaiters.length) sessionWaiters.shift()(session);
       setStatus("");
-      setTyping(outbox.length > 0);
-      flush();
+      setTyping(pending.length > 0);
+      for (const item of pending) transmit(item);
     });
     socket.on("user_echo", (data) => {
-      if (data && typeof data.text === "string") addUser(data.text, data.spoken === true);
+      if (!data || typeof data.text !== "string") return;
+      // Our own message sent before a reconnect, echoed to this new socket: already shown.
+      if (typeof data.id === "string" && pending.some((item) => item.id === data.id)) {
+        acknowledged(data.id);
+        return;
+      }
+      addUser(data.text, data.spoken === true);
     });
     socket.on("bot_typing", (data) => setTyping(Boolean(data && data.typing)));
     socket.on("bot_uttered", addBot);
@@ -402,7 +483,10 @@
       // The client reconnects by itself except after a server-side disconnect.
       if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
     });
-    socket.on("connect_error", () => setStatus("Reconnecting…"));
+    // A polling handshake refused with 400: the server accepts WebSocket only (several
+    // Rasa workers) and this network blocks it (README, "Embed the chat widget").
+    socket.on("connect_error", (error) => setStatus(error && error.description === 400
+      ? SAY.noWebSocket : "Reconnecting…"));
     connecting = false;
   }
 

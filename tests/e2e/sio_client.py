@@ -1,0 +1,118 @@
+"""A minimal Socket.IO v5 client over one WebSocket, speaking the widget's protocol.
+
+python-socketio's own client needs a newer aiohttp than Rasa pins, so the tests use
+``websockets`` and write the few Engine.IO / Socket.IO frames themselves: ``0`` open,
+``2``/``3`` ping/pong, ``40`` connect, ``42[event, data]`` an event, ``42<id>[...]`` an
+event that asks for an acknowledgement and ``43<id>[data]`` the acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import websockets
+
+from testing.stack import Stack
+
+_ACK = re.compile(r"43(\d+)(.*)", re.S)
+
+
+class Tab:
+    """One widget tab: a socket joined to a session; it records the events it receives."""
+
+    def __init__(self, ws: websockets.WebSocketClientProtocol) -> None:
+        self.ws = ws
+        self.events: list[tuple[str, dict]] = []
+        self.acks: dict[int, Any] = {}
+        self._next_ack = 0
+        self._taken: dict[str, int] = {}
+
+    @classmethod
+    async def connect(cls, stack: Stack) -> Tab:
+        """Connect to ``stack``'s widget channel (no session yet, see :meth:`join`)."""
+        url = f"ws://127.0.0.1:{stack.rasa_port}/socket.io/?EIO=4&transport=websocket"
+        tab = cls(await websockets.connect(url, max_size=None))
+        assert (await tab.ws.recv()).startswith("0")  # Engine.IO open
+        await tab.ws.send("40")  # Socket.IO connect to "/"
+        assert (await tab.ws.recv()).startswith("40")
+        return tab
+
+    async def join(self, session: dict | None) -> dict:
+        """Send ``session_request``; returns the ``session_confirm`` data."""
+        await self.emit("session_request", session or {})
+        return await self.next("session_confirm")
+
+    @classmethod
+    async def open(cls, stack: Stack, session: dict | None) -> tuple[Tab, dict]:
+        """Connect to ``stack``'s widget channel and send ``session_request``.
+
+        Returns:
+            The tab and its ``session_confirm`` data.
+        """
+        tab = await cls.connect(stack)
+        return tab, await tab.join(session)
+
+    @property
+    def port(self) -> int:
+        """Our end's TCP port (to find the worker holding the other end)."""
+        return self.ws.transport.get_extra_info("sockname")[1]
+
+    async def emit(self, event: str, data: dict) -> None:
+        """Send an event without asking for an acknowledgement."""
+        await self.ws.send("42" + json.dumps([event, data]))
+
+    async def request(self, event: str, data: dict) -> int:
+        """Send an event asking for an acknowledgement; returns its id (see :meth:`ack`)."""
+        self._next_ack += 1
+        await self.ws.send(f"42{self._next_ack}" + json.dumps([event, data]))
+        return self._next_ack
+
+    async def _read(self, deadline: float) -> None:
+        """Read one frame (answering pings), recording events and acknowledgements."""
+        frame = await asyncio.wait_for(self.ws.recv(), deadline - time.monotonic())
+        if frame == "2":
+            await self.ws.send("3")
+        elif frame.startswith("42"):
+            event, data = json.loads(frame[2:])
+            self.events.append((event, data))
+        elif match := _ACK.match(frame):
+            args = json.loads(match.group(2))
+            self.acks[int(match.group(1))] = args[0] if args else None
+
+    async def next(self, wanted: str, timeout: float = 30) -> dict:
+        """The first event ``wanted`` that ``next`` has not returned yet, read when needed
+        (other events and acknowledgements are kept); ``asyncio.TimeoutError`` after
+        ``timeout`` seconds in all."""
+        deadline = time.monotonic() + timeout
+        index = self._taken.get(wanted, 0)
+        while True:
+            found = [data for event, data in self.events if event == wanted]
+            if len(found) > index:
+                self._taken[wanted] = index + 1
+                return found[index]
+            await self._read(deadline)
+
+    async def ack(self, ack_id: int, timeout: float = 30) -> Any:  # noqa: ANN401
+        """Read until acknowledgement ``ack_id`` arrives; returns its data."""
+        deadline = time.monotonic() + timeout
+        while ack_id not in self.acks:
+            await self._read(deadline)
+        return self.acks[ack_id]
+
+    def count(self, event: str, **match: Any) -> int:  # noqa: ANN401
+        """How many ``event`` events whose data has ``match``'s items were received."""
+        return sum(1 for name, data in self.events
+                   if name == event and all(data.get(k) == v for k, v in match.items()))
+
+
+def run(main: Coroutine[Any, Any, Any]) -> Any:  # noqa: ANN401
+    """``asyncio.run(main)`` in a thread of its own (Playwright's sync API keeps an event
+    loop running in the test's thread once a browser is open)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main).result()
