@@ -70,8 +70,10 @@ test: venv browser speech
 test-fast: venv speech
 	$(PY) -m pytest -q -m "not slow and not servers"
 
+# ruff on everything; mypy on the packages listed in pyproject.toml ([tool.mypy] files).
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: venv
 	$(PY) -m bench.turn_latency

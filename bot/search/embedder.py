@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import NDArray
 from tqdm import tqdm
 
 MODEL_ENV = "TOUCHLINE_EMBEDDING_MODEL"
@@ -54,9 +55,9 @@ class Embedder:
         self.name = name
         self.model = SentenceTransformer(path, device="cpu")
         self.dim: int = int(self.model.get_embedding_dimension())
-        self._embed_cached = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_cached)
+        self._cached_query = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_query)
 
-    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    def embed(self, texts: Sequence[str], progress: bool = False) -> NDArray[np.float32]:
         """Embed ``texts`` in batches of :data:`BATCH_SIZE`.
 
         Args:
@@ -76,16 +77,16 @@ class Embedder:
                 bar.update(len(batch))
         return out
 
-    def embed_one(self, text: str) -> np.ndarray:
+    def embed_one(self, text: str) -> NDArray[np.float32]:
         """Embed one query; shape ``(dim,)``, float32, unit norm, read-only.
 
         The last :data:`QUERY_CACHE_SIZE` queries are cached: the search page asks for the
         same query in k-NN and hybrid mode, and shoppers repeat popular queries.
         """
-        return self._embed_cached(text)
+        return self._cached_query(text)
 
-    def _embed_cached(self, text: str) -> np.ndarray:
-        vector = self.embed([text])[0]
+    def _embed_query(self, text: str) -> NDArray[np.float32]:
+        vector: NDArray[np.float32] = self.embed([text])[0]
         vector.flags.writeable = False
         return vector
 

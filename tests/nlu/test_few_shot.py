@@ -3,9 +3,10 @@
 The shape of the issue's benchmark, built from Touchline's own ``data/nlu``: ten examples
 of each in-scope intent but five are the training data (no ``out_of_scope`` example); the
 test holds the other examples of the trained intents, every example of the five left-out
-intents and every ``out_of_scope`` example, so over 40% of it fits no trained intent. A real Rasa model (``train_nlu`` with ``config.yml``'s pipeline, spaCy parts
-removed) parses each test message; a message counts as right when a trained intent gets
-its own intent and anything else falls back (``nlu_fallback`` or ``out_of_scope``).
+intents and every ``out_of_scope`` example, so over 40% of it fits no trained intent. A
+real Rasa model (``train_nlu`` with ``config.yml``'s pipeline, spaCy parts removed) parses
+each test message; a message counts as right when a trained intent gets its own intent
+and anything else falls back (``nlu_fallback`` or ``out_of_scope``).
 """
 
 from __future__ import annotations
