@@ -15,7 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-MODEL_ENV = "TOUCHLINE_EMBEDDING_MODEL"
+from bot.config import settings
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BATCH_SIZE = 64
 TORCH_THREADS = 1
@@ -27,7 +28,7 @@ QUERY_CACHE_SIZE = 1024
 
 def model_name() -> str:
     """The configured model: ``$TOUCHLINE_EMBEDDING_MODEL`` or :data:`DEFAULT_MODEL`."""
-    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    return settings().embedding_model or DEFAULT_MODEL
 
 
 class Embedder:
