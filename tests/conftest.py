@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.config import settings
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 SERVER_FIXTURES = {"stack", "live_server", "live_api", "pg_admin_url", "pg_db_url"}
 """Fixtures that start a server (Rasa and action servers, uvicorn on a port, PostgreSQL)

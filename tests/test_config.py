@@ -22,8 +22,7 @@ READS_THE_ENVIRONMENT = {
     "bot/config.py",
     "connectors/socketio.py",  # being rewritten elsewhere; reads TOUCHLINE_SESSION_SECRET
     "connectors/pubsub.py",  # being rewritten elsewhere
-    "bot/search/embedder.py",  # sets the Hugging Face offline switch
-    "bot/nlu/embedding_model.py",  # sets the Hugging Face offline switch
+    "bot/nlu/embedding_model.py",  # sets the Hugging Face offline switch, nothing else does
 }
 """Product modules allowed to touch ``os.environ``."""
 

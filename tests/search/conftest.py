@@ -3,15 +3,11 @@ real PostgreSQL 16 + pgvector from ``pgserver`` holding the same catalogue."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bot.search.service import SearchService  # noqa: E402
 from bot.store.db import get_engine, session_scope  # noqa: E402
