@@ -6,8 +6,6 @@ export RASA_PORT ?= 5005
 export ACTION_PORT ?= 5055
 export API_PORT ?= 8000
 export CORS_ORIGINS ?= http://localhost:$(API_PORT) http://127.0.0.1:$(API_PORT)
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: run test test-fast venv db model features browser speech lint bench clean
 
@@ -70,8 +68,10 @@ test: venv browser speech
 test-fast: venv speech
 	$(PY) -m pytest -q -m "not slow and not servers"
 
+# ruff on everything; mypy on the packages listed in pyproject.toml ([tool.mypy] files).
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: venv
 	$(PY) -m bench.turn_latency

@@ -18,7 +18,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,6 +26,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
+from bot.config import settings
 from bot.store import customers
 from bot.store.db import session_scope
 
@@ -44,7 +44,7 @@ APOLOGY = (
 
 def action_timeout_s() -> float:
     """Time budget of one action in seconds (``$TOUCHLINE_ACTION_TIMEOUT_S``, default 8)."""
-    return float(os.environ.get("TOUCHLINE_ACTION_TIMEOUT_S", "8"))
+    return settings().action_timeout_s
 
 
 def customer_id_for(session: Session, tracker: Tracker) -> int | None:

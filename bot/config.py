@@ -1,16 +1,238 @@
-"""Runtime settings read from environment variables, with embedded defaults.
+"""Runtime settings: one frozen :class:`Settings` read once from the environment.
 
 Every setting has a default that works on a fresh clone (SQLite and local files under
-``var/``); production overrides them through the environment.
+``var/``); production overrides them through environment variables. Code asks
+:func:`settings` (one object per process, read on first use) or is handed a
+:class:`Settings`; nothing else in ``bot``, ``actions`` or ``connectors`` reads
+``os.environ`` (except ``connectors/socketio.py`` and ``connectors/pubsub.py`` for now).
+
+The README's "Configuration reference" table is :func:`configuration_table` (checked by
+``tests/test_config.py``); ``python -m bot.config`` prints it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """Repository root (the folder holding ``domain.yml``)."""
+
+T = TypeVar("T")
+
+
+class Variable(NamedTuple):
+    """One documented environment variable: a row of the README's configuration table.
+
+    Attributes:
+        name: the variable's name.
+        default: its default as the README shows it (Markdown).
+        meaning: one line of Markdown.
+    """
+
+    name: str
+    default: str
+    meaning: str
+
+
+def _setting(
+    name: str,
+    parse: Callable[[str | None], T],
+    shown: str,
+    meaning: str,
+    secret: bool = False,
+) -> Any:  # a dataclass field
+    """A :class:`Settings` field read from ``$name`` by ``parse`` (given ``None`` when unset).
+
+    Args:
+        name: environment variable.
+        parse: turns the raw value (``None``: unset) into the setting, default included.
+        shown: the default as the README shows it.
+        meaning: one line for the README.
+        secret: kept out of ``repr`` (so out of logs).
+    """
+    return field(repr=not secret,
+                 metadata={"variable": Variable(name, shown, meaning), "parse": parse})
+
+
+def _text(default: str) -> Callable[[str | None], str]:
+    """Parser: the value as given (an empty value is kept), else ``default``."""
+    return lambda raw: default if raw is None else raw
+
+
+def _text_or_none(raw: str | None) -> str | None:
+    """Parser: the value, ``None`` when unset or empty."""
+    return raw or None
+
+
+def _path_or_none(raw: str | None) -> Path | None:
+    """Parser: the value as a path, ``None`` when unset or empty."""
+    return Path(raw) if raw else None
+
+
+def _lower_or(default: str) -> Callable[[str | None], str]:
+    """Parser: an engine name, lower-cased; ``default`` when unset or empty."""
+    return lambda raw: (raw or default).lower()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Touchline's configuration, one field per environment variable (see the README's
+    configuration reference, generated from these fields).
+
+    Build it with :meth:`from_env`; read the process's own through :func:`settings`.
+    """
+
+    database_url: str | None = _setting(
+        "DATABASE_URL", _text_or_none, "`sqlite:///var/shop.db`",
+        "shop database, any SQLAlchemy URL (PostgreSQL in production)", secret=True)
+    """``None``: the SQLite file ``shop.db`` in :attr:`var_dir` (see :func:`database_url`)."""
+    var_dir: Path = _setting(
+        "TOUCHLINE_VAR", lambda raw: Path(PROJECT_ROOT / "var" if raw is None else raw),
+        "`var/`", "local state: SQLite files, indexes, models, secrets")
+    rasa_port: str = _setting(
+        "RASA_PORT", _text("5005"), "5005",
+        "port of the Rasa server (`make run`; the widget page's default Rasa URL uses it)")
+    action_port: int = _setting(
+        "ACTION_PORT", lambda raw: int("5055" if raw is None else raw), "5055",
+        "port of the action server (`make run` writes it into `var/endpoints.yml`)")
+    tracker_db: str = _setting(
+        "TRACKER_DB", _text("var/tracker.db"), "`var/tracker.db`",
+        "Rasa's SQL tracker store (conversations)")
+    agent_token: str = _setting(
+        "TOUCHLINE_AGENT_TOKEN", _text(""), "random, in `var/secrets.env`",
+        "bearer token of `/tickets` (agents); empty: the agent API answers 503", secret=True)
+    rasa_public_url: str = _setting(
+        "TOUCHLINE_RASA_PUBLIC_URL", lambda raw: (raw or "").rstrip("/"),
+        "`http://<page host>:$RASA_PORT`", "where browsers reach the Rasa server (widget)")
+    action_timeout_s: float = _setting(
+        "TOUCHLINE_ACTION_TIMEOUT_S", lambda raw: float("8" if raw is None else raw), "8",
+        "time budget of one custom action (seconds)")
+    turn_slots: int = _setting(
+        "TOUCHLINE_TURN_SLOTS", lambda raw: int(raw or 4), "4",
+        "turns one Rasa process works on at once (0: no limit); the rest wait in arrival order")
+    """Rasa runs NLU and policies on its event loop, so many turns in flight only interleave:
+    each waits behind every other turn's steps and the slowest see the longest queues.  A
+    few slots keep the action-server round trips overlapping while the queue stays first
+    come, first served (measured in ``bench/turn_latency.py``; used by
+    ``connectors/replies.py``)."""
+    widget_history_turns: int = _setting(
+        "TOUCHLINE_WIDGET_HISTORY_TURNS", lambda raw: max(int(raw or 50), 1), "50",
+        "turns a resumed widget shows, and per \"Show earlier messages\"")
+    embedding_model: str | None = _setting(
+        "TOUCHLINE_EMBEDDING_MODEL", _text_or_none, "packaged all-MiniLM-L6-v2",
+        "sentence-transformers model name or path of product search")
+    kicks_models: Path | None = _setting(
+        "TOUCHLINE_KICKS_MODELS", lambda raw: None if raw is None else Path(raw),
+        "`var/models/kicks/`", "folder of the trained kick models")
+    """``None``: ``models/kicks`` in :attr:`var_dir`."""
+    voice_silence_s: float | None = _setting(
+        "TOUCHLINE_VOICE_SILENCE_S", lambda raw: float(raw) if raw else None,
+        "8 (`silence_s` in `credentials.yml`)",
+        "caller silence before the re-prompt, and again before goodbye (seconds)")
+    asr_engine: str = _setting(
+        "TOUCHLINE_ASR_ENGINE", _lower_or("whisper"), "whisper",
+        "speech recognition engine: `whisper` or `pocketsphinx`")
+    asr_model_dir: Path | None = _setting(
+        "TOUCHLINE_ASR_MODEL_DIR", _path_or_none, "pinned tiny.en",
+        "folder of CTranslate2 Whisper weights")
+    tts_engine: str = _setting(
+        "TOUCHLINE_TTS_ENGINE", _lower_or("piper"), "piper",
+        "speech synthesis engine: `piper` or `espeak`")
+    tts_voice: Path | None = _setting(
+        "TOUCHLINE_TTS_VOICE", _path_or_none, "pinned joe voice", "Piper voice (`.onnx`)")
+    espeak_voice: str = _setting(
+        "TOUCHLINE_ESPEAK_VOICE", lambda raw: raw or "en-us", "en-us", "espeak-ng voice")
+    environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}),
+                                       repr=False, compare=False)
+    """The environment as read, for the variables ``credentials.yml`` names
+    (:data:`CHANNEL_VARIABLES`); see :meth:`named`."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting.
+
+        Args:
+            environ: where to read (default: ``os.environ``, copied).
+
+        Returns:
+            The settings.
+
+        Raises:
+            ValueError: a number that does not parse, naming the variable
+                (``TOUCHLINE_ACTION_TIMEOUT_S=abc``).
+        """
+        env = dict(os.environ if environ is None else environ)
+        values = {}
+        for f in fields(cls):
+            if "variable" in f.metadata:
+                name = f.metadata["variable"].name
+                try:
+                    values[f.name] = f.metadata["parse"](env.get(name))
+                except ValueError as exc:
+                    raise ValueError(f"${name} is not valid: {exc}") from None
+        return cls(**values, environ=MappingProxyType(env))
+
+    def named(self, name: str) -> str | None:
+        """The value of the variable called ``name`` (a channel's ``*_env`` key in
+        ``credentials.yml``), stripped; ``None`` when unset or blank."""
+        return self.environ.get(name, "").strip() or None
+
+
+CHANNEL_VARIABLES = (
+    Variable("TELEGRAM_TOKEN", "unset (channel inactive)", "Telegram bot token (BotFather)"),
+    Variable("TELEGRAM_SECRET_TOKEN", "unset", "Telegram webhook secret"),
+    Variable("TELEGRAM_WEBHOOK_URL", "unset", "public webhook URL registered at start"),
+    Variable("TELEGRAM_BOT_NAME", "from `getMe`", "bot username without `@`"),
+    Variable("TELEGRAM_API_BASE_URL", "Telegram's", "a self-hosted Bot API server"),
+    Variable("TELEGRAM_API_FILE_URL", "from `TELEGRAM_API_BASE_URL`",
+             "its file URL (voice note downloads)"),
+    Variable("TOUCHLINE_VOICE_PUBLIC_URL", "from the request's `Host`",
+             "public base URL put in the TwiML stream URL"),
+    Variable("TWILIO_AUTH_TOKEN", "unset (no check)",
+             "checks `X-Twilio-Signature` on `/webhooks/voice/twiml`"),
+)
+"""Variables whose names ``credentials.yml`` gives (``*_env`` keys; these are the defaults),
+read with :meth:`Settings.named` by the Telegram and voice channels."""
+
+DIRECT_VARIABLES = (
+    Variable("TOUCHLINE_SESSION_SECRET", "random per Rasa server",
+             "signs widget sessions and phone-call stream tokens"),
+    Variable("REDIS_URL", "unset",
+             "Redis carrying widget messages between Rasa processes (else UNIX sockets "
+             "between the workers of one host)"),
+)
+"""Read by ``connectors/socketio.py`` and ``connectors/pubsub.py`` themselves for now."""
+
+LAUNCH_VARIABLES = (
+    Variable("HOST", "`127.0.0.1`",
+             "where `make run` listens (the Rasa server and the API; the action server "
+             "stays on 127.0.0.1)"),
+    Variable("API_PORT", "8000", "port of the Touchline API (`make run`)"),
+    Variable("CORS_ORIGINS", "`http://localhost:$API_PORT`",
+             "origins allowed to call Rasa from a browser (`make run`)"),
+    Variable("RASA_AUTH_TOKEN", "random, in `var/secrets.env`",
+             "token of Rasa's HTTP API (`?token=`)"),
+    Variable("SANIC_WORKERS", "2 with `make run`, else 1",
+             "Rasa server processes (Rasa's own variable); see "
+             "[Scaling](#scaling-several-rasa-processes)"),
+)
+"""Read by ``make run``, the ``Procfile`` or Rasa itself, not by Touchline's Python code."""
+
+
+@cache
+def settings() -> Settings:
+    """This process's settings, read from the environment on the first call.
+
+    Tests that change the environment call ``settings.cache_clear()`` (the ``setenv``
+    fixture of ``tests/conftest.py``).
+    """
+    return Settings.from_env()
 
 
 def var_dir() -> Path:
@@ -19,14 +241,28 @@ def var_dir() -> Path:
     Returns:
         The folder, created if missing.
     """
-    path = Path(os.environ.get("TOUCHLINE_VAR", PROJECT_ROOT / "var"))
+    path = settings().var_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def database_url() -> str:
     """SQLAlchemy URL of the shop database: ``$DATABASE_URL`` or ``sqlite:///var/shop.db``."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{var_dir() / 'shop.db'}"
+    return settings().database_url or f"sqlite:///{var_dir() / 'shop.db'}"
+
+
+def documented_variables() -> list[Variable]:
+    """Every variable of the configuration reference, in table order."""
+    own = [f.metadata["variable"] for f in fields(Settings) if "variable" in f.metadata]
+    return [*own, *CHANNEL_VARIABLES, *DIRECT_VARIABLES, *LAUNCH_VARIABLES]
+
+
+def configuration_table() -> str:
+    """The README's configuration reference as a Markdown table (header included)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{v.name}` | {v.default} | {v.meaning} |" for v in documented_variables()]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(configuration_table(), end="")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import traceback
 import weakref
 from collections.abc import Awaitable, Callable
@@ -19,20 +18,11 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from bot.config import settings
 from bot.store.db import session_scope
 from bot.store.tickets import takeover_ticket
 
 logger = logging.getLogger(__name__)
-
-TURN_SLOTS_ENV = "TOUCHLINE_TURN_SLOTS"
-DEFAULT_TURN_SLOTS = 4
-"""Turns one Rasa process works on at once; the rest wait in arrival order.
-
-Rasa runs NLU and policies on its event loop, so many turns in flight only interleave:
-each waits behind every other turn's steps and the slowest see the longest queues.  A few
-slots keep the action-server round trips overlapping while the queue stays first come,
-first served (measured in ``bench/turn_latency.py``; ``0`` turns the limit off).
-"""
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
@@ -41,7 +31,7 @@ _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] 
 
 def _turn_slots() -> asyncio.Semaphore | None:
     """The running loop's turn semaphore (``None`` when the limit is off)."""
-    size = int(os.environ.get(TURN_SLOTS_ENV) or DEFAULT_TURN_SLOTS)
+    size = settings().turn_slots
     if size <= 0:
         return None
     loop = asyncio.get_running_loop()
@@ -116,7 +106,7 @@ async def run_turn(
 ) -> list[dict[str, Any]]:
     """Hand one (already sanitised) user message to Rasa and collect the replies.
 
-    At most :data:`DEFAULT_TURN_SLOTS` turns (``$TOUCHLINE_TURN_SLOTS``) run at once per
+    At most ``settings().turn_slots`` turns (``$TOUCHLINE_TURN_SLOTS``, 4) run at once per
     event loop; the others wait their turn.  A processing error is logged, never raised;
     the result goes through
     :func:`ensure_reply` (its database look-up runs off the event loop).

@@ -44,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from bot.config import Settings, settings
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.replies import in_takeover, run_turn
 from connectors.sanitize import sanitize_message
@@ -118,21 +118,23 @@ class TelegramSettings:
 
     @classmethod
     def from_env(cls, names: Mapping[str, Any] | None = None,
-                 environ: Mapping[str, str] = os.environ) -> TelegramSettings:
+                 config: Settings | None = None) -> TelegramSettings:
         """Read the settings.
 
         Args:
             names: the ``credentials.yml`` block (``*_env`` keys name variables); missing
                 keys use :data:`DEFAULT_ENV`.
-            environ: where to read the variables.
+            config: where to read the variables (default: :func:`bot.config.settings`).
 
         Returns:
             The settings; empty variables count as unset.
         """
         var = {key: str((names or {}).get(key) or default) for key, default in DEFAULT_ENV.items()}
 
+        config = config or settings()
+
         def get(key: str) -> str | None:
-            return environ.get(var[key], "").strip() or None
+            return config.named(var[key])
 
         base_url = get("base_url_env")
         file_url = get("base_file_url_env")
@@ -196,11 +198,11 @@ class TelegramInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
         """Build the channel from its ``credentials.yml`` block (variable names only)."""
-        settings = TelegramSettings.from_env(credentials)
-        if settings.problem:
-            level = logging.WARNING if settings.token else logging.INFO
-            logger.log(level, "Telegram channel loaded but inactive: %s", settings.problem)
-        return cls(settings)
+        channel = TelegramSettings.from_env(credentials)
+        if channel.problem:
+            level = logging.WARNING if channel.token else logging.INFO
+            logger.log(level, "Telegram channel loaded but inactive: %s", channel.problem)
+        return cls(channel)
 
     def bot(self) -> Bot:
         """The PTB bot, created on first use inside the server's event loop.

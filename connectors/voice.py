@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +49,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from websockets.exceptions import ConnectionClosed
 
+from bot.config import settings
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.socketio import SessionSigner, share_spoken_turn
@@ -62,8 +62,6 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 """Largest utterance body accepted, in bytes."""
 MIMES = {"wav": "audio/wav", "ogg": "audio/ogg"}
 SIGNATURE_HEADER = "X-Twilio-Signature"
-SILENCE_ENV = "TOUCHLINE_VOICE_SILENCE_S"
-"""Overrides ``silence_s`` of ``credentials.yml`` (seconds)."""
 
 
 def _error(status: int, reason: str) -> HTTPResponse:
@@ -97,12 +95,14 @@ class VoiceInput(InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> VoiceInput:
         """Build from the ``credentials.yml`` block (``*_env`` keys name variables)."""
         creds = credentials or {}
+        config = settings()
 
         def env(key: str, default: str) -> str | None:
-            return os.environ.get(str(creds.get(key) or default), "").strip() or None
+            return config.named(str(creds.get(key) or default))
 
-        silence = float(os.environ.get(SILENCE_ENV) or creds.get("silence_s")
-                        or CallSettings.silence_s)
+        silence = config.voice_silence_s  # $TOUCHLINE_VOICE_SILENCE_S overrides silence_s
+        if silence is None:
+            silence = float(creds.get("silence_s") or CallSettings.silence_s)
         return cls(env("public_url_env", "TOUCHLINE_VOICE_PUBLIC_URL"),
                    env("twilio_auth_token_env", "TWILIO_AUTH_TOKEN"),
                    CallSettings(silence_s=silence))

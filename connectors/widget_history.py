@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, TrackerStore
 from rasa.shared.core.events import BotUttered, UserUttered
 
+from bot.config import settings
 from bot.dialogue.conversation_reads import message_page
 from bot.support.display import displayed_text
 
 logger = logging.getLogger(__name__)
 
-HISTORY_TURNS_ENV = "TOUCHLINE_WIDGET_HISTORY_TURNS"
-DEFAULT_HISTORY_TURNS = 50
-"""Turns sent when a session resumes, and per page of older turns
-(``$TOUCHLINE_WIDGET_HISTORY_TURNS``)."""
 VOICE_CHANNEL = "voice"
 """Input channel of spoken turns (``connectors.voice``); their history items are marked."""
 CLIENT_ID = "client_id"
@@ -34,13 +30,8 @@ CLIENT_ID = "client_id"
 
 
 def history_turns() -> int:
-    """Turns per history page: ``$TOUCHLINE_WIDGET_HISTORY_TURNS`` (a positive integer),
-    else :data:`DEFAULT_HISTORY_TURNS`."""
-    try:
-        value = int(os.environ.get(HISTORY_TURNS_ENV) or DEFAULT_HISTORY_TURNS)
-    except ValueError:
-        return DEFAULT_HISTORY_TURNS
-    return value if value > 0 else DEFAULT_HISTORY_TURNS
+    """Turns per history page (``$TOUCHLINE_WIDGET_HISTORY_TURNS``, :mod:`bot.config`)."""
+    return settings().widget_history_turns
 
 
 def sql_store(store: TrackerStore | None) -> SQLTrackerStore | None:

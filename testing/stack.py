@@ -92,8 +92,6 @@ def stack_env(work: Path, **overrides: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": db_url,
         "TOUCHLINE_VAR": str(work),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
         "SANIC_WORKERS": "1",
         **overrides,

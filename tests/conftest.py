@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from bot.config import settings
 
 SERVER_FIXTURES = {"stack", "live_server", "live_api", "pg_admin_url", "pg_db_url"}
 """Fixtures that start a server (Rasa and action servers, uvicorn on a port, PostgreSQL)
@@ -26,13 +25,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.servers)
 
 
+@pytest.fixture(autouse=True)
+def _settings_read_per_test() -> Iterator[None]:
+    """``bot.config.settings()`` reads the environment once per process: every test starts
+    and ends with it unread, so the environment a test sets up is the one it sees."""
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
+class Env:
+    """Environment changes for one test, undone after it; ``bot.config.settings()`` is
+    read again after each change."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+
+    def set(self, name: str, value: str) -> None:
+        """Set ``$name`` to ``value``."""
+        self._monkeypatch.setenv(name, value)
+        settings.cache_clear()
+
+    def unset(self, name: str) -> None:
+        """Remove ``$name`` (no error when it is not set)."""
+        self._monkeypatch.delenv(name, raising=False)
+        settings.cache_clear()
+
+
 @pytest.fixture
-def db_url(tmp_path, monkeypatch) -> str:
+def env(monkeypatch) -> Env:
+    """Set or unset environment variables for this test (see :class:`Env`)."""
+    return Env(monkeypatch)
+
+
+@pytest.fixture
+def db_url(tmp_path, env) -> str:
     """A fresh SQLite file migrated with Alembic and seeded; ``$DATABASE_URL`` points at it."""
     from bot.store.schema import init_db
 
     url = f"sqlite:///{tmp_path / 'shop.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
+    env.set("DATABASE_URL", url)
     init_db(url)
     return url
 
@@ -78,7 +110,7 @@ def pg_admin_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def pg_db_url(pg_admin_url, monkeypatch) -> str:
+def pg_db_url(pg_admin_url, env) -> str:
     """A throwaway PostgreSQL database, migrated and seeded; ``$DATABASE_URL`` points at
     it. Dropped after the test."""
     import uuid
@@ -94,7 +126,7 @@ def pg_db_url(pg_admin_url, monkeypatch) -> str:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
+    env.set("DATABASE_URL", url)
     init_db(url)
     yield url
     get_engine(url).dispose()

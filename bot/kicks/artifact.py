@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,13 +18,13 @@ from typing import Any
 import joblib
 from sklearn.pipeline import Pipeline
 
-from bot.config import var_dir
+from bot.config import settings, var_dir
 from bot.kicks.events import Kick
 
 
 def models_dir() -> Path:
     """``$TOUCHLINE_KICKS_MODELS`` or ``<var>/models/kicks`` (created if missing)."""
-    path = Path(os.environ.get("TOUCHLINE_KICKS_MODELS", var_dir() / "models" / "kicks"))
+    path = settings().kicks_models or var_dir() / "models" / "kicks"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

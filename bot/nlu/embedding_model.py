@@ -1,8 +1,11 @@
-"""Offline loading and batched encoding with a sentence-transformers model.
+"""Offline loading and batched encoding with a sentence-transformers model: Touchline's one
+sentence encoder, behind the NLU featurizer (:mod:`bot.nlu.featurizer`) and product search
+(:mod:`bot.search.embedder`).
 
-The model is loaded once per process and path (:func:`load_model`); the Hugging Face
-hub is switched to offline mode before ``sentence_transformers`` is imported, so no code
-path here can reach the network.
+The model is loaded once per process and path (:func:`load_model`); importing this module
+switches the Hugging Face libraries to offline mode (:data:`OFFLINE`) before
+``sentence_transformers`` is imported, so no code path here can reach the network. This is
+the one place Touchline sets that switch.
 
 The transformer's forward pass can run on CTranslate2 instead of torch
 (:func:`load_fast_encoder`): the same float32 weights, converted from the loaded model when
@@ -24,10 +27,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 from bot.nlu.symbols import original_offsets, spell_symbols
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+"""Hugging Face's offline switch (``huggingface_hub`` and ``transformers`` read it when they
+are first imported): models come from installed packages and local folders only. Set at
+import unless the environment already says otherwise."""
+for _name, _value in OFFLINE.items():
+    os.environ.setdefault(_name, _value)
 
 if TYPE_CHECKING:
     import ctranslate2

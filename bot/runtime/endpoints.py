@@ -10,11 +10,12 @@ Usage: ``python -m bot.runtime.endpoints OUT.yml`` reads ``ACTION_PORT`` (defaul
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import yaml
+
+from bot.config import settings
 
 
 def endpoints_config(action_url: str, tracker_db: str) -> dict:
@@ -47,6 +48,6 @@ def write_endpoints(path: Path, action_url: str, tracker_db: str) -> Path:
 
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "var/endpoints.yml")
-    port = int(os.environ.get("ACTION_PORT", "5055"))
-    db = os.environ.get("TRACKER_DB", "var/tracker.db")
-    print(write_endpoints(out, f"http://127.0.0.1:{port}/webhook", db))
+    config = settings()
+    print(write_endpoints(out, f"http://127.0.0.1:{config.action_port}/webhook",
+                          config.tracker_db))

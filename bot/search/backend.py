@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bot.search.documents import ProductDoc
 from bot.search.types import SearchFilters
@@ -32,7 +33,7 @@ class SearchBackend(Protocol):
         storage without an embedding model (for health checks)."""
 
     def upsert(
-        self, docs: Sequence[ProductDoc], vectors: np.ndarray, digests: Sequence[int]
+        self, docs: Sequence[ProductDoc], vectors: NDArray[np.float32], digests: Sequence[int]
     ) -> None:
         """Index ``docs`` (vectors shape ``(len(docs), dim)``, unit norm), replacing old rows."""
 
@@ -42,7 +43,7 @@ class SearchBackend(Protocol):
     def clear(self) -> None:
         """Remove every product from both indexes."""
 
-    def knn(self, vector: np.ndarray, k: int, filters: SearchFilters) -> Ranked:
+    def knn(self, vector: NDArray[np.float32], k: int, filters: SearchFilters) -> Ranked:
         """Cosine nearest neighbours of a unit ``vector``; score = cosine similarity."""
 
     def text(self, query: str, k: int, filters: SearchFilters) -> Ranked:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
 HNSW_THRESHOLD = 50_000
 """From this many vectors on, build HNSW instead of an exact flat index."""
@@ -81,7 +82,9 @@ class FaissIndex:
         """``{product id: fingerprint of its indexed text}`` for every live product."""
         return {pid: int(self.digests[slot]) for pid, slot in self.slots.items()}
 
-    def upsert(self, ids: Sequence[int], vectors: np.ndarray, digests: Sequence[int]) -> None:
+    def upsert(
+        self, ids: Sequence[int], vectors: NDArray[np.float32], digests: Sequence[int]
+    ) -> None:
         """Add products, replacing the vectors of ids already present.
 
         Args:
@@ -131,7 +134,7 @@ class FaissIndex:
         self.slots = {int(pid): i for i, pid in enumerate(self.labels)}
 
     def search(
-        self, query: np.ndarray, k: int, allowed: Sequence[int] | None = None
+        self, query: NDArray[np.float32], k: int, allowed: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         """The ``k`` products most similar to ``query``.
 
@@ -160,18 +163,20 @@ class FaissIndex:
             return self._exact_search(q[0], k, slots)
         return self._faiss_search(q, k, slots)
 
-    def _exact_search(self, q: np.ndarray, k: int, slots: np.ndarray) -> list[tuple[int, float]]:
+    def _exact_search(
+        self, q: NDArray[np.float32], k: int, slots: NDArray[np.int64]
+    ) -> list[tuple[int, float]]:
         """Score the vectors at internal ``slots`` exactly; ``k <= len(slots)``."""
         scores = self.index.reconstruct_batch(slots) @ q
         top = np.argpartition(-scores, k - 1)[:k] if k < len(slots) else np.arange(k)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self.labels[slots[i]]), float(scores[i])) for i in top]
 
-    def _live_slots(self) -> np.ndarray:
+    def _live_slots(self) -> NDArray[np.int64]:
         return np.flatnonzero(self.labels >= 0)
 
     def _faiss_search(
-        self, q: np.ndarray, k: int, slots: np.ndarray | None
+        self, q: NDArray[np.float32], k: int, slots: NDArray[np.int64] | None
     ) -> list[tuple[int, float]]:
         """Search the FAISS structure, restricted to internal ``slots`` when given."""
         params = faiss.SearchParametersHNSW() if self.is_hnsw else faiss.SearchParameters()

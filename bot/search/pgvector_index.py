@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR, insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.search.backend import Ranked
 from bot.search.documents import ProductDoc, filter_clauses
@@ -75,10 +77,10 @@ def _table(dim: int) -> Table:
     return table
 
 
-def _document(doc: ProductDoc) -> object:
+def _document(doc: ProductDoc) -> ColumnElement:
     """Weighted ``tsvector`` SQL expression for ``doc``."""
 
-    def part(value: str, weight: str) -> object:
+    def part(value: str, weight: str) -> ColumnElement:
         return func.setweight(func.to_tsvector(TS_CONFIG, value), weight)
 
     return (
@@ -148,7 +150,7 @@ class PgVectorBackend:
         return rows, rows
 
     def upsert(
-        self, docs: Sequence[ProductDoc], vectors: np.ndarray, digests: Sequence[int]
+        self, docs: Sequence[ProductDoc], vectors: NDArray[np.float32], digests: Sequence[int]
     ) -> None:
         """``INSERT ... ON CONFLICT DO UPDATE`` one row per product, in one transaction."""
         t = self._t()
@@ -179,7 +181,7 @@ class PgVectorBackend:
         with self.engine.begin() as conn:
             conn.execute(t.delete())
 
-    def knn(self, vector: np.ndarray, k: int, filters: SearchFilters) -> Ranked:
+    def knn(self, vector: NDArray[np.float32], k: int, filters: SearchFilters) -> Ranked:
         """Cosine k-NN: HNSW for unfiltered ``k < EXACT_K``, exact scan otherwise; score is
         ``1 - cosine distance`` = cosine similarity."""
         t = self._t()

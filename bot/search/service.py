@@ -181,7 +181,7 @@ class SearchService:
         """Join ranked ids with their catalogue rows (ids deleted meanwhile are dropped)."""
         with self.engine.connect() as conn:
             rows = product_rows(conn, [pid for pid, _ in ranked])
-        hits = []
+        hits: list[SearchHit] = []
         for pid, score in ranked:
             row = rows.get(pid)
             if row is not None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy.engine import Engine
 
 from bot.config import var_dir
@@ -103,7 +104,7 @@ class FaissFtsBackend:
         return FaissIndex.saved_count(self.path), text_rows
 
     def upsert(
-        self, docs: Sequence[ProductDoc], vectors: np.ndarray, digests: Sequence[int]
+        self, docs: Sequence[ProductDoc], vectors: NDArray[np.float32], digests: Sequence[int]
     ) -> None:
         """Write FTS rows (committed first), then FAISS vectors, then save the files."""
         with self._lock:
@@ -131,7 +132,7 @@ class FaissFtsBackend:
             self.index = FaissIndex(dim)
             self._save(self.index)
 
-    def knn(self, vector: np.ndarray, k: int, filters: SearchFilters) -> Ranked:
+    def knn(self, vector: NDArray[np.float32], k: int, filters: SearchFilters) -> Ranked:
         """FAISS search; with filters, restricted to the ids the SQL filter lets through."""
         allowed = None
         if filters.active:

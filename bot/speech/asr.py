@@ -8,7 +8,6 @@ its own decoder.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -17,13 +16,12 @@ from typing import Protocol
 
 import numpy as np
 
+from bot.config import settings
 from bot.speech.audio import ASR_RATE, Audio, pcm16
 from bot.speech.integrity import WHISPER_TINY_EN, ModelIntegrityError, sums_in, verify
 
 logger = logging.getLogger(__name__)
 
-ENGINE_ENV = "TOUCHLINE_ASR_ENGINE"
-MODEL_DIR_ENV = "TOUCHLINE_ASR_MODEL_DIR"
 ENGINES = ("whisper", "pocketsphinx")
 
 
@@ -141,14 +139,14 @@ def load_recognizer(engine: str | None = None) -> Recognizer:
         ValueError: an unknown engine name.
         ModelIntegrityError: the Whisper weights differ from their recorded digests.
     """
-    engine = (engine or os.environ.get(ENGINE_ENV) or "whisper").lower()
+    config = settings()
+    engine = (engine or config.asr_engine).lower()
     if engine not in ENGINES:
         raise ValueError(f"unknown speech recognition engine {engine!r}; use one of {ENGINES}")
     if engine == "pocketsphinx":
         return SphinxRecognizer()
-    model_dir = os.environ.get(MODEL_DIR_ENV)
     try:
-        return WhisperRecognizer(Path(model_dir) if model_dir else None)
+        return WhisperRecognizer(config.asr_model_dir)
     except ModelIntegrityError:
         raise
     except Exception as exc:  # missing package, unreadable weights: fall back

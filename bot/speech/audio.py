@@ -12,11 +12,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import soundfile as sf
 import soxr
+from numpy.typing import NDArray
 
 TELEPHONE_RATE = 8000
 """Hz: Twilio Media Streams carry 8 kHz µ-law (Twilio "Media Streams - WebSocket Messages")."""
@@ -43,7 +44,7 @@ class Audio:
         rate: sample rate in Hz.
     """
 
-    samples: np.ndarray
+    samples: NDArray[np.float32]
     rate: int
 
     @property
@@ -98,10 +99,10 @@ def _decode_with_ffmpeg(data: bytes, max_seconds: float) -> Audio:
     resampled to 16 kHz mono while decoding."""
     import av
 
-    pieces: list[np.ndarray] = []
+    pieces: list[NDArray[Any]] = []  # float32 (format "flt"); typed by PyAV as any dtype
     limit = int(max_seconds * ASR_RATE)
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.audio:
                 raise AudioError("the file holds no audio")
             resampler = av.AudioResampler(format="flt", layout="mono", rate=ASR_RATE)
@@ -137,7 +138,7 @@ def encode(audio: Audio, fmt: AudioFormat = "wav") -> bytes:
 
 
 @cache
-def _mulaw_table() -> np.ndarray:
+def _mulaw_table() -> NDArray[np.float32]:
     """The 256 µ-law code points decoded by libsndfile (float32, index = byte value)."""
     raw = io.BytesIO(bytes(range(256)))
     table, _ = sf.read(

@@ -7,7 +7,6 @@ the first sentence while the next is synthesised.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 import threading
@@ -17,14 +16,12 @@ from typing import Protocol
 
 import numpy as np
 
+from bot.config import settings
 from bot.speech.audio import Audio, decode
 from bot.speech.integrity import PIPER_JOE_MEDIUM, ModelIntegrityError, sums_in, verify
 
 logger = logging.getLogger(__name__)
 
-ENGINE_ENV = "TOUCHLINE_TTS_ENGINE"
-VOICE_ENV = "TOUCHLINE_TTS_VOICE"
-ESPEAK_VOICE_ENV = "TOUCHLINE_ESPEAK_VOICE"
 ENGINES = ("piper", "espeak")
 MAX_CHARS = 2000
 """Longest text spoken in one reply, in characters (longer text is cut at a sentence)."""
@@ -118,7 +115,7 @@ class EspeakSynthesizer:
         if program is None:
             raise RuntimeError("espeak-ng is not installed; run scripts/install_speech.sh")
         self._program = program
-        self.voice = voice or os.environ.get(ESPEAK_VOICE_ENV) or "en-us"
+        self.voice = voice or settings().espeak_voice
         self._wpm = words_per_minute
 
     def speak(self, text: str) -> Iterator[Audio]:
@@ -168,14 +165,14 @@ def load_synthesizer(engine: str | None = None) -> Synthesizer:
         ModelIntegrityError: the Piper voice differs from its recorded digests.
         RuntimeError: espeak-ng is needed but not installed.
     """
-    engine = (engine or os.environ.get(ENGINE_ENV) or "piper").lower()
+    config = settings()
+    engine = (engine or config.tts_engine).lower()
     if engine not in ENGINES:
         raise ValueError(f"unknown speech synthesis engine {engine!r}; use one of {ENGINES}")
     if engine == "espeak":
         return EspeakSynthesizer()
-    voice = os.environ.get(VOICE_ENV)
     try:
-        return PiperSynthesizer(Path(voice) if voice else None)
+        return PiperSynthesizer(config.tts_voice)
     except ModelIntegrityError:
         raise
     except Exception as exc:  # missing package or voice: fall back

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bot.speech.audio import ASR_RATE, Audio
 
@@ -25,7 +27,7 @@ WINDOW_S = WINDOW / ASR_RATE
 
 
 @cache
-def _session():  # noqa: ANN202 - onnxruntime.InferenceSession
+def _session() -> Any:  # onnxruntime.InferenceSession (onnxruntime has no type hints)
     import onnxruntime
     from faster_whisper.utils import get_assets_path
 
@@ -47,7 +49,7 @@ class SileroStream:
         self._context = np.zeros((1, CONTEXT), dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
 
-    def feed(self, samples: np.ndarray) -> list[float]:
+    def feed(self, samples: NDArray[np.float32]) -> list[float]:
         """Add 16 kHz samples; return the probability of speech, in [0, 1], for each
         complete 32 ms window they finish (the remainder waits for the next call)."""
         self._pending = np.concatenate([self._pending, samples.astype(np.float32)])
@@ -105,7 +107,7 @@ class Endpointer:
 
     settings: EndpointSettings = field(default_factory=EndpointSettings)
     _vad: SileroStream = field(default_factory=SileroStream)
-    _audio: list[np.ndarray] = field(default_factory=list)
+    _audio: list[NDArray[np.float32]] = field(default_factory=list)
     _buffered: int = 0
     _speech_run: int = 0
     _silence_run: int = 0
@@ -113,7 +115,7 @@ class Endpointer:
     heard_s: float = 0.0
     """Seconds of audio fed so far (the stream's clock)."""
 
-    def feed(self, samples: np.ndarray) -> list[tuple[str, Audio | None]]:
+    def feed(self, samples: NDArray[np.float32]) -> list[tuple[str, Audio | None]]:
         """Add 16 kHz mono float32 samples; return this piece's events, in order."""
         events: list[tuple[str, Audio | None]] = []
         self._audio.append(samples.astype(np.float32))

@@ -16,16 +16,16 @@ from bot.store.tickets import open_ticket
 from tests.live_http import serve
 
 
-def client(monkeypatch, token="agent-secret"):
+def client(env, token="agent-secret"):
     if token is None:
-        monkeypatch.delenv("TOUCHLINE_AGENT_TOKEN", raising=False)
+        env.unset("TOUCHLINE_AGENT_TOKEN")
     else:
-        monkeypatch.setenv("TOUCHLINE_AGENT_TOKEN", token)
+        env.set("TOUCHLINE_AGENT_TOKEN", token)
     return TestClient(create_app())
 
 
-def test_every_router_is_mounted(db_url, monkeypatch):
-    paths = {route.path for route in client(monkeypatch).app.routes}
+def test_every_router_is_mounted(db_url, env):
+    paths = {route.path for route in client(env).app.routes}
     assert {
         "/health",
         "/tickets",
@@ -33,20 +33,20 @@ def test_every_router_is_mounted(db_url, monkeypatch):
         "/kicks/predict",
         "/search",
     } <= paths
-    assert client(monkeypatch).get("/health").json()["status"] == "ok"
+    assert client(env).get("/health").json()["status"] == "ok"
 
 
-def test_ticket_api_needs_the_agent_token(db_url, monkeypatch):
-    c = client(monkeypatch)
+def test_ticket_api_needs_the_agent_token(db_url, env):
+    c = client(env)
     assert c.get("/tickets").status_code == 401
     assert c.get("/tickets", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client(monkeypatch, token=None).get("/tickets").status_code == 503
+    assert client(env, token=None).get("/tickets").status_code == 503
 
 
-def test_agent_lists_and_closes_a_takeover_ticket(db_url, monkeypatch):
+def test_agent_lists_and_closes_a_takeover_ticket(db_url, env):
     with session_scope() as s:
         ticket_id = open_ticket(s, "web-7", None, "handoff", "Customer: help", True).ticket.id
-    c = client(monkeypatch)
+    c = client(env)
     auth = {"Authorization": "Bearer agent-secret"}
     listed = c.get("/tickets", headers=auth).json()
     assert [t["id"] for t in listed] == [ticket_id] and listed[0]["takeover"]
@@ -59,9 +59,9 @@ def test_agent_lists_and_closes_a_takeover_ticket(db_url, monkeypatch):
 
 
 @pytest.fixture
-def live_api(db_url, monkeypatch) -> Iterator[str]:
+def live_api(db_url, env) -> Iterator[str]:
     """The API service under uvicorn on a free 127.0.0.1 port; its base URL."""
-    monkeypatch.setenv("TOUCHLINE_AGENT_TOKEN", "agent-secret")
+    env.set("TOUCHLINE_AGENT_TOKEN", "agent-secret")
     with serve(create_app()) as url:
         yield url
 
@@ -93,10 +93,10 @@ def test_docs_pages_render_without_internet(live_api: str):
     assert outside == []
 
 
-def test_numbers_beyond_any_range_are_a_422_not_a_500(db_url, monkeypatch, kick_model):
+def test_numbers_beyond_any_range_are_a_422_not_a_500(db_url, env, monkeypatch, kick_model):
     url, root = kick_model
     monkeypatch.setattr(predictor, "_predictor", KickPredictor.load(url, root))
-    c = client(monkeypatch)
+    c = client(env)
     huge = "1" + "0" * 400
     r = c.post(
         "/kicks/predict",
@@ -111,9 +111,9 @@ def test_numbers_beyond_any_range_are_a_422_not_a_500(db_url, monkeypatch, kick_
     assert c.get("/tickets/9223372036854775807", headers=auth).status_code == 404
 
 
-def test_demo_page_refuses_a_malformed_host_header(db_url, monkeypatch):
-    monkeypatch.delenv("TOUCHLINE_RASA_PUBLIC_URL", raising=False)
-    c = client(monkeypatch)
+def test_demo_page_refuses_a_malformed_host_header(db_url, env):
+    env.unset("TOUCHLINE_RASA_PUBLIC_URL")
+    c = client(env)
     assert c.get("/", headers={"Host": "[x"}).status_code == 400
     injected = c.get("/", headers={"Host": "x; script-src * 'unsafe-inline'; y"})
     assert injected.status_code == 400 and "unsafe-inline" not in str(injected.headers)

@@ -18,8 +18,8 @@ def test_takeover_silence_is_kept(db_url):
     assert ensure_reply("held", []) == []
 
 
-def test_database_down_still_apologises(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/missing-dir/x.db")
+def test_database_down_still_apologises(tmp_path, env):
+    env.set("DATABASE_URL", f"sqlite:///{tmp_path}/missing-dir/x.db")
     assert ensure_reply("x", [])[0]["text"] == APOLOGY
 
 

@@ -59,10 +59,10 @@ def fake():
 
 
 @pytest.fixture(autouse=True)
-def tg_db(tmp_path, monkeypatch, fake):
+def tg_db(tmp_path, env, fake):
     """A fresh SQLite file migrated to every project table; ``$DATABASE_URL`` points at it."""
     url = f"sqlite:///{tmp_path / 'tg.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
+    env.set("DATABASE_URL", url)
     upgrade(url)
     fake.calls.clear()
     fake.fail.clear()
@@ -459,9 +459,9 @@ async def test_start_registers_the_webhook_and_never_logs_the_token(fake, caplog
     await ch.stop()
 
 
-async def test_unconfigured_channel_loads_and_refuses(monkeypatch, caplog):
+async def test_unconfigured_channel_loads_and_refuses(env, caplog):
     for var in ("TELEGRAM_TOKEN", "TELEGRAM_SECRET_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
+        env.unset(var)
     with caplog.at_level(logging.INFO):
         ch = TelegramInput.from_credentials({"token_env": "TELEGRAM_TOKEN"})
     assert "set TELEGRAM_TOKEN" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from telegram import Update
 
+from bot.config import Settings
 from connectors.telegram import TelegramSettings
 from connectors.telegram_inbound import Kind, VoiceNote, read_update
 from connectors.telegram_outbound import MAX_TEXT, chat_id_of, sender_id, split_text, utf16_len
@@ -17,17 +18,17 @@ ENV = {"TELEGRAM_TOKEN": TOKEN, "TELEGRAM_SECRET_TOKEN": "s3cret-_OK"}
 
 
 def test_settings_from_default_variables():
-    s = TelegramSettings.from_env(None, {**ENV, "TELEGRAM_BOT_NAME": "@Shop_bot",
-                                         "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot"})
+    s = TelegramSettings.from_env(None, Settings.from_env({
+        **ENV, "TELEGRAM_BOT_NAME": "@Shop_bot", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot"}))
     assert s.problem is None and s.bot_id == BOT_ID and s.bot_name == "Shop_bot"
     assert s.base_file_url == "http://127.0.0.1:9/file/bot" and s.webhook_url is None
 
 
 def test_settings_variable_names_come_from_credentials():
     names = {"token_env": "MY_TG", "secret_token_env": "MY_SECRET"}
-    s = TelegramSettings.from_env(names, {"MY_TG": TOKEN, "MY_SECRET": "x"})
+    s = TelegramSettings.from_env(names, Settings.from_env({"MY_TG": TOKEN, "MY_SECRET": "x"}))
     assert s.problem is None and s.token == TOKEN
-    missing = TelegramSettings.from_env(names, ENV)
+    missing = TelegramSettings.from_env(names, Settings.from_env(ENV))
     assert missing.problem and "MY_TG" in missing.problem
 
 
@@ -43,7 +44,7 @@ def test_settings_variable_names_come_from_credentials():
     ],
 )
 def test_settings_problems_name_the_variable_and_never_the_secret(env, needle):
-    problem = TelegramSettings.from_env(None, env).problem
+    problem = TelegramSettings.from_env(None, Settings.from_env(env)).problem
     assert problem and needle in problem
     assert TOKEN not in problem and "has space" not in problem
 

@@ -10,7 +10,7 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
 from bot.dialogue.conversation_reads import has_user_message
-from connectors.widget_history import CLIENT_ID, HISTORY_TURNS_ENV, history_page
+from connectors.widget_history import CLIENT_ID, history_page
 from tests.dialogue.test_tracker_store import store
 
 TURNS = 130
@@ -30,8 +30,8 @@ async def long_conversation(s, sender: str) -> None:
     await s.save(tracker)
 
 
-def test_resume_sends_the_last_turns_and_older_pages_on_request(tmp_path, monkeypatch):
-    monkeypatch.setenv(HISTORY_TURNS_ENV, "50")
+def test_resume_sends_the_last_turns_and_older_pages_on_request(tmp_path, env):
+    env.set("TOUCHLINE_WIDGET_HISTORY_TURNS", "50")
     s = store(tmp_path)
     wrapped = FailSafeTrackerStore(s)  # as Rasa hands it to the channels
     asyncio.run(long_conversation(s, "long"))

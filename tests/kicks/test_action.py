@@ -47,10 +47,10 @@ def test_action_never_crashes_when_the_model_fails(nan_predictor, monkeypatch):
 
 
 @pytest.fixture
-def untrained(db_url, tmp_path, monkeypatch):
+def untrained(db_url, tmp_path, env, monkeypatch):
     """A migrated shop database and an empty models folder: nothing trained."""
     models = tmp_path / "kick_models"
-    monkeypatch.setenv("TOUCHLINE_KICKS_MODELS", str(models))
+    env.set("TOUCHLINE_KICKS_MODELS", str(models))
     monkeypatch.setattr(predictor_module, "_predictor", None)
     return db_url, models
 

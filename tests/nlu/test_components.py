@@ -55,9 +55,9 @@ def spacy_nlp(spacy_dir, tmp_path_factory) -> SpacyNLP:
     return SpacyNLP.create({"model": str(spacy_dir)}, storage, Resource("spacy"), context)
 
 
-def test_a_missing_pipeline_is_built_from_data_files_without_a_database(tmp_path, monkeypatch):
+def test_a_missing_pipeline_is_built_from_data_files_without_a_database(tmp_path, env):
     # a fresh clone: no var/spacy folder, and no shop database can be opened
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'shop.db'}")
+    env.set("DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'shop.db'}")
     folder = tmp_path / "spacy" / "en_touchline"
     (tmp_path / "storage").mkdir()
     storage = LocalModelStorage(tmp_path / "storage")

@@ -3,19 +3,19 @@ real PostgreSQL 16 + pgvector from ``pgserver`` holding the same catalogue."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bot.search.service import SearchService  # noqa: E402
 from bot.store.db import get_engine, session_scope  # noqa: E402
 from bot.store.schema import upgrade  # noqa: E402
 from bot.store.seed import seed_products  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.conftest import Env
 
 
 def seeded(url: str) -> None:
@@ -37,13 +37,13 @@ def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def shop_url(template_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def shop_url(template_dir: Path, tmp_path: Path, env: Env) -> str:
     """A private copy of the indexed SQLite catalogue; ``$DATABASE_URL`` points at it."""
     for item in template_dir.iterdir():
         shutil.copy(item, tmp_path / item.name)
     url = f"sqlite:///{tmp_path / 'shop.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("TOUCHLINE_VAR", str(tmp_path / "var"))
+    env.set("DATABASE_URL", url)
+    env.set("TOUCHLINE_VAR", str(tmp_path / "var"))
     return url
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 
 from bot.speech.asr import (
-    ENGINE_ENV,
-    MODEL_DIR_ENV,
     SphinxRecognizer,
     WhisperRecognizer,
     load_recognizer,
@@ -15,7 +13,6 @@ from bot.speech.asr import (
 from bot.speech.audio import mulaw_decode, mulaw_encode, silence
 from bot.speech.tts import (
     MAX_CHARS,
-    VOICE_ENV,
     EspeakSynthesizer,
     PiperSynthesizer,
     load_synthesizer,
@@ -69,27 +66,27 @@ def test_overlong_text_is_cut_at_a_sentence(engines):
     assert len(pieces) == len(text[:MAX_CHARS].split(".")) - 1
 
 
-def test_unknown_engines_are_refused(monkeypatch):
+def test_unknown_engines_are_refused(env):
     with pytest.raises(ValueError, match="unknown speech recognition engine"):
         load_recognizer("vosk")
-    monkeypatch.setenv("TOUCHLINE_TTS_ENGINE", "festival")
+    env.set("TOUCHLINE_TTS_ENGINE", "festival")
     with pytest.raises(ValueError, match="unknown speech synthesis engine"):
         load_synthesizer()
 
 
-def test_engines_are_chosen_by_environment(monkeypatch):
-    monkeypatch.setenv(ENGINE_ENV, "pocketsphinx")
+def test_engines_are_chosen_by_environment(env):
+    env.set("TOUCHLINE_ASR_ENGINE", "pocketsphinx")
     assert isinstance(load_recognizer(), SphinxRecognizer)
     assert isinstance(load_synthesizer("espeak"), EspeakSynthesizer)
 
 
-def test_unloadable_whisper_falls_back_to_pocketsphinx(monkeypatch, tmp_path, caplog):
-    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "no-such-model"))
+def test_unloadable_whisper_falls_back_to_pocketsphinx(env, tmp_path, caplog):
+    env.set("TOUCHLINE_ASR_MODEL_DIR", str(tmp_path / "no-such-model"))
     assert isinstance(load_recognizer(), SphinxRecognizer)
     assert "Whisper unavailable" in caplog.text
 
 
-def test_missing_piper_voice_falls_back_to_espeak(monkeypatch, tmp_path, caplog):
-    monkeypatch.setenv(VOICE_ENV, str(tmp_path / "none.onnx"))
+def test_missing_piper_voice_falls_back_to_espeak(env, tmp_path, caplog):
+    env.set("TOUCHLINE_TTS_VOICE", str(tmp_path / "none.onnx"))
     assert isinstance(load_synthesizer(), EspeakSynthesizer)
     assert "Piper unavailable" in caplog.text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.speech.asr import MODEL_DIR_ENV, WhisperRecognizer, default_whisper_dir, load_recognizer
+from bot.speech.asr import WhisperRecognizer, default_whisper_dir, load_recognizer
 from bot.speech.integrity import (
     PIPER_JOE_MEDIUM,
     SUMS_FILE,
@@ -66,12 +66,12 @@ def test_other_weights_load_from_a_folder_with_their_sums(whisper_copy, engines,
     assert words(heard.text) == words(QUESTION)
 
 
-def test_other_weights_that_differ_from_their_sums_are_refused(whisper_copy, monkeypatch):
+def test_other_weights_that_differ_from_their_sums_are_refused(whisper_copy, env):
     write_sums(whisper_copy)
     with (whisper_copy / "model.bin").open("r+b") as f:
         f.seek(1000)
         f.write(b"\x00\x01\x02\x03")
-    monkeypatch.setenv(MODEL_DIR_ENV, str(whisper_copy))
+    env.set("TOUCHLINE_ASR_MODEL_DIR", str(whisper_copy))
     with pytest.raises(ModelIntegrityError, match="model.bin"):
         load_recognizer("whisper")  # a failed check is an error, not a silent fallback
 

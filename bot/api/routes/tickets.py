@@ -8,7 +8,6 @@ customer data); without that variable set the routes answer 503.
 from __future__ import annotations
 
 import hmac
-import os
 from datetime import datetime
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from bot.config import settings
 from bot.store.db import session_scope
 from bot.store.models import Ticket
 from bot.store.tickets import close_ticket
@@ -46,7 +46,7 @@ def require_agent(authorization: str = Header(default="")) -> None:
     Raises:
         HTTPException: 503 when no token is configured, 401 when it does not match.
     """
-    expected = os.environ.get("TOUCHLINE_AGENT_TOKEN", "")
+    expected = settings().agent_token
     if not expected:
         raise HTTPException(503, "agent API disabled: set TOUCHLINE_AGENT_TOKEN")
     given = authorization.removeprefix("Bearer ").strip()

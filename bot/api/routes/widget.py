@@ -12,13 +12,14 @@ The shop page tells the widget where Rasa's socket.io channel is: ``$TOUCHLINE_R
 from __future__ import annotations
 
 import html
-import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
+
+from bot.config import settings
 
 router = APIRouter(tags=["widget"])
 
@@ -30,7 +31,6 @@ ASSETS = {
     "vendor/socket.io.min.js": (STATIC / "vendor" / "socket.io.min.js", "text/javascript"),
 }
 """URL path (without the leading slash) → (file, media type) of every served widget file."""
-RASA_URL_ENV = "TOUCHLINE_RASA_PUBLIC_URL"
 ASSET_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
 
 
@@ -53,9 +53,10 @@ def rasa_public_url(request: Request) -> str:
             when the page's ``Host`` header is not a plain host name or IP address (it is
             copied into the page's Content-Security-Policy header).
     """
-    url = os.environ.get(RASA_URL_ENV, "").rstrip("/")
+    config = settings()
+    url = config.rasa_public_url
     if not url:
-        port = os.environ.get("RASA_PORT", "5005")
+        port = config.rasa_port
         try:
             host = request.url.hostname or ""
         except ValueError:  # e.g. "Host: [x", an unclosed IPv6 bracket
@@ -65,7 +66,7 @@ def rasa_public_url(request: Request) -> str:
         return f"{request.url.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise HTTPException(500, f"{RASA_URL_ENV} must be an http(s) URL")
+        raise HTTPException(500, "TOUCHLINE_RASA_PUBLIC_URL must be an http(s) URL")
     return url
 
 
