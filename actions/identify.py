@@ -7,8 +7,10 @@ from typing import Any
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.repair import form_left, form_misunderstood
 from bot.store import customers
 from bot.store.db import session_scope
+from bot.support.answers import email_in, order_number_in, wants_to_leave
 
 
 class ValidateIdentifyForm(FormValidationAction):
@@ -22,14 +24,26 @@ class ValidateIdentifyForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """Set ``customer_id`` when the reference matches an account, else ask again."""
-        ref = str(value or "").strip()[:200]
+        """Set ``customer_id`` when the answer holds an e-mail or order number of an
+        account; anything else is answered and asked again (see
+        :func:`actions.repair.form_misunderstood`); "stop" leaves the question."""
+        text = tracker.latest_message.get("text") or ""
+        if wants_to_leave(text):
+            return form_left("customer_ref")
+        raw = str(value or "")
+        ref = email_in(raw) or order_number_in(raw)
+        if ref is None:
+            return form_misunderstood(
+                tracker, dispatcher, "customer_ref",
+                "That isn't an order number or an e-mail address. Please send the order "
+                "number (like TL-10042) or the e-mail address you used at checkout.",
+            )
         with session_scope() as session:
             customer = customers.by_email(session, ref) or customers.by_order_number(session, ref)
             if customer is not None:
                 return {"customer_ref": ref, "customer_id": customer.id}
-        dispatcher.utter_message(
-            text="I couldn't find an account with that. Please send the order number "
-                 "(like TL-10042) or the e-mail address you used at checkout."
+        return form_misunderstood(
+            tracker, dispatcher, "customer_ref",
+            "I couldn't find an account with that. Please send the order number "
+            "(like TL-10042) or the e-mail address you used at checkout.",
         )
-        return {"customer_ref": None}
