@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, ask_with_form, customer_id_for
-from actions.repair import form_left, form_misunderstood
+from actions.repair import form_answer
 from bot.store.discounts import apply_code
-from bot.support.answers import discount_code_in, wants_to_leave, what_it_is
+from bot.support.answers import discount_code_in
 from bot.support.wording import discount_result
 
 
@@ -56,19 +56,11 @@ class ValidateDiscountForm(FormValidationAction):
         row, ends the form with an offer of a person; "stop" leaves the question.
         """
         text = tracker.latest_message.get("text") or ""
-        if wants_to_leave(text):
-            return form_left("discount_code")
         entities = list(tracker.get_latest_entity_values("discount_code"))
         code = discount_code_in(text, entities) or discount_code_in(str(value or ""))
-        if code:
-            return {"discount_code": code}
-        kind = what_it_is(text)
-        hint = (
-            f"That looks like an {kind}, not a discount code." if kind
-            else "I couldn't see a discount code in that."
-        )
-        return form_misunderstood(
-            tracker, dispatcher, "discount_code",
-            f"{hint} Please type the code as it is written on your voucher, "
-            "or say \"stop\" to leave it.",
+        return form_answer(
+            tracker, dispatcher, "discount_code", code, "a discount code",
+            "I couldn't see a discount code in that.",
+            "Please type the code as it is written on your voucher, or say \"stop\" to "
+            "leave it.",
         )

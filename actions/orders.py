@@ -10,10 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, ask_with_form, customer_id_for
-from actions.repair import form_left, form_misunderstood
+from actions.repair import form_answer
 from bot.store.customers import normalise_order_number
 from bot.store.orders import find_order
-from bot.support.answers import order_number_in, wants_to_leave, what_it_is
+from bot.support.answers import order_number_in
 from bot.support.wording import order_status
 
 
@@ -60,18 +60,8 @@ class ValidateOrderStatusForm(FormValidationAction):
     ) -> dict[str, Any]:
         """Normalise to ``TL-nnnnn``; anything else is answered and asked again (see
         :func:`actions.repair.form_misunderstood`); "stop" leaves the question."""
-        text = tracker.latest_message.get("text") or ""
-        if wants_to_leave(text):
-            return form_left("order_id")
-        number = order_number_in(str(value or ""))
-        if number is not None:
-            return {"order_id": number}
-        kind = what_it_is(text)
-        hint = (
-            f"That looks like an {kind}, not an order number." if kind
-            else "That doesn't look like an order number."
-        )
-        return form_misunderstood(
-            tracker, dispatcher, "order_id",
-            f"{hint} It's TL followed by five digits, for example TL-10042.",
+        return form_answer(
+            tracker, dispatcher, "order_id", order_number_in(str(value or "")),
+            "an order number", "That doesn't look like an order number.",
+            "It's TL followed by five digits, for example TL-10042.",
         )

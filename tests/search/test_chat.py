@@ -107,7 +107,7 @@ def test_entities_become_filters(service: SearchService):
 def test_no_results_says_so_without_cards(service: SearchService):
     reply = product_search_reply(service, "a laptop", category="laptops", max_price="1 dollar")
     assert reply.payload is None and reply.products == []
-    assert "couldn't find" in reply.text
+    assert "I found nothing for \"a laptop\" under $1.00" in reply.text and "laptops" in reply.text
 
 
 def test_unsearchable_message_asks_what_they_want(service: SearchService):
