@@ -1,5 +1,8 @@
 """``action_product_search``: product-search messages answered with hybrid search.
 
+Channels render what they can: the widget (:data:`CARD_CHANNELS`) gets one line and the
+product cards, text-only channels the product list as text (with the same payload).
+
 Context rules (README, "Context rules"): a product query starts a new search, with the
 ``product_category``, ``colour``, ``brand`` and ``max_price`` of that message only (so a
 new query without a price drops the old price filter); a message that only names a price,
@@ -24,6 +27,10 @@ from bot.search import get_service
 from bot.search.chat import is_refinement, price_in_message, product_search_reply, strip_price
 
 ENTITY_NAMES = ("product_category", "colour", "brand", "max_price")
+CARD_CHANNELS = frozenset({"socketio"})
+"""Input channels whose client shows ``product_cards`` payloads as cards (the widget): they
+get the answer's intro line with the cards; the others (REST, Telegram, voice) the list
+as text."""
 QUERY_SLOT = "search_query"
 """Slot with the last search's words (without its price)."""
 logger = logging.getLogger(__name__)
@@ -76,7 +83,9 @@ class ActionProductSearch(ShopAction):
             brand=values["brand"],
             max_price=values["max_price"],
         )
-        dispatcher.utter_message(text=reply.text, json_message=reply.payload)
+        cards = tracker.get_latest_input_channel() in CARD_CHANNELS
+        dispatcher.utter_message(text=reply.intro if cards else reply.text,
+                                 json_message=reply.payload)
         return [
             *(SlotSet(name, None if v is None else str(v)) for name, v in values.items()),
             SlotSet(QUERY_SLOT, strip_price(message)),

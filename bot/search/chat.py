@@ -200,11 +200,18 @@ def shop_categories(known: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class ChatReply:
-    """What the bot says: ``text`` for every channel, ``payload`` for card-capable ones."""
+    """What the bot says: ``text`` for text-only channels (with the product list),
+    ``payload`` for card-capable ones, which show :attr:`intro` beside the cards."""
 
     text: str
     payload: dict[str, object] | None = None
     products: list[SearchHit] = field(default_factory=list)
+
+    @property
+    def intro(self) -> str:
+        """The text without the product list (its first line) when there are cards, so a
+        channel showing the cards does not show the products twice; else the text."""
+        return self.text.splitlines()[0] if self.payload else self.text
 
 
 def _stock_words(stock: int) -> str:

@@ -79,6 +79,7 @@ def test_wedding_under_100_dollars(service: SearchService):
     cards = reply.payload["products"]
     assert len(cards) == 3
     assert all(c["price"] <= 100 for c in cards)
+    assert reply.intro == "Here is what I found under $100.00:"  # for channels with cards
     assert set(cards[0]) == {
         "id",
         "title",

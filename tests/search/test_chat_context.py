@@ -62,12 +62,13 @@ def test_refinement_or_new_query():
     assert not is_refinement("cheaper")  # nothing to change
 
 
-def run_search(text: str, slots: dict, entities: list[dict]) -> tuple[str, dict]:
+def run_search(text: str, slots: dict, entities: list[dict],
+               channel: str = "rest") -> tuple[str, dict]:
     from actions.search import ActionProductSearch
 
     latest = {"text": text, "intent": {"name": "product_search", "confidence": 1.0},
               "entities": entities}
-    events = [{"event": "user", "text": text, "parse_data": latest}]
+    events = [{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}]
     tracker = Tracker("shopper", slots, latest, events, False, None, {}, "action_listen")
     dispatcher = CollectingDispatcher()
     out = asyncio.run(ActionProductSearch().run(dispatcher, tracker, {}))
@@ -88,3 +89,10 @@ def test_a_new_query_without_a_price_drops_the_old_price(shop_url):
     said, slots = run_search("under 15 dollars", slots, [])
     assert "under $15.00" in said and "Red Lipstick" in said  # a refinement keeps the query
     assert slots["colour"] == "red"
+
+
+def test_the_widget_gets_cards_without_the_same_list_as_text(shop_url):
+    said, _ = run_search("show me red lipstick", {}, [], channel="socketio")
+    assert said == "Here is what I found:"
+    said, _ = run_search("show me red lipstick", {}, [], channel="rest")
+    assert said.startswith("Here is what I found:\n1. Red Lipstick")
