@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -11,10 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, ask_with_form, customer_id_for
-from bot.store.discounts import CODE_MAX_LEN, apply_code, normalise_code
+from actions.repair import form_answer
+from bot.store.discounts import apply_code
+from bot.support.answers import discount_code_in
 from bot.support.wording import discount_result
-
-CODE_RE = re.compile(rf"^[A-Z0-9][A-Z0-9_-]{{2,{CODE_MAX_LEN - 1}}}$")
 
 
 class ActionApplyDiscount(ShopAction):
@@ -40,7 +39,7 @@ class ActionApplyDiscount(ShopAction):
 
 
 class ValidateDiscountForm(FormValidationAction):
-    """Take the code from the customer's answer."""
+    """Take the code from the customer's answer, and only a code."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -50,18 +49,18 @@ class ValidateDiscountForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """Pick the code-like word of the answer ("it's spring10" → ``SPRING10``).
+        """Fill the slot with the code the answer offers ("it's spring10" → ``SPRING10``).
 
-        An answer with no code-like word is kept as typed (normalised), so the customer is
-        told exactly which code was not found; an empty answer is asked again.
+        An answer without one (gibberish, "I have a code", a slash payload, an e-mail) is
+        answered as what it is and asked again, or, as the second misunderstanding in a
+        row, ends the form with an offer of a person; "stop" leaves the question.
         """
-        words = str(value or "").split()
-        for word in reversed(words):
-            code = normalise_code(word)
-            if CODE_RE.match(code):
-                return {"discount_code": code}
-        code = normalise_code(str(value or ""))
-        if not code:
-            dispatcher.utter_message(response="utter_ask_discount_code")
-            return {"discount_code": None}
-        return {"discount_code": code}
+        text = tracker.latest_message.get("text") or ""
+        entities = list(tracker.get_latest_entity_values("discount_code"))
+        code = discount_code_in(text, entities) or discount_code_in(str(value or ""))
+        return form_answer(
+            tracker, dispatcher, "discount_code", code, "a discount code",
+            "I couldn't see a discount code in that.",
+            "Please type the code as it is written on your voucher, or say \"stop\" to "
+            "leave it.",
+        )

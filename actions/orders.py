@@ -10,8 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, ask_with_form, customer_id_for
+from actions.repair import form_answer
 from bot.store.customers import normalise_order_number
 from bot.store.orders import find_order
+from bot.support.answers import order_number_in
 from bot.support.wording import order_status
 
 
@@ -56,11 +58,10 @@ class ValidateOrderStatusForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """Normalise to ``TL-nnnnn`` or ask again."""
-        number = normalise_order_number(str(value)) if value else None
-        if number is None:
-            dispatcher.utter_message(
-                text="That doesn't look like an order number. It's TL followed by five "
-                     "digits, for example TL-10042."
-            )
-        return {"order_id": number}
+        """Normalise to ``TL-nnnnn``; anything else is answered and asked again (see
+        :func:`actions.repair.form_misunderstood`); "stop" leaves the question."""
+        return form_answer(
+            tracker, dispatcher, "order_id", order_number_in(str(value or "")),
+            "an order number", "That doesn't look like an order number.",
+            "It's TL followed by five digits, for example TL-10042.",
+        )

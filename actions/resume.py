@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cart import ActionCartIssue
 from actions.discounts import ActionApplyDiscount
 from actions.orders import ActionOrderStatus
 from actions.payments import ActionPaymentIssue
+from actions.repair import LEFT, OFFER_HUMAN
 
 PENDING_ACTIONS: dict[str, type[Action]] = {
     "order_status": ActionOrderStatus,
@@ -36,8 +37,18 @@ class ActionResumeRequest(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Events of the resumed action, preceded by clearing ``pending_request``."""
-        action = PENDING_ACTIONS.get(tracker.get_slot("pending_request") or "")
+        """Events of the resumed action, preceded by clearing ``pending_request``.
+
+        A form stopped by its validator (:mod:`actions.repair`) resumes nothing: after
+        misunderstandings a person is offered, after "stop" the customer hears "no problem".
+        """
+        pending = tracker.get_slot("pending_request")
+        if pending == OFFER_HUMAN:
+            return [SlotSet("pending_request", None), FollowupAction("utter_offer_human")]
+        if pending == LEFT:
+            dispatcher.utter_message(response="utter_no_handoff")
+            return [SlotSet("pending_request", None)]
+        action = PENDING_ACTIONS.get(pending or "")
         if action is None:
             dispatcher.utter_message(response="utter_anything_else")
             return [SlotSet("pending_request", None)]

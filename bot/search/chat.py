@@ -12,13 +12,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from spacy.lang.en.stop_words import STOP_WORDS
+
 from bot.search.documents import categories
+from bot.search.relevance import RELEVANCE_FLOOR, relevance
 from bot.search.service import SearchService
 from bot.search.types import MAX_QUERY_CHARS, InvalidQueryError, SearchFilters, SearchHit
+from bot.support.language import ENGLISH_ONLY, is_foreign
 
 CARD_COUNT = 3
 """Products shown in one answer."""
 CARDS_TYPE = "product_cards"
+NOTHING_ECHO_CHARS = 80
+"""Longest part of the customer's query repeated in "I found nothing for ..."."""
 
 _NUMBER = r"\d+(?:[.,]\d{3})*(?:\.\d+)?"
 _PRICE_PHRASE = re.compile(
@@ -73,6 +79,34 @@ def strip_price(message: str) -> str:
     return stripped if re.search(r"\w", stripped) else message
 
 
+REFINING_WORDS = frozenset(STOP_WORDS) | frozenset({
+    "show", "something", "cheaper", "please", "ones", "options", "budget", "dollars",
+    "dollar", "bucks", "usd", "max", "maximum", "instead", "ok", "okay", "price", "less",
+    "only", "those", "them", "one", "what", "about", "how", "any", "colour", "color", "in",
+})
+"""Words that name no product: a message made only of these (plus a price, colour or
+brand) refines the last search rather than starting a new one."""
+
+
+def is_refinement(message: str, attributes: Sequence[str] = ()) -> bool:
+    """Whether ``message`` refines the last search ("under $50", "in red?") instead of
+    starting a new one.
+
+    Args:
+        message: the customer's message.
+        attributes: the colour and brand entity values found in it.
+
+    Returns:
+        ``True`` when it names a price (a money phrase) or an attribute, and no other word
+        than the attributes' and :data:`REFINING_WORDS`.
+    """
+    if not attributes and price_in_message(message) is None:
+        return False
+    allowed = REFINING_WORDS | {w for a in attributes for w in re.findall(r"[a-z]+", a.lower())}
+    rest = _PRICE_PHRASE.sub(" ", message).lower()
+    return all(w in allowed for w in re.findall(r"[a-z]+", rest))
+
+
 def _stem(word: str) -> str:
     """Crude English singular: dresses -> dress, watches -> watch, shoes -> shoe, dress -> dress."""
     if word.endswith(("sses", "ches", "shes", "xes")):
@@ -103,13 +137,81 @@ def resolve_categories(value: str | None, known: Sequence[str]) -> tuple[str, ..
     return tuple(c for c in known if wanted <= _stems(c.replace("-", " ")))
 
 
+AUDIENCE_WORDS = {
+    "mens": frozenset({"men", "mens", "man", "male", "gents", "gentlemen", "guys", "boys"}),
+    "womens": frozenset({"women", "womens", "woman", "female", "ladies", "lady", "girls"}),
+}
+"""Words that name who a product is for, anywhere in a query, by category prefix
+(``mens-shoes``, ``womens-dresses``)."""
+AUDIENCE_AFTER_FOR = {
+    "mens": frozenset({"him", "husband", "boyfriend", "dad", "father", "son", "brother",
+                       "grandpa", "grandfather", "boy", "guy"}),
+    "womens": frozenset({"her", "wife", "girlfriend", "mum", "mom", "mother", "daughter",
+                         "sister", "grandma", "grandmother", "girl"}),
+}
+"""Words that name who a product is for after "for" ("for my daughter", "for him")."""
+_FOR_WHOM = re.compile(r"\bfor\s+(?:(?:my|a|the|our|his|her)\s+)?([a-z]+)")
+
+
+def audience_in(message: str) -> str | None:
+    """Who the query is for, as a category prefix: ``"mens"``, ``"womens"``, or ``None``
+    (no audience named, or both). "for men", "men's shoes", "for my daughter" count."""
+    text = message.lower().replace("’", "'").replace("'s", "")
+    words = set(re.findall(r"[a-z]+", text))
+    after_for = {m.group(1) for m in _FOR_WHOM.finditer(text)}
+    found = {
+        audience for audience, names in AUDIENCE_WORDS.items()
+        if words & names or after_for & AUDIENCE_AFTER_FOR[audience]
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def audience_categories(
+    audience: str | None, named: Sequence[str], known: Sequence[str]
+) -> tuple[str, ...]:
+    """The category filter once the audience is applied.
+
+    Args:
+        audience: ``"mens"``, ``"womens"`` or ``None``.
+        named: categories the query named (:func:`resolve_categories`), maybe empty.
+        known: every catalogue category.
+
+    Returns:
+        ``named`` narrowed to the audience's own categories when the catalogue has them
+        ("shoes for men" -> ``mens-shoes``); without named categories, every category
+        except the other audience's ("a gift for my wife" keeps fragrances, drops
+        ``mens-*``); ``named`` unchanged when there is no audience or the catalogue does
+        not split those categories by audience ("a laptop for my son").
+    """
+    if audience is None:
+        return tuple(named)
+    others = {f"{a}-" for a in AUDIENCE_WORDS if a != audience}
+    if not named:
+        return tuple(c for c in known if not c.startswith(tuple(others)))
+    own = tuple(c for c in named if c.startswith(f"{audience}-"))
+    return own or tuple(named)
+
+
+def shop_categories(known: Sequence[str]) -> str:
+    """The catalogue's categories in words ("beauty, fragrances, ... and womens shoes")."""
+    names = sorted(c.replace("-", " ") for c in known)
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
 @dataclass(frozen=True)
 class ChatReply:
-    """What the bot says: ``text`` for every channel, ``payload`` for card-capable ones."""
+    """What the bot says: ``text`` for text-only channels (with the product list),
+    ``payload`` for card-capable ones, which show :attr:`intro` beside the cards."""
 
     text: str
     payload: dict[str, object] | None = None
     products: list[SearchHit] = field(default_factory=list)
+
+    @property
+    def intro(self) -> str:
+        """The text without the product list (its first line) when there are cards, so a
+        channel showing the cards does not show the products twice; else the text."""
+        return self.text.splitlines()[0] if self.payload else self.text
 
 
 def _stock_words(stock: int) -> str:
@@ -137,26 +239,37 @@ def product_search_reply(
 
     Returns:
         The top :data:`CARD_COUNT` products as text and a ``product_cards`` payload, or a
-        plain "nothing found" / "what are you looking for" text without payload.
+        plain text without payload: "I only understand English for now" for another
+        language, "I found nothing for ..." plus the shop's categories when no product
+        passes the filters or the nearest is below the relevance floor
+        (:mod:`bot.search.relevance`), "what are you looking for" for an empty query.
+        Who the query is for ("for men", "for my daughter") narrows the categories
+        (:func:`audience_categories`).
     """
     message = (message or "")[:MAX_QUERY_CHARS]
+    if is_foreign(message):
+        return ChatReply(ENGLISH_ONLY)
     price = parse_price(max_price)
     if price is None:
         price = price_in_message(message)
     with service.engine.connect() as conn:
-        cats = resolve_categories(category, categories(conn))
-    extra = [w for w in (colour, brand, None if cats else category) if w]
-    query = " ".join([strip_price(message), *extra])[:MAX_QUERY_CHARS]
+        known = categories(conn)
+    named = resolve_categories(category, known)
+    cats = audience_categories(audience_in(message), named, known)
+    extra = [w for w in (colour, brand, None if named else category) if w]
+    wanted = strip_price(message)
+    query = " ".join([wanted, *extra])[:MAX_QUERY_CHARS]
     filters = SearchFilters(categories=cats, max_price=price)
     try:
         hits = service.search(query, k=CARD_COUNT, mode="hybrid", filters=filters)
     except InvalidQueryError:
         return ChatReply("Tell me what you are looking for, for example 'a red dress under $50'.")
     limit = f" under ${price:,.2f}" if price is not None else ""
-    if not hits:
+    if not hits or relevance(service, query, filters) < RELEVANCE_FLOOR:
+        shown = " ".join(wanted.split())[:NOTHING_ECHO_CHARS]
         return ChatReply(
-            f"Sorry, I couldn't find any products{limit} matching that. "
-            "Try other words or a higher budget."
+            f"I found nothing for \"{shown}\"{limit}. The shop sells "
+            f"{shop_categories(known)}."
         )
     lines = [f"Here is what I found{limit}:"]
     lines += [f"{h.rank}. {h.title} - ${h.price:,.2f}, {_stock_words(h.stock)}" for h in hits]

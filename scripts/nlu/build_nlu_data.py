@@ -55,6 +55,7 @@ INTENTS: list[str] = [
     "kick_stats",
     "human_handoff",
     "out_of_scope",
+    "restart",
 ]
 
 # CLINC150 intent -> Touchline intent (applied identically to train and test splits).

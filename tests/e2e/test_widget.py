@@ -249,6 +249,8 @@ def test_conversation_buttons_cards_takeover_and_history(browser, shop):
     assert "what I found" in tab.bot_texts()[0]
     cards = tab.page.locator("#touchline-chat .card")
     assert cards.count() == 3
+    titles = cards.locator(".card-title").all_text_contents()
+    assert not any(t in tab.bot_texts()[0] for t in titles)  # cards, not cards + a list
     assert "$" in cards.first.locator(".card-price").text_content()
     save_screenshot(tab.page, "widget-cards.png")
 

@@ -79,6 +79,7 @@ def test_wedding_under_100_dollars(service: SearchService):
     cards = reply.payload["products"]
     assert len(cards) == 3
     assert all(c["price"] <= 100 for c in cards)
+    assert reply.intro == "Here is what I found under $100.00:"  # for channels with cards
     assert set(cards[0]) == {
         "id",
         "title",
@@ -107,7 +108,7 @@ def test_entities_become_filters(service: SearchService):
 def test_no_results_says_so_without_cards(service: SearchService):
     reply = product_search_reply(service, "a laptop", category="laptops", max_price="1 dollar")
     assert reply.payload is None and reply.products == []
-    assert "couldn't find" in reply.text
+    assert "I found nothing for \"a laptop\" under $1.00" in reply.text and "laptops" in reply.text
 
 
 def test_unsearchable_message_asks_what_they_want(service: SearchService):

@@ -1,0 +1,108 @@
+"""Repair: answer a misunderstanding, and offer a person after two in a row.
+
+``action_misunderstood`` answers ``nlu_fallback`` and ``out_of_scope`` (rules.yml); the
+form validators call :func:`form_misunderstood` when an answer does not fill the slot they
+asked for. Both count the turn with :mod:`bot.support.repair`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.support.answers import wants_to_leave, what_it_is
+from bot.support.language import ENGLISH_ONLY, is_foreign
+from bot.support.repair import OFFER_AFTER, SLOT, count_misunderstanding
+
+OFFER_HUMAN = "offer_human"
+"""``pending_request`` value: the form stopped after a misunderstanding; offer a person."""
+LEFT = "left"
+"""``pending_request`` value: the customer left the form's question ("stop")."""
+
+
+def form_misunderstood(
+    tracker: Tracker, dispatcher: CollectingDispatcher, slot: str, hint: str
+) -> dict[str, Any]:
+    """Slot values for a form answer that does not fill ``slot``.
+
+    Args:
+        tracker: the conversation, whose latest user message is the answer.
+        dispatcher: gets ``hint`` (what the answer was and what is needed) on a first
+            misunderstanding.
+        slot: the slot the form asked for.
+        hint: the sentence to say; the form then asks again.
+
+    Returns:
+        ``{slot: None, SLOT: streak}``, and after :data:`OFFER_AFTER` misunderstandings in
+        a row also ``requested_slot: None`` (the form stops) and ``pending_request:
+        offer_human`` (``action_resume_request`` offers a person).
+    """
+    count, streak = count_misunderstanding(tracker.events, tracker.get_slot(SLOT))
+    if count >= OFFER_AFTER:
+        return {slot: None, SLOT: streak, "requested_slot": None, "pending_request": OFFER_HUMAN}
+    dispatcher.utter_message(text=hint)
+    return {slot: None, SLOT: streak}
+
+
+def form_answer(
+    tracker: Tracker, dispatcher: CollectingDispatcher, slot: str, value: str | None,
+    wanted: str, unseen: str, how: str,
+) -> dict[str, Any]:
+    """Slot values for a form's answer: the value, or leaving, or a misunderstanding.
+
+    Args:
+        tracker: the conversation, whose latest user message is the answer.
+        dispatcher: gets the hint on a misunderstanding.
+        slot: the slot the form asked for.
+        value: the value found in the answer, ``None`` when there is none.
+        wanted: what was asked for, with its article ("a discount code").
+        unseen: the hint when the answer is nothing recognisable.
+        how: the sentence after the hint that says what a value looks like.
+
+    Returns:
+        ``{slot: value}``; :func:`form_left` for "stop"; else :func:`form_misunderstood`
+        with "That looks like an e-mail address, not <wanted>." (or ``unseen``) + ``how``.
+    """
+    if wants_to_leave(tracker.latest_message.get("text") or ""):
+        return form_left(slot)
+    if value is not None:
+        return {slot: value}
+    kind = what_it_is(tracker.latest_message.get("text") or "")
+    hint = f"That looks like an {kind}, not {wanted}." if kind else unseen
+    return form_misunderstood(tracker, dispatcher, slot, f"{hint} {how}")
+
+
+def form_left(slot: str) -> dict[str, Any]:
+    """Slot values that stop the form without an answer (the customer said "stop")."""
+    return {slot: None, "requested_slot": None, "pending_request": LEFT}
+
+
+class ActionMisunderstood(Action):
+    """Say the message was not understood (or is out of scope, or not English); on the
+    second misunderstanding in a row stop any form and offer a person."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_misunderstood"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Utter the answer; events: the streak slot, and the offer's ``FollowupAction``."""
+        count, streak = count_misunderstanding(tracker.events, tracker.get_slot(SLOT))
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        events: list[dict[str, Any]] = [SlotSet(SLOT, streak)]
+        if is_foreign(tracker.latest_message.get("text") or ""):
+            dispatcher.utter_message(text=ENGLISH_ONLY)
+        elif intent == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
+        elif count < OFFER_AFTER:
+            dispatcher.utter_message(response="utter_rephrase")
+        if count < OFFER_AFTER:
+            return events
+        if tracker.active_loop_name:
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return [*events, SlotSet("pending_request", None), FollowupAction("utter_offer_human")]

@@ -1,0 +1,91 @@
+"""Forms that validate, repair after misunderstandings, and "start over", over REST
+against the real stack (issue #13)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from bot.runtime.stack import texts
+
+pytestmark = pytest.mark.slow
+
+INTERNAL = re.compile(
+    r"/[a-z_]|nlu_fallback|utter_|action_|requested_slot|pending_request|discount_code|"
+    r"customer_ref|order_id|customer_id|misunderstandings"
+)
+OPENERS = {
+    "discount_form": ("bob", "I want to use a discount code", "Which discount code"),
+    "order_status_form": ("e2e-leak-order", "where is my order?", "order number"),
+    "identify_form": ("e2e-leak-id", "my card was declined", "order number (like TL-10042)"),
+}
+NOT_VALUES = ["/nlu_fallback", "/restart", "/action_handoff", "/discount_code{\"x\": 1}",
+              "plok", "zzqx vlorp", "/utter_greet"]
+
+
+def leaks(reply: list[dict]) -> list[str]:
+    """Internal names in any text or button title of a reply."""
+    shown = [m.get("text") or "" for m in reply]
+    shown += [b.get("title", "") for m in reply for b in m.get("buttons") or []]
+    return [s for s in shown if INTERNAL.search(s)]
+
+
+@pytest.mark.parametrize("form", sorted(OPENERS))
+def test_no_internal_name_reaches_a_customer_in_any_form(stack, form):
+    sender, opener, question = OPENERS[form]
+    for n, text in enumerate(NOT_VALUES):
+        conv = f"{sender}-{n}" if sender != "bob" else "bob"
+        stack.say(conv, "start over")
+        assert question in texts(stack.say(conv, opener))
+        reply = stack.say(conv, text)
+        assert reply and not leaks(reply), (text, reply)
+        assert "couldn't find the code" not in texts(reply)
+
+
+def test_discount_form_asks_again_then_takes_the_code(stack):
+    assert "Which discount code" in texts(stack.say("emma", "I have a discount code"))
+    reply = texts(stack.say("emma", "plok"))
+    assert "PLOK" not in reply and "couldn't see a discount code" in reply
+    assert "Which discount code" in reply
+    reply = texts(stack.say("emma", "oh sorry, my code is nope7 I think"))
+    assert "couldn't find the code NOPE7" in reply and "THINK" not in reply
+
+
+def test_two_misunderstandings_in_a_form_offer_a_person(stack):
+    stack.say("e2e-rep-form", "where is my order?")
+    assert "doesn't look like an order number" in texts(stack.say("e2e-rep-form", "plok"))
+    reply = stack.say("e2e-rep-form", "zzqx vlorp")
+    assert "connect you with a person" in texts(reply) and reply[-1]["buttons"]
+    assert stack.tracker("e2e-rep-form")["active_loop"] in ({}, {"name": None})
+    assert "opened ticket #" in texts(stack.say("e2e-rep-form", "/affirm"))
+
+
+def test_out_of_scope_then_not_understood_offers_a_person(stack):
+    first = texts(stack.say("e2e-rep-oos", "what's the weather going to be like in Paris?"))
+    assert "connect you with a person" not in first
+    reply = stack.say("e2e-rep-oos", "/nlu_fallback")
+    assert "connect you with a person" in texts(reply) and reply[-1]["buttons"]
+
+
+def test_stop_leaves_a_form(stack):
+    assert "order number" in texts(stack.say("e2e-rep-stop", "where is my order?"))
+    reply = texts(stack.say("e2e-rep-stop", "stop"))
+    assert "No problem" in reply and "order number" not in reply
+    assert stack.tracker("e2e-rep-stop")["active_loop"] in ({}, {"name": None})
+
+
+def test_person_requested_inside_the_discount_form(stack):
+    assert "account" in texts(stack.say("e2e-rep-human", "I have a voucher"))
+    assert "Which discount code" in texts(stack.say("e2e-rep-human", "alice@example.com"))
+    assert "opened ticket #" in texts(stack.say("e2e-rep-human", "I want to talk to a human"))
+
+
+def test_start_over_resets_the_conversation_politely(stack):
+    assert "account" in texts(stack.say("e2e-restart", "I want to use a discount code"))
+    assert "Which discount code" in texts(stack.say("e2e-restart", "frank@example.com"))
+    reply = texts(stack.say("e2e-restart", "start over"))
+    assert "start over" in reply and "forgotten" in reply
+    tracker = stack.tracker("e2e-restart")
+    assert tracker["active_loop"] in ({}, {"name": None})
+    assert tracker["slots"]["customer_id"] is None
+    assert "account" in texts(stack.say("e2e-restart", "I want to use a discount code"))
