@@ -2,15 +2,15 @@
 
 One command, one machine, one run::
 
-    .venv/bin/python bench/nlu.py --quick      # subsets, fewer DIET epochs (minutes)
-    .venv/bin/python bench/nlu.py              # full data sets (hours with the default)
+    .venv/bin/python -m bench.nlu --quick      # subsets, fewer DIET epochs (minutes)
+    .venv/bin/python -m bench.nlu              # full data sets (hours with the default)
 
 Data (``../shared/data``): CLINC150 ``data_full.json`` (train + oos_train / test +
 oos_test), BANKING77 (train.csv / test.csv), and Touchline's ``data/nlu`` with 5-fold
 stratified cross-validation. Pipelines: (a) Rasa 3.6's default pipeline, the one
 ``rasa init`` writes (``rasa/engine/recipes/config_files/default_config.yml``); (b) the
 ``pipeline:`` of Touchline's ``config.yml``. Every training and every parse run happens in
-a fresh subprocess (``python bench/nlu.py worker ...``) so CPU seconds (user + system,
+a fresh subprocess (``python -m bench.nlu worker ...``) so CPU seconds (user + system,
 all threads, ``getrusage``) belong to one step.
 
 Metrics per data set and pipeline: in-scope accuracy (in-scope rows whose predicted intent
@@ -261,7 +261,7 @@ def pipeline_configs(
 
 
 def run_worker(*args: str) -> dict:
-    """Run ``bench/nlu.py worker ...`` in a fresh process; return its JSON result."""
+    """Run ``python -m bench.nlu worker ...`` in a fresh process; return its JSON result."""
     with tempfile.TemporaryDirectory(prefix="bench_nlu_worker_") as tmp:
         result = Path(tmp) / "result.json"
         env = {
@@ -273,7 +273,7 @@ def run_worker(*args: str) -> dict:
             "RASA_CACHE_DIRECTORY": str(Path(tmp) / "cache"),
         }
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "worker", *args, str(result)],
+            [sys.executable, "-m", "bench.nlu", "worker", *args, str(result)],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -614,7 +614,7 @@ def open_draws(names: list[str], draws: int) -> dict[str, dict[str, list[list[st
     Draws already saved are reused (the file is versioned), missing ones are drawn with
     seeds 0, 1, ... (:func:`open_intent.draw_known`) and saved.
     """
-    from open_intent import RATIOS, draw_known
+    from bench.open_intent import RATIOS, draw_known
 
     saved = json.loads(OPEN_DRAWS.read_text()) if OPEN_DRAWS.exists() else {}
     for name in names:
@@ -644,7 +644,7 @@ def evaluate_open(
     all-shots cells, each in its own worker. Partial results go to
     ``nlu_open.partial.json`` after each data set.
     """
-    from open_intent import RATIOS, add_typos, flatten, open_metrics, open_split
+    from bench.open_intent import RATIOS, add_typos, flatten, open_metrics, open_split
 
     saved = open_draws(names, draws)
     report: dict = {}
@@ -712,7 +712,7 @@ def _mean_runs(runs: list[dict]) -> dict:
 
 def print_open_table(report: dict) -> None:
     """One row per cell: Touchline and default accuracy / macro-F1, ADB's, the noise drop."""
-    from open_intent import PUBLISHED_ADB
+    from bench.open_intent import PUBLISHED_ADB
 
     def pair(r: dict | None) -> str:
         return f"{r['accuracy']:.2f}/{r['macro_f1']:.2f}" if r else "-"
@@ -1047,7 +1047,6 @@ def worker(argv: list[str]) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
         os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-        sys.path.insert(0, str(ROOT))
         if sys.argv[2] == "many":
             worker_many(*sys.argv[3:])
         else:

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "bench" / "nlu.py"
-spec = importlib.util.spec_from_file_location("bench_nlu", PATH)
-assert spec is not None and spec.loader is not None
-bench_nlu = importlib.util.module_from_spec(spec)
-sys.modules["bench_nlu"] = bench_nlu  # dataclasses look their module up there
-spec.loader.exec_module(bench_nlu)
+import bench.nlu as bench_nlu
 
 
 def test_best_in_scope_skips_the_fallback_and_reports_an_out_of_scope_first_rank():

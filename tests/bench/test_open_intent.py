@@ -1,18 +1,10 @@
-"""The open-intent protocol of ``bench/nlu.py --open`` (``bench/open_intent.py``)."""
+"""The open-intent protocol of ``python -m bench.nlu --open`` (``bench/open_intent.py``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
 
-PATH = Path(__file__).resolve().parents[2] / "bench" / "open_intent.py"
-spec = importlib.util.spec_from_file_location("open_intent", PATH)
-assert spec is not None and spec.loader is not None
-open_intent = importlib.util.module_from_spec(spec)
-sys.modules["open_intent"] = open_intent  # dataclasses look their module up there
-spec.loader.exec_module(open_intent)
+from bench import open_intent
 
 TRAIN = [(f"{intent} example {i}", intent) for intent in "abcdefgh" for i in range(30)] + [
     ("what is the weather", "oos")
