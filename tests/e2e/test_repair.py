@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from bot.runtime.stack import texts
+
+from testing.stack import texts
 
 pytestmark = pytest.mark.slow
 

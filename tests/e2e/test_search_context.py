@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from bot.runtime.stack import texts
+
+from testing.stack import texts
 
 pytestmark = pytest.mark.slow
 
