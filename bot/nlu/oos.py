@@ -20,7 +20,8 @@ Procedure (:func:`calibrate`):
 4. Score every out-of-fold row with :func:`bot.nlu.neighbours.open_set_score`: the
    calibrated maximum in-scope probability, discounted by the row's distance to its nearest
    training examples of the fold (``similarity_weight`` 0 is the probability alone).
-5. For each candidate similarity weight, choose the threshold on that score: with real
+5. For each candidate similarity weight (only 0 when the data has out-of-scope rows),
+   choose the threshold on that score: with real
    out-of-scope rows, the best out-of-scope recall among thresholds losing at most
    ``max_in_scope_loss`` in-scope accuracy (:func:`select_threshold`); with simulated ones,
    the best expected accuracy on traffic of which a share ``expected_oos_share`` is out of
@@ -287,7 +288,8 @@ def calibrate(
             accuracy (:func:`select_threshold_for_share`).
         neighbours: nearest training examples averaged by the similarity score.
         similarity_weights: candidate weights of the similarity in the open-set score
-            (:func:`bot.nlu.neighbours.open_set_score`), each >= 0.
+            (:func:`bot.nlu.neighbours.open_set_score`), each >= 0; with out-of-scope rows
+            in the data only 0 (the probability alone).
 
     Returns:
         The :class:`Calibration`; temperature 1.0 and threshold 0.0 when there are too
@@ -326,8 +328,11 @@ def calibrate(
     rows = [np.concatenate(a) for a in (in_p, in_sim, in_correct, oos_p, oos_sim, oos_flagged)]
     budget = max_in_scope_loss if has_oos or simulated_loss is None else simulated_loss
     share = None if has_oos else expected_oos_share
+    # Real out-of-scope examples teach the classifier an out-of-scope class of its own; the
+    # similarity then only pushed rare but valid wordings (a mixed-script "thanks") out.
+    weights = (0.0,) if has_oos else similarity_weights
     best: tuple[float, float, float] | None = None  # (value, weight, threshold)
-    for weight in similarity_weights:
+    for weight in weights:
         threshold, value = _threshold_for_weight(rows, weight, budget, share)
         if best is None or value > best[0] + 1e-12:
             best = (value, float(weight), threshold)
