@@ -28,7 +28,7 @@ class RedactingEventBroker(EventBroker):
 
     def is_ready(self) -> bool:
         """Whether the wrapped broker is ready."""
-        return self.broker.is_ready()
+        return bool(self.broker.is_ready())
 
     async def close(self) -> None:
         """Close the wrapped broker."""

@@ -102,11 +102,11 @@ def forget(who: str, database_url: str | None = None,
                 erasure.removed["conversation events"] = delete_conversations(conn, senders)
             engine.dispose()
         erasure.removed["conversations"] = len(senders)
-        erasure.removed["tickets"] = session.execute(delete(Ticket).where(
+        erasure.removed["tickets"] = session.execute(delete(Ticket.__table__).where(
             (Ticket.customer_id == customer.id) | Ticket.sender_id.in_(senders))).rowcount
         carts = select(Cart.id).where(Cart.customer_id == customer.id).scalar_subquery()
         erasure.removed["cart items"] = session.execute(
-            delete(CartItem).where(CartItem.cart_id.in_(carts))).rowcount
+            delete(CartItem.__table__).where(CartItem.cart_id.in_(carts))).rowcount
         for table in reversed(Base.metadata.sorted_tables):
             if "customer_id" not in table.c or table.name == "tickets":
                 continue
