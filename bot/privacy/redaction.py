@@ -41,6 +41,7 @@ PLACEHOLDERS = {
 _GROUPED_DIGITS = re.compile(r"(?<![\w.,/-])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
 """A run of digit groups separated by single spaces or dashes, not part of a word, a
 decimal number or a date written with slashes."""
+_GROUP = re.compile(r"[A-Za-z0-9]+")
 _CARD_DIGITS = (13, 19)
 _CARD_FIRST_DIGITS = "23456"
 
@@ -111,19 +112,22 @@ def _longest_valid_span(groups: list[tuple[int, int]], text: str,
 
 
 def _is_card(candidate: str) -> bool:
-    digits = re.sub(r"[ -]", "", candidate)
+    digits = candidate.replace(" ", "").replace("-", "")
     return (_CARD_DIGITS[0] <= len(digits) <= _CARD_DIGITS[1]
             and digits[0] in _CARD_FIRST_DIGITS and luhn_valid(digits))
 
 
 def _replace_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool],
-                   label: str) -> str:
+                   label: str, min_length: int) -> str:
     """Replace in ``text`` the widest run of groups in each ``pattern`` match that
-    ``valid`` accepts (a card followed by its security code is one run of digits)."""
+    ``valid`` accepts (a card followed by its security code is one run of digits);
+    matches shorter than ``min_length`` characters are skipped at once."""
     out, last = [], 0
     for match in pattern.finditer(text):
+        if match.end() - match.start() < min_length:
+            continue
         groups = [(match.start() + g.start(), match.start() + g.end())
-                  for g in re.finditer(r"[A-Za-z0-9]+", match.group())]
+                  for g in _GROUP.finditer(match.group())]
         span = _longest_valid_span(groups, text, valid)
         if span is not None:
             out += [text[last:span[0]], label]
@@ -133,12 +137,13 @@ def _replace_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], b
 
 def redact_cards(text: str) -> str:
     """``text`` with every Luhn-valid card number replaced by ``[card number]``."""
-    return _replace_spans(text, _GROUPED_DIGITS, _is_card, PLACEHOLDERS["card"])
+    return _replace_spans(text, _GROUPED_DIGITS, _is_card, PLACEHOLDERS["card"],
+                          _CARD_DIGITS[0])
 
 
 def redact_ibans(text: str) -> str:
     """``text`` with every IBAN that passes mod-97 replaced by ``[IBAN]``."""
-    return _replace_spans(text, _IBAN, iban_valid, PLACEHOLDERS["iban"])
+    return _replace_spans(text, _IBAN, iban_valid, PLACEHOLDERS["iban"], _IBAN_LENGTH[0])
 
 
 def redact_security_codes(text: str) -> str:

@@ -54,12 +54,13 @@ def test_no_card_number_or_e_mail_is_stored_or_logged(private_stack):
     stored = json.dumps(stack.tracker("web-pay"))
     assert "[card number]" in stored and "[e-mail]" in stored
     work = stack.workdir
-    everything = raw_bytes(work / "tracker.db", work / "shop.db",
-                           stack.log("rasa"), stack.log("actions"))
-    assert b"Received user message" in everything  # the logs really are at DEBUG
+    conversations = raw_bytes(work / "tracker.db", stack.log("rasa"), stack.log("actions"))
+    assert b"parse_data_text" in conversations  # the logs really are at DEBUG (with user text)
     for secret in SECRETS:
-        assert secret.encode() not in everything, secret
+        assert secret.encode() not in conversations, secret
         assert secret not in stored and secret not in summary, secret
+    shop = raw_bytes(work / "shop.db")  # holds the customer's e-mail address as account data
+    assert all(secret.encode() not in shop for secret in SECRETS[:2] + SECRETS[3:])
 
 
 def test_rasa_runs_with_telemetry_off(private_stack):
