@@ -1,10 +1,13 @@
-"""``make run`` starts Rasa with its telemetry off and runs the retention job daily."""
+"""The processes of ``make run``: Rasa with its telemetry off, every log record redacted,
+and the retention job daily."""
 
 from __future__ import annotations
 
 import shlex
 import subprocess
 import sys
+
+import pytest
 
 from bot.config import PROJECT_ROOT
 
@@ -54,3 +57,17 @@ def test_the_retention_job_runs_at_start_and_stays_up(tmp_path):
     finally:
         job.terminate()
         job.wait(10)
+
+
+@pytest.mark.parametrize("setup", [
+    "from bot.api.app import create_app; create_app()",  # the API
+    "import actions",  # the action server imports the package first
+    "from bot.dialogue.tracker_store import WindowedSQLTrackerStore as S; "
+    "from rasa.shared.core.domain import Domain; S(Domain.empty(), db=sys.argv[1])",  # Rasa
+])
+def test_every_process_redacts_its_log_records(setup, tmp_path):
+    script = (f"import logging, sys; {setup}; logging.basicConfig(); "
+              "logging.getLogger('any').warning('paid with %s', '4111 1111 1111 1111')")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "t.db")],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert "paid with [card number]" in run.stderr and "4111" not in run.stderr
