@@ -23,7 +23,9 @@ from pathlib import Path
 from sqlalchemy import delete, select
 
 from bot.config import settings
+from bot.privacy import redactor
 from bot.privacy.conversations import delete_conversations, idle_senders, tracker_engine
+from bot.privacy.logs import install_log_redaction
 from bot.store.db import session_scope
 from bot.store.models import Ticket
 
@@ -92,7 +94,8 @@ def run_daily(days: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: see the module doc."""
+    """Command line: see the module doc (log records are redacted, :mod:`bot.privacy.logs`)."""
+    install_log_redaction(redactor())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=None,
                         help="retention period (default TOUCHLINE_RETENTION_DAYS)")
