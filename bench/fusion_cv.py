@@ -166,3 +166,23 @@ def cross_validate(
         cv=statistics.fmean(held_out),
         fold_params=fold_params,
     )
+
+
+def fit_and_hold_out(
+    grid: list[tuple[dict[str, float], Fuse]],
+    train: Sequence[QueryLists],
+    test: Sequence[QueryLists],
+) -> tuple[dict[str, float], float]:
+    """Choose the setting on ``train`` alone and score it on ``test``.
+
+    Returns:
+        ``(setting, mean nDCG@10 on test)``.
+
+    Raises:
+        ValueError: empty ``train``, ``test`` or ``grid``.
+    """
+    if not train or not test or not grid:
+        raise ValueError("need training queries, test queries and one setting")
+    scores = [[ndcg_at_k(fuse(q), q.relevant, K) for q in train] for _, fuse in grid]
+    params, fuse = grid[_best(scores, range(len(train)))]
+    return params, statistics.fmean(ndcg_at_k(fuse(q), q.relevant, K) for q in test)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.fusion_cv import QueryLists, cross_validate, families
+from bench.fusion_cv import QueryLists, cross_validate, families, fit_and_hold_out
 from bot.search.fusion import HYBRID_K, VECTOR_WEIGHT, reciprocal_rank_fusion
 from bot.search.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from bot.search.service import RRF_DEPTH, SearchService
@@ -48,6 +48,10 @@ LABELS = {
     "hybrid": f"hybrid, weighted RRF w={VECTOR_WEIGHT} k={HYBRID_K} (shipped)",
 }
 SHIPPED_FAMILY = "weighted RRF"
+ORIGINAL = 72
+"""Queries q01-q72 existed before the fusion was tuned; q73 on were written for it, before
+any search ran on them (``bench/data/README.md``). Fitting on the first and scoring on the
+second is a harder check than cross-validation: another author, other query kinds."""
 
 
 def load_dev(path: Path) -> list[dict]:
@@ -150,17 +154,31 @@ def main() -> int:
         r = results[mode]["all"]
         print(f"| {LABELS[mode]} | {r['nDCG@10']:.3f} | {r['recall@10']:.3f} | {r['MRR']:.3f} |")
     kinds = sorted(k for k in results["text"] if k != "all")
-    print("\nnDCG@10 by query kind\n")
-    print("| kind | n | " + " | ".join(MODES) + " |\n|---|---|" + "---|" * len(MODES))
-    for kind in kinds:
-        cells = " | ".join(f"{results[m][kind]['nDCG@10']:.3f}" for m in MODES)
-        print(f"| {kind} | {results['text'][kind]['n']} | {cells} |")
+    for metric in ("nDCG@10", "recall@10", "MRR"):
+        print(f"\n{metric} by query kind\n")
+        print("| kind | n | " + " | ".join(MODES) + " |\n|---|---|" + "---|" * len(MODES))
+        for kind in kinds:
+            cells = " | ".join(f"{results[m][kind][metric]:.3f}" for m in MODES)
+            print(f"| {kind} | {results['text'][kind]['n']} | {cells} |")
 
     print("\nFusion families: nDCG@10 fitted on all queries, and 10-fold cross-validated\n")
     print("| family | chosen on all queries | fit on all | cross-validated |\n|---|---|---|---|")
     for fit in fits.values():
         params = ", ".join(f"{k}={v}" for k, v in fit.params.items())
         print(f"| {fit.name} | {params} | {fit.fit_all:.3f} | {fit.cv:.3f} |")
+
+    held: dict[str, object] = {}
+    if len(lists) > ORIGINAL:
+        params, held_score = fit_and_hold_out(
+            families()[SHIPPED_FAMILY], lists[:ORIGINAL], lists[ORIGINAL:]
+        )
+        on_new = score_modes(dev[ORIGINAL:], lists[ORIGINAL:], hybrid[ORIGINAL:])
+        held = {"params": params, "fitted_on_original": held_score,
+                **{m: on_new[m]["all"]["nDCG@10"] for m in MODES}}
+        print(f"\nweighted RRF fitted on the {ORIGINAL} original queries only "
+              f"({', '.join(f'{k}={v}' for k, v in params.items())}), scored on the "
+              f"{len(dev) - ORIGINAL} new ones: nDCG@10 {held_score:.3f}; on the same queries "
+              + ", ".join(f"{m} {on_new[m]['all']['nDCG@10']:.3f}" for m in MODES))
 
     shipped = fits[SHIPPED_FAMILY]
     best_single = max(results[m]["all"]["nDCG@10"] for m in ("text", "knn"))
@@ -174,7 +192,8 @@ def main() -> int:
     print(f"hybrid - BM25 nDCG@10 = {gain:+.3f} (target >= +0.10)")
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    report = {**results, "cross_validation": {n: asdict(f) for n, f in fits.items()}}
+    report = {**results, "cross_validation": {n: asdict(f) for n, f in fits.items()},
+              "new_queries_held_out": held}
     (out / "search_quality.json").write_text(json.dumps(report, indent=2))
     met = shipped.cv >= best_single and shipped.cv > old and constants_match and gain >= 0.10
     return 0 if met else 1

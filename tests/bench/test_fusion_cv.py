@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bench.fusion_cv import FOLDS, QueryLists, convex, cross_validate, families, weighted_rrf
+from bench.fusion_cv import (
+    FOLDS,
+    QueryLists,
+    convex,
+    cross_validate,
+    families,
+    fit_and_hold_out,
+    weighted_rrf,
+)
 
 
 def queries(n: int, text_right: int) -> list[QueryLists]:
@@ -40,3 +48,14 @@ def test_grids_and_bad_input():
     assert ({"vector_weight": 1.0, "k": 60}) in [p for p, _ in grids["weighted RRF"]]
     with pytest.raises(ValueError):
         cross_validate("t", grids["weighted RRF"], queries(FOLDS - 1, 0))
+
+
+def test_hold_out_chooses_on_train_and_scores_test():
+    grid = [({"vector_weight": 1.0, "k": 5}, weighted_rrf(1.0, 5)),
+            ({"vector_weight": 0.0, "k": 5}, weighted_rrf(0.0, 5))]
+    train, test = queries(10, text_right=10), queries(10, text_right=0)
+    params, score = fit_and_hold_out(grid, train, test)
+    assert params == {"vector_weight": 0.0, "k": 5}  # text was right on train
+    assert score == pytest.approx(0.5)  # and wrong on test: relevant id third
+    with pytest.raises(ValueError):
+        fit_and_hold_out(grid, [], test)
