@@ -32,6 +32,7 @@ from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -44,6 +45,7 @@ from bot.nlu.embedding_model import (
     load_fast_encoder,
     load_model,
 )
+from bot.nlu.spelling import CORRECTED_TEXT
 
 logger = logging.getLogger(__name__)
 ENGINES = ("ctranslate2", "torch")
@@ -171,11 +173,19 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             for attribute in attributes
             if isinstance(message.get(attribute), str) and message.get(TOKENS_NAMES[attribute])
         ]
-        encoded = self._encode_all([text for _, _, text, _ in jobs])
+        corrected = {
+            id(message): message.get(CORRECTED_TEXT)
+            for message, attribute, _, _ in jobs
+            if attribute == TEXT and isinstance(message.get(CORRECTED_TEXT), str)
+        }
+        encoded = self._encode_all([text for _, _, text, _ in jobs] + list(corrected.values()))
         for message, attribute, text, tokens in jobs:
             vectors = encoded[text]
             sequence = align_to_tokens(vectors, [(t.start, t.end) for t in tokens])
-            self.add_features_to_message(sequence, vectors.sentence[None, :], attribute, message)
+            # Word pieces stay aligned with the message's own tokens; the sentence embedding
+            # reads the typo-corrected text when the SpellingCorrector found one.
+            sentence = encoded[corrected[id(message)]] if id(message) in corrected else vectors
+            self.add_features_to_message(sequence, sentence.sentence[None, :], attribute, message)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Featurize every training example (all dense attributes), batched.

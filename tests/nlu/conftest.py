@@ -28,6 +28,7 @@ PIPELINE = [
     {"name": "bot.nlu.spacy_nlp.SpacyNLP", "model": "SPACY_DIR"},
     {"name": "SpacyTokenizer"},
     {"name": "CountVectorsFeaturizer"},
+    {"name": "bot.nlu.spelling.SpellingCorrector"},
     {"name": "bot.nlu.featurizer.SentenceEmbeddingFeaturizer", "alias": "minilm"},
     {"name": "bot.nlu.classifier.IntentClassifier", "cv_folds": 3},
     {"name": "SpacyEntityExtractor", "dimensions": ["brand", "colour", "product_category"]},

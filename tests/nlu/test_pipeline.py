@@ -32,8 +32,9 @@ NON_LATIN = {
 def test_tarball_holds_every_trained_part(trained_model):
     names = tarfile.open(trained_model).getnames()
     assert any(n.endswith("spacy_pipeline/entity_ruler/patterns.jsonl") for n in names)
-    assert any(n.endswith("IntentClassifier4/model.npz") for n in names)
-    assert any(n.endswith("IntentClassifier4/meta.json") for n in names)
+    assert any(n.endswith("IntentClassifier5/model.npz") for n in names)
+    assert any(n.endswith("IntentClassifier5/meta.json") for n in names)
+    assert any(n.endswith("SpellingCorrector3/vocabulary.json") for n in names)
 
 
 def test_heldout_accuracy_floor(parse):
@@ -42,6 +43,23 @@ def test_heldout_accuracy_floor(parse):
     hits = sum(parse(e.get("text"))["intent"]["name"] == e.get("intent") for e in examples)
     assert len(examples) == 24
     assert hits / len(examples) >= ACCURACY_FLOOR
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("has my ordr shippped yet", "has my order shipped yet"),
+        ("thnaks a lot", "thanks a lot"),
+    ],
+)
+def test_typos_get_the_intent_of_what_was_meant(parse, typed, meant):
+    """The SpellingCorrector, trained and loaded in the graph, gives the typed message the
+    intent of the corrected one; the text and its tokens stay as typed."""
+    clean = parse(meant)
+    noisy = parse(typed)
+    assert noisy["text"] == typed
+    assert noisy["intent"]["name"] == clean["intent"]["name"] != "nlu_fallback"
+    assert noisy["intent"]["confidence"] == pytest.approx(clean["intent"]["confidence"], abs=0.05)
 
 
 def test_ranking_is_calibrated_distribution(parse):
@@ -114,7 +132,7 @@ def test_r4_long_messages_are_bounded(parse, size):
 
 def test_meta_json_is_plain_data(trained_model):
     with tarfile.open(trained_model) as tar:
-        member = next(m for m in tar.getmembers() if m.name.endswith("IntentClassifier4/meta.json"))
+        member = next(m for m in tar.getmembers() if m.name.endswith("IntentClassifier5/meta.json"))
         meta = json.loads(tar.extractfile(member).read())
     assert set(meta) == {
         "classes",
