@@ -14,7 +14,8 @@ Routes, under Rasa's channel prefix ``/webhooks/voice/``:
 ``POST /utterance``
     A recorded utterance (WAV, OGG/Opus or WebM/Opus body; at most
     :data:`MAX_UPLOAD_BYTES` and 60 s) in; JSON out: ``session_id`` and ``token`` (send both
-    back for the next turn; a widget session's id and token work too, and the turn then
+    back for the next turn; a widget session's id and token work too (a signed-in widget
+    session's resume token too: the turn is then that customer's), and the turn then
     also appears in the session's other open tabs, except the socket ``sid`` names),
     ``transcript``,
     ``messages`` (bot messages as the REST channel returns them), ``reply_text`` and
@@ -50,6 +51,8 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from websockets.exceptions import ConnectionClosed
 
 from bot.config import settings
+from bot.identity.metadata import stamp
+from bot.identity.tokens import IdentityError
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.socketio import SessionSigner, share_spoken_turn
@@ -61,6 +64,8 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 """Largest utterance body accepted, in bytes."""
 MIMES = {"wav": "audio/wav", "ogg": "audio/ogg"}
+CALL_STREAM = "touchline-call-stream"
+"""Purpose signed into a phone call's stream token, so it is no widget session token."""
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
@@ -109,10 +114,10 @@ class VoiceInput(InputChannel):
 
     def call_token(self, call_sid: str) -> str:
         """The stream token of ``call_sid`` (HMAC-SHA256 with the session secret)."""
-        return self.signer.token(f"call:{call_sid}")
+        return self.signer.token(f"call:{call_sid}", purpose=CALL_STREAM)
 
     def _token_ok(self, call_sid: str, token: str) -> bool:
-        return self.signer.verify(f"call:{call_sid}", token)
+        return self.signer.verify(f"call:{call_sid}", token, purpose=CALL_STREAM)
 
     async def engines(self) -> SpeechEngines:
         """The speech engines (loading starts at server start; this waits for it).
@@ -224,10 +229,17 @@ class VoiceInput(InputChannel):
             return _error(400, "reply_format must be wav or ogg")
         session_id, token = request.args.get("session_id"), request.args.get("token")
         resumed = session_id is not None or token is not None
+        customer = None
         if not resumed:
             session_id, token = self.signer.issue()
         elif not self.signer.verify(session_id, token):
-            return _error(401, "session_id and token do not match")
+            try:  # a signed-in widget session sends its resume token
+                identity = self.signer.resumed_identity(token)
+            except IdentityError:
+                return _error(401, "session_id and token do not match")
+            if identity.conversation_id != session_id:
+                return _error(401, "session_id and token do not match")
+            customer = identity.customer_id
         body = request.body or b""
         if len(body) > MAX_UPLOAD_BYTES:
             return _error(413, f"audio must be at most {MAX_UPLOAD_BYTES} bytes")
@@ -243,7 +255,7 @@ class VoiceInput(InputChannel):
         except Exception as exc:
             return _error(503, f"speech engines unavailable: {exc}")
         reply = await answer_speech(engines, on_new_message, audio, session_id, CHANNEL,
-                                    {"voice": {"source": "utterance"}})
+                                    stamp({"voice": {"source": "utterance"}}, customer))
         spoken = await speak_all(engines, reply.text)
         audio_out = None
         if spoken is not None:

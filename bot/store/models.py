@@ -48,6 +48,9 @@ class Customer(Base):
     email = Column(String(200), nullable=False, unique=True)
     country = Column(String(2), nullable=False)  # ISO 3166-1 alpha-2
     sender_id = Column(String(200), unique=True, nullable=True)
+    """The demo customer's short name (``alice``); chats are not linked by it."""
+    password_hash = Column(String(200), nullable=True)
+    """:func:`bot.store.passwords.hash_password` of the demo shop login, ``None``: none."""
 
 
 class Product(Base):
@@ -246,3 +249,22 @@ class TelegramButton(Base):
 def today() -> date:
     """Today's date in UTC."""
     return utcnow().date()
+
+
+class UsedToken(Base):
+    """An identity token id (``jti``) a channel has accepted once; kept until it expires."""
+
+    __tablename__ = "used_tokens"
+    token_id = Column(String(64), primary_key=True)
+    expires_at = Column(DateTime, nullable=False, index=True)
+
+
+class LookupFailure(Base):
+    """A failed anonymous order look-up, counted per conversation, order number and e-mail
+    (one row per key) to rate-limit guessing."""
+
+    __tablename__ = "lookup_failures"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(255), nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    __table_args__ = (Index("ix_lookup_failures_key_at", "key", "at"),)
