@@ -81,10 +81,11 @@ class ValidateOrderStatusForm(FormValidationAction):
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[str]:
-        """``order_id``; plus ``order_email`` when no channel verified the customer."""
+        """``order_id`` and ``order_email``; a customer a channel verified is not asked
+        for the e-mail address."""
         if verified_customer(tracker.events) is None:
-            return [*domain_slots, "order_email"]
-        return domain_slots
+            return domain_slots
+        return [slot for slot in domain_slots if slot != "order_email"]
 
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401

@@ -208,9 +208,10 @@ CHANNEL_VARIABLES = (
     Variable("TELEGRAM_API_BASE_URL", "Telegram's", "a self-hosted Bot API server"),
     Variable("TELEGRAM_API_FILE_URL", "from `TELEGRAM_API_BASE_URL`",
              "its file URL (voice note downloads)"),
-    Variable("TOUCHLINE_VOICE_PUBLIC_URL", "from the request's `Host`",
-             "public base URL put in the TwiML stream URL"),
-    Variable("TWILIO_AUTH_TOKEN", "unset (no check)",
+    Variable("TOUCHLINE_VOICE_PUBLIC_URL", "unset (phone calls refused)",
+             "public base URL of the Rasa server put in the TwiML stream URL (and signed by "
+             "Twilio)"),
+    Variable("TWILIO_AUTH_TOKEN", "unset (phone calls refused)",
              "checks `X-Twilio-Signature` on `/webhooks/voice/twiml`"),
 )
 """Variables whose names ``credentials.yml`` gives (``*_env`` keys; these are the defaults),
@@ -218,7 +219,8 @@ read with :meth:`Settings.named` by the Telegram and voice channels."""
 
 DIRECT_VARIABLES = (
     Variable("TOUCHLINE_SESSION_SECRET", "random per Rasa server",
-             "signs widget sessions and phone-call stream tokens"),
+             "signs widget sessions, signed-in widget resume tokens and phone-call stream "
+             "tokens (each with its own purpose)"),
     Variable("REDIS_URL", "unset",
              "Redis carrying widget messages between Rasa processes (else UNIX sockets "
              "between the workers of one host)"),

@@ -4,7 +4,7 @@ A token says "this browser (or this REST caller) is customer ``sub`` in conversa
 ``sid``" until ``exp``.  Claims (RFC 7519):
 
 * ``sub``: the customer's id in the shop database, as a string of digits;
-* ``sid``: the conversation id (the Rasa sender id) the token is for, 8 to 64 letters,
+* ``sid``: the conversation id (the Rasa sender id) the token is for, 1 to 64 letters,
   digits, ``_`` or ``-`` (so never a channel namespace such as ``telegram:``);
 * ``iat``, ``exp``: issued and expiry time (Unix seconds); ``exp - iat`` must not exceed
   :data:`MAX_LIFETIME_S` (15 minutes, the lifetime Intercom and Zendesk recommend for
@@ -36,7 +36,7 @@ MAX_LIFETIME_S = 900
 """Longest accepted ``exp - iat`` (seconds): 15 minutes."""
 LEEWAY_S = 5
 """Clock skew tolerated between the shop and Touchline (seconds)."""
-CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """Shape of a conversation id in a token (``sid``)."""
 _SHARED = ["HS256"]
 _PUBLIC = ["EdDSA", "RS256"]
@@ -124,7 +124,7 @@ def mint(customer_id: int, conversation_id: str, secret: str, ttl_s: int = 600,
         ValueError: a bad conversation id, a lifetime out of (0, 900] or a short secret.
     """
     if not CONVERSATION_ID.fullmatch(conversation_id):
-        raise ValueError("a conversation id is 8 to 64 letters, digits, '_' or '-'")
+        raise ValueError("a conversation id is 1 to 64 letters, digits, '_' or '-'")
     if not 0 < ttl_s <= MAX_LIFETIME_S:
         raise ValueError(f"a token lives 1 to {MAX_LIFETIME_S} seconds")
     if len(secret) < 16:

@@ -100,9 +100,9 @@ def test_order_form_asks_an_anonymous_visitor_for_the_e_mail_too(shop):
     from rasa_sdk.executor import CollectingDispatcher
 
     form, d = ValidateOrderStatusForm(), CollectingDispatcher()
-    anonymous = asyncio.run(form.required_slots(["order_id"], d, make_tracker(), {}))
-    signed_in = asyncio.run(form.required_slots(
-        ["order_id"], d, make_tracker(customer="bob"), {}))
+    slots = ["order_id", "order_email"]
+    anonymous = asyncio.run(form.required_slots(slots, d, make_tracker(), {}))
+    signed_in = asyncio.run(form.required_slots(slots, d, make_tracker(customer="bob"), {}))
     assert anonymous == ["order_id", "order_email"] and signed_in == ["order_id"]
 
 

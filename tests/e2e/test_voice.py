@@ -23,10 +23,12 @@ from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
 from connectors.socketio import SessionSigner
+from connectors.voice import CALL_STREAM
 from connectors.voice_call import GOODBYE, REPROMPT
 from connectors.voice_turn import NOT_HEARD
-from testing.stack import Stack, stack_env
+from testing.stack import Stack, free_port, stack_env
 from testing.twilio_caller import TwilioCaller
+from tests.e2e.sio_client import Tab, run
 from tests.speech.conftest import QUESTION, say, trimmed, words
 
 pytestmark = pytest.mark.slow
@@ -39,13 +41,15 @@ SILENCE_S = 2.5
 def voice(model, tmp_path_factory):
     """Rasa + action server with the voice channel (short silence timeout)."""
     work = tmp_path_factory.mktemp("voice")
+    port = free_port()
     env = stack_env(
         work,
         TOUCHLINE_SESSION_SECRET=SECRET,
         TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        TOUCHLINE_VOICE_PUBLIC_URL=f"http://127.0.0.1:{port}",
         TOUCHLINE_VOICE_SILENCE_S=str(SILENCE_S),
     )
-    running = Stack(work, model, env).start()
+    running = Stack(work, model, env, rasa_port=port).start()
     r = httpx.get(f"{running.url}/webhooks/voice/", timeout=120)
     assert r.json() == {"status": "ok", "asr": "whisper", "tts": "piper"}
     yield running
@@ -59,7 +63,7 @@ def spoken(engines) -> Audio:
 
 
 def caller(voice: Stack, call_sid: str, **kwargs: object) -> TwilioCaller:
-    token = SessionSigner(SECRET.encode()).token(f"call:{call_sid}")
+    token = SessionSigner(SECRET.encode()).token(f"call:{call_sid}", purpose=CALL_STREAM)
     return TwilioCaller(
         f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream", call_sid, token, **kwargs
     )
@@ -294,7 +298,7 @@ def test_twiml_connects_the_call_with_a_signed_stream_token(voice):
     r = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
     stream = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
-    token = SessionSigner(SECRET.encode()).token("call:CAtwiml")
+    token = SessionSigner(SECRET.encode()).token("call:CAtwiml", purpose=CALL_STREAM)
     assert f'<Connect><Stream url="{stream}">' in r.text
     assert f'<Parameter name="token" value="{token}" />' in r.text
     assert '<Parameter name="from" value="+15550123" />' in r.text
@@ -304,6 +308,34 @@ def test_twiml_connects_the_call_with_a_signed_stream_token(voice):
     no_sid = {"From": "+1"}
     signed = RequestValidator(TWILIO_TOKEN).compute_signature(url, no_sid)
     assert httpx.post(url, data=no_sid, headers={"X-Twilio-Signature": signed}).status_code == 400
+
+
+def test_the_stream_url_comes_from_the_configuration_not_the_host_header(voice):
+    url = f"{voice.url}/webhooks/voice/twiml"
+    params = {"CallSid": "CAhost"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    r = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature,
+                                              "Host": "attacker.example"})
+    assert r.status_code == 200 and "attacker.example" not in r.text
+    assert f'<Stream url="ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream">' in r.text
+
+
+def test_a_stream_token_is_no_widget_session_token(voice):
+    """The TwiML's stream token for call CAwidget does not open the conversation
+    ``call:CAwidget`` in the widget (it did: both were HMACs of the same message)."""
+    url = f"{voice.url}/webhooks/voice/twiml"
+    params = {"CallSid": "CAwidget"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    twiml = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature}).text
+    token = twiml.split('<Parameter name="token" value="')[1].split('"')[0]
+
+    async def join() -> dict:
+        tab, confirm = await Tab.open(voice, {"session_id": "call:CAwidget", "token": token})
+        await tab.ws.close()
+        return confirm
+
+    confirm = run(join())
+    assert confirm["resumed"] is False and confirm["session_id"] != "call:CAwidget"
 
 
 def post_utterance(voice: Stack, body: bytes, **params: str) -> httpx.Response:
