@@ -150,16 +150,16 @@ class Settings:
         "TOUCHLINE_ESPEAK_VOICE", lambda raw: raw or "en-us", "en-us", "espeak-ng voice")
     identity_secret: str = _setting(
         "TOUCHLINE_IDENTITY_SECRET", _text(""), "random, in `var/secrets.env`",
-        "HS256 key the shop signs customer identity tokens with (widget, REST, Telegram "
-        "links); empty and no public key: every chat is anonymous", secret=True)
+        "HS256 key the shop signs customer identity tokens with (widget, REST); empty and "
+        "no public key: every chat is anonymous", secret=True)
     identity_public_key: Path | None = _setting(
         "TOUCHLINE_IDENTITY_PUBLIC_KEY", _path_or_none, "unset",
         "PEM file of the shop's public key: identity tokens signed with EdDSA or RS256 "
         "are accepted too (Rasa then needs no secret)")
     identity_ttl_s: int = _setting(
         "TOUCHLINE_IDENTITY_TTL_S", lambda raw: min(max(int(raw or 600), 60), 900), "600",
-        "lifetime of the identity tokens Touchline mints (seconds, 60 to 900); longer "
-        "tokens are refused")
+        "lifetime of the identity tokens the demo shop mints (seconds, 60 to 900); a token "
+        "living longer than 900 s is refused")
     lookup_attempts: int = _setting(
         "TOUCHLINE_LOOKUP_ATTEMPTS", lambda raw: max(int(raw or 5), 1), "5",
         "failed anonymous order look-ups allowed per hour, per conversation, per order "
