@@ -19,9 +19,12 @@ import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
+from bot.identity.metadata import VERIFIED_CUSTOMER
 from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
+from bot.store import customers
+from bot.store.db import session_scope
 from connectors.socketio import SessionSigner
 from connectors.voice import CALL_STREAM
 from connectors.voice_call import GOODBYE, REPROMPT
@@ -368,6 +371,27 @@ def test_an_utterance_is_answered_in_text_and_audio_and_continues(voice, engines
     assert decode(base64.b64decode(second.json()["audio"]["base64"])).seconds > 1
     events = user_events(voice, body["session_id"])
     assert len(events) == 2 and {e["input_channel"] for e in events} == {"voice"}
+
+
+def test_a_signed_in_widget_session_speaks_as_its_customer(voice, spoken):
+    """The widget's resume token of a signed-in session opens its conversation at the
+    voice gateway too, and the spoken turn is stamped with the customer; it opens no other
+    conversation."""
+    async def join() -> dict:
+        tab, confirm = await Tab.open(
+            voice, {"identity": voice.customer_token("bob", "voice-bob")})
+        await tab.ws.close()
+        return confirm
+
+    resume = run(join())["resume"]
+    r = post_utterance(voice, encode(spoken, "wav"), session_id="voice-bob", token=resume)
+    assert r.status_code == 200, r.text
+    [event] = user_events(voice, "voice-bob")
+    with session_scope(voice.env["DATABASE_URL"]) as session:
+        bob = customers.by_sender(session, "bob").id
+    assert event["metadata"][VERIFIED_CUSTOMER] == bob
+    other = post_utterance(voice, encode(spoken, "wav"), session_id="voice-alice", token=resume)
+    assert other.status_code == 401 and user_events(voice, "voice-alice") == []
 
 
 def test_an_utterance_with_nothing_said_asks_again_without_a_turn(voice):
