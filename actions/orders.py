@@ -46,27 +46,24 @@ class ActionOrderStatus(ShopAction):
         done = [SlotSet("order_id", None), SlotSet("order_email", None)]
         if known is not None:
             order = find_order(session, number)
-            if order is None or order.customer_id != known:
-                dispatcher.utter_message(
-                    text=f"I couldn't find an order {shown} on your account. Please check the "
-                         "number: it's TL followed by five digits, in your confirmation e-mail."
-                )
-                return [*done, FollowupAction("utter_offer_human")]
-            dispatcher.utter_message(text=order_status(order))
-            return done
-        keys = [f"conversation:{tracker.sender_id}", f"order:{shown}", f"email:{email.lower()}"]
-        if lookup_blocked(session, keys, settings().lookup_attempts):
-            dispatcher.utter_message(response="utter_lookup_blocked")
-            return done
-        guest = find_guest_order(session, number, email)
-        if guest is None:
-            record_lookup_failure(session, keys)
-            dispatcher.utter_message(
-                text=f"I couldn't find an order {shown} with that e-mail address. Please "
-                     "check both in your confirmation e-mail, or sign in to see your orders."
-            )
+            found = order if order is not None and order.customer_id == known else None
+            missing = (f"I couldn't find an order {shown} on your account. Please check the "
+                       "number: it's TL followed by five digits, in your confirmation e-mail.")
+        else:
+            keys = [f"conversation:{tracker.sender_id}", f"order:{shown}",
+                    f"email:{email.lower()}"]
+            if lookup_blocked(session, keys, settings().lookup_attempts):
+                dispatcher.utter_message(response="utter_lookup_blocked")
+                return done
+            found = find_guest_order(session, number, email)
+            if found is None:
+                record_lookup_failure(session, keys)
+            missing = (f"I couldn't find an order {shown} with that e-mail address. Please "
+                       "check both in your confirmation e-mail, or sign in to see your orders.")
+        if found is None:
+            dispatcher.utter_message(text=missing)
             return [*done, FollowupAction("utter_offer_human")]
-        dispatcher.utter_message(text=order_status(guest))
+        dispatcher.utter_message(text=order_status(found))
         return done
 
 

@@ -86,6 +86,7 @@ class RestInput(InputChannel):
     ) -> Blueprint:
         """Routes: ``GET /`` (health) and ``POST /webhook``."""
         hook = Blueprint("touchline_rest", __name__)
+        keys = IdentityKeys.from_settings()
 
         @hook.listener("after_server_start")
         async def freeze_startup_objects(_app: Sanic, _loop: object) -> None:
@@ -120,7 +121,7 @@ class RestInput(InputChannel):
                 return _bad_request(problem)
             text, metadata = sanitize_message(body.get("message"), metadata)
             try:
-                customer = verified_customer(sender, metadata, IdentityKeys.from_settings())
+                customer = verified_customer(sender, metadata, keys)
             except IdentityError as exc:
                 logger.info("REST message from %s refused: %s", sender, exc)
                 return response.json({"error": f"customer_token refused: {exc}"}, status=401)

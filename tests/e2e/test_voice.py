@@ -267,7 +267,7 @@ def test_a_16_khz_stream_is_resampled_and_understood(voice, engines, spoken):
 )
 def test_unusable_streams_are_closed_with_a_reason(voice, media_format, token, reason):
     sid = "CAbad"
-    good = SessionSigner(SECRET.encode()).token(f"call:{sid}")
+    good = SessionSigner(SECRET.encode()).token(f"call:{sid}", purpose=CALL_STREAM)
 
     async def call() -> websockets.ConnectionClosed:
         url = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
