@@ -259,6 +259,26 @@ class UsedToken(Base):
     expires_at = Column(DateTime, nullable=False, index=True)
 
 
+class TelegramLink(Base):
+    """A one-time Telegram deep-link token (``/start <token>``) that links a chat to a
+    customer; usable once, until it expires."""
+
+    __tablename__ = "telegram_links"
+    token = Column(String(64), primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime, nullable=True)
+
+
+class TelegramAccount(Base):
+    """A private Telegram chat linked to a customer (by a :class:`TelegramLink`)."""
+
+    __tablename__ = "telegram_accounts"
+    chat_id = Column(BigInteger, primary_key=True, autoincrement=False)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    linked_at = Column(DateTime, nullable=False, default=utcnow)
+
+
 class LookupFailure(Base):
     """A failed anonymous order look-up, counted per conversation, order number and e-mail
     (one row per key) to rate-limit guessing."""

@@ -146,3 +146,16 @@ def test_demo_login_mints_identity_tokens_only_with_a_secret(db_url, env):
     c.post("/demo/logout")
     assert "data-identity-token" not in c.get("/").text
 
+
+
+def test_telegram_link_needs_a_login_and_is_a_deep_link(db_url, env):
+    env.set("TOUCHLINE_IDENTITY_SECRET", "demo-identity-secret-for-tests-0123456789")
+    env.set("TELEGRAM_BOT_NAME", "TouchlineShopBot")
+    c = client(env)
+    assert c.post("/demo/telegram-link").status_code == 401
+    c.post("/demo/login", json={"email": "emma@example.com", "password": "emma-demo"})
+    link = c.post("/demo/telegram-link").json()
+    prefix = "https://t.me/TouchlineShopBot?start="
+    assert link["url"].startswith(prefix) and link["expires_in"] == 600
+    token = link["url"].removeprefix(prefix)
+    assert 16 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()

@@ -9,16 +9,20 @@ handoff takeover on Telegram, messages pushed through Rasa's HTTP API, and voice
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.store import customers
 from bot.store.db import session_scope
-from bot.store.models import TelegramSeenUpdate, Ticket
+from bot.store.identity import create_telegram_link
+from bot.store.models import TelegramAccount, TelegramLink, TelegramSeenUpdate, Ticket
 from bot.store.tickets import close_ticket
 from connectors.telegram import MEDIA_REPLY, SECRET_HEADER
+from connectors.telegram_identity import BAD_LINK, GROUP_LINK, UNLINKED
 from connectors.telegram_voice import TOO_LONG_REPLY, UNREADABLE_REPLY
 from connectors.voice_turn import NOT_HEARD
 from testing.stack import Stack, stack_env
@@ -54,6 +58,10 @@ def tg(model, fake, tmp_path_factory):
     running = Stack(work, model, env).start()
     yield running
     running.close()
+
+
+BOB_CART = "Eyeshadow Palette with Mirror"
+"""In bob's cart only (bot/store/seed.py)."""
 
 
 def post(tg: Stack, body: Any, secret: str | None = SECRET) -> httpx.Response:  # noqa: ANN401
@@ -290,3 +298,31 @@ def test_without_a_token_the_channel_loads_and_answers_503(stack):
     r = httpx.post(f"{stack.url}/webhooks/telegram/webhook", json=u.message(1, "hi"), timeout=10)
     assert r.status_code == 503 and "TELEGRAM_TOKEN" in r.json()["error"]
     assert httpx.get(f"{stack.url}/webhooks/telegram/", timeout=10).json()["configured"] is False
+
+
+def test_a_one_time_link_signs_a_private_chat_in_until_unlink(tg, fake):
+    chat, other, group = 1020, 1021, -1001020
+    with session_scope(tg.env["DATABASE_URL"]) as s:
+        bob = customers.by_sender(s, "bob").id
+        token, stale, for_group = (create_telegram_link(s, bob) for _ in range(3))
+    with session_scope(tg.env["DATABASE_URL"]) as s:
+        s.get(TelegramLink, stale).expires_at = datetime.utcnow() - timedelta(seconds=1)
+    send(tg, u.message(chat, "my cart is broken"))  # unlinked: anonymous
+    assert "sign in" in replies(fake, chat, 1)[0]
+    send(tg, u.message(chat, f"/start {token}"))
+    assert "linked to the shop account of Bob Chen" in replies(fake, chat, 2)[1]
+    send(tg, u.message(chat, "my cart is broken"))
+    fake.wait_for(lambda: any(BOB_CART in t for t in fake.texts(chat)), 60)
+    send(tg, u.message(other, f"/start {token}"))  # used up: a reused link links nothing
+    send(tg, u.message(other, f"/start {stale}"))  # expired
+    assert replies(fake, other, 2) == [BAD_LINK, BAD_LINK]
+    send(tg, u.message(group, f"/start@{USERNAME} {for_group}"))
+    assert replies(fake, group, 1) == [GROUP_LINK]
+    settle(tg, chat, 2)
+    seen = len(fake.texts(chat))
+    send(tg, u.message(chat, "/unlink"))
+    assert replies(fake, chat, seen + 1)[seen] == UNLINKED
+    send(tg, u.message(chat, "my cart is broken"))
+    assert "sign in" in replies(fake, chat, seen + 2)[seen + 1]
+    with session_scope(tg.env["DATABASE_URL"]) as s:
+        assert s.get(TelegramAccount, chat) is None and s.get(TelegramAccount, other) is None

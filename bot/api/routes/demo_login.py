@@ -11,7 +11,10 @@ customer and the conversation it keeps for them, and the page hands it to the wi
 * ``POST /demo/identity``: a fresh identity token for the login in the cookie (the page
   calls it before the last one expires and hands it to ``Touchline.setIdentity``); 401
   without a valid login;
-* ``POST /demo/logout``: forgets the login.
+* ``POST /demo/logout``: forgets the login;
+* ``POST /demo/telegram-link``: a one-time Telegram deep link for the login's customer
+  (``{"url": "https://t.me/<bot>?start=<token>", "expires_in": 600}``, single use, 10
+  minutes; :mod:`connectors.telegram_identity` redeems it); 401 without a valid login.
 
 Every route answers 503 while ``$TOUCHLINE_IDENTITY_SECRET`` is empty.
 """
@@ -27,7 +30,7 @@ from pydantic import BaseModel, constr
 from bot.config import settings
 from bot.identity.tokens import MAX_LIFETIME_S, IdentityError, IdentityKeys, mint, verify
 from bot.store.db import session_scope
-from bot.store.identity import authenticate
+from bot.store.identity import TELEGRAM_LINK_LIFETIME, authenticate, create_telegram_link
 from bot.store.models import Customer
 
 router = APIRouter(prefix="/demo", tags=["demo shop"])
@@ -144,3 +147,29 @@ def logout(response: Response) -> dict[str, str]:
     """Forget the demo login (the page then calls ``Touchline.logout()``)."""
     response.delete_cookie(COOKIE, path="/")
     return {"status": "signed out"}
+
+
+class TelegramLinkOut(BaseModel):
+    """A one-time Telegram deep link."""
+
+    url: str
+    expires_in: int
+    """Seconds until the link expires."""
+
+
+@router.post("/telegram-link", response_model=TelegramLinkOut)
+def telegram_link(touchline_demo_login: str | None = Cookie(None)) -> TelegramLinkOut:
+    """A deep link that links the customer's Telegram chat to their account
+    (``$TELEGRAM_BOT_NAME`` names the bot; ``your_bot`` when unset).
+
+    Raises:
+        HTTPException: 401 not signed in; 503 identity tokens are off.
+    """
+    current = login_of(touchline_demo_login)
+    if current is None:
+        raise HTTPException(401, "not signed in")
+    with session_scope() as session:
+        token = create_telegram_link(session, current.customer_id)
+    bot = settings().named("TELEGRAM_BOT_NAME") or "your_bot"
+    return TelegramLinkOut(url=f"https://t.me/{bot}?start={token}",
+                           expires_in=int(TELEGRAM_LINK_LIFETIME.total_seconds()))

@@ -1,4 +1,5 @@
-"""identity: demo shop passwords, used identity-token ids, failed order look-ups
+"""identity: demo shop passwords, used identity-token ids, failed order look-ups,
+Telegram account links
 
 Revision ID: 0004
 Revises: 0003
@@ -29,9 +30,24 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_lookup_failures_key_at", "lookup_failures", ["key", "at"])
+    op.create_table(
+        "telegram_links",
+        sa.Column("token", sa.String(length=64), primary_key=True),
+        sa.Column("customer_id", sa.Integer(), sa.ForeignKey("customers.id"), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
+    )
+    op.create_table(
+        "telegram_accounts",
+        sa.Column("chat_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("customer_id", sa.Integer(), sa.ForeignKey("customers.id"), nullable=False),
+        sa.Column("linked_at", sa.DateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("telegram_accounts")
+    op.drop_table("telegram_links")
     op.drop_index("ix_lookup_failures_key_at", table_name="lookup_failures")
     op.drop_table("lookup_failures")
     op.drop_index("ix_used_tokens_expires_at", table_name="used_tokens")
