@@ -321,12 +321,12 @@ class SocketIOInput(RasaSocketIOInput):
             IdentityError: a token was offered and is refused.
         """
         if "identity" in request:
-            identity = verify(request["identity"], self.identity_keys)
+            identity = _unexpired(verify(request["identity"], self.identity_keys))
             if not await asyncio.to_thread(_use_up, identity):
                 raise IdentityError("identity token presented again", "replayed")
             return identity
         if "resume" in request:
-            return self.signer.resumed_identity(request["resume"])
+            return _unexpired(self.signer.resumed_identity(request["resume"]))
         return None
 
     async def _join(self, sid: str, data: object) -> None:
@@ -409,7 +409,7 @@ class SocketIOInput(RasaSocketIOInput):
         try:
             if current is None:
                 raise IdentityError("refresh of an anonymous session")
-            fresh = verify(token, self.identity_keys)
+            fresh = _unexpired(verify(token, self.identity_keys))
             if (fresh.customer_id, fresh.conversation_id) != (
                     current.customer_id, current.conversation_id):
                 raise IdentityError("refresh for another customer or conversation", "other")
@@ -549,6 +549,18 @@ class SocketIOInput(RasaSocketIOInput):
             return await self._turn(sid, data, on_new_message)
 
         return hook
+
+
+def _unexpired(identity: Identity) -> Identity:
+    """``identity`` if it has at least a second left (verification tolerates a few seconds
+    of clock skew past ``exp``; a sign-in starting now would end at once).
+
+    Raises:
+        IdentityError: it has expired.
+    """
+    if identity.expires_at - time.time() < 1:
+        raise IdentityError("token expired", "expired")
+    return identity
 
 
 def _use_up(identity: Identity) -> bool:
