@@ -6,6 +6,9 @@ export RASA_PORT ?= 5005
 export ACTION_PORT ?= 5055
 export API_PORT ?= 8000
 export CORS_ORIGINS ?= http://localhost:$(API_PORT) http://127.0.0.1:$(API_PORT)
+# Rasa's usage telemetry stays off unless you set RASA_TELEMETRY_ENABLED=true (README,
+# "Personal data"); the Procfile says the same for `honcho start` on its own.
+export RASA_TELEMETRY_ENABLED ?= false
 
 .PHONY: run test test-fast venv db model features browser speech lint bench clean
 

@@ -59,6 +59,7 @@ import random
 import resource
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import defaultdict
@@ -644,7 +645,14 @@ def evaluate_open(
     all-shots cells, each in its own worker. Partial results go to
     ``nlu_open.partial.json`` after each data set.
     """
-    from bench.open_intent import RATIOS, add_typos, flatten, open_metrics, open_split
+    from bench.open_intent import (
+        RATIOS,
+        add_typos,
+        flatten,
+        open_ceiling,
+        open_metrics,
+        open_split,
+    )
 
     saved = open_draws(names, draws)
     report: dict = {}
@@ -680,6 +688,9 @@ def evaluate_open(
             record = next(records) if pipeline == "touchline" else run_worker(*job)
             k = len(truth)
             run = {"draw": d, "n_train": n_train, **open_metrics(truth, record["intents"][:k])}
+            if "best_in_scope" in record:
+                run["ceiling"] = open_ceiling(truth, record["best_in_scope"][:k])
+                run["similarity_weight"] = record["similarity_weight"]
             if extra:
                 for i, kind in enumerate(("typos", "flat")):
                     run[kind] = open_metrics(truth, record["intents"][k * (i + 1) : k * (i + 2)])
@@ -703,7 +714,13 @@ def _mean_runs(runs: list[dict]) -> dict:
     for key, value in runs[0].items():
         if key == "draw":
             continue
-        if isinstance(value, dict):  # noisy copies: first draw only
+        if key == "ceiling":
+            out[key] = {
+                k: round(float(np.mean([r[key][k] for r in runs])), 2) for k in value
+            }
+        elif key == "similarity_weight":
+            out[key] = [r[key] for r in runs]
+        elif isinstance(value, dict):  # noisy copies: first draw only
             out[key] = {k: round(float(v), 2) for k, v in value.items()}
         else:
             out[key] = round(float(np.mean([r[key] for r in runs])), 2)
@@ -711,7 +728,10 @@ def _mean_runs(runs: list[dict]) -> dict:
 
 
 def print_open_table(report: dict) -> None:
-    """One row per cell: Touchline and default accuracy / macro-F1, ADB's, the noise drop."""
+    """One row per cell: Touchline and default accuracy / macro-F1, ADB's, the noise drop,
+    and Touchline's ceiling (best accuracy / macro-F1 any threshold on the calibrated
+    probability gives, read from the test labels: a bound,
+    :func:`bench.open_intent.open_ceiling`)."""
     from bench.open_intent import PUBLISHED_ADB
 
     def pair(r: dict | None) -> str:
@@ -719,7 +739,7 @@ def print_open_table(report: dict) -> None:
 
     head = (
         f"{'cell':<22}{'Touchline acc/F1':>18}{'default acc/F1':>17}{'ADB acc/F1':>14}"
-        f"{'typos acc':>11}{'flat acc':>10}"
+        f"{'typos acc':>11}{'flat acc':>10}{'ceiling acc/F1':>16}"
     )
     print("\nopen intent classification (mean over draws)\n" + head + "\n" + "-" * len(head))
     for cell, by in report.items():
@@ -729,9 +749,11 @@ def print_open_table(report: dict) -> None:
         published = {"accuracy": adb[0], "macro_f1": adb[1]} if adb else None
         typos = f"{t['typos']['accuracy']:.2f}" if "typos" in t else "-"
         flat = f"{t['flat']['accuracy']:.2f}" if "flat" in t else "-"
+        c = t.get("ceiling")
+        bound = f"{c['max_accuracy']:.2f}/{c['max_macro_f1']:.2f}" if c else "-"
         print(
             f"{cell:<22}{pair(t):>18}{pair(by.get('default')):>17}{pair(published):>14}"
-            f"{typos:>11}{flat:>10}"
+            f"{typos:>11}{flat:>10}{bound:>16}"
         )
 
 
@@ -909,7 +931,8 @@ def worker_many(jobs_json: str, result: str) -> None:
     Args:
         jobs_json: JSON list of ``[config, nlu_dir, out_dir, texts_file]`` (texts as
             ``{"batch": [...]}``).
-        result: where to write ``{"records": [{"intents": [...]}, ...]}``.
+        result: where to write ``{"records": [{"intents", "best_in_scope",
+            "similarity_weight"}, ...]}``.
     """
     import gc
 
@@ -922,10 +945,29 @@ def worker_many(jobs_json: str, result: str) -> None:
         model = train_nlu(config, nlu_dir, out_dir, fixed_model_name="model")
         agent = Agent.load(model)
         rankings = parse_batch(agent, json.loads(Path(texts_file).read_text())["batch"])
-        records.append({"intents": [r[0]["name"] if r else None for r in rankings]})
+        records.append(
+            {
+                "intents": [r[0]["name"] if r else None for r in rankings],
+                "best_in_scope": [best_in_scope(r) for r in rankings],
+                "similarity_weight": similarity_weight(model),
+            }
+        )
         del agent
         gc.collect()
     Path(result).write_text(json.dumps({"records": records}))
+
+
+def similarity_weight(model: str) -> float | None:
+    """The similarity weight cross-validation picked for the ``IntentClassifier`` in the
+    trained model archive ``model`` (``None`` when it has none)."""
+    with tarfile.open(model) as archive:
+        for member in archive.getmembers():
+            if member.name.endswith("/meta.json"):
+                handle = archive.extractfile(member)
+                meta = json.loads(handle.read()) if handle else {}
+                if "similarity_weight" in meta:
+                    return float(meta["similarity_weight"])
+    return None
 
 
 BUDGET_OUT = ROOT / "bench" / "out" / "nlu_budgets.json"

@@ -132,6 +132,46 @@ def open_metrics(truth: list[str], predicted: list[str]) -> dict[str, float]:
     }
 
 
+def open_ceiling(
+    truth: list[str], best: list[tuple[str | None, float, bool]], grid: int = 200
+) -> dict[str, float]:
+    """Best accuracy and best macro-F1 any single threshold on the confidence could give.
+
+    A diagnostic bound, as the CLINC150 ceiling of the full-data rows (``bench.nlu.ceiling``):
+    the threshold is read from the test labels, so nothing is chosen from it. Each row is
+    predicted as its top in-scope intent when that intent's calibrated probability is at
+    least ``t`` (and no out-of-scope intent ranked first), else as open; ``t`` runs over 0
+    and ``grid`` + 1 quantiles of the confidences.
+
+    Args:
+        truth: a known intent or :data:`OPEN` per row.
+        best: ``bench.nlu.best_in_scope`` of each row: (intent, confidence, oos first).
+        grid: number of quantile steps.
+
+    Returns:
+        ``max_accuracy`` and ``max_macro_f1`` in percent (each at its own threshold) and
+        ``no_threshold_accuracy`` / ``no_threshold_macro_f1`` (every row answered).
+    """
+    conf = np.array([c for _, c, _ in best])
+    thresholds = np.unique(np.concatenate([[0.0], np.quantile(conf, np.linspace(0, 1, grid + 1))]))
+    scored = [
+        open_metrics(
+            truth,
+            [
+                name if name is not None and not oos and c >= t else OPEN
+                for name, c, oos in best
+            ],
+        )
+        for t in thresholds
+    ]
+    return {
+        "max_accuracy": max(m["accuracy"] for m in scored),
+        "max_macro_f1": max(m["macro_f1"] for m in scored),
+        "no_threshold_accuracy": scored[0]["accuracy"],
+        "no_threshold_macro_f1": scored[0]["macro_f1"],
+    }
+
+
 def add_typos(text: str, rng: random.Random, rate: float = TYPO_RATE) -> str:
     """``text`` with one typo in a share ``rate`` of its words of three letters or more.
 

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench.search_quality import build_service, load_dev
+from bot.search.chat import strip_price
 from bot.search.relevance import RELEVANCE_FLOOR, relevance
 from bot.search.types import NO_FILTERS, SearchFilters
 
@@ -44,9 +45,13 @@ def main() -> int:
     nothing = load_nothing()
     with tempfile.TemporaryDirectory() as tmp:
         service = build_service(Path(tmp))
-        found = {r["query"]: relevance(service, r["query"], SearchFilters(**r.get("filters", {})))
-                 for r in dev}
-        empty = {q: relevance(service, q, NO_FILTERS) for q in nothing}
+        found = {
+            r["query"]: relevance(
+                service, strip_price(r["query"]), SearchFilters(**r.get("filters", {}))
+            )
+            for r in dev
+        }
+        empty = {q: relevance(service, strip_price(q), NO_FILTERS) for q in nothing}
     rows = [
         {"floor": f,
          "dev_kept": sum(s >= f for s in found.values()) / len(found),

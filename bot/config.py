@@ -75,6 +75,32 @@ def _path_or_none(raw: str | None) -> Path | None:
     return Path(raw) if raw else None
 
 
+def _switch(raw: str | None) -> bool:
+    """Parser: on for ``1``, ``true``, ``yes`` or ``on`` (any case), off when unset or empty.
+
+    Raises:
+        ValueError: any other value.
+    """
+    value = (raw or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{raw!r} is not one of true/false, yes/no, on/off, 1/0")
+
+
+def _retention_days(raw: str | None) -> int:
+    """Parser: a whole number of days, at least 1; 90 when unset or empty.
+
+    Raises:
+        ValueError: not a whole number, or below 1 (0 would delete every conversation).
+    """
+    days = int(raw or 90)
+    if days < 1:
+        raise ValueError(f"{days} is below 1 day")
+    return days
+
+
 def _lower_or(default: str) -> Callable[[str | None], str]:
     """Parser: an engine name, lower-cased; ``default`` when unset or empty."""
     return lambda raw: (raw or default).lower()
@@ -164,6 +190,17 @@ class Settings:
         "TOUCHLINE_LOOKUP_ATTEMPTS", lambda raw: max(int(raw or 5), 1), "5",
         "failed anonymous order look-ups allowed per hour, per conversation, per order "
         "number and per e-mail address")
+    redact_emails: bool = _setting(
+        "TOUCHLINE_REDACT_EMAILS", _switch, "off",
+        "also replace e-mail addresses by `[e-mail]` in stored conversations, logs and tickets "
+        "(see [Personal data](#personal-data))")
+    redact_phones: bool = _setting(
+        "TOUCHLINE_REDACT_PHONES", _switch, "off",
+        "also replace phone numbers by `[phone number]` there")
+    retention_days: int = _setting(
+        "TOUCHLINE_RETENTION_DAYS", _retention_days, "90",
+        "conversations idle longer, and tickets closed longer, are deleted (days; "
+        "`python -m bot.privacy.retention`, daily with `make run`)")
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}),
                                        repr=False, compare=False)
     """The environment as read, for the variables ``credentials.yml`` names
@@ -239,6 +276,9 @@ LAUNCH_VARIABLES = (
     Variable("SANIC_WORKERS", "2 with `make run`, else 1",
              "Rasa server processes (Rasa's own variable); see "
              "[Scaling](#scaling-several-rasa-processes)"),
+    Variable("RASA_TELEMETRY_ENABLED", "`false` with `make run` and the test stack",
+             "Rasa's usage telemetry (Rasa's own variable); `true` turns it on, see "
+             "[Personal data](#personal-data)"),
 )
 """Read by ``make run``, the ``Procfile`` or Rasa itself, not by Touchline's Python code."""
 

@@ -23,6 +23,8 @@ from bot.config import PROJECT_ROOT
 from bot.runtime.endpoints import write_endpoints
 
 RASA = str(Path(sys.executable).with_name("rasa"))
+NO_TELEMETRY = {"RASA_TELEMETRY_ENABLED": "false"}
+"""Rasa's usage telemetry off, as ``make run`` has it (unless the environment turns it on)."""
 KICKS_SMALL = ("--n-kicks", "6000", "--trials", "0", "--folds", "2")
 """A kick model that trains in seconds (tests); ``make run`` trains the default one."""
 
@@ -71,7 +73,7 @@ def train_model(out_dir: Path, config: Path | None = None, name: str = "e2e") ->
     if config is not None:
         args += ["--config", str(config)]
     subprocess.run(args, cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "DATABASE_URL": NO_DATABASE})
+                   env={**NO_TELEMETRY, **os.environ, "DATABASE_URL": NO_DATABASE})
     return out_dir / f"{name}.tar.gz"
 
 
@@ -85,13 +87,15 @@ def stack_env(work: Path, **overrides: str) -> dict[str, str]:
             ``SANIC_WORKERS="2"`` (Rasa server processes; default 1).
 
     Returns:
-        ``os.environ`` plus these settings.
+        ``os.environ`` plus these settings (and Rasa's telemetry off unless
+        ``os.environ`` says otherwise).
     """
     from bot.store.schema import init_db
 
     db_url = f"sqlite:///{work / 'shop.db'}"
     init_db(db_url)
     return {
+        **NO_TELEMETRY,
         **os.environ,
         "DATABASE_URL": db_url,
         "TOUCHLINE_VAR": str(work),

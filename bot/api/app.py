@@ -10,14 +10,19 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from bot.api.routes import demo_login, health, kicks, search, tickets, widget
+from bot.privacy import redactor
+from bot.privacy.logs import install_log_redaction
 
 
 def create_app() -> FastAPI:
     """Build the API application with every router mounted.
 
+    Log records of the process are redacted from here on (:mod:`bot.privacy.logs`).
+
     Returns:
         A FastAPI app; OpenAPI docs at ``/docs``, working offline.
     """
+    install_log_redaction(redactor())
     # The docs page's Swagger UI files are served by the app itself (fastapi-offline), not
     # from a CDN: the service runs on machines without internet. No ReDoc page: its
     # bundle still fetches its logo from cdn.redoc.ly.

@@ -17,6 +17,14 @@ worker) has stored events of the conversation since, the ids differ and the trac
 loaded again, so several processes can share one database (with a lock store that works
 across them, :mod:`bot.dialogue.lock_store`).
 
+Nothing is stored as typed when it holds payment data: every event is redacted
+(:mod:`bot.privacy.redaction`: card numbers, security codes, IBANs, and e-mail addresses
+or phone numbers when switched on) before it is written or handed to an event broker, so
+user text, ``metadata.original_text``, ``parse_data`` and slot values hold placeholders in
+the database. The turn that receives a message still works on what was typed (Rasa saves
+after the turn), and so does this process's cached working tracker; the log records of
+the process are redacted from the moment the store is made (:mod:`bot.privacy.logs`).
+
 Configure in ``endpoints.yml``::
 
     tracker_store:
@@ -34,6 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401  (makes sa.orm available)
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import (
@@ -47,6 +56,11 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
+
+from bot.privacy import redactor
+from bot.privacy.brokers import RedactingEventBroker
+from bot.privacy.logs import install_log_redaction
+from bot.privacy.redaction import Redactor
 
 MAX_EVENTS = 120
 """A working tracker longer than this is cut back to about :data:`KEEP_EVENTS` events."""
@@ -70,7 +84,12 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store whose ``retrieve`` returns a bounded, cached working tracker."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Same arguments as :class:`rasa.core.tracker_store.SQLTrackerStore`."""
+        """Same arguments as :class:`rasa.core.tracker_store.SQLTrackerStore`.
+
+        Installs the log redaction of this process (:func:`install_log_redaction`).
+        """
+        self.redactor: Redactor = redactor()
+        install_log_redaction(self.redactor)
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             # Keep connections open between turns, and commit with one fsync (WAL with
@@ -83,6 +102,16 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _sqlite_wal)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
+
+    @property  # type: ignore[override]
+    def event_broker(self) -> EventBroker | None:
+        """The configured event broker, behind :class:`RedactingEventBroker`."""
+        return self._event_broker
+
+    @event_broker.setter
+    def event_broker(self, broker: EventBroker | None) -> None:
+        self._event_broker = (None if broker is None or isinstance(broker, RedactingEventBroker)
+                              else RedactingEventBroker(broker, self.redactor))
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The working tracker of the latest session (a copy), or ``None`` if unknown."""
@@ -99,8 +128,10 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         if self.event_broker is not None:
             await self.stream_events(tracker)
         entry = self._cache.get(tracker.sender_id)
-        if entry is None:  # never retrieved here: defer to Rasa's count-based diff
-            await super().save(tracker)
+        if entry is None:  # never retrieved here: Rasa's count-based diff
+            with self.session_scope() as session:
+                events = list(self._additional_events(session, tracker))
+            self._append(tracker.sender_id, events)
             await self._current(tracker.sender_id)
             return
         last_id = self._append(tracker.sender_id, list(tracker.events)[entry.stored :])
@@ -139,7 +170,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             rows = []
             for event in events:
-                data = event.as_dict()
+                data = self.redactor.value(event.as_dict())
                 rows.append(
                     self.SQLEvent(
                         sender_id=sender_id,

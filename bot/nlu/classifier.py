@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,22 @@ logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.npz"
 META_FILE = "meta.json"
+
+
+@dataclass(frozen=True)
+class _Serving:
+    """Arrays derived from a trained model that every parse reads.
+
+    Attributes:
+        in_columns: shape ``[k]``, indices of the in-scope classes among the model's.
+        reference: shape ``[n, d_dense]``, float32 dense features of the in-scope
+            training examples (persisted as float16).
+        reference_classes: shape ``[n]``, each reference row's class index.
+    """
+
+    in_columns: np.ndarray
+    reference: np.ndarray
+    reference_classes: np.ndarray
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -172,6 +189,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         self.calibration = calibration or Calibration(0.0, 1.0, simulated_oos=False)
         self.reference = reference
         self.reference_classes = reference_classes
+        self._serving: _Serving | None = None
 
     @classmethod
     def create(
@@ -240,6 +258,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         self.reference_classes = np.array(
             [index[name] for name, keep in zip(labels, in_scope) if keep], dtype=np.int32
         )
+        self._serving = None
         self.persist()
         return self._resource
 
@@ -351,19 +370,32 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         probabilities = softmax(self.model.logits(x), self.calibration.temperature)
         if self.calibration.similarity_weight == 0:
             return probabilities, np.ones(len(messages), dtype=np.float32)
-        oos = set(self._config["out_of_scope_intents"])
-        in_columns = np.array([i for i, n in enumerate(self.model.classes) if n not in oos])
-        if not len(in_columns):
+        serving = self._serving_arrays()
+        if not len(serving.in_columns):
             return probabilities, np.ones(len(messages), dtype=np.float32)
-        predicted = in_columns[probabilities[:, in_columns].argmax(axis=1)]
+        predicted = serving.in_columns[probabilities[:, serving.in_columns].argmax(axis=1)]
         similarity = nearest_similarity(
-            self._reference().astype(np.float32),
-            self._reference_classes(),
+            serving.reference,
+            serving.reference_classes,
             x.dense,
             predicted,
             int(self._config["neighbours"]),
         )
         return probabilities, similarity
+
+    def _serving_arrays(self) -> _Serving:
+        """The arrays every parse needs, built once per trained or loaded model."""
+        if self._serving is None:
+            assert self.model is not None
+            oos = set(self._config["out_of_scope_intents"])
+            self._serving = _Serving(
+                in_columns=np.array(
+                    [i for i, n in enumerate(self.model.classes) if n not in oos], dtype=int
+                ),
+                reference=self._reference().astype(np.float32),
+                reference_classes=self._reference_classes(),
+            )
+        return self._serving
 
     def _ranking(
         self, probabilities: np.ndarray, similarity: float
@@ -374,8 +406,8 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         order = np.argsort(-probabilities, kind="stable")
         ranking = [{"name": classes[i], "confidence": float(probabilities[i])} for i in order]
         oos = set(self._config["out_of_scope_intents"])
-        in_scope = [float(p) for name, p in zip(classes, probabilities) if name not in oos]
-        best_in_scope = max(in_scope, default=0.0)
+        in_columns = self._serving_arrays().in_columns
+        best_in_scope = float(probabilities[in_columns].max()) if len(in_columns) else 0.0
         score = float(
             open_set_score(
                 np.array([best_in_scope]),

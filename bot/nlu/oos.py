@@ -39,6 +39,7 @@ both errors by the expected share is the Bayes decision for overall accuracy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -118,12 +119,8 @@ def select_threshold(
     """
     if not len(oos_scores) or not len(in_scores):
         return 0.0
-    candidates = np.unique(np.concatenate([[0.0], in_scores, oos_scores]))
-    correct_sorted = np.sort(in_scores[in_correct])
-    missed_sorted = np.sort(oos_scores[~oos_flagged])
-    kept = len(correct_sorted) - np.searchsorted(correct_sorted, candidates, side="left")
-    caught = oos_flagged.sum() + np.searchsorted(missed_sorted, candidates, side="left")
-    allowed = kept >= len(correct_sorted) - max_in_scope_loss * len(in_scores) - 1e-9
+    candidates, kept, caught = _operating_curve(in_scores, in_correct, oos_scores, oos_flagged)
+    allowed = kept >= in_correct.sum() - max_in_scope_loss * len(in_scores) - 1e-9
     recall = np.where(allowed, caught, -1)
     return float(candidates[int(np.argmax(recall))])
 
@@ -156,16 +153,37 @@ def select_threshold_for_share(
     """
     if not len(oos_scores) or not len(in_scores):
         return 0.0, 0.0
-    candidates = np.unique(np.concatenate([[0.0], in_scores, oos_scores]))
-    correct_sorted = np.sort(in_scores[in_correct])
-    missed_sorted = np.sort(oos_scores[~oos_flagged])
-    kept = len(correct_sorted) - np.searchsorted(correct_sorted, candidates, side="left")
-    caught = oos_flagged.sum() + np.searchsorted(missed_sorted, candidates, side="left")
+    candidates, kept, caught = _operating_curve(in_scores, in_correct, oos_scores, oos_flagged)
     value = (1 - expected_oos_share) * kept / len(in_scores) + expected_oos_share * (
         caught / len(oos_scores)
     )
     best = int(np.argmax(value))
     return float(candidates[best]), float(value[best])
+
+
+def _operating_curve(
+    in_scores: np.ndarray,
+    in_correct: np.ndarray,
+    oos_scores: np.ndarray,
+    oos_flagged: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every candidate threshold with the rows it keeps right and the rows it catches.
+
+    Args:
+        in_scores, in_correct, oos_scores, oos_flagged: as in :func:`select_threshold`.
+
+    Returns:
+        ``(candidates, kept, caught)``, each of shape ``[m]``: the sorted distinct
+        thresholds (0.0 and every observed score), the number of correctly predicted
+        in-scope rows scoring at least each threshold, and the number of out-of-scope rows
+        flagged or scoring below it.
+    """
+    candidates = np.unique(np.concatenate([[0.0], in_scores, oos_scores]))
+    correct_sorted = np.sort(in_scores[in_correct])
+    missed_sorted = np.sort(oos_scores[~oos_flagged])
+    kept = len(correct_sorted) - np.searchsorted(correct_sorted, candidates, side="left")
+    caught = oos_flagged.sum() + np.searchsorted(missed_sorted, candidates, side="left")
+    return candidates, kept, caught
 
 
 def _folds(labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
@@ -331,28 +349,35 @@ def calibrate(
     # Real out-of-scope examples teach the classifier an out-of-scope class of its own; the
     # similarity then only pushed rare but valid wordings (a mixed-script "thanks") out.
     weights = (0.0,) if has_oos else similarity_weights
-    best: tuple[float, float, float] | None = None  # (value, weight, threshold)
-    for weight in weights:
-        threshold, value = _threshold_for_weight(rows, weight, budget, share)
-        if best is None or value > best[0] + 1e-12:
-            best = (value, float(weight), threshold)
-    assert best is not None
-    in_scores = open_set_score(rows[0], rows[1], best[1])
-    oos_scores = open_set_score(rows[3], rows[4], best[1])
+    points = [_threshold_for_weight(rows, float(w), budget, share) for w in weights]
+    best = points[0]
+    for point in points[1:]:  # a later weight must be strictly better
+        if point.value > best.value + 1e-12:
+            best = point
     return Calibration(
-        threshold=best[2],
+        threshold=best.threshold,
         temperature=temperature,
         simulated_oos=not has_oos,
-        similarity_weight=best[1],
-        cv_in_scope_accuracy=float(np.mean(rows[2] & (in_scores >= best[2]))),
-        cv_oos_recall=float(np.mean(rows[5] | (oos_scores < best[2]))),
+        similarity_weight=best.weight,
+        cv_in_scope_accuracy=best.in_scope_accuracy,
+        cv_oos_recall=best.oos_recall,
     )
+
+
+class _OperatingPoint(NamedTuple):
+    """A similarity weight's threshold, the value of its rule, and its out-of-fold figures."""
+
+    value: float
+    weight: float
+    threshold: float
+    in_scope_accuracy: float
+    oos_recall: float
 
 
 def _threshold_for_weight(
     rows: list[np.ndarray], weight: float, budget: float, share: float | None
-) -> tuple[float, float]:
-    """Threshold of the open-set score with ``weight`` and the value of its rule.
+) -> _OperatingPoint:
+    """Threshold of the open-set score with ``weight``, the value of its rule, its figures.
 
     Args:
         rows: in-scope probability, similarity, correctness; out-of-scope probability,
@@ -363,16 +388,23 @@ def _threshold_for_weight(
         share: expected out-of-scope share for :func:`select_threshold_for_share`.
 
     Returns:
-        ``(threshold, value)``: value is the expected accuracy under ``share``, or the
+        The operating point; its value is the expected accuracy under ``share``, or the
         out-of-scope recall within the budget.
     """
     in_p, in_sim, in_correct, oos_p, oos_sim, oos_flagged = rows
     in_scores = open_set_score(in_p, in_sim, weight)
     oos_scores = open_set_score(oos_p, oos_sim, weight)
-    if share is not None:
-        return select_threshold_for_share(
+    if share is None:
+        threshold = select_threshold(in_scores, in_correct, oos_scores, oos_flagged, budget)
+    else:
+        threshold, expected = select_threshold_for_share(
             in_scores, in_correct, oos_scores, oos_flagged, share
         )
-    threshold = select_threshold(in_scores, in_correct, oos_scores, oos_flagged, budget)
     recall = float(np.mean(oos_flagged | (oos_scores < threshold))) if len(oos_scores) else 0.0
-    return threshold, recall
+    return _OperatingPoint(
+        value=recall if share is None else expected,
+        weight=weight,
+        threshold=threshold,
+        in_scope_accuracy=float(np.mean(in_correct & (in_scores >= threshold))),
+        oos_recall=recall,
+    )

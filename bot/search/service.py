@@ -19,7 +19,7 @@ from bot.config import database_url
 from bot.search.backend import Ranked, SearchBackend
 from bot.search.documents import ProductDoc, load_docs, product_rows
 from bot.search.embedder import Embedder, get_embedder
-from bot.search.fusion import reciprocal_rank_fusion
+from bot.search.fusion import hybrid_fusion
 from bot.search.types import MODES, NO_FILTERS, Mode, SearchFilters, SearchHit, clean_query
 from bot.store.db import get_engine
 from bot.store.models import Product
@@ -147,7 +147,8 @@ class SearchService:
             query: free text; validated by :func:`~bot.search.types.clean_query`.
             k: number of results, >= 1; capped at :data:`MAX_K`.
             mode: ``knn`` (cosine similarity of embeddings), ``text`` (BM25 / ts_rank)
-                or ``hybrid`` (reciprocal rank fusion of both, Cormack et al. 2009, k=60).
+                or ``hybrid`` (weighted reciprocal rank fusion of both,
+                :func:`~bot.search.fusion.hybrid_fusion`).
             filters: category, maximum price (US dollars) and in-stock restrictions.
 
         Returns:
@@ -170,8 +171,9 @@ class SearchService:
             ranked = self.backend.text(text, k, filters)
         else:
             depth = max(k, RRF_DEPTH)
-            lists = [self._knn(text, depth, filters), self.backend.text(text, depth, filters)]
-            ranked = reciprocal_rank_fusion([[pid for pid, _ in r] for r in lists])[:k]
+            knn = [pid for pid, _ in self._knn(text, depth, filters)]
+            full_text = [pid for pid, _ in self.backend.text(text, depth, filters)]
+            ranked = hybrid_fusion(knn, full_text)[:k]
         return self._hits(ranked)
 
     def _knn(self, text: str, k: int, filters: SearchFilters) -> Ranked:

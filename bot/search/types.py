@@ -8,7 +8,8 @@ from typing import Literal
 
 Mode = Literal["knn", "text", "hybrid"]
 """``knn``: cosine k-nearest neighbours of the sentence embedding; ``text``: full-text
-(BM25 on SQLite FTS5, ``ts_rank`` on PostgreSQL); ``hybrid``: reciprocal rank fusion."""
+(BM25 on SQLite FTS5, ``ts_rank`` on PostgreSQL); ``hybrid``: weighted reciprocal rank
+fusion of both (:func:`bot.search.fusion.hybrid_fusion`)."""
 
 MODES: tuple[str, ...] = ("knn", "text", "hybrid")
 
@@ -81,7 +82,8 @@ class SearchHit:
         price: US dollars.
         stock: units in stock.
         score: ``knn``: cosine similarity in [-1, 1]; ``text``: BM25 (SQLite, higher is
-            better) or ``ts_rank`` (PostgreSQL); ``hybrid``: reciprocal-rank-fusion score.
+            better) or ``ts_rank`` (PostgreSQL); ``hybrid``: weighted reciprocal-rank-fusion
+            score.
         rank: 1-based position in the result list.
     """
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from bench import open_intent
 
 TRAIN = [(f"{intent} example {i}", intent) for intent in "abcdefgh" for i in range(30)] + [
@@ -49,3 +51,18 @@ def test_noise_is_fixed_by_its_seed_and_changes_a_share_of_words():
     changed = sum(a != b for a, b in zip(text.split(), noisy[0].split()))
     assert 1 <= changed <= 6
     assert open_intent.flatten("Where's my ORDER, TL-10001?!") == "wheres my order tl10001"
+
+
+def test_the_ceiling_is_the_best_single_threshold_and_no_threshold_answers_every_row():
+    truth = ["a", "a", "b", open_intent.OPEN, open_intent.OPEN]
+    # The open rows score low, the known rows high but one of them wrongly: a threshold of
+    # 0.5 rejects both open rows and keeps every known one (4 of 5 right, the wrong "b").
+    best = [("a", 0.9, False), ("a", 0.8, False), ("a", 0.7, False), ("a", 0.2, False),
+            ("b", 0.3, False)]
+    bound = open_intent.open_ceiling(truth, best)
+    assert bound["max_accuracy"] == pytest.approx(80.0)
+    assert bound["no_threshold_accuracy"] == pytest.approx(40.0)
+    assert bound["max_macro_f1"] >= bound["no_threshold_macro_f1"]
+    # An out-of-scope intent ranked first is open whatever the threshold.
+    flagged = [(name, c, i == 0) for i, (name, c, _) in enumerate(best)]
+    assert open_intent.open_ceiling(truth, flagged)["max_accuracy"] == pytest.approx(60.0)

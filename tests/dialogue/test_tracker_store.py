@@ -8,6 +8,7 @@ from rasa.shared.core.events import (
     SlotSet,
     UserUttered,
 )
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.config import PROJECT_ROOT
 from bot.dialogue.tracker_store import MAX_EVENTS, WindowedSQLTrackerStore
@@ -97,3 +98,48 @@ def test_a_new_conversation_started_elsewhere_is_seen(tmp_path):
 
     tracker = asyncio.run(main())
     assert tracker is not None and tracker.latest_message.text == "message 0"
+
+
+CARD = "4111 1111 1111 1111"
+CARD_DIGITS = "4111111111111111"
+
+
+def paying_turn(tracker):
+    """A turn in which the customer typed a card number, the way the channels store it."""
+    typed = f"my card {CARD} was declined, cvv 737"
+    tracker.update(UserUttered(
+        typed, {"name": "payment_issue", "confidence": 1.0},
+        parse_data={"text": typed, "intent": {"name": "payment_issue", "confidence": 1.0},
+                    "entities": []},
+        metadata={"original_text": typed, "display_text": typed}))
+    tracker.update(SlotSet("customer_ref", CARD_DIGITS))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def test_payment_data_is_redacted_in_the_database_and_the_broker(tmp_path):
+    from rasa.core.brokers.sql import SQLEventBroker
+
+    broker = SQLEventBroker(db=str(tmp_path / "broker.db"))
+    s = WindowedSQLTrackerStore(DOMAIN, event_broker=broker, dialect="sqlite",
+                                db=str(tmp_path / "t.db"))
+
+    async def main():
+        fresh = DialogueStateTracker("fresh", DOMAIN.slots)  # saved without a retrieve first
+        paying_turn(fresh)
+        await s.save(fresh)
+        cached = await s.get_or_create_tracker("cached")  # the usual path: retrieved first
+        paying_turn(cached)
+        await s.save(cached)
+        return cached, await s.retrieve_full_tracker("cached")
+
+    turn_tracker, stored = asyncio.run(main())
+    assert CARD in turn_tracker.latest_message.text  # the turn itself saw what was typed
+    assert stored.latest_message.text == (
+        "my card [card number] was declined, cvv [security code]")
+    assert stored.latest_message.metadata["original_text"] == stored.latest_message.text
+    assert stored.get_slot("customer_ref") == "[card number]"
+    for name in ("t.db", "broker.db"):
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob(f"{name}*"))  # WAL included
+        assert b"[card number]" in raw, name
+        assert CARD.encode() not in raw and CARD_DIGITS.encode() not in raw, name
+        assert b"cvv 737" not in raw, name

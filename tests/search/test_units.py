@@ -1,11 +1,10 @@
-"""Query validation, FTS5 query quoting, reciprocal rank fusion."""
+"""Query validation, FTS5 query quoting (fusion: ``test_fusion.py``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.search.fulltext import match_expression
-from bot.search.fusion import reciprocal_rank_fusion
 from bot.search.types import MAX_QUERY_CHARS, InvalidQueryError, clean_query
 
 
@@ -28,12 +27,3 @@ def test_match_expression_quotes_every_token():
         match_expression('NEAR(red "shoes")* col:x') == '"near" OR "red" OR "shoes" OR "col" OR "x"'
     )
     assert match_expression("?!") is None
-
-
-def test_rrf_scores_and_order():
-    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1]])
-    scores = dict(fused)
-    assert scores[1] == pytest.approx(1 / 61 + 1 / 62)
-    assert scores[3] == pytest.approx(1 / 63 + 1 / 61)
-    assert scores[2] == pytest.approx(1 / 62)
-    assert [i for i, _ in fused] == [1, 3, 2]

@@ -34,3 +34,18 @@ def test_control_characters_stored_by_older_versions_are_never_shown():
         "Customer: Yes",
         "Customer: bell",
     ]
+
+
+def test_payment_data_never_reaches_the_ticket(env):
+    card = "4111 1111 1111 1111"
+    events = [
+        {"event": "user", "text": f"I was charged twice on {card}, cvv 123",
+         "metadata": {"original_text": f"I was charged twice on {card}, cvv 123"}},
+        {"event": "user", "text": "refund to GB82 WEST 1234 5698 7654 32, I'm ann@example.com"},
+    ]
+    assert conversation_summary(events).splitlines() == [
+        "Customer: I was charged twice on [card number], cvv [security code]",
+        "Customer: refund to [IBAN], I'm ann@example.com",
+    ]
+    env.set("TOUCHLINE_REDACT_EMAILS", "true")
+    assert conversation_summary(events).endswith("I'm [e-mail]")
