@@ -27,8 +27,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from bot.config import settings
-from bot.store import customers
+from bot.identity.metadata import verified_customer
 from bot.store.db import session_scope
+from bot.store.models import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,22 @@ def action_timeout_s() -> float:
 
 
 def customer_id_for(session: Session, tracker: Tracker) -> int | None:
-    """The conversation's customer id: the ``customer_id`` slot, else the sender id link."""
-    customer = customers.resolve(session, tracker.sender_id, tracker.get_slot("customer_id"))
-    return customer.id if customer else None
+    """The customer a channel verified for the latest user message, if the account exists.
+
+    Only the channel's stamp in the message metadata counts
+    (:func:`bot.identity.metadata.verified_customer`): never a slot, the sender id, or an
+    order number or e-mail typed in the chat.  ``None``: an anonymous visitor.
+    """
+    cid = verified_customer(tracker.events)
+    if cid is None or session.get(Customer, cid) is None:
+        return None
+    return cid
+
+
+def sign_in_needed(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+    """Tell an anonymous visitor how to sign in (``utter_sign_in_needed``); no events."""
+    dispatcher.utter_message(response="utter_sign_in_needed")
+    return []
 
 
 T = TypeVar("T")
@@ -104,9 +118,9 @@ def ask_with_form(form: str, pending: str) -> list[dict[str, Any]]:
     """Events that start ``form`` to collect what the request needs first.
 
     Args:
-        form: ``identify_form``, ``order_status_form`` or ``discount_form``.
+        form: ``order_status_form`` or ``discount_form``.
         pending: the ``pending_request`` value ``action_resume_request`` finishes once the
-            form is done (``order_status``, ``cart``, ``payment``, ``discount``).
+            form is done (``order_status``, ``discount``).
     """
     return [SlotSet("pending_request", pending), FollowupAction(form)]
 

@@ -9,13 +9,14 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.base import ShopAction, ask_with_form, customer_id_for
+from actions.base import ShopAction, customer_id_for, sign_in_needed
 from bot.store.carts import repair_cart, view_cart
 from bot.support.wording import cart_summary
 
 
 class ActionCartIssue(ShopAction):
-    """Repair missing items, stale prices and out-of-stock lines; show the cart."""
+    """Repair missing items, stale prices and out-of-stock lines; show the cart (a
+    verified customer's only: anonymous visitors are told how to sign in)."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -27,7 +28,7 @@ class ActionCartIssue(ShopAction):
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
-            return ask_with_form("identify_form", "cart")
+            return sign_in_needed(dispatcher)
         repair = repair_cart(session, cid)
         cart = view_cart(session, cid)
         events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]

@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.base import ShopAction, ask_with_form, customer_id_for
+from actions.base import ShopAction, ask_with_form, customer_id_for, sign_in_needed
 from actions.repair import form_answer
 from bot.store.discounts import apply_code
 from bot.support.answers import discount_code_in
@@ -17,7 +17,8 @@ from bot.support.wording import discount_result
 
 
 class ActionApplyDiscount(ShopAction):
-    """Apply the ``discount_code`` slot to the customer's cart."""
+    """Apply the ``discount_code`` slot to the verified customer's cart (anonymous
+    visitors are told how to sign in)."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -29,7 +30,7 @@ class ActionApplyDiscount(ShopAction):
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
-            return ask_with_form("identify_form", "discount")
+            return sign_in_needed(dispatcher)
         code = tracker.get_slot("discount_code")
         if not code:
             return [SlotSet("customer_id", cid), *ask_with_form("discount_form", "discount")]

@@ -11,16 +11,22 @@ from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, ask_with_form, customer_id_for
 from actions.repair import form_answer
+from bot.config import settings
+from bot.identity.metadata import verified_customer
 from bot.store.customers import normalise_order_number
-from bot.store.orders import find_order
-from bot.support.answers import order_number_in
+from bot.store.identity import lookup_blocked, record_lookup_failure
+from bot.store.orders import find_guest_order, find_order
+from bot.support.answers import email_in, order_number_in
 from bot.support.wording import order_status
 
 
 class ActionOrderStatus(ShopAction):
     """Report an order's status, carrier and expected date; unknown numbers offer a human.
 
-    An order of another account is not disclosed when the conversation's customer is known.
+    A verified customer sees only their own orders.  An anonymous visitor needs the order
+    number and the e-mail address of that order together (the form asks for both); failed
+    tries are counted per conversation, order number and e-mail address, and after
+    ``$TOUCHLINE_LOOKUP_ATTEMPTS`` (5) in an hour on any of them the look-up is refused.
     """
 
     def name(self) -> str:
@@ -32,27 +38,51 @@ class ActionOrderStatus(ShopAction):
     ) -> list[dict[str, Any]]:
         """See the class docstring."""
         number = tracker.get_slot("order_id")
-        if not number:
-            return ask_with_form("order_status_form", "order_status")
-        order = find_order(session, number)
         known = customer_id_for(session, tracker)
-        if order is None or (known is not None and order.customer_id != known):
-            shown = normalise_order_number(number) or number
-            dispatcher.utter_message(
-                text=f"I couldn't find an order {shown} on your account. Please check the "
-                     "number: it's TL followed by five digits, in your confirmation e-mail."
-            )
-            return [SlotSet("order_id", None), FollowupAction("utter_offer_human")]
-        dispatcher.utter_message(text=order_status(order))
-        return [SlotSet("order_id", None), SlotSet("customer_id", order.customer_id)]
+        email = tracker.get_slot("order_email")
+        if not number or (known is None and not email):
+            return ask_with_form("order_status_form", "order_status")
+        shown = normalise_order_number(number) or number
+        done = [SlotSet("order_id", None), SlotSet("order_email", None)]
+        if known is not None:
+            order = find_order(session, number)
+            found = order if order is not None and order.customer_id == known else None
+            missing = (f"I couldn't find an order {shown} on your account. Please check the "
+                       "number: it's TL followed by five digits, in your confirmation e-mail.")
+        else:
+            keys = [f"conversation:{tracker.sender_id}", f"order:{shown}",
+                    f"email:{email.lower()}"]
+            if lookup_blocked(session, keys, settings().lookup_attempts):
+                dispatcher.utter_message(response="utter_lookup_blocked")
+                return done
+            found = find_guest_order(session, number, email)
+            if found is None:
+                record_lookup_failure(session, keys)
+            missing = (f"I couldn't find an order {shown} with that e-mail address. Please "
+                       "check both in your confirmation e-mail, or sign in to see your orders.")
+        if found is None:
+            dispatcher.utter_message(text=missing)
+            return [*done, FollowupAction("utter_offer_human")]
+        dispatcher.utter_message(text=order_status(found))
+        return done
 
 
 class ValidateOrderStatusForm(FormValidationAction):
-    """Accept only text that contains an order number."""
+    """Accept only an order number, and, from an anonymous visitor, the order's e-mail."""
 
     def name(self) -> str:
         """Rasa action name."""
         return "validate_order_status_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[str]:
+        """``order_id`` and ``order_email``; a customer a channel verified is not asked
+        for the e-mail address."""
+        if verified_customer(tracker.events) is None:
+            return domain_slots
+        return [slot for slot in domain_slots if slot != "order_email"]
 
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
@@ -64,4 +94,17 @@ class ValidateOrderStatusForm(FormValidationAction):
             tracker, dispatcher, "order_id", order_number_in(str(value or "")),
             "an order number", "That doesn't look like an order number.",
             "It's TL followed by five digits, for example TL-10042.",
+        )
+
+    def validate_order_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
+        domain: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Take the e-mail address in the answer; anything else is answered and asked
+        again; "stop" leaves the question."""
+        text = tracker.latest_message.get("text") or ""
+        return form_answer(
+            tracker, dispatcher, "order_email", email_in(text) or email_in(str(value or "")),
+            "an e-mail address", "I couldn't see an e-mail address in that.",
+            "Please type the address the order confirmation went to, like name@example.com.",
         )

@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.base import ShopAction, ask_with_form, customer_id_for
+from actions.base import ShopAction, customer_id_for, sign_in_needed
 from bot.store.payments import (
     customer_country,
     find_double_charge,
@@ -28,7 +28,8 @@ DOUBLE_CHARGE_RE = re.compile(
 
 
 class ActionPaymentIssue(ShopAction):
-    """Explain the latest payment attempts; a double charge opens a refund ticket."""
+    """Explain the latest payment attempts; a double charge opens a refund ticket (a
+    verified customer's only: anonymous visitors are told how to sign in)."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -40,7 +41,7 @@ class ActionPaymentIssue(ShopAction):
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
-            return ask_with_form("identify_form", "payment")
+            return sign_in_needed(dispatcher)
         events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]
         if _asked_about_double_charge(tracker):
             return events + self._double_charge(session, dispatcher, tracker, cid)

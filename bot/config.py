@@ -174,6 +174,22 @@ class Settings:
         "TOUCHLINE_TTS_VOICE", _path_or_none, "pinned joe voice", "Piper voice (`.onnx`)")
     espeak_voice: str = _setting(
         "TOUCHLINE_ESPEAK_VOICE", lambda raw: raw or "en-us", "en-us", "espeak-ng voice")
+    identity_secret: str = _setting(
+        "TOUCHLINE_IDENTITY_SECRET", _text(""), "random, in `var/secrets.env`",
+        "HS256 key the shop signs customer identity tokens with (widget, REST); empty and "
+        "no public key: every chat is anonymous", secret=True)
+    identity_public_key: Path | None = _setting(
+        "TOUCHLINE_IDENTITY_PUBLIC_KEY", _path_or_none, "unset",
+        "PEM file of the shop's public key: identity tokens signed with EdDSA or RS256 "
+        "are accepted too (Rasa then needs no secret)")
+    identity_ttl_s: int = _setting(
+        "TOUCHLINE_IDENTITY_TTL_S", lambda raw: min(max(int(raw or 600), 60), 900), "600",
+        "lifetime of the identity tokens the demo shop mints (seconds, 60 to 900); a token "
+        "living longer than 900 s is refused")
+    lookup_attempts: int = _setting(
+        "TOUCHLINE_LOOKUP_ATTEMPTS", lambda raw: max(int(raw or 5), 1), "5",
+        "failed anonymous order look-ups allowed per hour, per conversation, per order "
+        "number and per e-mail address")
     redact_emails: bool = _setting(
         "TOUCHLINE_REDACT_EMAILS", _switch, "off",
         "also replace e-mail addresses by `[e-mail]` in stored conversations, logs and tickets "
@@ -229,9 +245,10 @@ CHANNEL_VARIABLES = (
     Variable("TELEGRAM_API_BASE_URL", "Telegram's", "a self-hosted Bot API server"),
     Variable("TELEGRAM_API_FILE_URL", "from `TELEGRAM_API_BASE_URL`",
              "its file URL (voice note downloads)"),
-    Variable("TOUCHLINE_VOICE_PUBLIC_URL", "from the request's `Host`",
-             "public base URL put in the TwiML stream URL"),
-    Variable("TWILIO_AUTH_TOKEN", "unset (no check)",
+    Variable("TOUCHLINE_VOICE_PUBLIC_URL", "unset (phone calls refused)",
+             "public base URL of the Rasa server put in the TwiML stream URL (and signed by "
+             "Twilio)"),
+    Variable("TWILIO_AUTH_TOKEN", "unset (phone calls refused)",
              "checks `X-Twilio-Signature` on `/webhooks/voice/twiml`"),
 )
 """Variables whose names ``credentials.yml`` gives (``*_env`` keys; these are the defaults),
@@ -239,7 +256,8 @@ read with :meth:`Settings.named` by the Telegram and voice channels."""
 
 DIRECT_VARIABLES = (
     Variable("TOUCHLINE_SESSION_SECRET", "random per Rasa server",
-             "signs widget sessions and phone-call stream tokens"),
+             "signs widget sessions, signed-in widget resume tokens and phone-call stream "
+             "tokens (each with its own purpose)"),
     Variable("REDIS_URL", "unset",
              "Redis carrying widget messages between Rasa processes (else UNIX sockets "
              "between the workers of one host)"),

@@ -12,6 +12,12 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
 * ``metadata`` must be a JSON object of at most :data:`~connectors.metadata.MAX_METADATA_DEPTH`
   levels and :data:`~connectors.metadata.MAX_METADATA_CHARS` characters, else a 400 that
   says which limit (:func:`connectors.metadata.metadata_problem`);
+* REST has no login, so a sender is anonymous unless ``metadata.customer_token`` holds a
+  valid identity token (:mod:`bot.identity.tokens`) whose ``sid`` is this ``sender``: then
+  the channel writes the token's customer into the message's metadata
+  (:func:`bot.identity.metadata.stamp`, over anything the client put there) and drops the
+  token itself.  A refused token gets a 401 that says why.  The token may be sent with
+  every message until it expires (there is no connection to bind a ``jti`` to);
 * the message goes through :func:`connectors.sanitize.sanitize_text` (slash-intent
   allow-list, length cap, empty messages → the rephrase flow);
 * a turn that failed silently gets an apology (:func:`connectors.replies.run_turn`).
@@ -30,6 +36,8 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.identity.metadata import stamp
+from bot.identity.tokens import IdentityError, IdentityKeys, verify
 from bot.runtime.gc_freeze import freeze
 from bot.support.display import has_surrogates
 from connectors.metadata import MAX_METADATA_DEPTH, metadata_problem
@@ -41,6 +49,24 @@ logger = logging.getLogger(__name__)
 MAX_SENDER_CHARS = 128
 RESERVED_SENDER_PREFIXES = ("telegram:", "voice:", "call:")
 """Conversation ids of the other channels, which REST clients may not use."""
+CUSTOMER_TOKEN = "customer_token"
+"""Metadata key of a REST message's identity token."""
+
+
+def verified_customer(sender: str, metadata: dict[str, Any], keys: IdentityKeys) -> int | None:
+    """The customer ``metadata``'s identity token signs in for ``sender`` (the token is
+    removed from ``metadata``); ``None`` without a token.
+
+    Raises:
+        IdentityError: the token is refused, or it is for another conversation.
+    """
+    token = metadata.pop(CUSTOMER_TOKEN, None)
+    if token is None:
+        return None
+    identity = verify(token, keys)
+    if identity.conversation_id != sender:
+        raise IdentityError("the token is for another conversation")
+    return identity.customer_id
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -60,6 +86,7 @@ class RestInput(InputChannel):
     ) -> Blueprint:
         """Routes: ``GET /`` (health) and ``POST /webhook``."""
         hook = Blueprint("touchline_rest", __name__)
+        keys = IdentityKeys.from_settings()
 
         @hook.listener("after_server_start")
         async def freeze_startup_objects(_app: Sanic, _loop: object) -> None:
@@ -93,6 +120,12 @@ class RestInput(InputChannel):
                 logger.info("REST message from %s refused: %s", sender, problem)
                 return _bad_request(problem)
             text, metadata = sanitize_message(body.get("message"), metadata)
+            try:
+                customer = verified_customer(sender, metadata, keys)
+            except IdentityError as exc:
+                logger.info("REST message from %s refused: %s", sender, exc)
+                return response.json({"error": f"customer_token refused: {exc}"}, status=401)
+            stamp(metadata, customer)
             return response.json(await run_turn(on_new_message, text, sender, self.name(),
                                                 metadata))
 

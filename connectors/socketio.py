@@ -17,16 +17,32 @@ Client → server:
   ``"spoken": true`` for a message the widget's microphone sent through the voice
   gateway and the widget's ``"id"`` of the message, and ``{"from": "bot", ...bot
   message}``), at most ``$TOUCHLINE_WIDGET_HISTORY_TURNS`` turns, read in a worker thread.
+* ``session_request`` with ``"identity": <JWT>``: a customer the shop signed in
+  (:mod:`bot.identity.tokens`).  The token is verified, its ``jti`` is used up (a token
+  presented on a second connection is refused), and the session is the token's
+  ``sid``, whatever ``session_id`` the client names.  ``session_confirm`` then also has
+  ``"customer": true``, ``"expires_at"`` (Unix seconds) and ``"resume"``, a token signed by
+  this server (purpose ``widget-resume``, same customer, conversation and expiry) that
+  rejoins after a reconnect (``session_request`` ``{"resume": ...}``).  A refused token
+  gets ``identity_refused`` ``{"reason"}`` and the socket is disconnected.  When the
+  identity expires without an ``identity_refresh``, the socket gets ``identity_expired``
+  and is disconnected; a message sent after the expiry is not run (``expired``).
+* ``identity_refresh`` ``{"identity": <JWT>}``: a fresh token of the same customer and
+  conversation (its ``jti`` is used up too); acknowledged with ``{"status": "ok",
+  "resume", "expires_at"}`` or ``{"status": "refused", "reason"}``.
 * ``history_request`` ``{"before": cursor}``: acknowledged with the next older page,
   ``{"history", "more", "before"}``.
 * ``user_uttered`` (``user_message_evt``) ``{"message": str, "display_text": str,
   "id": str}``: the session is the one this socket confirmed; client-sent session ids and
-  metadata are ignored.  ``display_text`` (optional) is what the user saw, e.g. a button
-  title.  ``id`` (optional, 8-64 letters, digits or ``-``) is the widget's id of the
-  message, stored in the user event's metadata (``client_id``); a message whose id the
-  conversation already holds is not run again.  The acknowledgement
+  metadata are ignored.  The channel writes the verified customer (or, for an anonymous
+  session, no customer) into the message's metadata itself
+  (:func:`bot.identity.metadata.stamp`).  ``display_text`` (optional) is what the user
+  saw, e.g. a button title.  ``id`` (optional, 8-64 letters, digits or ``-``) is the
+  widget's id of the message, stored in the user event's metadata (``client_id``); a
+  message whose id the conversation already holds is not run again.  The acknowledgement
   ``{"status", "id"}`` is sent once the user event is stored (``ok``; ``duplicate``: it
-  was already), so the widget resends unacknowledged messages after a reconnect.
+  was already; ``expired``: the sign-in expired, the message was not run), so the widget
+  resends unacknowledged messages after a reconnect.
 
 Server → all sockets of the session (every tab), in order:
 
@@ -61,6 +77,7 @@ import logging
 import os
 import re
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -75,6 +92,10 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.dialogue.conversation_reads import has_user_message
+from bot.identity.metadata import stamp
+from bot.identity.tokens import Identity, IdentityError, IdentityKeys, mint, verify
+from bot.store.db import session_scope
+from bot.store.identity import consume_token_id
 from bot.support.display import displayed_text
 from connectors.pubsub import client_manager, sanic_workers
 from connectors.replies import run_turn
@@ -91,6 +112,10 @@ and voice channels of one Rasa server accept each other's session tokens."""
 MAX_SESSION_ID_CHARS = 64
 CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{8,64}")
 """A message id the widget may attach (it sends 32 hex digits)."""
+WEB_SESSION = "touchline-web-session"
+"""Purpose signed into an anonymous widget session token."""
+RESUME = "widget-resume"
+"""Purpose of the token that rejoins a signed-in widget session after a reconnect."""
 
 
 class SessionSigner:
@@ -118,27 +143,55 @@ class SessionSigner:
             return cls(_PROCESS_KEY)
         return cls(secret.encode())
 
-    def token(self, session_id: str) -> str:
-        """The hex HMAC-SHA256 token of ``session_id``."""
-        message = b"touchline-web-session:" + session_id.encode()
+    def token(self, session_id: str, purpose: str = WEB_SESSION) -> str:
+        """The hex HMAC-SHA256 token of ``session_id`` for ``purpose`` (a widget session,
+        or another channel's kind such as a phone call's stream: a token of one purpose
+        never verifies as another)."""
+        message = purpose.encode() + b":" + session_id.encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def _resume_keys(self) -> IdentityKeys:
+        """The HS256 key of resume tokens, derived from the session secret."""
+        key = hmac.new(self._secret, RESUME.encode(), hashlib.sha256).hexdigest()
+        return IdentityKeys(secret=key)
+
+    def resume_token(self, identity: Identity) -> str:
+        """A token rejoining ``identity``'s conversation as its customer until it expires.
+
+        Raises:
+            ValueError: the identity has expired.
+        """
+        now = time.time()
+        return mint(identity.customer_id, identity.conversation_id,
+                    self._resume_keys().secret, ttl_s=int(identity.expires_at - now),
+                    purpose=RESUME, now=now)
+
+    def resumed_identity(self, token: object) -> Identity:
+        """The identity a resume token (:meth:`resume_token`) carries.
+
+        Raises:
+            IdentityError: not a valid, unexpired resume token of this server.
+        """
+        return verify(token, self._resume_keys(), purpose=RESUME)
 
     def issue(self) -> tuple[str, str]:
         """A fresh random session id and its token."""
         session_id = uuid.uuid4().hex
         return session_id, self.token(session_id)
 
-    def verify(self, session_id: object, token: object) -> bool:
-        """Whether ``token`` is the token this server issued for ``session_id``.
+    def verify(self, session_id: object, token: object, purpose: str = WEB_SESSION) -> bool:
+        """Whether ``token`` is the token this server issued for ``session_id`` and
+        ``purpose``.
 
         Args:
             session_id, token: whatever the client sent (non-strings are rejected).
+            purpose: what the token must have been issued for.
         """
         if not isinstance(session_id, str) or not isinstance(token, str):
             return False
         if not 0 < len(session_id) <= MAX_SESSION_ID_CHARS:
             return False
-        return hmac.compare_digest(self.token(session_id), token)
+        return hmac.compare_digest(self.token(session_id, purpose), token)
 
 
 def transports() -> list[str]:
@@ -203,8 +256,12 @@ class SocketIOInput(RasaSocketIOInput):
         if self.jwt_key:
             raise ValueError("jwt_key is not supported; sessions use signed session tokens")
         self.signer = SessionSigner.from_env()
+        self.identity_keys = IdentityKeys.from_settings()
         self._app: Sanic | None = None
         self._sessions: dict[str, str] = {}
+        self._identities: dict[str, Identity] = {}
+        """Socket id -> the customer it signed in as (anonymous sockets are absent)."""
+        self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
 
     def get_output_channel(self) -> OutputChannel | None:
         """An output channel emitting to the conversation's room (``None`` before start-up)."""
@@ -256,18 +313,50 @@ class SocketIOInput(RasaSocketIOInput):
             return False
         return await asyncio.to_thread(has_user_message, store, session_id, CLIENT_ID, client_id)
 
+    async def _signed_in(self, request: dict[str, Any]) -> Identity | None:
+        """The customer a ``session_request`` signs in: an identity token (verified, its
+        ``jti`` used up) or a resume token of this server; ``None`` for neither.
+
+        Raises:
+            IdentityError: a token was offered and is refused.
+        """
+        if "identity" in request:
+            identity = _unexpired(verify(request["identity"], self.identity_keys))
+            if not await asyncio.to_thread(_use_up, identity):
+                raise IdentityError("identity token presented again", "replayed")
+            return identity
+        if "resume" in request:
+            return _unexpired(self.signer.resumed_identity(request["resume"]))
+        return None
+
     async def _join(self, sid: str, data: object) -> None:
-        """Handle ``session_request``: resume with a valid token, else start afresh."""
+        """Handle ``session_request``: a signed-in customer joins the token's conversation;
+        an anonymous one resumes with a valid session token, else starts afresh."""
         sio = self.sio
         assert sio is not None
         request = data if isinstance(data, dict) else {}
-        session_id, token = request.get("session_id"), request.get("token")
-        resumed = self.signer.verify(session_id, token)
-        if not resumed:
-            session_id, token = self.signer.issue()
+        try:
+            identity = await self._signed_in(request)
+        except IdentityError as exc:
+            logger.warning("widget identity refused: %s", exc)
+            await sio.emit("identity_refused", {"reason": exc.reason}, to=sid,
+                           namespace=self.namespace)
+            await sio.disconnect(sid, namespace=self.namespace)
+            return
+        confirm: dict[str, Any] = {}
+        if identity is not None:
+            session_id, token, resumed = identity.conversation_id, "", True
+            confirm = {"customer": True, "expires_at": identity.expires_at,
+                       "resume": self.signer.resume_token(identity)}
+        else:
+            session_id, token = request.get("session_id"), request.get("token")
+            resumed = self.signer.verify(session_id, token)
+            if not resumed:
+                session_id, token = self.signer.issue()
         previous = self._sessions.get(sid)
         if previous is not None and previous != session_id:
             await sio.leave_room(sid, previous, namespace=self.namespace)
+        self._sign_in(sid, identity)
         # Under the session's lock, a reply is either in the history or emitted to the
         # joined room afterwards, never both and never neither.
         async with self._gate(session_id):
@@ -277,9 +366,61 @@ class SocketIOInput(RasaSocketIOInput):
                     else {"history": [], "more": False, "before": None})
             await sio.emit(
                 "session_confirm",
-                {"session_id": session_id, "token": token, "resumed": resumed, **page},
+                {"session_id": session_id, "token": token, "resumed": resumed, **page,
+                 **confirm},
                 to=sid, namespace=self.namespace,
             )
+
+    def _sign_in(self, sid: str, identity: Identity | None) -> None:
+        """Remember socket ``sid``'s customer (``None``: anonymous) and end the socket when
+        the identity expires (:meth:`_expire`)."""
+        timer = self._expiry_timers.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+        if identity is None:
+            self._identities.pop(sid, None)
+            return
+        self._identities[sid] = identity
+        delay = max(identity.expires_at - time.time(), 0)
+        loop = asyncio.get_running_loop()
+        self._expiry_timers[sid] = loop.call_later(
+            delay, lambda: loop.create_task(self._expire(sid, identity)))
+
+    async def _expire(self, sid: str, identity: Identity) -> None:
+        """Send ``identity_expired`` and disconnect socket ``sid`` if ``identity`` is still
+        its sign-in and has expired (a refresh replaced it otherwise)."""
+        if self._identities.get(sid) != identity or identity.expires_at > time.time():
+            return
+        assert self.sio is not None
+        logger.info("widget identity of conversation %s expired", identity.conversation_id)
+        await self.sio.emit("identity_expired", {}, to=sid, namespace=self.namespace)
+        await self.sio.disconnect(sid, namespace=self.namespace)
+
+    async def _refresh(self, sid: str, data: object) -> dict[str, Any]:
+        """Handle ``identity_refresh`` ``{"identity": token}``: a fresh identity token of the
+        socket's customer and conversation extends the sign-in.
+
+        Returns:
+            The acknowledgement ``{"status": "ok", "resume", "expires_at"}`` or
+            ``{"status": "refused", "reason"}``.
+        """
+        current = self._identities.get(sid)
+        token = data.get("identity") if isinstance(data, dict) else None
+        try:
+            if current is None:
+                raise IdentityError("refresh of an anonymous session")
+            fresh = _unexpired(verify(token, self.identity_keys))
+            if (fresh.customer_id, fresh.conversation_id) != (
+                    current.customer_id, current.conversation_id):
+                raise IdentityError("refresh for another customer or conversation", "other")
+            if not await asyncio.to_thread(_use_up, fresh):
+                raise IdentityError("identity token presented again", "replayed")
+        except IdentityError as exc:
+            logger.warning("widget identity refresh refused: %s", exc)
+            return {"status": "refused", "reason": exc.reason}
+        self._sign_in(sid, fresh)
+        return {"status": "ok", "resume": self.signer.resume_token(fresh),
+                "expires_at": fresh.expires_at}
 
     async def _older(self, sid: str, data: object) -> dict[str, Any]:
         """Handle ``history_request`` ``{"before": cursor}``: the acknowledgement is the
@@ -313,8 +454,13 @@ class SocketIOInput(RasaSocketIOInput):
         if session_id is None:
             logger.warning("widget message before session_request; not taken")
             return {"status": "no_session", "id": client_id}
+        identity = self._identities.get(sid)
+        if identity is not None and identity.expires_at <= time.time():
+            await self._expire(sid, identity)
+            return {"status": "expired", "id": client_id}
         raw = body.get("message")
         text, metadata = sanitize_message(raw, display=body.get("display_text"))
+        stamp(metadata, identity.customer_id if identity is not None else None)
         if client_id is not None:
             metadata[CLIENT_ID] = client_id
         shown = displayed_text(text, metadata)
@@ -384,10 +530,15 @@ class SocketIOInput(RasaSocketIOInput):
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: str, _reason: object = None) -> None:
             self._sessions.pop(sid, None)
+            self._sign_in(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: object = None) -> None:
             await self._join(sid, data)
+
+        @sio.on("identity_refresh", namespace=self.namespace)
+        async def identity_refresh(sid: str, data: object = None) -> dict[str, Any]:
+            return await self._refresh(sid, data)
 
         @sio.on("history_request", namespace=self.namespace)
         async def history_request(sid: str, data: object = None) -> dict[str, Any]:
@@ -398,6 +549,25 @@ class SocketIOInput(RasaSocketIOInput):
             return await self._turn(sid, data, on_new_message)
 
         return hook
+
+
+def _unexpired(identity: Identity) -> Identity:
+    """``identity`` if it has at least a second left (verification tolerates a few seconds
+    of clock skew past ``exp``; a sign-in starting now would end at once).
+
+    Raises:
+        IdentityError: it has expired.
+    """
+    if identity.expires_at - time.time() < 1:
+        raise IdentityError("token expired", "expired")
+    return identity
+
+
+def _use_up(identity: Identity) -> bool:
+    """Record the identity token's ``jti`` in the shop database (a worker thread's work);
+    ``False`` when it was used before."""
+    with session_scope() as session:
+        return consume_token_id(session, identity.token_id, identity.expires_at)
 
 
 _open_widgets: list[SocketIOInput] = []

@@ -62,9 +62,11 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot.config import Settings, settings
+from bot.identity.metadata import stamp
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.replies import in_takeover, run_turn
 from connectors.sanitize import sanitize_message
+from connectors.telegram_identity import answer_link_command, link_command, linked_customer
 from connectors.telegram_inbound import Inbound, Kind, read_update
 from connectors.telegram_outbound import TelegramOutput, send_messages, sender_id
 from connectors.telegram_store import first_delivery, resolve_button
@@ -337,6 +339,13 @@ class TelegramInput(InputChannel):
     async def _process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
         bot, chat_id = self.bot(), int(inbound.chat_id or 0)
         sender = sender_id(chat_id)
+        command = link_command(inbound.original) if inbound.kind is Kind.TEXT else None
+        if command is not None:
+            private = chat_id > 0  # Telegram numbers private chats positive, groups negative
+            reply = await asyncio.to_thread(answer_link_command, command, chat_id, private)
+            await send_messages(bot, chat_id, [{"text": reply}])
+            return
+        stamp(inbound.metadata, await asyncio.to_thread(linked_customer, chat_id))
         if inbound.kind is Kind.VOICE and inbound.voice is not None:
             await answer_voice(bot, chat_id, inbound.voice, inbound.metadata, on_new_message,
                                self.name(), self._speech_engines)

@@ -6,15 +6,20 @@ Routes, under Rasa's channel prefix ``/webhooks/voice/``:
     Health: whether the speech engines are loaded, and which.
 ``POST /twiml``
     Twilio's "A call comes in" webhook.  Answers TwiML that connects the call to
-    ``/stream`` (``<Connect><Stream>``, a bidirectional Media Stream) with a stream token
-    signed for the call SID.  When a Twilio auth token is configured, the request's
-    ``X-Twilio-Signature`` must be valid (else 403).
+    ``/stream`` (``<Connect><Stream>``, a bidirectional Media Stream) at the configured
+    public URL (``$TOUCHLINE_VOICE_PUBLIC_URL``, never the request's ``Host``) with a stream
+    token signed for the call SID (purpose :data:`CALL_STREAM`: it is no widget session
+    token).  The request's ``X-Twilio-Signature`` must be valid (else 403); without
+    ``$TWILIO_AUTH_TOKEN`` or ``$TOUCHLINE_VOICE_PUBLIC_URL`` every call is refused (503,
+    and an error in the log saying which is missing) instead of signing stream tokens for
+    anyone.  Callers are anonymous.
 ``WebSocket /stream``
     Twilio Media Streams: see :mod:`connectors.voice_call`.
 ``POST /utterance``
     A recorded utterance (WAV, OGG/Opus or WebM/Opus body; at most
     :data:`MAX_UPLOAD_BYTES` and 60 s) in; JSON out: ``session_id`` and ``token`` (send both
-    back for the next turn; a widget session's id and token work too, and the turn then
+    back for the next turn; a widget session's id and token work too (a signed-in widget
+    session's resume token too: the turn is then that customer's), and the turn then
     also appears in the session's other open tabs, except the socket ``sid`` names),
     ``transcript``,
     ``messages`` (bot messages as the REST channel returns them), ``reply_text`` and
@@ -50,6 +55,8 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from websockets.exceptions import ConnectionClosed
 
 from bot.config import settings
+from bot.identity.metadata import stamp
+from bot.identity.tokens import IdentityError
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.socketio import SessionSigner, share_spoken_turn
@@ -61,6 +68,8 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 """Largest utterance body accepted, in bytes."""
 MIMES = {"wav": "audio/wav", "ogg": "audio/ogg"}
+CALL_STREAM = "touchline-call-stream"
+"""Purpose signed into a phone call's stream token, so it is no widget session token."""
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
@@ -72,9 +81,10 @@ class VoiceInput(InputChannel):
     """Phone calls (Twilio Media Streams) and recorded utterances, Rasa name ``voice``.
 
     Args:
-        public_url: the server's public base URL (``https://host``); ``None``: taken from
-            each TwiML request's ``Host`` and ``X-Forwarded-Proto`` headers.
-        twilio_auth_token: the Twilio account's auth token, to check webhook signatures.
+        public_url: the server's public base URL (``https://host``) put in the TwiML stream
+            URL and used to check signatures; ``None``: phone calls are refused.
+        twilio_auth_token: the Twilio account's auth token, to check webhook signatures;
+            ``None``: phone calls are refused.
         settings: call timing.
     """
 
@@ -109,10 +119,10 @@ class VoiceInput(InputChannel):
 
     def call_token(self, call_sid: str) -> str:
         """The stream token of ``call_sid`` (HMAC-SHA256 with the session secret)."""
-        return self.signer.token(f"call:{call_sid}")
+        return self.signer.token(f"call:{call_sid}", purpose=CALL_STREAM)
 
     def _token_ok(self, call_sid: str, token: str) -> bool:
-        return self.signer.verify(f"call:{call_sid}", token)
+        return self.signer.verify(f"call:{call_sid}", token, purpose=CALL_STREAM)
 
     async def engines(self) -> SpeechEngines:
         """The speech engines (loading starts at server start; this waits for it).
@@ -124,25 +134,26 @@ class VoiceInput(InputChannel):
             self._engines = asyncio.ensure_future(asyncio.to_thread(shared_engines))
         return await asyncio.shield(self._engines)
 
-    def _stream_url(self, request: Request) -> str:
-        if self.public_url:
-            base = urlsplit(self.public_url)
-            scheme, host = ("wss" if base.scheme == "https" else "ws"), base.netloc
-        else:
-            proto = request.headers.get("x-forwarded-proto", request.scheme)
-            scheme, host = ("wss" if proto == "https" else "ws"), request.host
-        return f"{scheme}://{host}/webhooks/{CHANNEL}/stream"
+    def _stream_url(self, public_url: str) -> str:
+        """The Media Streams WebSocket URL under the configured public URL."""
+        base = urlsplit(public_url)
+        scheme = "wss" if base.scheme == "https" else "ws"
+        return f"{scheme}://{base.netloc}/webhooks/{CHANNEL}/stream"
 
-    def _signed(self, request: Request) -> bool:
+    def _refusal(self) -> str:
+        """Why phone calls are refused: the missing setting."""
         if self.validator is None:
-            return True
+            return ("TWILIO_AUTH_TOKEN is not set, so Twilio's signature cannot be checked: "
+                    "refusing phone calls (set it to the Twilio account's auth token)")
+        return ("TOUCHLINE_VOICE_PUBLIC_URL is not set: refusing phone calls (set it to the "
+                "public https:// URL Twilio reaches this server at)")
+
+    def _signed(self, request: Request, validator: RequestValidator, public_url: str) -> bool:
+        """Whether the request's ``X-Twilio-Signature`` is valid for the public URL."""
         params = {k: v[0] for k, v in request.form.items()}
-        if self.public_url:
-            url = self.public_url + request.path + (f"?{request.query_string}"
-                                                    if request.query_string else "")
-        else:
-            url = request.url
-        return self.validator.validate(url, params, request.headers.get(SIGNATURE_HEADER, ""))
+        url = public_url + request.path + (f"?{request.query_string}"
+                                           if request.query_string else "")
+        return validator.validate(url, params, request.headers.get(SIGNATURE_HEADER, ""))
 
     def twiml(self, call_sid: str, caller: str | None, stream_url: str) -> str:
         """The TwiML that connects ``call_sid`` to the Media Streams WebSocket."""
@@ -182,12 +193,17 @@ class VoiceInput(InputChannel):
 
         @hook.route("/twiml", methods=["POST"])
         async def twiml(request: Request) -> HTTPResponse:
-            if not self._signed(request):
+            validator, public_url = self.validator, self.public_url
+            if validator is None or public_url is None:
+                logger.error("voice: %s", self._refusal())
+                return _error(503, "phone calls are not configured on this server")
+            if not self._signed(request, validator, public_url):
                 return _error(403, "invalid X-Twilio-Signature")
             call_sid = request.form.get("CallSid")
             if not call_sid:
                 return _error(400, "CallSid is required")
-            xml = self.twiml(call_sid, request.form.get("From"), self._stream_url(request))
+            xml = self.twiml(call_sid, request.form.get("From"),
+                             self._stream_url(public_url))
             return response.text(xml, content_type="text/xml")
 
         @hook.websocket("/stream")
@@ -224,10 +240,17 @@ class VoiceInput(InputChannel):
             return _error(400, "reply_format must be wav or ogg")
         session_id, token = request.args.get("session_id"), request.args.get("token")
         resumed = session_id is not None or token is not None
+        customer = None
         if not resumed:
             session_id, token = self.signer.issue()
         elif not self.signer.verify(session_id, token):
-            return _error(401, "session_id and token do not match")
+            try:  # a signed-in widget session sends its resume token
+                identity = self.signer.resumed_identity(token)
+            except IdentityError:
+                return _error(401, "session_id and token do not match")
+            if identity.conversation_id != session_id:
+                return _error(401, "session_id and token do not match")
+            customer = identity.customer_id
         body = request.body or b""
         if len(body) > MAX_UPLOAD_BYTES:
             return _error(413, f"audio must be at most {MAX_UPLOAD_BYTES} bytes")
@@ -243,7 +266,7 @@ class VoiceInput(InputChannel):
         except Exception as exc:
             return _error(503, f"speech engines unavailable: {exc}")
         reply = await answer_speech(engines, on_new_message, audio, session_id, CHANNEL,
-                                    {"voice": {"source": "utterance"}})
+                                    stamp({"voice": {"source": "utterance"}}, customer))
         spoken = await speak_all(engines, reply.text)
         audio_out = None
         if spoken is not None:

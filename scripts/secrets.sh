@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Keep var/secrets.env holding a random value for each secret that make run needs: Rasa's
-# HTTP API token, the agents' ticket API token and the widget's session-signing key.
+# HTTP API token, the agents' ticket API token, the widget's session-signing key and the
+# key the demo shop signs identity tokens with.
 # A value already in the environment wins; existing values are never replaced.
 # honcho reads the file with `-e var/secrets.env`.
 set -euo pipefail
@@ -8,7 +9,7 @@ mkdir -p var
 file=var/secrets.env
 umask 077
 touch "$file"
-for name in RASA_AUTH_TOKEN TOUCHLINE_AGENT_TOKEN TOUCHLINE_SESSION_SECRET; do
+for name in RASA_AUTH_TOKEN TOUCHLINE_AGENT_TOKEN TOUCHLINE_SESSION_SECRET TOUCHLINE_IDENTITY_SECRET; do
   if ! grep -q "^$name=" "$file"; then
     echo "$name=${!name:-$(openssl rand -hex 32)}" >> "$file"
   fi

@@ -51,6 +51,9 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240)
     raise TimeoutError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
+IDENTITY_SECRET = "touchline-tests-identity-secret-0123456789abcdef"
+"""``$TOUCHLINE_IDENTITY_SECRET`` of every :class:`Stack` (see :meth:`Stack.customer_token`)."""
+
 NO_DATABASE = "sqlite:////nonexistent/touchline-training-opens-no-database.db"
 """``$DATABASE_URL`` while training: any attempt to open the shop database fails."""
 
@@ -98,6 +101,7 @@ def stack_env(work: Path, **overrides: str) -> dict[str, str]:
         "TOUCHLINE_VAR": str(work),
         "PYTHONUNBUFFERED": "1",
         "SANIC_WORKERS": "1",
+        "TOUCHLINE_IDENTITY_SECRET": IDENTITY_SECRET,
         **overrides,
     }
 
@@ -244,13 +248,32 @@ class Stack:
         for name in list(self.procs):
             self.stop(name)
 
-    def say(self, sender: str, message: Any, timeout: float = 60) -> list[dict[str, Any]]:  # noqa: ANN401
-        """Send one message over the REST channel; returns the bot's messages."""
-        r = httpx.post(
-            f"{self.url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": message},
-            timeout=timeout,
-        )
+    def customer_token(self, name: str, conversation: str, ttl_s: int = 600) -> str:
+        """An identity token for the demo customer ``name`` (``alice``) in ``conversation``,
+        as the shop's backend mints it (:func:`bot.identity.tokens.mint`)."""
+        from bot.identity.tokens import mint
+        from bot.store import customers
+        from bot.store.db import session_scope
+
+        with session_scope(self.env["DATABASE_URL"]) as session:
+            customer_id = customers.by_sender(session, name).id
+        return mint(customer_id, conversation, self.env["TOUCHLINE_IDENTITY_SECRET"], ttl_s)
+
+    def say(self, sender: str, message: Any, timeout: float = 60,  # noqa: ANN401
+            customer: str | None = None) -> list[dict[str, Any]]:
+        """Send one message over the REST channel; returns the bot's messages.
+
+        Args:
+            sender: the conversation id.
+            message: the text (anything JSON, to test bad input).
+            timeout: seconds to wait for the answer.
+            customer: a demo customer (``alice``) the message is signed in as, with a fresh
+                identity token in ``metadata.customer_token``; ``None``: anonymous.
+        """
+        body: dict[str, Any] = {"sender": sender, "message": message}
+        if customer is not None:
+            body["metadata"] = {"customer_token": self.customer_token(customer, sender)}
+        r = httpx.post(f"{self.url}/webhooks/rest/webhook", json=body, timeout=timeout)
         assert r.status_code == 200, r.text
         return r.json()
 

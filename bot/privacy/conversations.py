@@ -63,7 +63,7 @@ def senders_of_customer(conn: Connection, customer_id: int, texts: Iterable[str]
         conn: connection to the tracker database.
         customer_id: conversations where the ``customer_id`` slot was set to it count.
         texts: strings whose presence in any event counts (the e-mail address typed into
-            the identify form, for example); compared case-insensitively.
+            a guest order look-up, for example); compared case-insensitively.
 
     Returns:
         The sender ids.

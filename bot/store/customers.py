@@ -1,4 +1,7 @@
-"""Who is the customer of a conversation: by channel sender id, order number or e-mail."""
+"""Customer look-ups and the shapes of order numbers and e-mail addresses.
+
+Who the customer of a conversation is, is not decided here: only a channel that verified
+an identity token says so (:mod:`bot.identity`)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.store.models import Customer, Order
+from bot.store.models import Customer
 
 ORDER_NUMBER_RE = re.compile(r"(?i)(?:TL)?[\s#-]*(?<!\d)(\d{5})(?!\d)")
 """Order numbers are ``TL-`` plus 5 digits; customers also type ``tl10042`` or ``#10042``.
@@ -26,7 +29,7 @@ def normalise_order_number(text: str | None) -> str | None:
 
 
 def by_sender(session: Session, sender_id: str) -> Customer | None:
-    """The customer whose account is linked to the channel's ``sender_id``."""
+    """The demo customer with this short name (``alice``; the ``sender_id`` column)."""
     return session.scalar(select(Customer).where(Customer.sender_id == sender_id))
 
 
@@ -36,21 +39,3 @@ def by_email(session: Session, email: str) -> Customer | None:
     if not EMAIL_RE.match(email):
         return None
     return session.scalar(select(Customer).where(Customer.email == email))
-
-
-def by_order_number(session: Session, number: str) -> Customer | None:
-    """The customer who placed order ``number`` (any accepted spelling)."""
-    canonical = normalise_order_number(number)
-    if canonical is None:
-        return None
-    order = session.scalar(select(Order).where(Order.number == canonical))
-    return order.customer if order else None
-
-
-def resolve(session: Session, sender_id: str, customer_id: int | None = None) -> Customer | None:
-    """The conversation's customer: the id already identified, else the sender id link."""
-    if customer_id is not None:
-        found = session.get(Customer, int(customer_id))
-        if found:
-            return found
-    return by_sender(session, sender_id)

@@ -48,6 +48,9 @@ class Customer(Base):
     email = Column(String(200), nullable=False, unique=True)
     country = Column(String(2), nullable=False)  # ISO 3166-1 alpha-2
     sender_id = Column(String(200), unique=True, nullable=True)
+    """The demo customer's short name (``alice``); chats are not linked by it."""
+    password_hash = Column(String(200), nullable=True)
+    """:func:`bot.store.passwords.hash_password` of the demo shop login, ``None``: none."""
 
 
 class Product(Base):
@@ -246,3 +249,42 @@ class TelegramButton(Base):
 def today() -> date:
     """Today's date in UTC."""
     return utcnow().date()
+
+
+class UsedToken(Base):
+    """An identity token id (``jti``) a channel has accepted once; kept until it expires."""
+
+    __tablename__ = "used_tokens"
+    token_id = Column(String(64), primary_key=True)
+    expires_at = Column(DateTime, nullable=False, index=True)
+
+
+class TelegramLink(Base):
+    """A one-time Telegram deep-link token (``/start <token>``) that links a chat to a
+    customer; usable once, until it expires."""
+
+    __tablename__ = "telegram_links"
+    token = Column(String(64), primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime, nullable=True)
+
+
+class TelegramAccount(Base):
+    """A private Telegram chat linked to a customer (by a :class:`TelegramLink`)."""
+
+    __tablename__ = "telegram_accounts"
+    chat_id = Column(BigInteger, primary_key=True, autoincrement=False)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    linked_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class LookupFailure(Base):
+    """A failed anonymous order look-up, counted per conversation, order number and e-mail
+    (one row per key) to rate-limit guessing."""
+
+    __tablename__ = "lookup_failures"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(255), nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    __table_args__ = (Index("ix_lookup_failures_key_at", "key", "at"),)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store.customers import normalise_order_number
-from bot.store.models import Order
+from bot.store.models import Customer, Order
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,14 @@ def find_order(session: Session, number: str) -> OrderStatus | None:
         return None
     return OrderStatus(order.number, order.status, order.carrier, order.tracking_number,
                        order.expected_date, order.customer_id)
+
+
+def find_guest_order(session: Session, number: str, email: str) -> OrderStatus | None:
+    """An order found the way shops answer guest look-ups: by its number and the e-mail
+    address of the account that placed it (case-insensitive); ``None`` when either is
+    wrong, so a wrong e-mail tells nothing about the order."""
+    order = find_order(session, number)
+    if order is None:
+        return None
+    customer = session.get(Customer, order.customer_id)
+    return order if customer is not None and customer.email == email.strip().lower() else None

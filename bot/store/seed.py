@@ -1,7 +1,8 @@
 """Deterministic demo data: the DummyJSON catalogue and customers whose states exercise
 every support flow.
 
-Demo customers (``sender_id`` → situation):
+Demo customers (short name → situation); each logs in to the demo shop page with their
+e-mail and the password :data:`DEMO_PASSWORD` (``alice@example.com`` / ``alice-demo``):
 
 * ``alice`` (GB): shipped order TL-10001, delivered TL-10002, healthy cart, already used FIRST10.
 * ``bob`` (US): delayed order TL-10003; last payment declined for insufficient funds;
@@ -40,9 +41,13 @@ from bot.store.models import (
     Product,
     today,
 )
+from bot.store.passwords import hash_password
 
 CATALOGUE_PATH = PROJECT_ROOT / "data" / "catalogue" / "products.json"
 """DummyJSON products (MIT, github.com/Ovi/DummyJSON, see data/catalogue/SOURCE.txt)."""
+
+DEMO_PASSWORD = "{name}-demo"
+"""A demo customer's password on the demo shop page (``alice-demo``): a demo, not a secret."""
 
 OUT_OF_STOCK_PRODUCT_ID = 5
 """Catalogue item whose stock the seed sets to 0 (it sits in bob's cart)."""
@@ -144,8 +149,9 @@ def seed_demo(session: Session) -> None:
         "emma": Customer(name="Emma Souza", email="emma@example.com", country="BR"),
         "frank": Customer(name="Frank Miller", email="frank@example.com", country="US"),
     }
-    for sender_id, customer in people.items():
-        customer.sender_id = sender_id
+    for short_name, customer in people.items():
+        customer.sender_id = short_name
+        customer.password_hash = hash_password(DEMO_PASSWORD.format(name=short_name))
         session.add(customer)
     session.flush()
     alice, bob, chloe, dev, emma, frank = people.values()

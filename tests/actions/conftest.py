@@ -9,16 +9,32 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.identity.metadata import stamp
+from bot.store import customers
+from bot.store.db import session_scope
+
+
+def signed_in(name: str) -> dict[str, Any]:
+    """The metadata a channel writes for the demo customer ``name`` (``alice``) after it
+    verified their identity token (:func:`bot.identity.metadata.stamp`)."""
+    with session_scope() as session:
+        return stamp({}, customers.by_sender(session, name).id)
+
 
 def make_tracker(
-    sender: str = "alice",
+    sender: str = "web-0",
     text: str = "",
     intent: str = "greet",
     slots: dict[str, Any] | None = None,
     events: list[dict[str, Any]] | None = None,
+    customer: str | None = None,
 ) -> Tracker:
+    """A tracker whose latest user message is ``text``; ``customer``: the demo customer a
+    channel verified for it (default: an anonymous visitor)."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": []}
-    events = list(events or []) + [{"event": "user", "text": text, "parse_data": latest}]
+    metadata = signed_in(customer) if customer else {}
+    events = list(events or []) + [
+        {"event": "user", "text": text, "parse_data": latest, "metadata": metadata}]
     return Tracker(sender, slots or {}, latest, events, False, None, {}, "action_listen")
 
 

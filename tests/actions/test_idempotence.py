@@ -42,7 +42,7 @@ def tickets(reason: str) -> list[Ticket]:
 
 
 def test_double_charge_complaint_sent_three_times_opens_one_ticket(any_db_url):
-    tracker = make_tracker("frank", CHARGED_TWICE, intent="payment_issue")
+    tracker = make_tracker("frank", CHARGED_TWICE, intent="payment_issue", customer="frank")
     first_two = at_once(ActionPaymentIssue(), tracker)
     opened = tickets("double_charge")
     assert len(opened) == 1, [t.id for t in opened]
@@ -68,7 +68,8 @@ def test_handoff_asked_twice_at_once_opens_one_ticket(any_db_url):
 
 
 def test_single_use_code_applied_twice_at_once_then_again(any_db_url):
-    tracker = make_tracker("frank", "use FIRST10", slots={"discount_code": "FIRST10"})
+    tracker = make_tracker("frank", "use FIRST10", slots={"discount_code": "FIRST10"},
+                           customer="frank")
     results = at_once(ActionApplyDiscount(), tracker)
     for messages, _ in results:
         assert "FIRST10" in texts(messages) and "Sorry" not in texts(messages)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import re
 from typing import Any
 
@@ -12,7 +10,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.discounts import ValidateDiscountForm
-from actions.identify import ValidateIdentifyForm
 from actions.orders import ValidateOrderStatusForm
 from actions.repair import ActionMisunderstood
 from actions.resume import ActionResumeRequest
@@ -20,11 +17,11 @@ from bot.support.repair import SLOT
 from tests.actions.conftest import followup, run_action, slot, texts
 
 INTERNAL = re.compile(r"/[a-z_]|nlu_fallback|utter_|action_|requested_slot|discount_code|"
-                      r"customer_ref|order_id|pending_request", re.IGNORECASE)
+                      r"order_email|order_id|pending_request", re.IGNORECASE)
 FORMS = {
     "discount_form": (ValidateDiscountForm, "discount_code"),
     "order_status_form": (ValidateOrderStatusForm, "order_id"),
-    "identify_form": (ValidateIdentifyForm, "customer_ref"),
+    "order_status_form (e-mail)": (ValidateOrderStatusForm, "order_email"),
 }
 
 
@@ -48,8 +45,6 @@ def validate(form: str, tracker: Tracker) -> tuple[dict[str, Any], str]:
     dispatcher = CollectingDispatcher()
     value = tracker.latest_message["text"]
     out = getattr(validator(), f"validate_{name}")(value, dispatcher, tracker, {})
-    if inspect.isawaitable(out):  # the identify form looks the account up off the loop
-        out = asyncio.run(out)
     return out, texts(dispatcher.messages)
 
 
@@ -89,11 +84,12 @@ def test_stop_leaves_the_form_politely(shop, form):
                                                         if k != "response"}}]
 
 
-def test_identify_form_answers_what_the_text_is(shop):
-    out, said = validate("identify_form", conversation([("it's bob@example.com", "x")]))
-    assert out["customer_id"] and out["customer_ref"] == "bob@example.com"
-    out, said = validate("identify_form", conversation([("my name is Bob", "x")]))
-    assert out["customer_ref"] is None and "isn't an order number or an e-mail" in said
+def test_order_email_question_takes_an_e_mail_address_only(shop):
+    out, _ = validate("order_status_form (e-mail)",
+                      conversation([("it's Bob@Example.com thanks", "x")]))
+    assert out == {"order_email": "Bob@Example.com"}
+    out, said = validate("order_status_form (e-mail)", conversation([("TL-10003", "x")]))
+    assert out["order_email"] is None and "looks like an order number" in said
 
 
 def test_out_of_scope_then_not_understood_offers_a_person(shop):

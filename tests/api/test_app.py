@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
+from bot.identity.tokens import IdentityKeys, verify
 from bot.kicks import predictor
 from bot.kicks.predictor import KickPredictor
 from bot.store.db import session_scope
@@ -121,3 +123,39 @@ def test_demo_page_refuses_a_malformed_host_header(db_url, env):
     assert ok.status_code == 200 and "http://shop.example.com:" in ok.headers[
         "content-security-policy"
     ]
+
+
+def test_demo_login_mints_identity_tokens_only_with_a_secret(db_url, env):
+    env.unset("TOUCHLINE_IDENTITY_SECRET")
+    bob = {"email": "bob@example.com", "password": "bob-demo"}
+    assert client(env).post("/demo/login", json=bob).status_code == 503
+    secret = "demo-identity-secret-for-tests-0123456789"
+    env.set("TOUCHLINE_IDENTITY_SECRET", secret)
+    c = client(env)
+    assert c.post("/demo/login", json={**bob, "password": "wrong"}).status_code == 401
+    assert c.post("/demo/login", json={"email": "", "password": ""}).status_code == 422
+    signed_in = c.post("/demo/login", json=bob)
+    assert signed_in.status_code == 200 and signed_in.json()["name"] == "Bob Chen"
+    token = signed_in.json()["token"]
+    assert verify(token, IdentityKeys(secret=secret)).conversation_id.startswith("shop-")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 600 and claims["purpose"] == "identity"
+    page = c.get("/")  # the cookie's login puts a fresh token on the widget's tag
+    assert 'data-identity-token="' in page.text and page.headers["cache-control"] == "no-store"
+    assert 'data-customer="Bob Chen"' in page.text
+    c.post("/demo/logout")
+    assert "data-identity-token" not in c.get("/").text
+
+
+
+def test_telegram_link_needs_a_login_and_is_a_deep_link(db_url, env):
+    env.set("TOUCHLINE_IDENTITY_SECRET", "demo-identity-secret-for-tests-0123456789")
+    env.set("TELEGRAM_BOT_NAME", "TouchlineShopBot")
+    c = client(env)
+    assert c.post("/demo/telegram-link").status_code == 401
+    c.post("/demo/login", json={"email": "emma@example.com", "password": "emma-demo"})
+    link = c.post("/demo/telegram-link").json()
+    prefix = "https://t.me/TouchlineShopBot?start="
+    assert link["url"].startswith(prefix) and link["expires_in"] == 600
+    token = link["url"].removeprefix(prefix)
+    assert 16 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()

@@ -3,7 +3,8 @@
 python-socketio's own client needs a newer aiohttp than Rasa pins, so the tests use
 ``websockets`` and write the few Engine.IO / Socket.IO frames themselves: ``0`` open,
 ``2``/``3`` ping/pong, ``40`` connect, ``42[event, data]`` an event, ``42<id>[...]`` an
-event that asks for an acknowledgement and ``43<id>[data]`` the acknowledgement.
+event that asks for an acknowledgement, ``43<id>[data]`` the acknowledgement and ``41`` a
+disconnect by the server (recorded as a ``disconnect`` event).
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class Tab:
         elif frame.startswith("42"):
             event, data = json.loads(frame[2:])
             self.events.append((event, data))
+        elif frame.startswith("41"):  # the server disconnected us from the namespace
+            self.events.append(("disconnect", {}))
         elif match := _ACK.match(frame):
             args = json.loads(match.group(2))
             self.acks[int(match.group(1))] = args[0] if args else None

@@ -135,7 +135,7 @@ def test_r12_slow_shop_database_gets_a_still_checking_reply(stack):
     finally:
         blocker.rollback()
         blocker.close()
-    assert "TL-10001" in texts(stack.say("r12-next", "track TL-10001 please"))
+    assert "TL-10001" in texts(stack.say("r12-next", "track TL-10001 please", customer="alice"))
 
 
 def test_r13_action_raising_gets_an_apology(stack):
@@ -144,25 +144,26 @@ def test_r13_action_raising_gets_an_apology(stack):
     con.execute("ALTER TABLE orders RENAME TO orders_broken")
     con.commit()
     try:
-        reply = texts(stack.say("r13a", "where is order TL-10001"))
+        reply = texts(stack.say("r13a", "where is order TL-10001", customer="alice"))
         assert "something went wrong" in reply
     finally:
         con.execute("ALTER TABLE orders_broken RENAME TO orders")
         con.commit()
         con.close()
     assert stack.tracker("r13a")["slots"]["customer_id"] is None
-    assert "DHL" in texts(stack.say("r13a", "where is order TL-10001"))
+    assert "DHL" in texts(stack.say("r13a", "where is order TL-10001", customer="alice"))
 
 
 def test_r13_action_server_down_then_back(stack):
     stack.stop("actions")
     try:
-        reply = texts(stack.say("alice", "my cart total is wrong"))
+        reply = texts(stack.say("alice", "my cart total is wrong", customer="alice"))
         assert "something went wrong on my side" in reply
         assert stack.tracker("alice")["slots"]["customer_id"] is None
     finally:
         stack.start_actions()
-    assert "Here's your cart" in texts(stack.say("alice", "my cart total is wrong"))
+    assert "Here's your cart" in texts(stack.say("alice", "my cart total is wrong",
+                                                 customer="alice"))
 
 
 def test_rest_rejects_malformed_bodies_and_other_channels_senders(stack):

@@ -20,19 +20,22 @@ def db(stack):
 def test_greeting_and_order_status_asks_for_number(stack):
     assert "Touchline" in texts(stack.say("e2e-order", "hello there"))
     assert "order number" in texts(stack.say("e2e-order", "where is my order?"))
-    reply = texts(stack.say("e2e-order", "it's TL-10001"))
+    # an anonymous visitor: the number and the e-mail address of that order (guest look-up)
+    assert "e-mail address" in texts(stack.say("e2e-order", "it's TL-10001"))
+    reply = texts(stack.say("e2e-order", "alice@example.com"))
     assert "TL-10001 is on its way with DHL" in reply and "Expected delivery" in reply
     assert "welcome" in texts(stack.say("e2e-order", "thanks a lot"))
 
 
 def test_order_number_in_first_message(stack):
-    reply = texts(stack.say("e2e-order2", "can you track order TL-10003 for me"))
+    reply = texts(stack.say("e2e-order2", "can you track order TL-10003 for me",
+                            customer="bob"))
     assert "delayed with UPS" in reply
 
 
 def test_unknown_order_then_person_sets_takeover_until_closed(stack):
-    stack.say("e2e-unknown", "where is my order TL-55555")
-    reply = stack.say("e2e-unknown", "where is my order TL-55555")
+    stack.say("e2e-unknown", "where is my order TL-55555", customer="alice")
+    reply = stack.say("e2e-unknown", "where is my order TL-55555", customer="alice")
     assert "couldn't find an order TL-55555" in texts(reply)
     assert reply[-1]["buttons"][0]["payload"] == "/affirm"
     reply = texts(stack.say("e2e-unknown", "/affirm"))
@@ -51,7 +54,7 @@ def test_unknown_order_then_person_sets_takeover_until_closed(stack):
 
 
 def test_cart_issue_repairs_stale_price(stack):
-    reply = texts(stack.say("chloe", "the total in my basket is wrong"))
+    reply = texts(stack.say("chloe", "the total in my basket is wrong", customer="chloe"))
     assert "corrected the price of Powder Canister" in reply and "Total:" in reply
     with db(stack) as s:
         cart = s.scalars(select(Cart).join(Cart.customer).where(Cart.customer_id == 3)).one()
@@ -63,22 +66,22 @@ def test_cart_issue_repairs_stale_price(stack):
 
 
 def test_payment_decline_explained(stack):
-    reply = texts(stack.say("dev", "why did my payment fail?"))
+    reply = texts(stack.say("dev", "why did my payment fail?", customer="dev"))
     assert "3-D Secure" in reply
 
 
 def test_charged_twice_opens_ticket(stack):
-    reply = texts(stack.say("frank", "I was charged twice for my order"))
+    reply = texts(stack.say("frank", "I was charged twice for my order", customer="frank"))
     assert "two charges of $249.99" in reply and "ticket #" in reply
     with db(stack) as s:
         ticket = s.scalars(select(Ticket).where(Ticket.sender_id == "frank")).one()
     assert ticket.reason == "double_charge" and not ticket.takeover
 
 
-def test_discount_for_unknown_sender_identifies_then_applies(stack):
-    assert "account" in texts(stack.say("e2e-disc", "I want to use a discount code"))
-    assert "Which discount code" in texts(stack.say("e2e-disc", "frank@example.com"))
-    reply = texts(stack.say("e2e-disc", "SUMMER25"))
+def test_discount_for_a_signed_in_customer_asks_the_code_then_applies(stack):
+    assert "Which discount code" in texts(
+        stack.say("e2e-disc", "I want to use a discount code", customer="frank"))
+    reply = texts(stack.say("e2e-disc", "SUMMER25", customer="frank"))
     assert "SUMMER25 is applied" in reply and "$67.49" in reply
     with db(stack) as s:
         assert (
@@ -87,7 +90,7 @@ def test_discount_for_unknown_sender_identifies_then_applies(stack):
 
 
 def test_expired_code_says_why(stack):
-    reply = texts(stack.say("bob", "apply code EXPIRED15 please"))
+    reply = texts(stack.say("bob", "apply code EXPIRED15 please", customer="bob"))
     assert "EXPIRED15 has expired" in reply
 
 

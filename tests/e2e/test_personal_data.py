@@ -42,9 +42,10 @@ def test_no_card_number_or_e_mail_is_stored_or_logged(private_stack):
     stack = private_stack
     stack.say("web-pay", "hi")
     stack.say("web-pay", f"my card is {CARD}, cvv 737")
-    assert "account" in texts(stack.say("web-pay", "I was charged twice for my order"))
-    # The identify form looks the e-mail address up in this very turn, as typed.
-    reply = texts(stack.say("web-pay", "frank@example.com"))
+    assert "e-mail" in texts(stack.say("web-pay", "where is my order TL-10006"))
+    # The guest order look-up checks the e-mail address in this very turn, as typed.
+    assert "TL-10006" in texts(stack.say("web-pay", "frank@example.com"))
+    reply = texts(stack.say("web-pay", "I was charged twice for my order", customer="frank"))
     assert "two charges of $249.99" in reply and "ticket #" in reply
 
     with session_scope(stack.env["DATABASE_URL"]) as s:

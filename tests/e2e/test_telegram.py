@@ -9,16 +9,20 @@ handoff takeover on Telegram, messages pushed through Rasa's HTTP API, and voice
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.store import customers
 from bot.store.db import session_scope
-from bot.store.models import TelegramSeenUpdate, Ticket
+from bot.store.identity import create_telegram_link
+from bot.store.models import TelegramAccount, TelegramLink, TelegramSeenUpdate, Ticket
 from bot.store.tickets import close_ticket
 from connectors.telegram import MEDIA_REPLY, SECRET_HEADER
+from connectors.telegram_identity import BAD_LINK, GROUP_LINK, UNLINKED
 from connectors.telegram_voice import TOO_LONG_REPLY, UNREADABLE_REPLY
 from connectors.voice_turn import NOT_HEARD
 from testing.stack import Stack, stack_env
@@ -54,6 +58,10 @@ def tg(model, fake, tmp_path_factory):
     running = Stack(work, model, env).start()
     yield running
     running.close()
+
+
+BOB_CART = "Eyeshadow Palette with Mirror"
+"""In bob's cart only (bot/store/seed.py)."""
 
 
 def post(tg: Stack, body: Any, secret: str | None = SECRET) -> httpx.Response:  # noqa: ANN401
@@ -105,11 +113,12 @@ def test_webhook_is_registered_at_start_with_the_secret(tg, fake):
     assert TOKEN.split(":")[1] not in tg.log("rasa").read_text()
 
 
-def test_start_greets_and_order_status_mentions_dhl(tg, fake):
+def test_start_greets_and_order_status_is_a_guest_look_up(tg, fake):
     assert send(tg, u.message(1001, "/start")) == {"status": "accepted"}
     assert GREETING in replies(fake, 1001, 1)[0]
     send(tg, u.message(1001, "where is my order TL-10001"))
-    assert "DHL" in replies(fake, 1001, 2)[1]
+    # an unlinked chat is anonymous: the order's e-mail address is asked for too
+    assert "e-mail address" in replies(fake, 1001, 2)[1]
     [first, second] = user_events(tg, 1001)
     assert first["parse_data"]["intent"]["name"] == "greet" and first["input_channel"] == "telegram"
     assert first["metadata"]["original_text"] == "/start"
@@ -156,9 +165,9 @@ def test_r8_odd_updates_all_get_200_and_the_chat_goes_on(tg, fake):
     assert GREETING in replies(fake, group, 1)[0]
     assert replies(fake, chat, 4)[1:] == [MEDIA_REPLY] * 3
     send(tg, u.message(group, f"@{USERNAME} where is my order TL-10001"))
-    assert "DHL" in replies(fake, group, 2)[1]
+    assert "e-mail address" in replies(fake, group, 2)[1]
     send(tg, u.message(chat, "where is my order TL-10001"))
-    assert "DHL" in replies(fake, chat, 5)[4]
+    assert "e-mail address" in replies(fake, chat, 5)[4]
     assert [e["text"] for e in user_events(tg, chat)] == ["hello", "where is my order TL-10001"]
     assert len(fake.texts(group)) == 2
 
@@ -248,14 +257,14 @@ def test_voice_note_about_a_payment_gets_the_payment_flow_in_text_and_voice(tg, 
     assert send(tg, u.voice(chat, "vn-pay", duration=2)) == {"status": "accepted"}
     [voice] = fake.wait_for(lambda: fake.sent("sendVoice", chat))
     [question] = fake.texts(chat)
-    assert "find your account" in question  # payment_issue asks who the customer is first
+    assert "sign in" in question  # payment_issue needs a signed-in (linked) customer
     [event] = user_events(tg, chat)
     assert event["parse_data"]["intent"]["name"] == "payment_issue"
     assert event["input_channel"] == "telegram"
     assert event["metadata"]["voice"]["transcript"] == event["text"]
     assert {"problem", "payment"} <= words(event["text"])
     assert event["metadata"]["telegram"]["chat_id"] == chat
-    assert tg.tracker(f"telegram:{chat}")["slots"]["pending_request"] == "payment"
+    assert tg.tracker(f"telegram:{chat}")["slots"]["pending_request"] is None  # no form
     said = words(heard(voice.files["voice"]))
     assert len(said & words(question)) >= 5, said  # the voice reply reads the text reply
     assert fake.downloads.count("voice/vn-pay.oga") == 1
@@ -289,3 +298,31 @@ def test_without_a_token_the_channel_loads_and_answers_503(stack):
     r = httpx.post(f"{stack.url}/webhooks/telegram/webhook", json=u.message(1, "hi"), timeout=10)
     assert r.status_code == 503 and "TELEGRAM_TOKEN" in r.json()["error"]
     assert httpx.get(f"{stack.url}/webhooks/telegram/", timeout=10).json()["configured"] is False
+
+
+def test_a_one_time_link_signs_a_private_chat_in_until_unlink(tg, fake):
+    chat, other, group = 1020, 1021, -1001020
+    with session_scope(tg.env["DATABASE_URL"]) as s:
+        bob = customers.by_sender(s, "bob").id
+        token, stale, for_group = (create_telegram_link(s, bob) for _ in range(3))
+    with session_scope(tg.env["DATABASE_URL"]) as s:
+        s.get(TelegramLink, stale).expires_at = datetime.utcnow() - timedelta(seconds=1)
+    send(tg, u.message(chat, "my cart is broken"))  # unlinked: anonymous
+    assert "sign in" in replies(fake, chat, 1)[0]
+    send(tg, u.message(chat, f"/start {token}"))
+    assert "linked to the shop account of Bob Chen" in replies(fake, chat, 2)[1]
+    send(tg, u.message(chat, "my cart is broken"))
+    fake.wait_for(lambda: any(BOB_CART in t for t in fake.texts(chat)), 60)
+    send(tg, u.message(other, f"/start {token}"))  # used up: a reused link links nothing
+    send(tg, u.message(other, f"/start {stale}"))  # expired
+    assert replies(fake, other, 2) == [BAD_LINK, BAD_LINK]
+    send(tg, u.message(group, f"/start@{USERNAME} {for_group}"))
+    assert replies(fake, group, 1) == [GROUP_LINK]
+    settle(tg, chat, 2)
+    seen = len(fake.texts(chat))
+    send(tg, u.message(chat, "/unlink"))
+    assert replies(fake, chat, seen + 1)[seen] == UNLINKED
+    send(tg, u.message(chat, "my cart is broken"))
+    assert "sign in" in replies(fake, chat, seen + 2)[seen + 1]
+    with session_scope(tg.env["DATABASE_URL"]) as s:
+        assert s.get(TelegramAccount, chat) is None and s.get(TelegramAccount, other) is None

@@ -19,14 +19,19 @@ import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
+from bot.identity.metadata import VERIFIED_CUSTOMER
 from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
+from bot.store import customers
+from bot.store.db import session_scope
 from connectors.socketio import SessionSigner
+from connectors.voice import CALL_STREAM
 from connectors.voice_call import GOODBYE, REPROMPT
 from connectors.voice_turn import NOT_HEARD
-from testing.stack import Stack, stack_env
+from testing.stack import Stack, free_port, stack_env
 from testing.twilio_caller import TwilioCaller
+from tests.e2e.sio_client import Tab, run
 from tests.speech.conftest import QUESTION, say, trimmed, words
 
 pytestmark = pytest.mark.slow
@@ -39,13 +44,15 @@ SILENCE_S = 2.5
 def voice(model, tmp_path_factory):
     """Rasa + action server with the voice channel (short silence timeout)."""
     work = tmp_path_factory.mktemp("voice")
+    port = free_port()
     env = stack_env(
         work,
         TOUCHLINE_SESSION_SECRET=SECRET,
         TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        TOUCHLINE_VOICE_PUBLIC_URL=f"http://127.0.0.1:{port}",
         TOUCHLINE_VOICE_SILENCE_S=str(SILENCE_S),
     )
-    running = Stack(work, model, env).start()
+    running = Stack(work, model, env, rasa_port=port).start()
     r = httpx.get(f"{running.url}/webhooks/voice/", timeout=120)
     assert r.json() == {"status": "ok", "asr": "whisper", "tts": "piper"}
     yield running
@@ -59,7 +66,7 @@ def spoken(engines) -> Audio:
 
 
 def caller(voice: Stack, call_sid: str, **kwargs: object) -> TwilioCaller:
-    token = SessionSigner(SECRET.encode()).token(f"call:{call_sid}")
+    token = SessionSigner(SECRET.encode()).token(f"call:{call_sid}", purpose=CALL_STREAM)
     return TwilioCaller(
         f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream", call_sid, token, **kwargs
     )
@@ -260,7 +267,7 @@ def test_a_16_khz_stream_is_resampled_and_understood(voice, engines, spoken):
 )
 def test_unusable_streams_are_closed_with_a_reason(voice, media_format, token, reason):
     sid = "CAbad"
-    good = SessionSigner(SECRET.encode()).token(f"call:{sid}")
+    good = SessionSigner(SECRET.encode()).token(f"call:{sid}", purpose=CALL_STREAM)
 
     async def call() -> websockets.ConnectionClosed:
         url = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
@@ -294,7 +301,7 @@ def test_twiml_connects_the_call_with_a_signed_stream_token(voice):
     r = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
     stream = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
-    token = SessionSigner(SECRET.encode()).token("call:CAtwiml")
+    token = SessionSigner(SECRET.encode()).token("call:CAtwiml", purpose=CALL_STREAM)
     assert f'<Connect><Stream url="{stream}">' in r.text
     assert f'<Parameter name="token" value="{token}" />' in r.text
     assert '<Parameter name="from" value="+15550123" />' in r.text
@@ -304,6 +311,34 @@ def test_twiml_connects_the_call_with_a_signed_stream_token(voice):
     no_sid = {"From": "+1"}
     signed = RequestValidator(TWILIO_TOKEN).compute_signature(url, no_sid)
     assert httpx.post(url, data=no_sid, headers={"X-Twilio-Signature": signed}).status_code == 400
+
+
+def test_the_stream_url_comes_from_the_configuration_not_the_host_header(voice):
+    url = f"{voice.url}/webhooks/voice/twiml"
+    params = {"CallSid": "CAhost"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    r = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature,
+                                              "Host": "attacker.example"})
+    assert r.status_code == 200 and "attacker.example" not in r.text
+    assert f'<Stream url="ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream">' in r.text
+
+
+def test_a_stream_token_is_no_widget_session_token(voice):
+    """The TwiML's stream token for call CAwidget does not open the conversation
+    ``call:CAwidget`` in the widget (it did: both were HMACs of the same message)."""
+    url = f"{voice.url}/webhooks/voice/twiml"
+    params = {"CallSid": "CAwidget"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    twiml = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature}).text
+    token = twiml.split('<Parameter name="token" value="')[1].split('"')[0]
+
+    async def join() -> dict:
+        tab, confirm = await Tab.open(voice, {"session_id": "call:CAwidget", "token": token})
+        await tab.ws.close()
+        return confirm
+
+    confirm = run(join())
+    assert confirm["resumed"] is False and confirm["session_id"] != "call:CAwidget"
 
 
 def post_utterance(voice: Stack, body: bytes, **params: str) -> httpx.Response:
@@ -336,6 +371,27 @@ def test_an_utterance_is_answered_in_text_and_audio_and_continues(voice, engines
     assert decode(base64.b64decode(second.json()["audio"]["base64"])).seconds > 1
     events = user_events(voice, body["session_id"])
     assert len(events) == 2 and {e["input_channel"] for e in events} == {"voice"}
+
+
+def test_a_signed_in_widget_session_speaks_as_its_customer(voice, spoken):
+    """The widget's resume token of a signed-in session opens its conversation at the
+    voice gateway too, and the spoken turn is stamped with the customer; it opens no other
+    conversation."""
+    async def join() -> dict:
+        tab, confirm = await Tab.open(
+            voice, {"identity": voice.customer_token("bob", "voice-bob")})
+        await tab.ws.close()
+        return confirm
+
+    resume = run(join())["resume"]
+    r = post_utterance(voice, encode(spoken, "wav"), session_id="voice-bob", token=resume)
+    assert r.status_code == 200, r.text
+    [event] = user_events(voice, "voice-bob")
+    with session_scope(voice.env["DATABASE_URL"]) as session:
+        bob = customers.by_sender(session, "bob").id
+    assert event["metadata"][VERIFIED_CUSTOMER] == bob
+    other = post_utterance(voice, encode(spoken, "wav"), session_id="voice-alice", token=resume)
+    assert other.status_code == 401 and user_events(voice, "voice-alice") == []
 
 
 def test_an_utterance_with_nothing_said_asks_again_without_a_turn(voice):

@@ -256,7 +256,7 @@ def test_conversation_buttons_cards_takeover_and_history(browser, shop):
 
     tab.send("I was charged twice for my order")
     tab.wait_bots(3)
-    assert "find your account" in tab.bot_texts()[-1]
+    assert "sign in" in tab.bot_texts()[-1]  # an anonymous visitor
     person = tab.page.locator("#touchline-chat .quick-reply", has_text="Talk to a person")
     assert person.is_enabled()
     person.click()
@@ -284,6 +284,77 @@ def test_conversation_buttons_cards_takeover_and_history(browser, shop):
     assert person.is_disabled()
     tab.assert_clean()
     context.close()
+
+
+def test_demo_login_signs_the_widget_in_and_logout_starts_anonymous(browser, shop):
+    """The README's sample: a visitor is anonymous; signed in on the demo shop page the
+    widget talks as that customer (their cart), also after a reload; signing out starts a
+    new anonymous conversation."""
+    context = browser.new_context()
+    tab = Widget(context, shop).open()
+    page = tab.page
+    tab.send("my cart is broken")
+    tab.wait_bots(1)
+    assert "sign in" in tab.bot_texts()[-1]
+
+    page.fill("#login input[name=email]", "bob@example.com")
+    page.fill("#login input[name=password]", "not-bobs-password")
+    page.click("#sign-in")
+    page.wait_for_selector("#login-error:has-text('Wrong e-mail address or password')")
+    page.fill("#login input[name=password]", "bob-demo")
+    page.click("#sign-in")
+    page.wait_for_selector("#signed-in:has-text('Signed in as Bob Chen')")
+    page.wait_for_function(  # a new conversation: the anonymous one is no longer shown
+        "() => document.querySelector('#touchline-chat').shadowRoot"
+        ".querySelectorAll('.msg').length === 0", timeout=WAIT_MS)
+    tab.wait_status("")
+    tab.send("my cart is broken")
+    tab.wait_bots(1)
+    assert any("Eyeshadow Palette with Mirror" in text for text in tab.bot_texts())
+
+    page.reload()  # the page now carries a fresh identity token on the widget's tag
+    tag = page.locator("script[data-rasa-url]")
+    assert tag.get_attribute("data-identity-token")
+    page.wait_for_selector("#signed-in:has-text('Signed in as Bob Chen')")
+    if page.locator("#touchline-chat .panel").is_hidden():
+        page.click("#touchline-chat .launcher")
+    tab.wait_bots(1)  # the signed-in conversation's history
+    assert ("user", "my cart is broken") in tab.messages()
+    assert any("Eyeshadow Palette with Mirror" in text for text in tab.bot_texts())
+
+    page.click("#sign-out")
+    page.wait_for_selector("#sign-in:visible")
+    page.wait_for_function(
+        "() => document.querySelector('#touchline-chat').shadowRoot"
+        ".querySelectorAll('.msg').length === 0", timeout=WAIT_MS)
+    tab.wait_status("")
+    tab.send("my cart is broken")
+    tab.wait_bots(1)
+    assert "sign in" in tab.bot_texts()[-1]
+    assert not any("Eyeshadow" in text for text in tab.bot_texts())
+    tab.assert_clean()
+    context.close()
+
+
+def test_demo_login_api_mints_tokens_only_for_a_login(shop, widget_stack):
+    assert httpx.post(f"{shop}/demo/identity").status_code == 401
+    wrong = httpx.post(f"{shop}/demo/login", json={"email": "bob@example.com",
+                                                   "password": "alice-demo"})
+    assert wrong.status_code == 401
+    with httpx.Client() as client:
+        login = client.post(f"{shop}/demo/login", json={"email": "Bob@Example.com",
+                                                        "password": "bob-demo"})
+        assert login.status_code == 200 and login.json()["name"] == "Bob Chen"
+        assert "httponly" in login.headers["set-cookie"].lower()
+        fresh = client.post(f"{shop}/demo/identity")
+        assert fresh.status_code == 200 and fresh.json()["token"] != login.json()["token"]
+        client.post(f"{shop}/demo/logout")
+        assert client.post(f"{shop}/demo/identity").status_code == 401
+    # the login cookie's token is not an identity token
+    cookie = login.cookies["touchline_demo_login"]
+    r = httpx.post(f"{widget_stack.url}/webhooks/rest/webhook", json={
+        "sender": "x", "message": "hi", "metadata": {"customer_token": cookie}})
+    assert r.status_code == 401
 
 
 def test_r7_markup_from_user_and_bot_is_inert_text(browser, shop, widget_stack):

@@ -218,7 +218,7 @@ def test_spoken_payment_question_gets_the_payment_flow_in_text_and_voice(
     assert shown[1][1].startswith(GREET)
     (who, transcript), (_, reply) = shown[2:]
     assert who == "user" and "payment" in transcript.lower()
-    assert "find your account" in reply  # payment_issue asks who the customer is first
+    assert "sign in" in reply  # payment_issue needs a signed-in customer
     spoken = tab.page.locator("#touchline-chat .msg.user.spoken")
     assert spoken.count() == 1 and spoken.text_content() == transcript
     assert spoken.locator("svg[aria-label='Spoken message']").count() == 1

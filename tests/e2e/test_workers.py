@@ -122,12 +122,14 @@ def test_a_conversation_alternating_between_workers_keeps_state_and_history(work
     a, b = connections_on_both(workers_stack, lambda: rest_connection(workers_stack))
     assert "order number" in say(a, "w-order", "where is my order?")  # the form starts on A
     reply = say(b, "w-order", "it's TL-10001")  # B must see A's active form
+    assert "e-mail address" in reply  # an anonymous visitor's look-up needs it too
+    reply = say(a, "w-order", "alice@example.com")  # and A must see what B stored
     assert "TL-10001 is on its way with DHL" in reply
     assert "welcome" in say(a, "w-order", "thanks!").lower()
     for i in range(6):
         say((a, b)[i % 2], "w-order", f"hello {i}")
     users = [e["text"] for e in workers_stack.tracker("w-order")["events"] if e["event"] == "user"]
-    assert users == ["where is my order?", "it's TL-10001", "thanks!"] + [
+    assert users == ["where is my order?", "it's TL-10001", "alice@example.com", "thanks!"] + [
         f"hello {i}" for i in range(6)
     ]
 

@@ -16,9 +16,10 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Cookie, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
+from bot.api.routes.demo_login import identity_token, login_of
 from bot.config import settings
 
 router = APIRouter(tags=["widget"])
@@ -28,6 +29,7 @@ ASSETS = {
     "widget.js": (STATIC / "widget" / "widget.js", "text/javascript"),
     "widget/widget.css": (STATIC / "widget" / "widget.css", "text/css"),
     "widget/demo.css": (STATIC / "widget" / "demo.css", "text/css"),
+    "widget/demo.js": (STATIC / "widget" / "demo.js", "text/javascript"),
     "vendor/socket.io.min.js": (STATIC / "vendor" / "socket.io.min.js", "text/javascript"),
 }
 """URL path (without the leading slash) → (file, media type) of every served widget file."""
@@ -76,9 +78,23 @@ def _websocket_origin(url: str) -> str:
     return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
 
 
+def _identity_attributes(cookie: str | None) -> tuple[str, str]:
+    """The widget tag's ``data-identity-token`` attribute and the page's signed-in name
+    for the demo login in ``cookie`` (both empty for a visitor, or with identity off)."""
+    if not settings().identity_secret:
+        return "", ""
+    login = login_of(cookie)
+    if login is None:
+        return "", ""
+    token = html.escape(identity_token(login), quote=True)
+    return f' data-identity-token="{token}"', html.escape(login.name)
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def demo_shop(request: Request) -> HTMLResponse:
-    """The demo shop page with the widget embedded.
+def demo_shop(request: Request,
+              touchline_demo_login: str | None = Cookie(None)) -> HTMLResponse:
+    """The demo shop page with the widget embedded; a signed-in demo customer's page puts
+    an identity token on the widget's tag (:mod:`bot.api.routes.demo_login`).
 
     Returns:
         HTML with a Content-Security-Policy that allows scripts and styles from this
@@ -88,6 +104,8 @@ def demo_shop(request: Request) -> HTMLResponse:
     rasa = rasa_public_url(request)
     page = (STATIC / "widget" / "demo.html").read_text(encoding="utf-8")
     page = page.replace("{{RASA_URL}}", html.escape(rasa, quote=True))
+    attribute, name = _identity_attributes(touchline_demo_login)
+    page = page.replace("{{IDENTITY}}", attribute).replace("{{CUSTOMER}}", name)
     rasa_origin = f"{urlsplit(rasa).scheme}://{urlsplit(rasa).netloc}"
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -95,7 +113,8 @@ def demo_shop(request: Request) -> HTMLResponse:
         f"connect-src 'self' {rasa_origin} {_websocket_origin(rasa)}; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
-    headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"}
+    headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "no-store"}  # a signed-in page holds an identity token
     return HTMLResponse(page, headers=headers)
 
 

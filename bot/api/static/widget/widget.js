@@ -16,6 +16,13 @@
  * gateway (connectors/voice.py, POST /webhooks/voice/utterance) with the same session id
  * and token; the transcript and the replies join the chat and the spoken reply plays.
  * `data-voice="off"` on the script tag hides the button.
+ *
+ * Signed-in customers: the shop puts a short-lived identity token it signed for its
+ * logged-in customer on the tag (`data-identity-token="..."`) or hands one over later with
+ * `Touchline.setIdentity(token)` (also to refresh it before it expires: the server ends a
+ * signed-in chat whose token expired). The conversation is then the one named in the
+ * token; it is kept in memory only, never in localStorage. `Touchline.logout()` forgets it
+ * and starts a new anonymous conversation.
  */
 (() => {
   "use strict";
@@ -49,6 +56,8 @@
     unreadable: "Sorry, I couldn't play that recording. Please try again, or type your message.",
     unavailable: "Voice messages are unavailable right now. Please type your message instead.",
     session: "Your chat session has changed. Please reload the page and try again.",
+    expired: "Your sign-in for this chat has expired. Please reload the page to carry on.",
+    refused: "Your sign-in could not be checked, so this chat carries on as a guest.",
     offline: "Sorry, your voice message could not be sent. Please check your connection and "
       + "try again, or type your message.",
     listening: "Listening… select the microphone again to send.",
@@ -92,6 +101,13 @@
         return ok ? { session_id: value.session_id, token: value.token } : null;
       } catch {
         return null;
+      }
+    },
+    clear() {
+      try {
+        localStorage.removeItem(SESSION_KEY);
+      } catch {
+        /* storage disabled: nothing kept */
       }
     },
     save(session) {
@@ -258,6 +274,12 @@
   let ready = false;
   let session = storage.load();
   let confirmed = false;
+  /** A shop-signed identity token not presented yet (each is accepted once). */
+  let identity = script.dataset.identityToken || null;
+  /** Whether the session is a signed-in customer's (its token is then a resume token). */
+  let signedIn = false;
+  /** Set when the server ended a signed-in chat: no reconnect until a new identity. */
+  let halted = false;
   const sessionWaiters = [];
   /** Messages the server has not acknowledged yet: {id, message, display_text?}. */
   const pending = [];
@@ -447,17 +469,32 @@
       reconnectionDelayMax: 5000,
     });
     socket.on("connect", () => {
-      socket.emit("session_request", session || {});
+      if (identity) socket.emit("session_request", { identity });
+      else if (signedIn && session) socket.emit("session_request", { resume: session.token });
+      else socket.emit("session_request", session || {});
+    });
+    socket.on("identity_refused", () => {
+      notice(SAY.refused);
+      identity = null;
+      signedIn = false;
+      session = storage.load();
+    });
+    socket.on("identity_expired", () => {
+      notice(SAY.expired);
+      halted = true;
     });
     socket.on("session_confirm", (data) => {
       if (!data || typeof data.session_id !== "string" || typeof data.token !== "string") return;
+      const customer = data.customer === true && typeof data.resume === "string";
       const history = data.resumed && Array.isArray(data.history) ? data.history : [];
       // Messages the server stored before the connection dropped are in the history.
       for (const item of history) if (item && typeof item.id === "string") acknowledged(item.id);
       if (data.resumed) renderHistory({ ...data, history });
       else if (session) renderHistory({ history: [] });
-      session = { session_id: data.session_id, token: data.token };
-      storage.save(session);
+      session = { session_id: data.session_id, token: customer ? data.resume : data.token };
+      signedIn = customer;
+      if (customer) identity = null;
+      else storage.save(session);
       ready = true;
       confirmed = true;
       while (sessionWaiters.length) sessionWaiters.shift()(session);
@@ -481,7 +518,8 @@
       setTyping(false);
       setStatus("Reconnecting…");
       // The client reconnects by itself except after a server-side disconnect.
-      if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
+      if (halted) setStatus("");
+      else if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
     });
     // A polling handshake refused with 400: the server accepts WebSocket only (several
     // Rasa workers) and this network blocks it (README, "Embed the chat widget").
@@ -489,6 +527,49 @@
       ? SAY.noWebSocket : "Reconnecting…"));
     connecting = false;
   }
+
+  /** Leave the current conversation and start the next one (signed in with `token`, or
+   * anonymous), connecting at once when the chat was already connected. */
+  function restart(token) {
+    const wasConnected = Boolean(socket);
+    if (socket) {
+      socket.off();
+      socket.disconnect();
+      socket = null;
+    }
+    identity = token;
+    signedIn = false;
+    halted = false;
+    ready = false;
+    confirmed = false;
+    session = token ? null : storage.load();
+    pending.length = 0;
+    renderHistory({ history: [] });
+    if (wasConnected) connect();
+  }
+
+  window.Touchline = Object.freeze({
+    /** Sign the chat in with a token the shop signed, or refresh the current sign-in. */
+    setIdentity(token) {
+      if (typeof token !== "string" || !token) return;
+      if (signedIn && socket && ready) {
+        socket.emit("identity_refresh", { identity: token }, (answer) => {
+          if (answer && answer.status === "ok" && typeof answer.resume === "string") {
+            session = { session_id: session.session_id, token: answer.resume };
+          } else {
+            restart(token);
+          }
+        });
+      } else {
+        restart(token);
+      }
+    },
+    /** Forget the signed-in customer and start a new anonymous conversation. */
+    logout() {
+      storage.clear();
+      restart(null);
+    },
+  });
 
   // ---- voice messages ---------------------------------------------------------------
 
