@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.config import PROJECT_ROOT, settings
+from bot.identity.metadata import VERIFIED_CUSTOMER
 
 _EVENTS = sa.table("events", sa.column("sender_id"), sa.column("type_name"),
                    sa.column("timestamp"), sa.column("data"))
@@ -61,7 +62,9 @@ def senders_of_customer(conn: Connection, customer_id: int, texts: Iterable[str]
 
     Args:
         conn: connection to the tracker database.
-        customer_id: conversations where the ``customer_id`` slot was set to it count.
+        customer_id: conversations where a channel stamped a user message as this
+            customer's (:data:`bot.identity.metadata.VERIFIED_CUSTOMER`) or the
+            ``customer_id`` slot was set to it count.
         texts: strings whose presence in any event counts (the e-mail address typed into
             a guest order look-up, for example); compared case-insensitively.
 
@@ -75,6 +78,13 @@ def senders_of_customer(conn: Connection, customer_id: int, texts: Iterable[str]
     for sender, data in slot_rows:
         event = json.loads(data)
         if event.get("name") == "customer_id" and str(event.get("value")) == str(customer_id):
+            found.add(sender)
+    user_rows = conn.execute(
+        sa.select(_EVENTS.c.sender_id, _EVENTS.c.data).where(
+            _EVENTS.c.type_name == "user", _EVENTS.c.data.like(f'%"{VERIFIED_CUSTOMER}"%')))
+    for sender, data in user_rows:
+        metadata = json.loads(data).get("metadata") or {}
+        if str(metadata.get(VERIFIED_CUSTOMER)) == str(customer_id):
             found.add(sender)
     for text in texts:
         escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

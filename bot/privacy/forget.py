@@ -3,8 +3,9 @@
 Given an e-mail address or a customer id:
 
 1. **Conversations** (tracker store): every conversation linked to the customer: the
-   channel's sender id of the account, the conversations of their tickets, any in which
-   the ``customer_id`` slot was set to them, and any event that holds their e-mail address.
+   channel's sender id of the account, the conversations of their tickets, any in which a
+   channel stamped a message as theirs (a signed-in widget, a linked Telegram chat) or the
+   ``customer_id`` slot was set to them, and any event that holds their e-mail address.
 2. **Shop database**: their tickets (and every ticket of those conversations), their cart
    with its items, and every other row of a table with a ``customer_id`` column, except the
    records a shop must keep for accounting (:data:`KEPT_FOR_ACCOUNTING`: orders, payments

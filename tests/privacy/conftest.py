@@ -27,14 +27,16 @@ class Tracker:
         self.store = WindowedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(path))
 
     def conversation(self, sender: str, text: str, age_days: float = 0,
-                     slots: dict[str, Any] | None = None) -> None:
-        """Store one turn of ``sender`` (``text`` typed, ``slots`` set) ``age_days`` ago."""
+                     slots: dict[str, Any] | None = None,
+                     metadata: dict[str, Any] | None = None) -> None:
+        """Store one turn of ``sender`` (``text`` typed with ``metadata``, ``slots`` set)
+        ``age_days`` ago."""
         when = time.time() - age_days * 86400
 
         async def save() -> None:
             tracker = await self.store.get_or_create_tracker(sender, append_action_listen=False)
             tracker.update(UserUttered(text, {"name": "greet", "confidence": 1.0},
-                                       timestamp=when))
+                                       timestamp=when, metadata=metadata))
             for name, value in (slots or {}).items():
                 tracker.update(SlotSet(name, value, timestamp=when))
             tracker.update(BotUttered("Hi!", timestamp=when))

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.config import PROJECT_ROOT
+from bot.identity.metadata import VERIFIED_CUSTOMER
 from bot.privacy.forget import KEPT_FOR_ACCOUNTING, forget
 from bot.store.db import Base, session_scope
 from bot.store.models import Customer
@@ -29,6 +30,9 @@ def alices_world(session, tracker) -> int:
     tracker.conversation("web-3", "I need a person")  # only her ticket links it
     tracker.conversation("web-4", "hi, I'm Bob", slots={"customer_id": bob.id})
     tracker.conversation("web-5", "hello")  # anonymous
+    # signed in through the widget: only the channel's stamp names her
+    tracker.conversation("web-6", "where is my order?", metadata={VERIFIED_CUSTOMER: alice.id})
+    tracker.conversation("web-7", "hello", metadata={VERIFIED_CUSTOMER: bob.id})
     open_ticket(session, "web-3", alice.id, "handoff", "Customer: I need a person", True)
     closed = open_ticket(session, "alice", alice.id, "handoff", "Customer: hi", True)
     close_ticket(session, closed.ticket.id)
@@ -63,7 +67,7 @@ def test_forget_leaves_nothing_of_the_customer_behind(db_url, session, tracker, 
     after = dump(shop_file) + dump(tracker.path)
     for text in ALICE:
         assert text.lower() not in after.lower()
-    assert tracker.senders() == ["web-4", "web-5"]
+    assert tracker.senders() == ["web-4", "web-5", "web-7"]
     left = {t: n for t, n in rows_of(shop_file, alice_id).items() if n}
     assert set(left) <= set(KEPT_FOR_ACCOUNTING) and left["orders"] == 2
     with session_scope(db_url) as s:
@@ -71,7 +75,7 @@ def test_forget_leaves_nothing_of_the_customer_behind(db_url, session, tracker, 
         assert (erased.name, erased.email, erased.sender_id) == (
             "erased customer", f"erased-{alice_id}@invalid", None)
         assert "Bob Chen" in dump(shop_file)  # nobody else is touched
-    assert erasure.removed["conversations"] == 4 and erasure.removed["tickets"] == 2
+    assert erasure.removed["conversations"] == 5 and erasure.removed["tickets"] == 2
     assert erasure.removed["carts"] == 1 and erasure.kept["orders"] == 2
     assert "removed 2 tickets" in erasure.lines()
 
@@ -85,6 +89,6 @@ def test_the_command_reports_and_refuses_an_unknown_customer(db_url, session, tr
     assert "web-1" in tracker.senders()  # nothing changed
     done = subprocess.run([*command, "1"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           check=True)
-    assert "removed 4 conversations" in done.stdout and "kept 2 orders" in done.stdout
+    assert "removed 5 conversations" in done.stdout and "kept 2 orders" in done.stdout
     again = subprocess.run([*command, "1"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert again.returncode == 1  # already erased
