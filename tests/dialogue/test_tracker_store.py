@@ -112,7 +112,7 @@ def paying_turn(tracker):
         parse_data={"text": typed, "intent": {"name": "payment_issue", "confidence": 1.0},
                     "entities": []},
         metadata={"original_text": typed, "display_text": typed}))
-    tracker.update(SlotSet("customer_ref", CARD_DIGITS))
+    tracker.update(SlotSet("search_query", CARD_DIGITS))
     tracker.update(ActionExecuted("action_listen"))
 
 
@@ -137,7 +137,7 @@ def test_payment_data_is_redacted_in_the_database_and_the_broker(tmp_path):
     assert stored.latest_message.text == (
         "my card [card number] was declined, cvv [security code]")
     assert stored.latest_message.metadata["original_text"] == stored.latest_message.text
-    assert stored.get_slot("customer_ref") == "[card number]"
+    assert stored.get_slot("search_query") == "[card number]"
     for name in ("t.db", "broker.db"):
         raw = b"".join(p.read_bytes() for p in tmp_path.glob(f"{name}*"))  # WAL included
         assert b"[card number]" in raw, name
