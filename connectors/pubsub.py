@@ -32,7 +32,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import pickle
 import socket
 import stat
 import struct
@@ -136,8 +135,8 @@ class DeliveryBarrier(AsyncPubSubManager):
     were published.  So a ``touchline_barrier`` message that a process reaches in its
     stream comes after everything published before it by the same sender has been handed
     to that process's sockets; the process then publishes ``touchline_barrier_done``
-    addressed to the sender.  Subclasses provide :meth:`_incoming` (the raw stream) and
-    :meth:`_decode`, and their ``_publish`` returns how many other processes took the
+    addressed to the sender.  Subclasses provide :meth:`_incoming` (the raw stream of
+    JSON messages), and their ``_publish`` returns how many other processes took the
     message.
     """
 
@@ -183,8 +182,9 @@ class DeliveryBarrier(AsyncPubSubManager):
         raise NotImplementedError
 
     def _decode(self, message: Any) -> dict[str, Any] | None:  # noqa: ANN401
-        """A raw message as python-socketio reads it (``None`` when it cannot)."""
-        raise NotImplementedError
+        """A raw message's JSON object, as python-socketio reads it (``None`` otherwise)."""
+        data = self.json.loads(message)
+        return data if isinstance(data, dict) else None
 
     async def _listen(self) -> AsyncIterator[Any]:
         """:meth:`_incoming` less the barrier messages, which are answered here."""
@@ -238,11 +238,6 @@ class RedisPubSubManager(DeliveryBarrier, AsyncRedisManager):
     def _incoming(self) -> AsyncIterator[Any]:
         """python-socketio's Redis subscription."""
         return AsyncRedisManager._listen(self)
-
-    def _decode(self, message: Any) -> dict[str, Any] | None:  # noqa: ANN401
-        """Unpickle as python-socketio does (the channel is this deployment's own)."""
-        data = pickle.loads(message) if isinstance(message, bytes) else message
-        return data if isinstance(data, dict) else None
 
     def _others(self, taken: Any) -> int:  # noqa: ANN401
         """Redis counts the subscribers that got the message, this process included."""
@@ -355,11 +350,6 @@ class LocalPubSubManager(DeliveryBarrier):
         writer = self._peers.pop(name, None)
         if writer is not None:
             writer.close()
-
-    def _decode(self, message: Any) -> dict[str, Any] | None:  # noqa: ANN401
-        """A frame's JSON."""
-        data = self.json.loads(message)
-        return data if isinstance(data, dict) else None
 
     async def _incoming(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         """Messages other processes published, as they arrive."""

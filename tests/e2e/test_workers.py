@@ -4,8 +4,8 @@ A conversation whose turns alternate between the workers keeps its state and its
 complete history (``bot/dialogue/tracker_store.py`` re-reads what the other worker
 stored, ``bot/dialogue/lock_store.py`` keeps their turns apart), and widget tabs of one
 session connected to different workers see each other's turns and every reply, over
-UNIX stream sockets or Redis (``connectors/pubsub.py``; 50 sessions of 3 tabs), a message
-sent again through the other worker runs once, and long-polling is refused at once (the
+UNIX stream sockets or Redis (``connectors/pubsub.py``; 50 sessions of 3 tabs), each
+turn whole and in order even while both workers are busy, a message sent again through the other worker runs once, and long-polling is refused at once (the
 widget says so where WebSocket is blocked).  Which worker holds a connection is read from
 the kernel's socket table (psutil), so each test really crosses workers.
 """
@@ -332,15 +332,15 @@ def order_problems(tabs: list[Tab], sent: list[list[str]]) -> list[str]:
     return problems
 
 
-def test_turns_reach_every_tab_whole_and_in_order_while_the_workers_are_busy(workers_stack):
+def every_tab_sees_whole_turns_in_order(stack: Stack) -> None:
     """Both tabs (one per worker) of each session send at once while REST traffic keeps
     the workers busy: a turn run on one worker must reach the other worker's tab before
     the session's next turn, run there, emits anything (connectors/pubsub.py's barrier)."""
 
     async def main() -> None:
-        sessions = await open_sessions(workers_stack, ORDERED_SESSIONS, 2)
+        sessions = await open_sessions(stack, ORDERED_SESSIONS, 2)
         stop = asyncio.Event()
-        busy = asyncio.create_task(keep_busy(workers_stack, stop))
+        busy = asyncio.create_task(keep_busy(stack, stop))
         await asyncio.sleep(2)
         sent = [[[f"order-{n}-{i}-{r}-0000" for r in range(ORDERED_ROUNDS)]
                  for i in range(len(tabs))] for n, tabs in enumerate(sessions)]
@@ -361,6 +361,16 @@ def test_turns_reach_every_tab_whole_and_in_order_while_the_workers_are_busy(wor
         assert not problems, f"{len(problems)} problems, e.g. {problems[:6]}"
 
     run(main())
+
+
+def test_turns_reach_every_tab_whole_and_in_order_while_the_workers_are_busy(workers_stack):
+    every_tab_sees_whole_turns_in_order(workers_stack)
+    assert "not confirmed" not in workers_stack.log("rasa").read_text()
+
+
+def test_turns_reach_every_tab_whole_and_in_order_through_redis(redis_workers_stack):
+    every_tab_sees_whole_turns_in_order(redis_workers_stack)
+    assert "not confirmed" not in redis_workers_stack.log("rasa").read_text()
 
 
 # ---- a message sent again is processed once, whichever worker takes it -------------------
