@@ -211,6 +211,13 @@ def count(traffic: Traffic, stack: Stack, fake: FakeBotApi, elapsed: float, minu
             "telegram_sent": sum(map(len, sent_texts.values())),
             "tabs": len(tabs), "tabs_complete": sum(not p for p in tabs.values()),
             "tab_connections": sum(len(t.connections) for t in ledger.tabs),
+            "tab_replies_owed": sum(len(turn.replies) for tab in ledger.tabs
+                                    for turn in conversations.get(tab_session(tab), [])),
+            "tab_replies_live": sum(c.count("bot_uttered") for tab in ledger.tabs
+                                    for _, c in tab.connections),
+            "tab_replies_resumed": sum(item.get("from") == "bot" for tab in ledger.tabs
+                                       for confirmed, _ in tab.connections
+                                       for item in confirmed.get("history") or []),
             "tab_problems": [p for found in tabs.values() for p in found][:50],
         },
         "tickets": ticket_counts(stack.env["DATABASE_URL"], ledger, conversations),
@@ -252,7 +259,9 @@ def table(report: dict[str, Any]) -> str:
     r, t, logs = report["replies"], report["tickets"], report["logs"]
     rows += [
         f"widget tabs complete: {r['tabs_complete']} of {r['tabs']} "
-        f"({r['tab_connections']} connections); REST answers differing from the store: "
+        f"({r['tab_connections']} connections; replies owed {r['tab_replies_owed']}, "
+        f"received live {r['tab_replies_live']}, in resumed histories "
+        f"{r['tab_replies_resumed']}); REST answers differing from the store: "
         f"{len(r['rest_problems'])}; Telegram chats differing: {len(r['telegram_problems'])} "
         f"({r['telegram_sent']} texts sent)",
         f"complaints: {t['complaints']} from {t['customers']} customers -> {t['tickets']} "
