@@ -3,10 +3,10 @@
 * REST customers post a turn, read the answer, think, and post the next one; each message
   carries ``metadata.soak_id``.
 * Widget sessions have two tabs (:class:`testing.sio_client.Tab`); each turn is typed in
-  one of them with an id and acknowledged emits, as ``widget.js`` does.  Now and then a
-  tab drops its connection right after sending, comes back a moment later with the
-  session's token and sends again every message the server has not acknowledged (minus
-  those the resumed history already holds).
+  one of them (now and then in both at the same moment) with an id and acknowledged
+  emits, as ``widget.js`` does.  Now and then a tab drops its connection right after
+  sending, comes back a moment later with the session's token and sends again every
+  message the server has not acknowledged (minus those the resumed history holds).
 * Telegram chats post updates to the webhook (the Bot API is :mod:`testing.fake_telegram`)
   and wait for the bot's answer; now and then an update is delivered a second time, as
   Telegram does when it misses a 200.
@@ -105,6 +105,8 @@ class Traffic:
     """Mean pause between a user's turns (uniform in 0.5-1.5 times this)."""
     disconnect_p: float = 0.15
     """Chance that a widget tab drops its connection right after sending."""
+    both_p: float = 0.2
+    """Chance that both tabs of a widget session send a message at the same moment."""
     redeliver_p: float = 0.1
     """Chance that a Telegram update is delivered twice."""
     session_turns: int = 16
@@ -241,9 +243,9 @@ class SoakTab:
 async def widget_session(traffic: Traffic, name: str, turns: int,
                          complaint: Callable[[str], Awaitable[None]] | None = None) -> None:
     """One widget session of two tabs: ``turns`` turns (or until the run ends), typed in
-    a random tab; a tab that dropped comes back 0.5-3 s later.  With ``complaint``, that
-    is awaited with the session id first (it links the complaining customer), then both
-    tabs complain at once and one tab once more."""
+    a random tab or in both at once; a tab that dropped comes back 0.5-3 s later.  With
+    ``complaint``, that is awaited with the session id first (it links the complaining
+    customer), then both tabs complain at once and one tab once more."""
     tabs = [SoakTab(traffic, f"{name}-a"), SoakTab(traffic, f"{name}-b")]
     traffic.ledger.tabs += tabs
     confirmed = await tabs[0].connect(None)
@@ -267,6 +269,10 @@ async def widget_session(traffic: Traffic, name: str, turns: int,
     for _ in range(turns):
         if not traffic.more():
             break
+        if traffic.rng.random() < traffic.both_p and all(t.tab is not None for t in tabs):
+            await asyncio.gather(*(t.send(message(traffic.rng.choice(SCRIPT))) for t in tabs))
+            await traffic.think()
+            continue
         tab = traffic.rng.choice([t for t in tabs if t.tab is not None] or tabs)
         if tab.tab is None:
             await tab.connect(session)
