@@ -5,8 +5,9 @@ complete history (``bot/dialogue/tracker_store.py`` re-reads what the other work
 stored, ``bot/dialogue/lock_store.py`` keeps their turns apart), and widget tabs of one
 session connected to different workers see each other's turns and every reply, over
 UNIX stream sockets or Redis (``connectors/pubsub.py``; 50 sessions of 3 tabs), each
-turn whole and in order even while both workers are busy, a message sent again through the other worker runs once, and long-polling is refused at once (the
-widget says so where WebSocket is blocked).  Which worker holds a connection is read from
+turn whole and in order even while both workers are busy, a message sent again through
+the other worker runs once, and long-polling is refused at once (the widget says so
+where WebSocket is blocked).  Which worker holds a connection is read from
 the kernel's socket table (psutil), so each test really crosses workers.
 """
 
