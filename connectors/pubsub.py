@@ -17,6 +17,13 @@ see https://python-socketio.readthedocs.io/en/stable/server.html#using-a-message
   error (the datagrams used before were dropped silently once the receiver's queue of
   ``net.unix.max_dgram_qlen`` = 10 messages was full);
 * one worker: python-socketio's in-process manager.
+
+Both shared managers offer :meth:`DeliveryBarrier.barrier`: it returns once every other
+process has handed everything this one published before the call to its own sockets.
+A widget turn waits for it before the session's next turn may start
+(:func:`delivered`), so a tab on another worker gets each turn whole and in order: without
+it, a turn's replies could still sit in that worker's inbox when the next turn, run on
+that worker, emitted its own directly to the tab.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ SEND_TIMEOUT_S = 10.0
 """How long a write waits for a receiving process to take it before it is logged as lost."""
 INBOX_FRAMES = 1000
 """Frames a process buffers before it stops reading its peers (they then wait)."""
+BARRIER, BARRIER_DONE = "touchline_barrier", "touchline_barrier_done"
+"""Pub/sub methods of :class:`DeliveryBarrier` (python-socketio ignores unknown methods)."""
 _HEADER = struct.Struct("!I")
 
 
@@ -105,7 +114,115 @@ def private_folder(path: Path) -> Path:
     return path
 
 
-class RedisPubSubManager(AsyncRedisManager):
+class _Confirmations:
+    """The confirmations one barrier has received (counted before ``expected`` is known)."""
+
+    def __init__(self) -> None:
+        self.expected: int | None = None
+        self.received = 0
+        self.changed = asyncio.Event()
+
+    def complete(self) -> bool:
+        return self.expected is not None and self.received >= self.expected
+
+
+class DeliveryBarrier(AsyncPubSubManager):
+    """A pub/sub manager whose :meth:`barrier` waits until the other processes have
+    handled what this one published.
+
+    Every process handles what it receives in arrival order, one message after the other
+    (``AsyncPubSubManager._thread``), and each peer's messages arrive in the order they
+    were published.  So a ``touchline_barrier`` message that a process reaches in its
+    stream comes after everything published before it by the same sender has been handed
+    to that process's sockets; the process then publishes ``touchline_barrier_done``
+    addressed to the sender.  Subclasses provide :meth:`_incoming` (the raw stream of
+    JSON messages), and their ``_publish`` returns how many other processes took the
+    message.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        """python-socketio's arguments."""
+        super().__init__(*args, **kwargs)
+        self._barriers: dict[str, _Confirmations] = {}
+        self._replies: set[asyncio.Task[Any]] = set()
+
+    async def barrier(self, timeout: float = SEND_TIMEOUT_S) -> None:
+        """Wait until every other process has handed all that this process published
+        before this call to its sockets (then it is queued on them ahead of anything they
+        emit afterwards).
+
+        Args:
+            timeout: seconds to wait for the confirmations; past it an error naming how
+                many processes did not confirm is logged and the call returns.
+        """
+        token = uuid.uuid4().hex
+        confirmations = self._barriers[token] = _Confirmations()
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            taken = await self._publish({"method": BARRIER, "id": token,
+                                         "host_id": self.host_id})
+            confirmations.expected = self._others(taken)
+            while not confirmations.complete():
+                left = deadline - asyncio.get_running_loop().time()
+                await asyncio.wait_for(confirmations.changed.wait(), max(left, 0))
+                confirmations.changed.clear()
+        except asyncio.TimeoutError:
+            logger.error("socket.io delivery not confirmed by %s of %s processes in %.0f s",
+                         (confirmations.expected or 0) - confirmations.received,
+                         confirmations.expected, timeout)
+        finally:
+            del self._barriers[token]
+
+    def _others(self, taken: Any) -> int:  # noqa: ANN401
+        """How many other processes took a message, from ``_publish``'s result."""
+        return taken if isinstance(taken, int) else 0
+
+    def _incoming(self) -> AsyncIterator[Any]:
+        """The raw messages other processes published, in arrival order."""
+        raise NotImplementedError
+
+    def _decode(self, message: Any) -> dict[str, Any] | None:  # noqa: ANN401
+        """A raw message's JSON object, as python-socketio reads it (``None`` otherwise)."""
+        data = self.json.loads(message)
+        return data if isinstance(data, dict) else None
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        """:meth:`_incoming` less the barrier messages, which are answered here."""
+        async for message in self._incoming():
+            try:
+                data = self._decode(message)
+            except Exception:
+                data = None
+            if isinstance(data, dict) and data.get("method") in (BARRIER, BARRIER_DONE):
+                self._barrier_message(data)
+                continue
+            yield message
+
+    def _barrier_message(self, data: dict[str, Any]) -> None:
+        """Confirm another process's barrier (everything before it has been handled: this
+        generator only resumes once python-socketio handled the previous message), or count
+        a confirmation of one of ours."""
+        if data["method"] == BARRIER and data.get("host_id") != self.host_id:
+            reply = {"method": BARRIER_DONE, "id": data.get("id"), "to": data.get("host_id"),
+                     "host_id": self.host_id}
+            task = asyncio.ensure_future(self._publish(reply))  # never blocks this stream
+            self._replies.add(task)
+            task.add_done_callback(self._replies.discard)
+        elif data["method"] == BARRIER_DONE and data.get("to") == self.host_id:
+            confirmations = self._barriers.get(str(data.get("id")))
+            if confirmations is not None:
+                confirmations.received += 1
+                confirmations.changed.set()
+
+
+async def delivered(manager: AsyncManager) -> None:
+    """:meth:`DeliveryBarrier.barrier` of ``manager``; nothing to wait for with
+    python-socketio's in-process manager (one Rasa process)."""
+    if isinstance(manager, DeliveryBarrier):
+        await manager.barrier()
+
+
+class RedisPubSubManager(DeliveryBarrier, AsyncRedisManager):
     """python-socketio's Redis manager, with an id of its own in every Sanic worker.
 
     A manager tells its own messages from others' by ``host_id``, made when it is built;
@@ -118,8 +235,16 @@ class RedisPubSubManager(AsyncRedisManager):
         self.host_id = uuid.uuid4().hex
         super().initialize()
 
+    def _incoming(self) -> AsyncIterator[Any]:
+        """python-socketio's Redis subscription."""
+        return AsyncRedisManager._listen(self)
 
-class LocalPubSubManager(AsyncPubSubManager):
+    def _others(self, taken: Any) -> int:  # noqa: ANN401
+        """Redis counts the subscribers that got the message, this process included."""
+        return max(taken - 1, 0) if isinstance(taken, int) else 0
+
+
+class LocalPubSubManager(DeliveryBarrier):
     """python-socketio client manager sharing emits among the processes of one host.
 
     Each process listens on ``<folder>/<pid>`` (a UNIX stream socket) once its server
@@ -178,11 +303,14 @@ class LocalPubSubManager(AsyncPubSubManager):
             **kwargs,
         )
 
-    async def _publish(self, data: dict[str, Any]) -> None:
+    async def _publish(self, data: dict[str, Any]) -> int:
         """Write ``data`` to every other process, in order, waiting while a peer is busy.
 
         A peer that does not take the frame within :data:`SEND_TIMEOUT_S` or whose
         connection breaks is logged as an error with the message's method and event.
+
+        Returns:
+            How many other processes took the frame.
         """
         payload = self.json.dumps(data).encode()
         frame = _HEADER.pack(len(payload)) + payload
@@ -191,12 +319,14 @@ class LocalPubSubManager(AsyncPubSubManager):
             peers = [p for p in private_folder(self.folder).iterdir() if p.name != own]
         except OSError:
             logger.exception("socket.io peers unavailable; %s not shared", _describe(data))
-            return
+            return 0
+        taken = 0
         for peer in peers:
-            await self._send(peer, frame, data)
+            taken += await self._send(peer, frame, data)
+        return taken
 
-    async def _send(self, peer: Path, frame: bytes, data: dict[str, Any]) -> None:
-        """Write one frame to ``peer`` (connecting first when needed)."""
+    async def _send(self, peer: Path, frame: bytes, data: dict[str, Any]) -> bool:
+        """Write one frame to ``peer`` (connecting first when needed); whether it took it."""
         lock = self._peer_locks.setdefault(peer.name, asyncio.Lock())
         async with lock:  # one connection per peer keeps the frames in order
             writer = self._peers.get(peer.name)
@@ -206,6 +336,7 @@ class LocalPubSubManager(AsyncPubSubManager):
                     self._peers[peer.name] = writer
                 writer.write(frame)
                 await asyncio.wait_for(writer.drain(), SEND_TIMEOUT_S)
+                return True
             except (ConnectionRefusedError, FileNotFoundError):
                 peer.unlink(missing_ok=True)  # nobody listens there: its process has gone
                 self._drop(peer.name)
@@ -213,13 +344,14 @@ class LocalPubSubManager(AsyncPubSubManager):
                 self._drop(peer.name)
                 logger.error("socket.io %s not delivered to process %s: %r",
                              _describe(data), peer.name, error)
+            return False
 
     def _drop(self, name: str) -> None:
         writer = self._peers.pop(name, None)
         if writer is not None:
             writer.close()
 
-    async def _listen(self) -> AsyncIterator[bytes]:
+    async def _incoming(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         """Messages other processes published, as they arrive."""
         assert self._listener is not None
         self._inbox = asyncio.Queue(INBOX_FRAMES)

@@ -55,7 +55,8 @@ Server → all sockets of the session (every tab), in order:
 User text goes through :func:`connectors.sanitize.sanitize_message`; each turn runs
 through :func:`connectors.replies.run_turn`.  Turns of one session run one at a time,
 in arrival order, also across Rasa processes (the lock store), and their replies are
-emitted before the next turn starts.
+emitted, and handed to the tabs on the other Rasa processes
+(:func:`connectors.pubsub.delivered`), before the next turn starts.
 
 The HMAC secret comes from ``$TOUCHLINE_SESSION_SECRET``.  Without it each Rasa server
 makes a random one (its Sanic workers share it: they fork after the channel is built), so
@@ -97,7 +98,7 @@ from bot.identity.tokens import Identity, IdentityError, IdentityKeys, mint, ver
 from bot.store.db import session_scope
 from bot.store.identity import consume_token_id
 from bot.support.display import displayed_text
-from connectors.pubsub import client_manager, sanic_workers
+from connectors.pubsub import client_manager, delivered, sanic_workers
 from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
 from connectors.widget_history import CLIENT_ID, history_page, public_message, sql_store
@@ -477,6 +478,9 @@ class SocketIOInput(RasaSocketIOInput):
                     await sio.emit(self.bot_message_evt, public_message(message), **room)
             finally:
                 await sio.emit("bot_typing", {"typing": False}, **room)
+                # The tabs on other workers hold the turn before its session's next turn,
+                # maybe run there, emits anything (connectors/pubsub.py).
+                await delivered(sio.manager)
             if client_id is not None and not await self._stored(session_id, client_id):
                 logger.error("widget message %s of %s was not stored", client_id, session_id)
                 return {"status": "not_stored", "id": client_id}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from bot.config import PROJECT_ROOT
 from bot.runtime.endpoints import write_endpoints
@@ -75,6 +76,35 @@ def train_model(out_dir: Path, config: Path | None = None, name: str = "e2e") ->
     subprocess.run(args, cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL,
                    env={**NO_TELEMETRY, **os.environ, "DATABASE_URL": NO_DATABASE})
     return out_dir / f"{name}.tar.gz"
+
+
+def train_project_model(work: Path) -> Path:
+    """The assistant's model trained from the project's data and ``config.yml``.
+
+    Its spaCy pipeline is built from the repository's data files in ``work``, not taken
+    from ``var/spacy``, so a clean clone and a used checkout train the same model (and
+    :func:`train_model` proves training opens no database).
+
+    Args:
+        work: an empty folder for the pipeline, the config and the model.
+
+    Returns:
+        The model tarball ``work/e2e.tar.gz``.
+
+    Raises:
+        AssertionError: ``config.yml`` does not load exactly one spaCy pipeline.
+        subprocess.CalledProcessError: when ``rasa train`` fails.
+    """
+    from bot.nlu.spacy_build import build
+
+    spacy_dir = work / "en_touchline"
+    build(spacy_dir)
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    spacy_nlp = [c for c in config["pipeline"] if c["name"].endswith("SpacyNLP")]
+    assert len(spacy_nlp) == 1, "config.yml should load one spaCy pipeline"
+    spacy_nlp[0]["model"] = str(spacy_dir)
+    (work / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return train_model(work, config=work / "config.yml")
 
 
 def stack_env(work: Path, **overrides: str) -> dict[str, str]:

@@ -42,8 +42,8 @@ from connectors.telegram_voice import (
     VOICE_UNAVAILABLE_REPLY,
 )
 from connectors.voice_turn import NOT_HEARD
-from tests.connectors import telegram_updates as u
-from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME, FakeBotApi
+from testing import telegram_updates as u
+from testing.fake_telegram import BOT_ID, TOKEN, USERNAME, FakeBotApi
 from tests.connectors.voice_notes import heard, silent_ogg, spoken_ogg, words
 
 SECRET = "unit-secret_123"

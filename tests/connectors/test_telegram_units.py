@@ -11,8 +11,8 @@ from connectors.telegram_inbound import Kind, VoiceNote, read_update
 from connectors.telegram_outbound import MAX_TEXT, chat_id_of, sender_id, split_text, utf16_len
 from connectors.telegram_store import BUTTON_PREFIX, button_ref
 from connectors.telegram_voice import MAX_VOICE_BYTES, MAX_VOICE_SECONDS, too_long
-from tests.connectors import telegram_updates as u
-from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME
+from testing import telegram_updates as u
+from testing.fake_telegram import BOT_ID, TOKEN, USERNAME
 
 ENV = {"TELEGRAM_TOKEN": TOKEN, "TELEGRAM_SECRET_TOKEN": "s3cret-_OK"}
 

@@ -1,7 +1,7 @@
 """Identity on every channel, against real servers.
 
 The widget's socket.io channel with identity tokens the shop signed (the real socket.io
-protocol, :mod:`tests.e2e.sio_client`), REST with and without a customer token, an
+protocol, :mod:`testing.sio_client`), REST with and without a customer token, an
 anonymous visitor's order look-up, and phone calls on a server without
 ``$TWILIO_AUTH_TOKEN``.  The stack's identity secret is :data:`testing.stack.IDENTITY_SECRET`
 and :meth:`testing.stack.Stack.customer_token` mints tokens as a shop's backend does.
@@ -18,8 +18,8 @@ import pytest
 from bot.identity.metadata import VERIFIED_CUSTOMER
 from bot.store import customers
 from bot.store.db import session_scope
+from testing.sio_client import Tab, run
 from testing.stack import Stack, texts
-from tests.e2e.sio_client import Tab, run
 
 pytestmark = pytest.mark.slow
 

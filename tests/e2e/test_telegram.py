@@ -25,9 +25,9 @@ from connectors.telegram import MEDIA_REPLY, SECRET_HEADER
 from connectors.telegram_identity import BAD_LINK, GROUP_LINK, UNLINKED
 from connectors.telegram_voice import TOO_LONG_REPLY, UNREADABLE_REPLY
 from connectors.voice_turn import NOT_HEARD
+from testing import telegram_updates as u
+from testing.fake_telegram import BOT_ID, TOKEN, USERNAME, Call, FakeBotApi
 from testing.stack import Stack, stack_env
-from tests.connectors import telegram_updates as u
-from tests.connectors.fake_telegram import BOT_ID, TOKEN, USERNAME, Call, FakeBotApi
 from tests.connectors.voice_notes import heard, silent_ogg, spoken_ogg, words
 
 pytestmark = pytest.mark.slow

@@ -29,9 +29,9 @@ from connectors.socketio import SessionSigner
 from connectors.voice import CALL_STREAM
 from connectors.voice_call import GOODBYE, REPROMPT
 from connectors.voice_turn import NOT_HEARD
+from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
 from testing.twilio_caller import TwilioCaller
-from tests.e2e.sio_client import Tab, run
 from tests.speech.conftest import QUESTION, say, trimmed, words
 
 pytestmark = pytest.mark.slow

@@ -22,9 +22,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from connectors.socketio import SessionSigner
+from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
 from tests.e2e.screenshots import save_screenshot
-from tests.e2e.sio_client import Tab, run
 
 pytestmark = pytest.mark.slow
 

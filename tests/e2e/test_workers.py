@@ -4,9 +4,10 @@ A conversation whose turns alternate between the workers keeps its state and its
 complete history (``bot/dialogue/tracker_store.py`` re-reads what the other worker
 stored, ``bot/dialogue/lock_store.py`` keeps their turns apart), and widget tabs of one
 session connected to different workers see each other's turns and every reply, over
-UNIX stream sockets or Redis (``connectors/pubsub.py``; 50 sessions of 3 tabs), a message
-sent again through the other worker runs once, and long-polling is refused at once (the
-widget says so where WebSocket is blocked).  Which worker holds a connection is read from
+UNIX stream sockets or Redis (``connectors/pubsub.py``; 50 sessions of 3 tabs), each
+turn whole and in order even while both workers are busy, a message sent again through
+the other worker runs once, and long-polling is refused at once (the widget says so
+where WebSocket is blocked).  Which worker holds a connection is read from
 the kernel's socket table (psutil), so each test really crosses workers.
 """
 
@@ -22,8 +23,8 @@ import httpx
 import psutil
 import pytest
 
+from testing.sio_client import Tab, run, turns
 from testing.stack import Stack, free_port, stack_env
-from tests.e2e.sio_client import Tab, run
 from tests.e2e.test_widget import BLOCK_WEBSOCKET, Widget
 from tests.redis_server import redis_url
 
@@ -189,13 +190,14 @@ SAID = ("are you a bot?", "thank you")
 """What the first and the second tab of every session say, at the same time."""
 
 
-async def open_sessions(stack: Stack) -> list[list[Tab]]:
-    """:data:`SESSIONS` sessions of :data:`TABS` tabs each, the first tab of every session
-    on one worker and the second on the other (all tabs joined with the session's token)."""
+async def open_sessions(stack: Stack, count: int = SESSIONS,
+                        tabs_each: int = TABS) -> list[list[Tab]]:
+    """``count`` sessions of ``tabs_each`` tabs each, the first tab of every session on one
+    worker and the second on the other (all tabs joined with the session's token)."""
     by_worker: dict[int, list[Tab]] = {}
     deadline = time.monotonic() + 120
-    while (len(by_worker) < 2 or min(map(len, by_worker.values())) < SESSIONS
-           or sum(map(len, by_worker.values())) < SESSIONS * TABS):
+    while (len(by_worker) < 2 or min(map(len, by_worker.values())) < count
+           or sum(map(len, by_worker.values())) < count * tabs_each):
         assert time.monotonic() < deadline, f"connections per worker: {by_worker.keys()}"
         batch = await asyncio.gather(*(Tab.connect(stack) for _ in range(30)))
         held = worker_ports(stack)
@@ -203,9 +205,10 @@ async def open_sessions(stack: Stack) -> list[list[Tab]]:
             by_worker.setdefault(held[tab.port], []).append(tab)
     first, second = by_worker.values()
     sessions = []
-    for _ in range(SESSIONS):
-        third = (first if len(first) > len(second) else second).pop()
-        sessions.append([first.pop(), second.pop(), third])
+    for _ in range(count):
+        more = [(first if len(first) > len(second) else second).pop()
+                for _ in range(tabs_each - 2)]
+        sessions.append([first.pop(), second.pop(), *more])
     for tab in first + second:
         await tab.ws.close()
     for tabs in sessions:
@@ -280,6 +283,97 @@ def test_every_tab_of_50_sessions_on_two_workers_gets_every_reply_and_echo(worke
 
 def test_every_tab_gets_every_reply_and_echo_through_redis(redis_workers_stack):
     every_tab_gets_every_message(redis_workers_stack)
+
+
+# ---- every tab sees each turn whole and in order, however busy the workers are ------------
+
+ORDERED_SESSIONS, ORDERED_ROUNDS = 12, 3
+ORDERED_TEXTS = ("are you a bot?", "thank you")
+"""What the two tabs of each session say, each :data:`ORDERED_ROUNDS` times, all at once."""
+
+
+async def keep_busy(stack: Stack, stop: asyncio.Event, conversations: int = 6) -> int:
+    """REST conversations on both workers until ``stop`` is set; returns the turns run."""
+    turns = 0
+
+    async def talk(n: int) -> None:
+        nonlocal turns
+        async with httpx.AsyncClient(timeout=60) as client:
+            while not stop.is_set():
+                r = await client.post(f"{stack.url}/webhooks/rest/webhook",
+                                      json={"sender": f"w-busy-{n}",
+                                            "message": "where is my order TL-10001"})
+                assert r.status_code == 200
+                turns += 1
+
+    await asyncio.gather(*(talk(n) for n in range(conversations)))
+    return turns
+
+
+def order_problems(tabs: list[Tab], sent: list[list[str]]) -> list[str]:
+    """How the tabs' views of one session's turns disagree: every tab must see every turn
+    whole (:func:`testing.sio_client.turns`), the same replies in the same order, and each
+    turn once, echoed (with its id) on every tab but the one that sent it."""
+    views = [turns(tab.events) for tab in tabs]
+    problems = [f"tab {i}: {p}" for i, (_, found) in enumerate(views) for p in found]
+    wanted = sum(map(len, sent))
+    for i, (blocks, _) in enumerate(views):
+        if len(blocks) != wanted or not all(b.whole for b in blocks):
+            problems.append(f"tab {i}: {len(blocks)} turns of {wanted}, "
+                            f"{sum(not b.whole for b in blocks)} cut")
+        if [b.replies for b in blocks] != [b.replies for b in views[0][0]]:
+            problems.append(f"tab {i}: replies differ from tab 0's")
+        echoed = [b.echo for b in blocks if b.echo is not None]
+        others = sorted(m for j, ids in enumerate(sent) if j != i for m in ids)
+        if sorted(echoed) != others:
+            problems.append(f"tab {i}: echoes {echoed}, wanted {others}")
+    for k, column in enumerate(zip(*(blocks for blocks, _ in views))):
+        senders = [i for i, block in enumerate(column) if block.echo is None]
+        ids = {block.echo for block in column if block.echo is not None}
+        if len(senders) != 1 or len(ids) != 1 or next(iter(ids)) not in sent[senders[0]]:
+            problems.append(f"turn {k}: sent from tabs {senders}, echoed as {ids}")
+    return problems
+
+
+def every_tab_sees_whole_turns_in_order(stack: Stack) -> None:
+    """Both tabs (one per worker) of each session send at once while REST traffic keeps
+    the workers busy: a turn run on one worker must reach the other worker's tab before
+    the session's next turn, run there, emits anything (connectors/pubsub.py's barrier)."""
+
+    async def main() -> None:
+        sessions = await open_sessions(stack, ORDERED_SESSIONS, 2)
+        stop = asyncio.Event()
+        busy = asyncio.create_task(keep_busy(stack, stop))
+        await asyncio.sleep(2)
+        sent = [[[f"order-{n}-{i}-{r}-0000" for r in range(ORDERED_ROUNDS)]
+                 for i in range(len(tabs))] for n, tabs in enumerate(sessions)]
+        await asyncio.gather(*(
+            tab.request("user_uttered", {"message": ORDERED_TEXTS[i], "id": message_id})
+            for tabs, ids in zip(sessions, sent) for i, tab in enumerate(tabs)
+            for message_id in ids[i]
+        ))
+        deadline = time.monotonic() + 120
+        await asyncio.gather(*(read_turns(tab, 2 * ORDERED_ROUNDS, None, deadline)
+                               for tabs in sessions for tab in tabs))
+        stop.set()
+        assert await busy > 0
+        problems = [f"session {n}: {p}" for n, (tabs, ids) in enumerate(zip(sessions, sent))
+                    for p in order_problems(tabs, ids)]
+        for tab in (t for tabs in sessions for t in tabs):
+            await tab.ws.close()
+        assert not problems, f"{len(problems)} problems, e.g. {problems[:6]}"
+
+    run(main())
+
+
+def test_turns_reach_every_tab_whole_and_in_order_while_the_workers_are_busy(workers_stack):
+    every_tab_sees_whole_turns_in_order(workers_stack)
+    assert "not confirmed" not in workers_stack.log("rasa").read_text()
+
+
+def test_turns_reach_every_tab_whole_and_in_order_through_redis(redis_workers_stack):
+    every_tab_sees_whole_turns_in_order(redis_workers_stack)
+    assert "not confirmed" not in redis_workers_stack.log("rasa").read_text()
 
 
 # ---- a message sent again is processed once, whichever worker takes it -------------------

@@ -1,6 +1,7 @@
-"""A minimal Socket.IO v5 client over one WebSocket, speaking the widget's protocol.
+"""A minimal Socket.IO v5 client over one WebSocket, speaking the widget's protocol
+(``connectors/socketio.py``), for the tests and the soak benchmark.
 
-python-socketio's own client needs a newer aiohttp than Rasa pins, so the tests use
+python-socketio's own client needs a newer aiohttp than Rasa pins, so this uses
 ``websockets`` and write the few Engine.IO / Socket.IO frames themselves: ``0`` open,
 ``2``/``3`` ping/pong, ``40`` connect, ``42[event, data]`` an event, ``42<id>[...]`` an
 event that asks for an acknowledgement, ``43<id>[data]`` the acknowledgement and ``41`` a
@@ -13,8 +14,9 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
@@ -108,10 +110,75 @@ class Tab:
             await self._read(deadline)
         return self.acks[ack_id]
 
+    async def pump(self) -> None:
+        """Read frames (recording events and acknowledgements, answering pings) until the
+        connection closes, for a tab whose events another task reads."""
+        try:
+            while True:
+                await self._read(time.monotonic() + 24 * 3600)
+        except (websockets.ConnectionClosed, OSError):
+            return
+
     def count(self, event: str, **match: Any) -> int:  # noqa: ANN401
         """How many ``event`` events whose data has ``match``'s items were received."""
         return sum(1 for name, data in self.events
                    if name == event and all(data.get(k) == v for k, v in match.items()))
+
+
+@dataclass
+class Turn:
+    """One turn as a tab sees it: ``bot_typing`` true, the bot's messages, ``bot_typing``
+    false, preceded by the ``user_echo`` of a message another tab sent."""
+
+    echo: str | None
+    """The echoed message's id (``""`` without one); ``None``: no echo, this tab sent it."""
+    replies: list[str] = field(default_factory=list)
+    """The texts of the bot messages (``""`` for a message without text)."""
+    whole: bool = False
+    """Whether the turn's end (``bot_typing`` false) arrived."""
+
+
+def turns(events: Iterable[tuple[str, dict]]) -> tuple[list[Turn], list[str]]:
+    """A tab's events read as whole turns, in the order they arrived.
+
+    Args:
+        events: ``(event, data)`` as :attr:`Tab.events` records them; events other than
+            ``user_echo``, ``bot_typing`` and ``bot_uttered`` are skipped.
+
+    Returns:
+        The turns, and what broke the order: a turn starting inside another, a reply or a
+        turn end outside a turn, an echo not followed by its turn.  Only the last turn may
+        be cut (the connection closed inside it).
+    """
+    found: list[Turn] = []
+    problems: list[str] = []
+    echo: str | None = None
+    current: Turn | None = None
+    for event, data in events:
+        if event == "user_echo" and not data.get("spoken"):
+            if current is not None or echo is not None:
+                problems.append(f"echo {data.get('id')} inside turn {len(found)}")
+            echo = str(data.get("id") or "")
+        elif event == "bot_typing" and data.get("typing"):
+            if current is not None:
+                problems.append(f"turn {len(found)} started inside turn {len(found) - 1}")
+            current = Turn(echo)
+            found.append(current)
+            echo = None
+        elif event == "bot_typing":
+            if current is None:
+                problems.append(f"a turn end outside a turn after turn {len(found) - 1}")
+            else:
+                current.whole, current = True, None
+        elif event == "bot_uttered":
+            if current is None:
+                problems.append(f"a reply outside a turn after turn {len(found) - 1}")
+            else:
+                current.replies.append(str(data.get("text") or ""))
+    if echo is not None:
+        problems.append(f"echo {echo} not followed by its turn")
+    problems += [f"turn {i} cut" for i, t in enumerate(found[:-1]) if not t.whole]
+    return found, problems
 
 
 def run(main: Coroutine[Any, Any, Any]) -> Any:  # noqa: ANN401

@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from tests.connectors.fake_telegram import BOT_ID, USERNAME
+from testing.fake_telegram import BOT_ID, USERNAME
 
 _ids = itertools.count(int(time.time() * 1000) % 10**9)
 USER = {"id": 4242, "is_bot": False, "first_name": "Ada"}
