@@ -5,7 +5,7 @@ The stack is :class:`testing.stack.Stack` with what ``make run`` sets: two Rasa 
 processes (``SANIC_WORKERS=2``), the action server, the SQL tracker store and the lock
 store shared across processes, a session secret, and the Telegram channel (pointed at
 :class:`testing.fake_telegram.FakeBotApi`).  Its shop database is freshly seeded, plus one
-customer with a duplicate payment per complaint (:func:`add_complainers`).  The customers
+customer with a duplicate payment per complaint, signed in (:func:`add_complainers`).  The customers
 are :mod:`bench.soak_traffic`'s; afterwards :mod:`bench.soak_count` reads the tracker
 store, the shop database, the fake Bot API and the logs.
 
@@ -50,6 +50,7 @@ from bench.soak_traffic import (
 )
 from bot.config import PROJECT_ROOT
 from bot.store.db import session_scope
+from bot.store.identity import create_telegram_link, redeem_telegram_link
 from bot.store.models import Customer, Order, Payment, utcnow
 from testing.fake_telegram import TOKEN, USERNAME, FakeBotApi
 from testing.stack import Stack, prepare_features, stack_env, train_project_model
@@ -58,27 +59,33 @@ OUT = PROJECT_ROOT / "bench" / "out" / "soak.json"
 MAKE_RUN_MODEL = PROJECT_ROOT / "models" / "touchline.tar.gz"
 SESSION_SECRET = "soak-session-secret-0123456789abcdef"
 CHANNELS = ("rest", "widget", "telegram")
-REST_COMPLAINER, TELEGRAM_COMPLAINER = "soak-complainer-{}", 8000
-"""Sender of complaining REST customer ``i``; chat of Telegram complainer ``i`` is 8000+i."""
+REST_COMPLAINER, WIDGET_COMPLAINER, TELEGRAM_COMPLAINER = (
+    "soak-complainer-{}", "soak-widget-complainer-{}", 8000)
+"""Conversation of complaining REST or widget customer ``i``; chat of Telegram complainer
+``i`` is 8000+i."""
 
 
 def add_complainers(database_url: str, count: int) -> dict[int, tuple[str, str]]:
     """Add ``count`` customers, each with an order paid twice (two successful payments of
-    the same amount a minute apart), over the channels in turn.
+    the same amount a minute apart), over the channels in turn, each signed in the way its
+    channel allows (payments need a verified customer): a REST or widget customer by an
+    identity token the shop mints (:func:`bench.soak_traffic.rest_complaint`,
+    :func:`bench.soak_traffic.widget_session`), a Telegram chat linked to the account by a
+    one-time link (:func:`bot.store.identity.redeem_telegram_link`).
 
     Returns:
-        customer id -> (channel, sender id); a widget customer's sender is linked once
-        its session exists (:func:`link_sender`), so it is ``""`` here.
+        customer id -> (channel, conversation id: the REST sender, the widget session id
+        the identity token names, or ``telegram:<chat id>``).
     """
     made = {}
     now = utcnow()
     with session_scope(database_url) as session:
         for i in range(count):
             channel = CHANNELS[i % len(CHANNELS)]
-            sender = {"rest": REST_COMPLAINER.format(i), "widget": "",
+            sender = {"rest": REST_COMPLAINER.format(i), "widget": WIDGET_COMPLAINER.format(i),
                       "telegram": f"telegram:{TELEGRAM_COMPLAINER + i}"}[channel]
             customer = Customer(name=f"Soak Customer {i}", email=f"soak{i}@example.com",
-                                country="US", sender_id=sender or None)
+                                country="US")
             session.add(customer)
             session.flush()
             order = Order(number=f"TL-{70000 + i}", customer_id=customer.id,
@@ -89,41 +96,35 @@ def add_complainers(database_url: str, count: int) -> dict[int, tuple[str, str]]
                 session.add(Payment(customer_id=customer.id, order_id=order.id, method="card",
                                     amount=Decimal("59.90"), status="succeeded",
                                     created_at=now - timedelta(hours=1, minutes=-minutes)))
+            if channel == "telegram":
+                link = create_telegram_link(session, customer.id)
+                session.flush()
+                redeem_telegram_link(session, link, TELEGRAM_COMPLAINER + i)
             made[customer.id] = (channel, sender)
     return made
 
 
-def link_sender(database_url: str, customer_id: int, sender: str) -> None:
-    """Link ``sender`` (a widget session id) to the customer's account."""
-    with session_scope(database_url) as session:
-        customer = session.get(Customer, customer_id)
-        assert customer is not None
-        customer.sender_id = sender
-
-
-async def complain(traffic: Traffic, database_url: str, customer: int, channel: str,
-                   sender: str, at: float) -> None:
+async def complain(traffic: Traffic, customer: int, channel: str, sender: str,
+                   at: float) -> None:
     """One customer's complaints, starting ``at`` (``time.monotonic()``)."""
     await asyncio.sleep(max(at - time.monotonic(), 0))
     if channel == "rest":
-        await rest_complaint(traffic, sender)
+        await rest_complaint(traffic, sender, customer)
     elif channel == "telegram":
         await telegram_complaint(traffic, int(sender.split(":")[1]))
     else:
-        async def link(session_id: str) -> None:
-            await asyncio.to_thread(link_sender, database_url, customer, session_id)
-
-        await widget_session(traffic, f"complaint{customer}", 0, complaint=link)
+        await widget_session(traffic, f"complaint{customer}", 0,
+                             signed_in=(customer, sender))
 
 
-async def drive(traffic: Traffic, users: dict[str, int], database_url: str,
+async def drive(traffic: Traffic, users: dict[str, int],
                 complainers: dict[int, tuple[str, str]], seconds: float) -> None:
     """Run every user until the end of the run, complaints spread evenly over it."""
     start = time.monotonic()
     tasks = [rest_user(traffic, n) for n in range(users["rest"])]
     tasks += [widget_user(traffic, n) for n in range(users["widget"])]
     tasks += [telegram_user(traffic, 7000 + n) for n in range(users["telegram"])]
-    tasks += [complain(traffic, database_url, customer, channel, sender,
+    tasks += [complain(traffic, customer, channel, sender,
                        start + seconds * (i + 0.5) / len(complainers))
               for i, (customer, (channel, sender)) in enumerate(complainers.items())]
     await asyncio.gather(*tasks)
@@ -179,7 +180,7 @@ def soak(minutes: float, users: dict[str, int], complaints: int, workdir: Path,
         stack.start()
         started = time.monotonic()
         traffic.end = started + minutes * 60
-        asyncio.run(drive(traffic, users, env["DATABASE_URL"], complainers, minutes * 60))
+        asyncio.run(drive(traffic, users, complainers, minutes * 60))
         wait_telegram(stack, traffic.ledger)
         elapsed = time.monotonic() - started
     finally:

@@ -10,7 +10,8 @@
 * Telegram chats post updates to the webhook (the Bot API is :mod:`testing.fake_telegram`)
   and wait for the bot's answer; now and then an update is delivered a second time, as
   Telegram does when it misses a 200.
-* Complaining customers, each with a duplicate payment, send "I was charged twice for my
+* Complaining customers, each with a duplicate payment and signed in (an identity token
+  on REST and in the widget, a linked chat on Telegram), send "I was charged twice for my
   order" twice at once and a third time later, over one of the three channels.
 
 Every message sent is a :class:`Sent` in the :class:`Ledger`; :mod:`bench.soak_count`
@@ -23,12 +24,12 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from bot.identity.tokens import mint
 from connectors.telegram import SECRET_HEADER
 from testing import telegram_updates
 from testing.fake_telegram import FakeBotApi
@@ -118,6 +119,11 @@ class Traffic:
         """Whether a user may start another turn."""
         return time.monotonic() < self.end
 
+    def identity_token(self, customer: int, conversation: str) -> str:
+        """An identity token for ``customer`` in ``conversation``, as the shop's backend
+        mints one (:func:`bot.identity.tokens.mint`, the stack's identity secret)."""
+        return mint(customer, conversation, self.stack.env["TOUCHLINE_IDENTITY_SECRET"])
+
     async def think(self) -> None:
         """A customer's pause between turns."""
         await asyncio.sleep(self.think_s * self.rng.uniform(0.5, 1.5))
@@ -126,14 +132,18 @@ class Traffic:
 # ---- REST -----------------------------------------------------------------------------------
 
 
-async def rest_say(traffic: Traffic, client: httpx.AsyncClient, sender: str, text: str) -> Sent:
-    """Post one message over REST and record it and its answer."""
+async def rest_say(traffic: Traffic, client: httpx.AsyncClient, sender: str, text: str,
+                   customer: int | None = None) -> Sent:
+    """Post one message over REST and record it and its answer; with ``customer``, signed
+    in as that customer by a fresh identity token (:meth:`Traffic.identity_token`)."""
     sent = traffic.ledger.record("rest", uuid.uuid4().hex, sender, text)
     sent.attempts += 1
+    metadata: dict[str, Any] = {"soak_id": sent.key}
+    if customer is not None:
+        metadata["customer_token"] = traffic.identity_token(customer, sender)
     try:
         r = await client.post(f"{traffic.stack.url}/webhooks/rest/webhook",
-                              json={"sender": sender, "message": text,
-                                    "metadata": {"soak_id": sent.key}})
+                              json={"sender": sender, "message": text, "metadata": metadata})
     except httpx.HTTPError as error:
         traffic.ledger.errors.append(f"rest {sender}: {error!r}")
         return sent
@@ -153,12 +163,13 @@ async def rest_user(traffic: Traffic, n: int) -> None:
             await traffic.think()
 
 
-async def rest_complaint(traffic: Traffic, sender: str) -> None:
-    """The complaint twice at once, then once more."""
+async def rest_complaint(traffic: Traffic, sender: str, customer: int) -> None:
+    """The complaint twice at once, then once more, signed in as ``customer``."""
     async with httpx.AsyncClient(timeout=60) as client:
-        await asyncio.gather(*(rest_say(traffic, client, sender, COMPLAINT) for _ in range(2)))
+        await asyncio.gather(*(rest_say(traffic, client, sender, COMPLAINT, customer)
+                               for _ in range(2)))
         await traffic.think()
-        await rest_say(traffic, client, sender, COMPLAINT)
+        await rest_say(traffic, client, sender, COMPLAINT, customer)
 
 
 # ---- widget ---------------------------------------------------------------------------------
@@ -241,16 +252,22 @@ class SoakTab:
 
 
 async def widget_session(traffic: Traffic, name: str, turns: int,
-                         complaint: Callable[[str], Awaitable[None]] | None = None) -> None:
+                         signed_in: tuple[int, str] | None = None) -> None:
     """One widget session of two tabs: ``turns`` turns (or until the run ends), typed in
     a random tab or in both at once; a tab that dropped comes back 0.5-3 s later.  With
-    ``complaint``, that is awaited with the session id first (it links the complaining
-    customer), then both tabs complain at once and one tab once more."""
+    ``signed_in`` (customer id, conversation id), the first tab joins with an identity
+    token the shop minted, both tabs rejoin with the resume token the server gave it, and
+    both tabs complain at once and one tab once more."""
     tabs = [SoakTab(traffic, f"{name}-a"), SoakTab(traffic, f"{name}-b")]
     traffic.ledger.tabs += tabs
-    confirmed = await tabs[0].connect(None)
-    session = {"session_id": confirmed["session_id"], "token": confirmed["token"]}
-    sender = session["session_id"]
+    if signed_in is None:
+        confirmed = await tabs[0].connect(None)
+        session = {"session_id": confirmed["session_id"], "token": confirmed["token"]}
+    else:
+        token = traffic.identity_token(*signed_in)
+        confirmed = await tabs[0].connect({"identity": token})
+        session = {"resume": confirmed["resume"]}
+    sender = confirmed["session_id"]
     await tabs[1].connect(session)
     returns: list[asyncio.Task[Any]] = []
 
@@ -261,8 +278,7 @@ async def widget_session(traffic: Traffic, name: str, turns: int,
     def message(text: str) -> Sent:
         return traffic.ledger.record("widget", uuid.uuid4().hex, sender, text)
 
-    if complaint is not None:
-        await complaint(sender)
+    if signed_in is not None:
         await asyncio.gather(*(tab.send(message(COMPLAINT)) for tab in tabs))
         await traffic.think()
         await tabs[0].send(message(COMPLAINT))
