@@ -1,39 +1,42 @@
-"""Password hashes for the demo shop's login: scrypt from the standard library.
+"""Password hashes for the shop logins: bcrypt (the maintained ``bcrypt`` package).
 
-Format: ``scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>``.  Parameters n=2**14, r=8, p=1 are
-the interactive-login values of the scrypt paper (Percival 2009, section 7) and of RFC 7914's
-examples; 16 bytes of salt, 32 bytes of hash.  (argon2 and bcrypt are not installed in the
-project's lock; scrypt is memory-hard too.)
+bcrypt (Provos and Mazieres, 1999) with a random salt per password and cost factor
+:data:`ROUNDS` (``2**12`` iterations, the package's default and OWASP's minimum
+recommendation for bcrypt); the stored form is bcrypt's own modular-crypt string
+(``$2b$12$...``, 60 characters). bcrypt reads at most 72 bytes of a password, so longer
+passwords are refused rather than silently cut.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
+import bcrypt
 
-N, R, P = 2**14, 8, 1
-"""scrypt cost parameters (see the module docstring)."""
+ROUNDS = 12
+"""bcrypt cost factor (log2 of the iterations)."""
+
+MAX_BYTES = 72
+"""The most password bytes bcrypt reads."""
 
 
 def hash_password(password: str) -> str:
-    """A salted scrypt hash of ``password`` in this module's format."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=N, r=R, p=P, dklen=32)
-    return f"scrypt${N}${R}${P}${salt.hex()}${digest.hex()}"
+    """A salted bcrypt hash of ``password``.
+
+    Raises:
+        ValueError: the password is longer than :data:`MAX_BYTES` bytes in UTF-8.
+    """
+    secret = password.encode()
+    if len(secret) > MAX_BYTES:
+        raise ValueError(f"a password is at most {MAX_BYTES} bytes")
+    return bcrypt.hashpw(secret, bcrypt.gensalt(ROUNDS)).decode()
 
 
 def check_password(password: str, stored: str | None) -> bool:
-    """Whether ``password`` matches the ``stored`` hash (``None`` or malformed: never).
-
-    The comparison takes constant time in the hash.
-    """
+    """Whether ``password`` matches the ``stored`` hash (``None``, malformed or a password
+    over :data:`MAX_BYTES` bytes: never). bcrypt compares in constant time."""
+    secret = password.encode()
+    if not stored or len(secret) > MAX_BYTES:
+        return False
     try:
-        scheme, n, r, p, salt, digest = (stored or "").split("$")
-        if scheme != "scrypt":
-            return False
-        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
-                             p=int(p), dklen=len(digest) // 2)
+        return bcrypt.checkpw(secret, stored.encode())
     except ValueError:
         return False
-    return hmac.compare_digest(got.hex(), digest)
