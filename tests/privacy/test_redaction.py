@@ -124,3 +124,26 @@ def test_log_records_are_redacted_with_their_arguments_and_tracebacks(caplog):
         assert VISA not in text
     finally:
         logging.setLogRecordFactory(previous)
+
+
+def test_uvicorn_access_log_records_keep_their_arguments():
+    """uvicorn's access formatter unpacks ``record.args`` (five values) itself: a record with
+    nothing to redact keeps them, and one with a card number in the path gets them redacted
+    one by one (clearing them made every API request log '--- Logging error ---')."""
+    from uvicorn.logging import AccessFormatter
+
+    previous = logging.getLogRecordFactory()
+    install_log_redaction(ALWAYS)
+    try:
+        formatter = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s')
+        log = logging.getLogger("uvicorn.access")
+        lines = []
+        for path in ("/docs", f"/search?q={VISA}"):
+            record = log.makeRecord("uvicorn.access", logging.INFO, __file__, 1,
+                                    '%s - "%s %s HTTP/%s" %d',
+                                    ("127.0.0.1:5000", "GET", path, "1.1", 200), None)
+            lines.append(formatter.format(record))
+        assert lines[0] == '127.0.0.1:5000 - "GET /docs HTTP/1.1" 200 OK'
+        assert lines[1] == '127.0.0.1:5000 - "GET /search?q=[card number] HTTP/1.1" 200 OK'
+    finally:
+        logging.setLogRecordFactory(previous)
