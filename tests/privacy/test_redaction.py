@@ -147,3 +147,11 @@ def test_uvicorn_access_log_records_keep_their_arguments():
         assert lines[1] == '127.0.0.1:5000 - "GET /search?q=[card number] HTTP/1.1" 200 OK'
     finally:
         logging.setLogRecordFactory(previous)
+
+
+def test_a_hex_message_id_that_passes_mod_97_is_no_iban():
+    """A widget or soak message id (32 hex digits) that passed the mod-97 check by chance was
+    stored as '[IBAN]' (found by the soak run); an IBAN needs its country's exact length."""
+    assert not iban_valid("ab12cd34ef5678901234567890abcdef"[:22])  # "AB" is no country
+    assert iban_valid("GB82 WEST 1234 5698 7654 32") and iban_valid("DE89370400440532013000")
+    assert not iban_valid("DE8937040044053201300")  # one character short for Germany
