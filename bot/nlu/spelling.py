@@ -88,10 +88,14 @@ class Speller:
         """Vocabulary words whose length allows a ratio of at least :data:`CUTOFF`."""
         return [w for n in range(length - 2, length + 3) for w in self._by_length.get(n, [])]
 
+    def _unknown(self, lower: str) -> bool:
+        """Whether a lower-cased word is long enough and not a training word."""
+        return len(lower) >= MIN_LENGTH and lower not in self.vocabulary
+
     def correct_word(self, word: str) -> str | None:
         """The correction of one word, or ``None`` when it is left as it is."""
         lower = word.lower()
-        if len(lower) < MIN_LENGTH or lower in self.vocabulary or lower in self.encoder_words:
+        if not self._unknown(lower) or lower in self.encoder_words:
             return None
         match = difflib.get_close_matches(lower, self._candidates(len(lower)), 1, CUTOFF)
         return match[0] if match else None
@@ -113,9 +117,7 @@ class Speller:
             word = match.group()
             if lookups >= MAX_LOOKUPS:
                 return word
-            lower = word.lower()
-            if len(lower) >= MIN_LENGTH and lower not in self.vocabulary:
-                lookups += 1
+            lookups += self._unknown(word.lower())
             fixed = self.correct_word(word)
             changed = changed or fixed is not None
             return fixed if fixed is not None else word
