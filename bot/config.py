@@ -101,6 +101,24 @@ def _retention_days(raw: str | None) -> int:
     return days
 
 
+VOICE_PIPELINES = ("speculative", "sequential")
+"""Values of ``$TOUCHLINE_VOICE_PIPELINE``, the default first."""
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str | None], str]:
+    """Parser: one of ``choices`` (any case), the first when unset or empty.
+
+    Raises:
+        ValueError: any other value.
+    """
+    def parse(raw: str | None) -> str:
+        value = (raw or choices[0]).strip().lower()
+        if value not in choices:
+            raise ValueError(f"{raw!r} is not one of {', '.join(choices)}")
+        return value
+    return parse
+
+
 def _lower_or(default: str) -> Callable[[str | None], str]:
     """Parser: an engine name, lower-cased; ``default`` when unset or empty."""
     return lambda raw: (raw or default).lower()
@@ -174,6 +192,15 @@ class Settings:
         "TOUCHLINE_TTS_VOICE", _path_or_none, "pinned joe voice", "Piper voice (`.onnx`)")
     espeak_voice: str = _setting(
         "TOUCHLINE_ESPEAK_VOICE", lambda raw: raw or "en-us", "en-us", "espeak-ng voice")
+    voice_pipeline: str = _setting(
+        "TOUCHLINE_VOICE_PIPELINE", _one_of(VOICE_PIPELINES), "speculative",
+        "phone-call turns: `speculative` (early transcript through NLU and policies while "
+        "the caller pauses, adaptive end of turn, recogniser pool) or `sequential` (the "
+        "former path: fixed 0.35 s silence, one recogniser)")
+    asr_workers: int = _setting(
+        "TOUCHLINE_ASR_WORKERS", lambda raw: max(int(raw or 2), 1), "2",
+        "recogniser workers sharing one Whisper model, final transcripts first (the "
+        "`sequential` pipeline uses one)")
     identity_secret: str = _setting(
         "TOUCHLINE_IDENTITY_SECRET", _text(""), "random, in `var/secrets.env`",
         "HS256 key the shop signs customer identity tokens with (widget, REST); empty and "

@@ -103,8 +103,12 @@ async def run_turn(
     sender_id: str,
     input_channel: str,
     metadata: dict[str, Any],
+    parse_data: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Hand one (already sanitised) user message to Rasa and collect the replies.
+
+    ``parse_data``, when given, is the NLU result of ``text`` computed beforehand (a phone
+    call's speculative turn): Rasa then skips NLU for this message.
 
     At most ``settings().turn_slots`` turns (``$TOUCHLINE_TURN_SLOTS``, 4) run at once per
     event loop; the others wait their turn.  A processing error is logged, never raised;
@@ -116,7 +120,7 @@ async def run_turn(
     """
     collector = CollectingOutputChannel()
     message = UserMessage(text, collector, sender_id, input_channel=input_channel,
-                          metadata=metadata)
+                          metadata=metadata, parse_data=parse_data)
     slots = _turn_slots()
     try:
         if slots is None:

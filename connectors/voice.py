@@ -61,6 +61,7 @@ from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.socketio import SessionSigner, share_spoken_turn
 from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
+from connectors.voice_speculation import Speculator
 from connectors.voice_turn import answer_speech, speak_all
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class VoiceInput(InputChannel):
             silence = float(creds.get("silence_s") or CallSettings.silence_s)
         return cls(env("public_url_env", "TOUCHLINE_VOICE_PUBLIC_URL"),
                    env("twilio_auth_token_env", "TWILIO_AUTH_TOKEN"),
-                   CallSettings(silence_s=silence))
+                   CallSettings.for_pipeline(config.voice_pipeline, silence))
 
     def call_token(self, call_sid: str) -> str:
         """The stream token of ``call_sid`` (HMAC-SHA256 with the session secret)."""
@@ -207,13 +208,16 @@ class VoiceInput(InputChannel):
             return response.text(xml, content_type="text/xml")
 
         @hook.websocket("/stream")
-        async def stream(_request: Request, ws: Any) -> None:  # noqa: ANN401 - sanic socket
+        async def stream(request: Request, ws: Any) -> None:  # noqa: ANN401 - sanic socket
             try:
                 engines = await self.engines()
             except Exception:
                 await ws.close(code=1011, reason="speech engines unavailable")
                 return
-            call = TwilioCall(ws.send, engines, on_new_message, self.settings, self._token_ok)
+            agent = getattr(request.app.ctx, "agent", None)
+            speculator = Speculator(agent, CHANNEL) if agent is not None else None
+            call = TwilioCall(ws.send, engines, on_new_message, self.settings, self._token_ok,
+                              speculator.predict if speculator is not None else None)
             how = "stream stopped"
             try:
                 while await call.handle(await ws.recv()):

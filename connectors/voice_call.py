@@ -11,6 +11,15 @@ Behaviour of a call:
 * after ``start`` the bot greets the caller (a ``/greet`` turn in Rasa);
 * Silero VAD finds the end of each caller utterance (:class:`bot.speech.vad.Endpointer`);
   the transcript is one Rasa turn, the reply is streamed back sentence by sentence;
+* with the ``speculative`` pipeline (``$TOUCHLINE_VOICE_PIPELINE``, the default), each pause
+  of the caller starts a speculative turn (:mod:`connectors.voice_speculation`): the early
+  transcript (an early, lower-priority recogniser job) goes through NLU and the policies
+  without side effects; when it reads as a complete request the end of turn comes after
+  :data:`ADAPTIVE` ``complete_silence_s`` instead of ``end_silence_s`` (mid-phrase), and the
+  reply's opening is synthesised ahead.  When the caller stays quiet the speculative turn
+  is committed (Rasa gets its parse, runs the action, the reply starts from the prepared
+  audio); when they talk again it is discarded and nothing of it remains.  The
+  ``sequential`` pipeline is the former path: a fixed 0.35 s end of turn, then the turn;
 * caller speech while the bot talks sends ``clear`` and stops the reply (barge-in);
 * :attr:`CallSettings.silence_s` of silence re-prompts once; the same again says goodbye
   and ends the call (closing the stream ends ``<Connect>``; the TwiML hangs up);
@@ -34,7 +43,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import soxr
 from rasa.core.channels.channel import UserMessage
@@ -45,8 +54,10 @@ from bot.speech.asr import Transcript
 from bot.speech.audio import ASR_RATE, Audio, mulaw_decode, mulaw_encode
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
+from bot.speech.turn_end import complete_request
 from bot.speech.vad import Endpointer, EndpointSettings
 from connectors.replies import run_turn
+from connectors.voice_speculation import Speculation
 from connectors.voice_turn import answer_speech, speak
 
 logger = logging.getLogger(__name__)
@@ -64,7 +75,15 @@ MAX_MALFORMED_LOGGED = 5
 TURN_FINISH_S = 15.0
 """Seconds a turn in progress at hang-up may take to finish (its reply is not sent)."""
 
+ADAPTIVE = EndpointSettings(end_silence_s=0.75, complete_silence_s=0.2)
+"""End of turn of the ``speculative`` pipeline: 0.2 s of silence after a complete request
+(the early transcript ends a sentence and NLU understood it), 0.75 s mid-phrase ("my
+order number is ...").  The ``sequential`` pipeline keeps 0.35 s for every utterance."""
+
+T = TypeVar("T")
 Send = Callable[[str], Awaitable[None]]
+Speculate = Callable[[str, Transcript, dict[str, Any]], Awaitable[Speculation | None]]
+"""``(sender_id, early transcript, metadata)`` -> what Rasa would do, without side effects."""
 
 
 class CallEnded(Exception):
@@ -80,11 +99,27 @@ class CallSettings:
             re-prompt; the same again after it ends the call.
         greet: whether the bot speaks first.
         endpoint: voice-activity and end-of-utterance settings.
+        speculative: run speculative turns while the caller pauses (the ``speculative``
+            pipeline; ``False``: the ``sequential`` one).
     """
 
     silence_s: float = 8.0
     greet: bool = True
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    speculative: bool = False
+
+    @classmethod
+    def for_pipeline(cls, pipeline: str, silence_s: float) -> CallSettings:
+        """The settings of ``$TOUCHLINE_VOICE_PIPELINE``'s ``pipeline``.
+
+        Args:
+            pipeline: ``"speculative"`` (adaptive end of turn, :data:`ADAPTIVE`) or
+                ``"sequential"`` (fixed end of turn).
+            silence_s: see :attr:`silence_s`.
+        """
+        if pipeline == "speculative":
+            return cls(silence_s=silence_s, endpoint=ADAPTIVE, speculative=True)
+        return cls(silence_s=silence_s)
 
 
 @dataclass(frozen=True)
@@ -93,13 +128,34 @@ class _Turn:
 
     text: str | None = None
     audio: Audio | None = None
-    guess: asyncio.Task[Transcript] | None = None
+    guess: asyncio.Task[Transcript | None] | None = None
+    early: _Early | None = None
+
+
+@dataclass
+class _Early:
+    """The work started at one pause of the caller (speculative pipeline)."""
+
+    transcript: asyncio.Task[Transcript | None] | None = None
+    speculation: asyncio.Task[Speculation | None] | None = None
+    discarded: bool = False
 
 
 @dataclass
 class _Playback:
     name: str
     ends_at: float  # media seconds
+
+
+async def _outcome(task: asyncio.Task[T] | None) -> T | None:
+    """``task``'s result; ``None`` for no task or one that failed (logged)."""
+    if task is None:
+        return None
+    try:
+        return await task
+    except Exception:
+        logger.exception("early work of a call failed")
+        return None
 
 
 class TwilioCall:
@@ -120,8 +176,10 @@ class TwilioCall:
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         settings: CallSettings,
         token_ok: Callable[[str, str], bool],
+        speculate: Speculate | None = None,
     ) -> None:
         self._send_raw = send
+        self.speculate = speculate if settings.speculative else None
         self.engines = engines
         self.on_new_message = on_new_message
         self.settings = settings
@@ -135,7 +193,9 @@ class TwilioCall:
         self._resampler: soxr.ResampleStream | None = None
         self._rate = 8000
         self._utterances: asyncio.Queue[_Turn | None] = asyncio.Queue()
-        self._guess: asyncio.Task[Transcript] | None = None
+        self._guess: asyncio.Task[Transcript | None] | None = None
+        self._early: _Early | None = None
+        self._preparing: set[asyncio.Task] = set()
         self._worker: asyncio.Task | None = None
         self._speaking: asyncio.Task | None = None
         self._playing: list[_Playback] = []
@@ -246,6 +306,8 @@ class TwilioCall:
             if kind == "speech":
                 self._reprompted = False
                 await self._barge_in()
+            elif kind == "pause" and audio is not None and self.speculate is not None:
+                self._early = self._speculate(audio)
             elif kind == "pause" and audio is not None:
                 # Transcribe what was said so far; if the caller stays quiet this is the
                 # utterance's transcript, ready before the end-of-speech timeout.
@@ -253,11 +315,56 @@ class TwilioCall:
                     asyncio.to_thread(self.engines.recognizer.transcribe, audio))
             elif kind == "resume":
                 self._guess = None
+                self._discard()
             elif kind == "utterance" and audio is not None:
-                self._utterances.put_nowait(_Turn(audio=audio, guess=self._guess))
-                self._guess = None
+                self._utterances.put_nowait(_Turn(audio=audio, guess=self._guess,
+                                                  early=self._early))
+                self._guess, self._early = None, None
         self._played()
         return await self._check_silence()
+
+    def _speculate(self, audio: Audio) -> _Early:
+        """Start the early transcript of a pause and the speculative turn on it."""
+        early = _Early()
+        early.transcript = asyncio.ensure_future(asyncio.to_thread(
+            self.engines.recognizer.transcribe_early, audio, lambda: not early.discarded))
+        early.speculation = asyncio.ensure_future(self._predict(early))
+        return early
+
+    async def _predict(self, early: _Early) -> Speculation | None:
+        """Run the early transcript through Rasa without side effects; on a complete
+        request, shorten the end of turn and synthesise the reply's opening."""
+        assert early.transcript is not None and self.speculate is not None
+        transcript = await early.transcript
+        if transcript is None or early.discarded or not transcript.text:
+            return None
+        guess = await self.speculate(self.sender_id, transcript, self._metadata())
+        if guess is None or early.discarded:
+            return None
+        if guess.understood and complete_request(transcript.text):
+            self._endpointer.words_complete()
+            if guess.reply:
+                prepare = asyncio.ensure_future(
+                    asyncio.to_thread(self.engines.synthesizer.prepare, guess.reply))
+                self._preparing.add(prepare)
+                prepare.add_done_callback(self._prepared)
+        return guess
+
+    def _prepared(self, task: asyncio.Task) -> None:
+        self._preparing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("call %s: could not prepare the reply's opening: %s",
+                           self.call_sid, task.exception())
+
+    def _discard(self) -> None:
+        """The caller talks again: drop the pause's speculative turn."""
+        early, self._early = self._early, None
+        if early is None:
+            return
+        early.discarded = True
+        if early.speculation is not None:
+            early.speculation.cancel()
+        logger.info("call %s: caller resumed; speculative turn discarded", self.call_sid)
 
     async def _barge_in(self) -> None:
         if (self._speaking is not None and not self._speaking.done()) or self._playing:
@@ -308,6 +415,8 @@ class TwilioCall:
                     messages = await run_turn(self.on_new_message, str(item.text),
                                               self.sender_id, CHANNEL, self._metadata())
                     text = spoken_text(messages)
+                elif item.early is not None:
+                    text = await self._commit(item.audio, item.early)
                 else:
                     started = time.perf_counter()
                     heard = await item.guess if item.guess is not None else None
@@ -326,6 +435,27 @@ class TwilioCall:
                 logger.exception("call %s: turn failed", self.call_sid)
             finally:
                 self._busy = False
+
+    async def _commit(self, audio: Audio, early: _Early) -> str:
+        """The caller stayed quiet after the pause: commit its speculative turn (Rasa gets
+        the speculative parse and runs the action now); without one, answer the early
+        transcript (or a fresh one) as the sequential pipeline does.  Returns the reply."""
+        started = time.perf_counter()
+        guess = await _outcome(early.speculation)
+        heard = guess.transcript if guess is not None else await _outcome(early.transcript)
+        metadata = self._metadata()
+        if guess is not None:
+            metadata["voice"]["speculative"] = {"intent": guess.intent,
+                                                "action": guess.action}
+        reply = await answer_speech(self.engines, self.on_new_message, audio, self.sender_id,
+                                    CHANNEL, metadata, heard,
+                                    guess.parse_data if guess is not None else None)
+        logger.info("call %s heard %r; %s; answered in %.0f ms", self.call_sid,
+                    reply.transcript,
+                    f"committed the speculative turn ({guess.intent} -> {guess.action})"
+                    if guess is not None else "no speculative turn",
+                    1000 * (time.perf_counter() - started))
+        return reply.text
 
     def _metadata(self) -> dict[str, Any]:
         return {"voice": {"call_sid": self.call_sid, "from": self.caller}}

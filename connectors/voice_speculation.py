@@ -1,0 +1,117 @@
+"""Speculative turns of a phone call: what Rasa would do with an early transcript.
+
+While the caller pauses, the early transcript goes through Rasa's NLU and dialogue
+policies on a copy of the conversation that is never saved, so nothing happens that could
+not be taken back: no event is stored, no custom action runs, no slot is extracted (Rasa's
+``action_extract_slots`` may call the action server), nothing is sent.  Only when the next
+action is a response (``utter_*``) is its text rendered, from the domain's templates, so
+the call can synthesise the opening of the reply ahead of time.
+
+When the caller stays quiet, the call commits the turn: the user message goes to Rasa as
+usual with the speculative parse attached (``UserMessage.parse_data``, which Rasa 3.6's
+``MessageProcessor._handle_message_with_tracker`` uses instead of parsing again), so the
+policies predict and the action runs at once, with its side effects, exactly once.  When
+the caller talks again, the speculation is dropped (:mod:`connectors.voice_call`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.core.events import UserUttered
+
+from bot.speech.asr import Transcript
+from bot.speech.spoken import spoken_text
+from connectors.sanitize import sanitize_message
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+"""Intents that never count as a complete request for the adaptive end of turn."""
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """Rasa's reading of an early transcript, not saved anywhere.
+
+    Attributes:
+        transcript: the early transcript.
+        text: the user text Rasa would get (the transcript after sanitising).
+        parse_data: the NLU result for ``text`` (Rasa's parse data dict).
+        action: the next action the policies predict (``None`` when there are none).
+        reply: the speakable text of that action when it is a response, else ``""``.
+    """
+
+    transcript: Transcript
+    text: str
+    parse_data: dict[str, Any]
+    action: str | None
+    reply: str
+
+    @property
+    def intent(self) -> str | None:
+        """The predicted intent's name."""
+        return (self.parse_data.get("intent") or {}).get("name")
+
+    @property
+    def understood(self) -> bool:
+        """Whether NLU found a real request (no fallback or out-of-scope intent)."""
+        return self.intent is not None and self.intent not in FALLBACK_INTENTS
+
+
+class Speculator:
+    """Runs early transcripts through a loaded Rasa agent without side effects.
+
+    Args:
+        agent: the Rasa server's agent (``app.ctx.agent``).
+        input_channel: the channel name recorded on the user event.
+    """
+
+    def __init__(self, agent: Agent, input_channel: str) -> None:
+        self.agent = agent
+        self.input_channel = input_channel
+
+    async def predict(self, sender_id: str, transcript: Transcript,
+                      metadata: dict[str, Any]) -> Speculation | None:
+        """What Rasa would do if ``transcript`` were the caller's message now.
+
+        Args:
+            sender_id: the conversation id.
+            transcript: the early transcript.
+            metadata: the channel metadata the committed message will carry.
+
+        Returns:
+            The speculation; ``None`` when the conversation does not exist yet or the agent
+            has no model (any error is logged, never raised: speculation is optional).
+        """
+        processor = self.agent.processor
+        if processor is None:
+            return None
+        try:
+            tracker = await processor.tracker_store.retrieve(sender_id)
+            if tracker is None:
+                return None
+            text, meta = sanitize_message(transcript.text, metadata)
+            message = UserMessage(text, CollectingOutputChannel(), sender_id,
+                                  input_channel=self.input_channel, metadata=meta)
+            parse = await processor.parse_message(message, tracker)
+            tracker.update(UserUttered(text, parse["intent"], parse["entities"], parse,
+                                       input_channel=self.input_channel, metadata=meta),
+                           processor.domain)
+            prediction = processor._predict_next_with_tracker(tracker)
+            names = processor.domain.action_names_or_texts
+            index = prediction.max_confidence_index
+            action = names[index] if 0 <= index < len(names) else None
+            reply = ""
+            if action is not None and action in processor.domain.responses:
+                generated = await processor.nlg.generate(action, tracker,
+                                                         self.input_channel)
+                reply = spoken_text([generated]) if generated else ""
+        except Exception:
+            logger.exception("speculative turn of %s failed", sender_id)
+            return None
+        return Speculation(transcript, text, parse, action, reply)
