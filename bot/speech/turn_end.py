@@ -2,8 +2,9 @@
 
 Whisper punctuates what it hears: a caller who stopped mid-phrase ("my order number is")
 usually gets no final full stop, or one after a word that cannot end an English request.
-A transcript counts as complete when it ends with ``.``, ``?`` or ``!`` (not an ellipsis)
-and its last word is none of :data:`HANGING_WORDS`.
+A transcript counts as complete when it ends with ``.``, ``?`` or ``!`` (not an ellipsis),
+its last word is none of :data:`HANGING_WORDS`, and, unless it is a question, none of
+:data:`LEAD_IN_WORDS`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ HANGING_WORDS = frozenset(
     is are was were be been am do does did have has had will would can could should may
     might must shall to of in on at by for with from about into over under as than and
     or but so because if when while where which who whose what how then also just
-    number code address email order name called like um uh er""".split()
+    like um uh er""".split()
 )
 """Words after which a request cannot end: articles, possessives, auxiliaries, prepositions,
-conjunctions, and the nouns callers stop after before reading something out ("my order
-number", "the code")."""
+conjunctions, fillers."""
+LEAD_IN_WORDS = frozenset("number code address email name called".split())
+"""Nouns callers stop after before reading something out ("my order number ..."): a
+transcript ending with one is complete only as a question ("what is my order number?")."""
 
 _LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
 
@@ -32,10 +35,12 @@ def complete_request(text: str) -> bool:
 
     Returns:
         ``True`` when it ends with ``.``, ``?`` or ``!`` (not ``...``) and its last word is
-        not in :data:`HANGING_WORDS`; ``False`` for anything else, empty text included.
+        not in :data:`HANGING_WORDS` (nor in :data:`LEAD_IN_WORDS` unless it ends with
+        ``?``); ``False`` for anything else, empty text included.
     """
     text = text.strip()
     if not text or text[-1] not in ".?!" or text.endswith("..") or text.endswith("…"):
         return False
     last = _LAST_WORD.search(text)
-    return last is None or last.group(1).lower() not in HANGING_WORDS
+    word = last.group(1).lower() if last is not None else ""
+    return word not in HANGING_WORDS and (text[-1] == "?" or word not in LEAD_IN_WORDS)

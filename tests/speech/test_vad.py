@@ -56,3 +56,41 @@ def test_endless_talk_is_cut_at_the_maximum(question):
     long_talk = speech.then(speech).then(speech)
     kinds = [e[1] for e in run(Endpointer(settings), long_talk)]
     assert "utterance" in kinds
+
+
+def _end_after_speech(question: Audio, complete: bool) -> float:
+    """Seconds from the end of speech to the "utterance" event, calling
+    ``words_complete`` at the pause when ``complete``."""
+    settings = EndpointSettings(end_silence_s=0.75, complete_silence_s=0.2)
+    endpointer = Endpointer(settings)
+    speech = trimmed(question)
+    samples = speech.then(silence(1.5)).at(ASR_RATE).samples
+    for i in range(0, len(samples), 320):
+        for kind, _ in endpointer.feed(samples[i : i + 320]):
+            if kind == "pause" and complete:
+                endpointer.words_complete()
+            if kind == "utterance":
+                return endpointer.heard_s - speech.seconds
+    raise AssertionError("no end of utterance")
+
+
+def test_a_complete_request_ends_the_turn_sooner_than_a_phrase_stopped_midway(question):
+    complete = _end_after_speech(question, complete=True)
+    unsure = _end_after_speech(question, complete=False)
+    assert 0.2 <= complete < 0.2 + 0.3
+    assert 0.75 <= unsure < 0.75 + 0.3
+
+
+def test_talking_again_forgets_that_the_words_were_complete(question):
+    settings = EndpointSettings(end_silence_s=0.75, complete_silence_s=0.2)
+    endpointer = Endpointer(settings)
+    speech = trimmed(question)
+    audio = speech.then(silence(0.15)).then(speech).then(silence(0.5))
+    samples = audio.at(ASR_RATE).samples
+    kinds = []
+    for i in range(0, len(samples), 320):
+        for kind, _ in endpointer.feed(samples[i : i + 320]):
+            kinds.append(kind)
+            if kind == "pause" and kinds.count("pause") == 1:
+                endpointer.words_complete()  # the first pause only
+    assert "resume" in kinds and "utterance" not in kinds  # 0.5 s < 0.75 s after the resume

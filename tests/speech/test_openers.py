@@ -1,0 +1,27 @@
+"""Prepared reply openings: a phone call synthesises the reply it expects ahead of time."""
+
+from __future__ import annotations
+
+from bot.speech.tts import EspeakSynthesizer
+
+TEXT = "Sorry to hear about the payment. Which order was it?"
+
+
+def test_a_prepared_opening_is_played_from_the_cache(engines):
+    synthesizer = engines.synthesizer
+    unprepared = [list(synthesizer.speak(TEXT)) for _ in range(2)]
+    assert unprepared[0][0] is not unprepared[1][0]  # rendered each time
+    synthesizer.prepare(TEXT)
+    first, second = (list(synthesizer.speak(TEXT)) for _ in range(2))
+    assert first[0] is second[0]  # the opening piece comes from the cache
+    assert first[1] is not second[1]  # the rest is rendered as before
+    assert len(first) == len(unprepared[0]) == 2
+    # the same words (Piper's timing varies a little from one rendering to the next)
+    assert abs(first[0].seconds - unprepared[0][0].seconds) < 0.1 * unprepared[0][0].seconds
+
+
+def test_the_fallback_voice_prepares_openings_too():
+    espeak = EspeakSynthesizer()
+    espeak.prepare(TEXT)
+    assert list(espeak.speak(TEXT))[0] is list(espeak.speak(TEXT))[0]
+    espeak.prepare("   ")  # nothing to say: nothing prepared, no error

@@ -1,0 +1,65 @@
+"""Recogniser slots: final transcripts go first, unwanted early ones are skipped."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from bot.speech.slots import EARLY, URGENT, PrioritySlots
+
+
+def _queued(slots: PrioritySlots, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(slots._waiting) < n:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_an_urgent_waiter_goes_before_an_earlier_speculative_one():
+    slots = PrioritySlots(1)
+    order: list[str] = []
+
+    def work(name: str, priority: int) -> None:
+        with slots.hold(priority):
+            order.append(name)
+
+    with slots.hold(URGENT):
+        early = threading.Thread(target=work, args=("early", EARLY))
+        early.start()
+        _queued(slots, 1)
+        final = threading.Thread(target=work, args=("final", URGENT))
+        final.start()
+        _queued(slots, 2)
+    early.join(10)
+    final.join(10)
+    assert order == ["final", "early"]
+
+
+def test_work_nobody_wants_any_more_is_skipped():
+    slots = PrioritySlots(1)
+    with slots.hold(EARLY, wanted=lambda: False) as granted:
+        assert granted is False
+    with slots.hold(EARLY, wanted=lambda: True) as granted:
+        assert granted is True
+
+
+def test_a_pool_of_two_runs_two_at_once():
+    slots = PrioritySlots(2)
+    inside = threading.Barrier(2, timeout=10)
+
+    def work() -> None:
+        with slots.hold():
+            inside.wait()  # both must be inside together, or the barrier times out
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    assert not inside.broken
+
+
+def test_a_recogniser_skips_an_early_transcript_that_is_no_longer_wanted(engines, question):
+    assert engines.recognizer.transcribe_early(question, lambda: False) is None
+    heard = engines.recognizer.transcribe_early(question, lambda: True)
+    assert heard is not None and heard.text
