@@ -134,7 +134,7 @@ def test_the_process_reads_its_settings_once(env, tmp_path):
     assert settings() is not first and var_dir() == tmp_path / "c"
 
 
-def test_the_voice_pipeline_is_one_of_two_and_the_sequential_one_uses_one_recogniser():
+def test_the_voice_pipeline_is_speculative_or_sequential():
     assert Settings.from_env({}).voice_pipeline == "speculative"
     assert Settings.from_env({}).asr_workers == 2
     assert Settings.from_env({"TOUCHLINE_VOICE_PIPELINE": "Sequential"}).voice_pipeline == (

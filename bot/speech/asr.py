@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bot.config import settings
 from bot.speech.audio import ASR_RATE, Audio, pcm16
@@ -61,7 +62,7 @@ class _Gated:
     name: str
     _slots: PrioritySlots
 
-    def _words(self, samples: np.ndarray) -> str:
+    def _words(self, samples: NDArray[np.float32]) -> str:
         raise NotImplementedError
 
     def transcribe(self, audio: Audio) -> Transcript:
@@ -127,7 +128,7 @@ class WhisperRecognizer(_Gated):
         )
         self._slots = PrioritySlots(workers)
 
-    def _words(self, samples: np.ndarray) -> str:
+    def _words(self, samples: NDArray[np.float32]) -> str:
         """Greedy transcription without timestamps (the fastest faster-whisper settings)."""
         segments, _ = self._model.transcribe(
             samples,
@@ -151,7 +152,7 @@ class SphinxRecognizer(_Gated):
         self._decoder = Decoder(samprate=ASR_RATE, loglevel="FATAL")
         self._slots = PrioritySlots(1)
 
-    def _words(self, samples: np.ndarray) -> str:
+    def _words(self, samples: NDArray[np.float32]) -> str:
         """Decode the whole utterance at once."""
         self._decoder.start_utt()
         self._decoder.process_raw(pcm16(Audio(samples, ASR_RATE)), full_utt=True)

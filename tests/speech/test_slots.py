@@ -63,3 +63,11 @@ def test_a_recogniser_skips_an_early_transcript_that_is_no_longer_wanted(engines
     assert engines.recognizer.transcribe_early(question, lambda: False) is None
     heard = engines.recognizer.transcribe_early(question, lambda: True)
     assert heard is not None and heard.text
+
+
+def test_the_sequential_pipeline_keeps_one_recogniser_worker(env):
+    from bot.speech.asr import load_recognizer
+
+    assert load_recognizer()._slots.size == 2
+    env.set("TOUCHLINE_VOICE_PIPELINE", "sequential")
+    assert load_recognizer()._slots.size == 1
