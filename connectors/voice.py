@@ -61,7 +61,7 @@ from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.socketio import SessionSigner, share_spoken_turn
 from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
-from connectors.voice_speculation import Speculator
+from connectors.voice_speculation import Speculator, response_openers
 from connectors.voice_turn import answer_speech, speak_all
 
 logger = logging.getLogger(__name__)
@@ -182,6 +182,13 @@ class VoiceInput(InputChannel):
                             engines.synthesizer.name)
             except Exception as exc:
                 logger.error("voice channel unavailable: %s: %s", type(exc).__name__, exc)
+                return
+            agent = getattr(_app.ctx, "agent", None)
+            if self.settings.speculative and agent is not None:
+                openers = response_openers(agent)
+                for text in openers:  # one at a time, so calls arriving now are not held up
+                    await asyncio.to_thread(engines.synthesizer.prepare, text)
+                logger.info("voice: prepared the openings of %d responses", len(openers))
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -63,6 +63,24 @@ class Speculation:
         return self.intent is not None and self.intent not in FALLBACK_INTENTS
 
 
+def response_openers(agent: Agent) -> list[str]:
+    """The speakable texts of the domain's responses (every variation without a slot
+    placeholder), whose openings a phone call prepares at server start.
+
+    Args:
+        agent: the Rasa server's agent (``app.ctx.agent``).
+
+    Returns:
+        The texts, in domain order; empty when no model is loaded.
+    """
+    domain = agent.domain
+    if domain is None:
+        return []
+    texts = (spoken_text([variation]) for variations in domain.responses.values()
+             for variation in variations if "{" not in str(variation.get("text", "")))
+    return [t for t in dict.fromkeys(texts) if t]
+
+
 class Speculator:
     """Runs early transcripts through a loaded Rasa agent without side effects.
 
