@@ -19,6 +19,7 @@ from bot.speech.asr import Transcript
 from bot.speech.audio import Audio
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
+from bot.support.messages import BotMessage
 from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
 
@@ -36,7 +37,7 @@ class VoiceReply:
     """
 
     transcript: str
-    messages: list[dict[str, Any]]
+    messages: list[BotMessage]
     text: str
 
 

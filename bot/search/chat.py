@@ -2,7 +2,8 @@
 
 The action ``action_product_search`` (``actions/search.py``) calls
 :func:`product_search_reply`; the reply is a short text plus a ``product_cards`` JSON
-payload (shape in ``bot/search/README.md``) that channels render as cards.
+payload (:class:`bot.support.messages.ProductCards`, shape in ``bot/search/README.md``) that
+channels render as cards.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from bot.search.relevance import RELEVANCE_FLOOR, relevance
 from bot.search.service import SearchService
 from bot.search.types import MAX_QUERY_CHARS, InvalidQueryError, SearchFilters, SearchHit
 from bot.support.language import ENGLISH_ONLY, is_foreign
+from bot.support.messages import CARDS_TYPE, ProductCards
 
 CARD_COUNT = 3
 """Products shown in one answer."""
-CARDS_TYPE = "product_cards"
 NOTHING_ECHO_CHARS = 80
 """Longest part of the customer's query repeated in "I found nothing for ..."."""
 
@@ -204,7 +205,7 @@ class ChatReply:
     ``payload`` for card-capable ones, which show :attr:`intro` beside the cards."""
 
     text: str
-    payload: dict[str, object] | None = None
+    payload: ProductCards | None = None
     products: list[SearchHit] = field(default_factory=list)
 
     @property
@@ -273,7 +274,7 @@ def product_search_reply(
         )
     lines = [f"Here is what I found{limit}:"]
     lines += [f"{h.rank}. {h.title} - ${h.price:,.2f}, {_stock_words(h.stock)}" for h in hits]
-    payload = {
+    payload: ProductCards = {
         "type": CARDS_TYPE,
         "products": [
             {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from bot.support.messages import BotMessage
 
 _URL = re.compile(r"https?://\S+")
 _MARKUP = re.compile(r"[*_`#>\[\]]")
 
 
-def spoken_text(messages: list[dict[str, Any]]) -> str:
+def spoken_text(messages: list[BotMessage]) -> str:
     """The words a caller hears for ``messages``.
 
     Text is kept (links become "the link in our chat", Markdown marks are dropped); buttons
