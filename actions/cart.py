@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rasa_sdk import Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -24,14 +22,14 @@ class ActionCartIssue(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
             return sign_in_needed(dispatcher)
         repair = repair_cart(session, cid)
         cart = view_cart(session, cid)
-        events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]
+        events: list[EventType] = [SlotSet("customer_id", cid)]
         if repair.fixes:
             dispatcher.utter_message(
                 text="I found the problem and fixed it: I " + "; ".join(repair.fixes) + "."

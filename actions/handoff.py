@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -24,7 +22,7 @@ class ActionHandoff(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         opened = open_ticket(session, tracker.sender_id, cid, "handoff",
@@ -42,7 +40,7 @@ class ActionTakeoverCheck(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         if takeover_ticket(session, tracker.sender_id) is not None:
             return [SlotSet("human_takeover", True)]

@@ -5,10 +5,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -33,7 +32,7 @@ class ActionKickPrediction(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """Utter one message; returns events clearing the kick slots (also after an
         error: the next question starts fresh)."""
         try:

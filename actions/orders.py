@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, ask_with_form, customer_id_for
@@ -35,7 +36,7 @@ class ActionOrderStatus(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         number = tracker.get_slot("order_id")
         known = customer_id_for(session, tracker)
@@ -76,7 +77,7 @@ class ValidateOrderStatusForm(FormValidationAction):
 
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
-        domain: dict[str, Any],
+        domain: DomainDict,
     ) -> list[str]:
         """``order_id`` and ``order_email``; a customer a channel verified is not asked
         for the e-mail address."""
@@ -86,7 +87,7 @@ class ValidateOrderStatusForm(FormValidationAction):
 
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
-        domain: dict[str, Any],
+        domain: DomainDict,
     ) -> dict[str, Any]:
         """Normalise to ``TL-nnnnn``; anything else is answered and asked again (see
         :func:`actions.repair.form_misunderstood`); "stop" leaves the question."""
@@ -98,7 +99,7 @@ class ValidateOrderStatusForm(FormValidationAction):
 
     def validate_order_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
-        domain: dict[str, Any],
+        domain: DomainDict,
     ) -> dict[str, Any]:
         """Take the e-mail address in the answer; anything else is answered and asked
         again; "stop" leaves the question."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -37,12 +36,12 @@ class ActionPaymentIssue(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
             return sign_in_needed(dispatcher)
-        events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]
+        events: list[EventType] = [SlotSet("customer_id", cid)]
         if _asked_about_double_charge(tracker):
             return events + self._double_charge(session, dispatcher, tracker, cid)
         attempts = recent_payments(session, cid)
@@ -63,7 +62,7 @@ class ActionPaymentIssue(ShopAction):
     @staticmethod
     def _double_charge(
         session: Session, dispatcher: CollectingDispatcher, tracker: Tracker, cid: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         pair = find_double_charge(session, cid)
         summary = conversation_summary(tracker.events)
         if pair:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from bot.support.answers import wants_to_leave, what_it_is
 from bot.support.language import ENGLISH_ONLY, is_foreign
@@ -89,12 +90,12 @@ class ActionMisunderstood(Action):
         return "action_misunderstood"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Utter the answer; events: the streak slot, and the offer's ``FollowupAction``."""
         count, streak = count_misunderstanding(tracker.events, tracker.get_slot(SLOT))
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        events: list[dict[str, Any]] = [SlotSet(SLOT, streak)]
+        events: list[EventType] = [SlotSet(SLOT, streak)]
         if is_foreign(tracker.latest_message.get("text") or ""):
             dispatcher.utter_message(text=ENGLISH_ONLY)
         elif intent == "out_of_scope":
