@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, customer_id_for, sign_in_needed
 from bot.store.carts import repair_cart, view_cart
-from bot.support.wording import cart_summary
+from bot.support.wording import CART_LOOKS_RIGHT, cart_repaired, cart_summary
 
 
 class ActionCartIssue(ShopAction):
@@ -31,14 +31,10 @@ class ActionCartIssue(ShopAction):
         cart = view_cart(session, cid)
         events: list[EventType] = [SlotSet("customer_id", cid)]
         if repair.fixes:
-            dispatcher.utter_message(
-                text="I found the problem and fixed it: I " + "; ".join(repair.fixes) + "."
-            )
+            dispatcher.utter_message(text=cart_repaired(repair.fixes))
             dispatcher.utter_message(text=cart_summary(cart))
             dispatcher.utter_message(response="utter_anything_else")
             return events
         dispatcher.utter_message(text=cart_summary(cart))
-        dispatcher.utter_message(
-            text="Everything in your cart looks right to me (prices, stock and totals)."
-        )
+        dispatcher.utter_message(text=CART_LOOKS_RIGHT)
         return [*events, FollowupAction("utter_offer_human")]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from bot.store.carts import CartView
+from bot.store.carts import CartFix, CartView
 from bot.store.discounts import DiscountResult
 from bot.store.orders import OrderStatus
-from bot.store.payments import PaymentAttempt, explain_decline
+from bot.store.payments import PaymentAttempt
 
 STATUS_WORDS = {
     "processing": "is being prepared in our warehouse",
@@ -61,6 +61,55 @@ def cart_summary(cart: CartView) -> str:
         rows.append(f"Discount ({cart.discount_code}): -{money(cart.discount)}")
     rows.append(f"Total: {money(cart.total)}")
     return "Here's your cart:\n" + "\n".join(rows)
+
+
+CART_FIXES = {
+    "added": "added the missing {title}",
+    "removed": "removed {title}, which is out of stock",
+    "repriced": "corrected the price of {title} from ${old:.2f} to ${new:.2f}",
+}
+"""What the customer is told for each kind of :class:`bot.store.carts.CartFix`."""
+
+
+def cart_fix(fix: CartFix) -> str:
+    """One fix in words, to follow "I ..." ("added the missing Chanel Coco Noir")."""
+    return CART_FIXES[fix.kind].format(title=fix.title, old=fix.old_price, new=fix.new_price)
+
+
+def cart_repaired(fixes: list[CartFix]) -> str:
+    """What a cart repair did: "I found the problem and fixed it: I <fix>; <fix>."."""
+    return "I found the problem and fixed it: I " + "; ".join(map(cart_fix, fixes)) + "."
+
+
+CART_LOOKS_RIGHT = "Everything in your cart looks right to me (prices, stock and totals)."
+"""Said after the cart when a repair found nothing to fix (then a person is offered)."""
+
+
+DECLINE_EXPLANATIONS: dict[str, str] = {
+    "insufficient_funds": (
+        "your bank declined it because there were not enough funds on the card. "
+        "You can try another card or payment method, or try again once funds are available."
+    ),
+    "expired_card": (
+        "the card has expired. Please update the expiry date or use another card."
+    ),
+    "authentication_failed": (
+        "the 3-D Secure check with your bank did not complete (the confirmation in your "
+        "banking app or the SMS code failed or timed out). Please try again and approve "
+        "the payment when your bank asks."
+    ),
+    "method_not_available": (
+        "that payment method is not offered in your country."
+    ),
+}
+"""Plain-words reasons for the decline codes in :class:`bot.store.models.Payment`."""
+
+
+def explain_decline(code: str | None) -> str:
+    """Plain-words reason for a decline code (a generic one for unknown codes)."""
+    return DECLINE_EXPLANATIONS.get(
+        code or "", "the payment was declined by the payment provider."
+    )
 
 
 def payment_attempt(p: PaymentAttempt) -> str:
