@@ -31,13 +31,10 @@ from bot.config import settings
 from bot.identity.metadata import verified_customer
 from bot.store.db import session_scope
 from bot.store.models import Customer
+from bot.support.wording import STILL_CHECKING
 
 logger = logging.getLogger(__name__)
 
-STILL_CHECKING = (
-    "I'm still checking that with our systems, and it's taking longer than usual. "
-    "Please try again in a minute, or ask me to connect you with a person."
-)
 APOLOGY = (
     "Sorry, something went wrong on my side and I couldn't finish that. "
     "Please try again in a moment, or ask for a person."

@@ -60,9 +60,4 @@ class ValidateDiscountForm(FormValidationAction):
         text = tracker.latest_message.get("text") or ""
         entities = list(tracker.get_latest_entity_values("discount_code"))
         code = discount_code_in(text, entities) or discount_code_in(str(value or ""))
-        return form_answer(
-            tracker, dispatcher, "discount_code", code, "a discount code",
-            "I couldn't see a discount code in that.",
-            "Please type the code as it is written on your voucher, or say \"stop\" to "
-            "leave it.",
-        )
+        return form_answer(tracker, dispatcher, "discount_code", code)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from actions.base import ShopAction, customer_id_for
 from bot.store.tickets import open_ticket, takeover_ticket
 from bot.support.summary import conversation_summary
-from bot.support.wording import handoff_reply
+from bot.support.wording import BACK_FROM_HUMAN, handoff_reply
 
 
 class ActionHandoff(ShopAction):
@@ -44,7 +44,5 @@ class ActionTakeoverCheck(ShopAction):
         """See the class docstring."""
         if takeover_ticket(session, tracker.sender_id) is not None:
             return [SlotSet("human_takeover", True)]
-        dispatcher.utter_message(
-            text="Our support team has closed your ticket, so I'm back. How can I help?"
-        )
+        dispatcher.utter_message(text=BACK_FROM_HUMAN)
         return [SlotSet("human_takeover", False), SlotSet("ticket_id", None)]

@@ -19,8 +19,9 @@ from bot.search.documents import categories
 from bot.search.relevance import RELEVANCE_FLOOR, relevance
 from bot.search.service import SearchService
 from bot.search.types import MAX_QUERY_CHARS, InvalidQueryError, SearchFilters, SearchHit
-from bot.support.language import ENGLISH_ONLY, is_foreign
+from bot.support.language import is_foreign
 from bot.support.messages import CARDS_TYPE, ProductCards
+from bot.support.wording import ENGLISH_ONLY
 
 CARD_COUNT = 3
 """Products shown in one answer."""
