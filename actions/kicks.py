@@ -1,6 +1,6 @@
 """Rasa action ``action_kick_prediction``: answers "what are the odds for <kicker> from
 <spot>?" from the slots ``kicker``, ``distance_m``, ``touchline_m`` and ``pitch_spot``
-(wording and parsing in :mod:`bot.kicks.chat`)."""
+(parsing in :mod:`bot.kicks.chat`, wording in :mod:`bot.kicks.wording`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction
-from bot.kicks.chat import APOLOGY, kick_reply
+from bot.kicks.chat import kick_reply
 from bot.kicks.predictor import get_predictor
+from bot.kicks.wording import APOLOGY
 
 logger = logging.getLogger(__name__)
 
