@@ -40,6 +40,7 @@ from telegram.error import TelegramError
 
 from bot.support.messages import CARDS_TYPE, BotMessage, Button, ProductCard
 from connectors.telegram_store import store_buttons
+from connectors.wording import CHOOSE
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ async def _call(call: Awaitable[Any], what: str, chat_id: int) -> bool:
 
 async def _send_text(bot: Bot, chat_id: int, text: str,
                      markup: InlineKeyboardMarkup | None = None) -> None:
-    parts = split_text(text) or (["Please choose:"] if markup else [])
+    parts = split_text(text) or ([CHOOSE] if markup else [])
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         await _call(bot.send_message(chat_id, part, reply_markup=markup if last else None),

@@ -22,8 +22,7 @@ from bot.speech.spoken import spoken_text
 from bot.support.messages import BotMessage
 from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
-
-NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
+from connectors.wording import NOT_HEARD
 
 
 @dataclass(frozen=True)
