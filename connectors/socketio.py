@@ -98,10 +98,17 @@ from bot.identity.tokens import Identity, IdentityError, IdentityKeys, mint, ver
 from bot.store.db import session_scope
 from bot.store.identity import consume_token_id
 from bot.support.display import displayed_text
+from bot.support.messages import BotMessage
 from connectors.pubsub import client_manager, delivered, sanic_workers
 from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
-from connectors.widget_history import CLIENT_ID, history_page, public_message, sql_store
+from connectors.widget_history import (
+    CLIENT_ID,
+    HistoryPage,
+    history_page,
+    public_message,
+    sql_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +233,7 @@ class RoomOutputChannel(CollectingOutputChannel):
         """Same name as the input channel."""
         return "socketio"
 
-    async def _persist_message(self, message: dict[str, Any]) -> None:
+    async def _persist_message(self, message: BotMessage) -> None:
         await self._sio.emit(
             self._event, public_message(message), room=message["recipient_id"],
             namespace=self._namespace,
@@ -294,7 +301,7 @@ class SocketIOInput(RasaSocketIOInput):
         async with agent.lock_store.lock(f"widget:{session_id}"):
             yield
 
-    async def _history(self, session_id: str, before: object = None) -> dict[str, Any]:
+    async def _history(self, session_id: str, before: object = None) -> HistoryPage:
         """A page of the session's history (:func:`connectors.widget_history.history_page`),
         or an empty one (logged) when the tracker store fails."""
         store = self._tracker_store()
@@ -423,7 +430,7 @@ class SocketIOInput(RasaSocketIOInput):
         return {"status": "ok", "resume": self.signer.resume_token(fresh),
                 "expires_at": fresh.expires_at}
 
-    async def _older(self, sid: str, data: object) -> dict[str, Any]:
+    async def _older(self, sid: str, data: object) -> HistoryPage:
         """Handle ``history_request`` ``{"before": cursor}``: the acknowledgement is the
         page of older turns of this socket's session (empty without a session)."""
         session_id = self._sessions.get(sid)
@@ -486,7 +493,7 @@ class SocketIOInput(RasaSocketIOInput):
                 return {"status": "not_stored", "id": client_id}
         return {"status": "ok", "id": client_id}
 
-    async def share(self, session_id: str, transcript: str, messages: list[dict[str, Any]],
+    async def share(self, session_id: str, transcript: str, messages: list[BotMessage],
                     skip_sid: str | None = None) -> None:
         """Show a turn that did not come through this socket (a spoken one) in the session's
         open tabs: the user's words as ``user_echo`` (``spoken: true``), then the replies.
@@ -579,7 +586,7 @@ _open_widgets: list[SocketIOInput] = []
 
 
 async def share_spoken_turn(session_id: str, transcript: str,
-                            messages: list[dict[str, Any]], skip_sid: str | None) -> None:
+                            messages: list[BotMessage], skip_sid: str | None) -> None:
     """:meth:`SocketIOInput.share` on every widget channel of this process (none: no-op).
 
     Used by the voice gateway so a turn spoken in one tab appears in the session's others.

@@ -48,6 +48,7 @@ from bot.speech.spoken import spoken_text
 from bot.speech.vad import Endpointer, EndpointSettings
 from connectors.replies import run_turn
 from connectors.voice_turn import answer_speech, speak
+from connectors.wording import GOODBYE, REPROMPT
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ FRAME_MS = 20
 """Milliseconds of audio per ``media`` message we send (Twilio's own framing)."""
 SUPPORTED_RATES = range(8000, 48001)
 """Hz: declared sample rates accepted in ``start.mediaFormat`` (resampled to 16 kHz)."""
-REPROMPT = "Are you still there? Tell me how I can help."
-GOODBYE = "I haven't heard from you, so I'll end the call now. Thanks for calling. Goodbye!"
 PLAYBACK_SLACK_S = 2.0
 """Seconds after a reply's expected end at which it counts as played without a mark."""
 MAX_MALFORMED_LOGGED = 5

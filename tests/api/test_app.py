@@ -15,6 +15,7 @@ from bot.kicks import predictor
 from bot.kicks.predictor import KickPredictor
 from bot.store.db import session_scope
 from bot.store.tickets import open_ticket
+from bot.support.messages import CARDS_TYPE
 from tests.live_http import serve
 
 
@@ -123,6 +124,15 @@ def test_demo_page_refuses_a_malformed_host_header(db_url, env):
     assert ok.status_code == 200 and "http://shop.example.com:" in ok.headers[
         "content-security-policy"
     ]
+
+
+def test_widget_script_gets_the_card_type_from_the_one_python_definition(db_url, env):
+    served = client(env).get("/widget.js")
+    assert served.status_code == 200 and "javascript" in served.headers["content-type"]
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert f'const CARDS_TYPE = "{CARDS_TYPE}";' in served.text
+    assert "{{" not in served.text  # every placeholder is filled in
+    assert served.text.count(CARDS_TYPE) == 1  # the page names the type nowhere else
 
 
 def test_demo_login_mints_identity_tokens_only_with_a_secret(db_url, env):

@@ -27,8 +27,7 @@ from bot.store import customers
 from bot.store.db import session_scope
 from connectors.socketio import SessionSigner
 from connectors.voice import CALL_STREAM
-from connectors.voice_call import GOODBYE, REPROMPT
-from connectors.voice_turn import NOT_HEARD
+from connectors.wording import GOODBYE, NOT_HEARD, REPROMPT
 from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
 from testing.twilio_caller import TwilioCaller

@@ -43,6 +43,9 @@
   /** Recording formats in order of preference; the voice gateway reads all of them. */
   const RECORDING_TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm",
     "audio/mp4"];
+  /** `custom.type` of a product-cards payload: filled in by the server that serves this file
+   * (bot/api/routes/widget.py) from the one Python definition (bot/support/messages.py). */
+  const CARDS_TYPE = "{{CARDS_TYPE}}";
   const SAY = {
     blocked: "Microphone access is blocked. Allow it for this site in your browser to send "
       + "voice messages, or type your message instead.",
@@ -161,9 +164,9 @@
     }
   }
 
-  /** A list of product cards for a `product_cards` custom payload, else null. */
+  /** A list of product cards for a product-cards custom payload (CARDS_TYPE), else null. */
   function productCards(custom) {
-    if (!custom || custom.type !== "product_cards" || !Array.isArray(custom.products)) return null;
+    if (!custom || custom.type !== CARDS_TYPE || !Array.isArray(custom.products)) return null;
     const list = el("ul", "cards");
     for (const product of custom.products.slice(0, 10)) {
       if (!product || typeof product.title !== "string") continue;
