@@ -259,6 +259,15 @@ class UsedToken(Base):
     expires_at = Column(DateTime, nullable=False, index=True)
 
 
+class RevokedSignIn(Base):
+    """A conversation whose identity tokens issued up to ``revoked_at`` are void (the shop
+    signed its customer out); kept until every such token has expired."""
+
+    __tablename__ = "revoked_sign_ins"
+    conversation_id = Column(String(64), primary_key=True)
+    revoked_at = Column(DateTime, nullable=False, index=True)
+
+
 class TelegramLink(Base):
     """A one-time Telegram deep-link token (``/start <token>``) that links a chat to a
     customer; usable once, until it expires."""

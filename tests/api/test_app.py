@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
+from bot.identity.revocation import is_revoked
 from bot.identity.tokens import IdentityKeys, verify
 from bot.kicks import predictor
 from bot.kicks.predictor import KickPredictor
@@ -145,6 +146,19 @@ def test_demo_login_mints_identity_tokens_only_with_a_secret(db_url, env):
     assert 'data-customer="Bob Chen"' in page.text
     c.post("/demo/logout")
     assert "data-identity-token" not in c.get("/").text
+
+
+def test_demo_logout_revokes_the_logins_identity_tokens(db_url, env):
+    secret = "demo-identity-secret-for-tests-0123456789"
+    env.set("TOUCHLINE_IDENTITY_SECRET", secret)
+    c = client(env)
+    token = c.post("/demo/login", json={"email": "bob@example.com", "password": "bob-demo"}
+                   ).json()["token"]
+    identity = verify(token, IdentityKeys(secret=secret))
+    assert not is_revoked(identity)
+    c.post("/demo/logout")
+    assert is_revoked(identity)
+    assert c.post("/demo/logout").status_code == 200  # no login: nothing to revoke
 
 
 

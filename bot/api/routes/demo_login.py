@@ -11,7 +11,9 @@ customer and the conversation it keeps for them, and the page hands it to the wi
 * ``POST /demo/identity``: a fresh identity token for the login in the cookie (the page
   calls it before the last one expires and hands it to ``Touchline.setIdentity``); 401
   without a valid login;
-* ``POST /demo/logout``: forgets the login;
+* ``POST /demo/logout``: forgets the login and revokes its conversation's identity tokens
+  (:func:`bot.store.identity.revoke_sign_in`): an open widget chat is signed out at its
+  next message;
 * ``POST /demo/telegram-link``: a one-time Telegram deep link for the login's customer
   (``{"url": "https://t.me/<bot>?start=<token>", "expires_in": 600}``, single use, 10
   minutes; :mod:`connectors.telegram_identity` redeems it); 401 without a valid login.
@@ -30,7 +32,12 @@ from pydantic import BaseModel, constr
 from bot.config import settings
 from bot.identity.tokens import MAX_LIFETIME_S, IdentityError, IdentityKeys, mint, verify
 from bot.store.db import session_scope
-from bot.store.identity import TELEGRAM_LINK_LIFETIME, authenticate, create_telegram_link
+from bot.store.identity import (
+    TELEGRAM_LINK_LIFETIME,
+    authenticate,
+    create_telegram_link,
+    revoke_sign_in,
+)
 from bot.store.models import Customer
 
 router = APIRouter(prefix="/demo", tags=["demo shop"])
@@ -143,8 +150,13 @@ def identity(response: Response, touchline_demo_login: str | None = Cookie(None)
 
 
 @router.post("/logout")
-def logout(response: Response) -> dict[str, str]:
-    """Forget the demo login (the page then calls ``Touchline.logout()``)."""
+def logout(response: Response, touchline_demo_login: str | None = Cookie(None)) -> dict[str, str]:
+    """Forget the demo login and revoke the identity tokens of its conversation (the page
+    then calls ``Touchline.logout()``; a chat signed in elsewhere with them is signed out)."""
+    current = login_of(touchline_demo_login)
+    if current is not None:
+        with session_scope() as session:
+            revoke_sign_in(session, current.conversation_id)
     response.delete_cookie(COOKIE, path="/")
     return {"status": "signed out"}
 
