@@ -339,6 +339,38 @@ def test_demo_login_signs_the_widget_in_and_logout_starts_anonymous(browser, sho
     context.close()
 
 
+def test_a_sign_in_revoked_elsewhere_turns_the_open_chat_into_a_guest_chat(browser, shop):
+    """Signed out through the shop in another tab (the login's tokens are revoked), the
+    open chat's next message is answered as a guest's, with a notice to sign in again; the
+    chat goes on (no reload)."""
+    context = browser.new_context()
+    tab = Widget(context, shop).open()
+    page = tab.page
+    page.fill("#login input[name=email]", "bob@example.com")
+    page.fill("#login input[name=password]", "bob-demo")
+    page.click("#sign-in")
+    page.wait_for_selector("#signed-in:has-text('Signed in as Bob Chen')")
+    tab.wait_status("")
+    tab.send("my cart is broken")
+    tab.wait_bots(1)
+    assert any("Eyeshadow Palette with Mirror" in text for text in tab.bot_texts())
+    assert context.request.post(f"{shop}/demo/logout").ok  # another tab of the shop
+    tab.send("my cart is broken")
+    page.wait_for_function(
+        "() => document.querySelector('#touchline-chat').shadowRoot"
+        ".querySelector('.notice') !== null", timeout=WAIT_MS)
+    tab.wait_bots(1)
+    notice = page.evaluate("() => document.querySelector('#touchline-chat').shadowRoot"
+                           ".querySelector('.notice').textContent")
+    assert "sign-in for this chat has ended" in notice and "sign in again" in notice
+    assert "sign in" in tab.bot_texts()[-1]
+    assert not any("Eyeshadow" in text for text in tab.bot_texts())
+    tab.send("thank you")  # the guest chat goes on
+    tab.wait_bots(2)
+    tab.assert_clean()
+    context.close()
+
+
 def test_demo_page_links_telegram_for_a_signed_in_customer(browser, shop, widget_stack):
     """"Link Telegram" shows the one-time deep link and its code (as text), and the code
     links a chat to the signed-in customer once; signed out, the button is gone."""
