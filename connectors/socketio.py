@@ -48,8 +48,7 @@ Client → server:
   widget's id of the message, stored in the user event's metadata (``client_id``); a
   message whose id the conversation already holds is not run again.  The acknowledgement
   ``{"status", "id"}`` is sent once the user event is stored (``ok``; ``duplicate``: it
-  was already), so the widget
-  resends unacknowledged messages after a reconnect.
+  was already), so the widget resends unacknowledged messages after a reconnect.
 
 Why a message re-checks expiry and revocation and not the token itself: the token was
 verified once (signature, claims, purpose) and its ``jti`` used up when the socket signed
