@@ -47,3 +47,20 @@ REPROMPT = "Are you still there? Tell me how I can help."
 """Said to a caller after a silence."""
 GOODBYE = "I haven't heard from you, so I'll end the call now. Thanks for calling. Goodbye!"
 """Said to a caller after a second silence, before hanging up."""
+PIN_PROMPT = (
+    "If this phone number is registered with your account, key in your PIN and "
+    "then the hash key to talk about your orders. Or just tell me how I can help."
+)
+"""Offered after the greeting to a caller whose number a customer registered."""
+PIN_OK = "Thank you, you're verified. How can I help with your account?"
+"""Said when the keyed PIN matched: the call is now the customer's."""
+PIN_WRONG = (
+    "Sorry, that PIN didn't match. Key it in again followed by the hash key, or "
+    "carry on as a guest."
+)
+"""Said after a wrong PIN while tries are left."""
+PIN_GIVE_UP = (
+    "Sorry, that PIN didn't match either, so I'll carry on without your account. "
+    "I can still look up an order by its number."
+)
+"""Said after the last wrong PIN of a call: it stays anonymous."""
