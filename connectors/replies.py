@@ -21,6 +21,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from bot.config import settings
 from bot.store.db import session_scope
 from bot.store.tickets import takeover_ticket
+from bot.support.messages import BotMessage
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def bounded_traceback(exc: BaseException) -> str:
     return text
 
 
-def ensure_reply(sender_id: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def ensure_reply(sender_id: str, messages: list[BotMessage]) -> list[BotMessage]:
     """``messages``, or a one-message apology when the turn was silent by accident.
 
     Args:
@@ -104,7 +105,7 @@ async def run_turn(
     input_channel: str,
     metadata: dict[str, Any],
     parse_data: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[BotMessage]:
     """Hand one (already sanitised) user message to Rasa and collect the replies.
 
     ``parse_data``, when given, is the NLU result of ``text`` computed beforehand (a phone

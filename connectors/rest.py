@@ -27,6 +27,7 @@ Streaming (``?stream=true``) is not offered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,6 +38,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.identity.metadata import stamp
+from bot.identity.revocation import is_revoked
 from bot.identity.tokens import IdentityError, IdentityKeys, verify
 from bot.runtime.gc_freeze import freeze
 from bot.support.display import has_surrogates
@@ -57,8 +59,11 @@ def verified_customer(sender: str, metadata: dict[str, Any], keys: IdentityKeys)
     """The customer ``metadata``'s identity token signs in for ``sender`` (the token is
     removed from ``metadata``); ``None`` without a token.
 
+    Blocking (the revocation is read from the shop database): call it in a worker thread.
+
     Raises:
-        IdentityError: the token is refused, or it is for another conversation.
+        IdentityError: the token is refused, it is for another conversation, or the shop
+            revoked the conversation's sign-in since the token was issued.
     """
     token = metadata.pop(CUSTOMER_TOKEN, None)
     if token is None:
@@ -66,6 +71,8 @@ def verified_customer(sender: str, metadata: dict[str, Any], keys: IdentityKeys)
     identity = verify(token, keys)
     if identity.conversation_id != sender:
         raise IdentityError("the token is for another conversation")
+    if is_revoked(identity):
+        raise IdentityError("the shop revoked this sign-in", "revoked")
     return identity.customer_id
 
 
@@ -121,7 +128,7 @@ class RestInput(InputChannel):
                 return _bad_request(problem)
             text, metadata = sanitize_message(body.get("message"), metadata)
             try:
-                customer = verified_customer(sender, metadata, keys)
+                customer = await asyncio.to_thread(verified_customer, sender, metadata, keys)
             except IdentityError as exc:
                 logger.info("REST message from %s refused: %s", sender, exc)
                 return response.json({"error": f"customer_token refused: {exc}"}, status=401)
