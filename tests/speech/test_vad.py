@@ -82,10 +82,12 @@ def test_a_complete_request_ends_the_turn_sooner_than_a_phrase_stopped_midway(qu
 
 
 def test_talking_again_forgets_that_the_words_were_complete(question):
-    settings = EndpointSettings(end_silence_s=0.75, complete_silence_s=0.2)
+    settings = EndpointSettings(end_silence_s=0.75, complete_silence_s=0.4)
     endpointer = Endpointer(settings)
     speech = trimmed(question)
-    audio = speech.then(silence(0.15)).then(speech).then(silence(0.5))
+    # 0.2 s gap: a pause (0.128 s) but no end even with the shorter window; after the
+    # resume, 0.55 s of silence ends the utterance only if the shorter window still held.
+    audio = speech.then(silence(0.2)).then(speech).then(silence(0.55))
     samples = audio.at(ASR_RATE).samples
     kinds = []
     for i in range(0, len(samples), 320):
@@ -93,4 +95,4 @@ def test_talking_again_forgets_that_the_words_were_complete(question):
             kinds.append(kind)
             if kind == "pause" and kinds.count("pause") == 1:
                 endpointer.words_complete()  # the first pause only
-    assert "resume" in kinds and "utterance" not in kinds  # 0.5 s < 0.75 s after the resume
+    assert "resume" in kinds and "utterance" not in kinds, kinds
