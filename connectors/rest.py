@@ -32,13 +32,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, Sanic, response
+from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.identity.metadata import stamp
 from bot.identity.tokens import IdentityError, IdentityKeys, verify
-from bot.runtime.gc_freeze import freeze
 from bot.support.display import has_surrogates
 from connectors.metadata import MAX_METADATA_DEPTH, metadata_problem
 from connectors.replies import run_turn
@@ -87,10 +86,6 @@ class RestInput(InputChannel):
         """Routes: ``GET /`` (health) and ``POST /webhook``."""
         hook = Blueprint("touchline_rest", __name__)
         keys = IdentityKeys.from_settings()
-
-        @hook.listener("after_server_start")
-        async def freeze_startup_objects(_app: Sanic, _loop: object) -> None:
-            freeze()  # the model is loaded before the server starts (rasa/core/run.py)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
