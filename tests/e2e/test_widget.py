@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from connectors.socketio import SessionSigner
+from connectors.sessions import SessionSigner
 from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
 from tests.e2e.screenshots import save_screenshot
