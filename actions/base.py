@@ -10,7 +10,7 @@ dispatcher, under a time budget (``$TOUCHLINE_ACTION_TIMEOUT_S``, default 8 seco
   checking and may try again or ask for a person; the late result is discarded, never sent.
 
 When the action server itself is unreachable, Rasa drops the action's events and sends
-nothing; the channels then apologise (``connectors/replies.py``).
+nothing; the channels then apologise (:func:`bot.dialogue.turn.run_turn`).
 """
 
 from __future__ import annotations
@@ -30,16 +30,13 @@ from bot.config import settings
 from bot.identity.metadata import verified_customer
 from bot.store.db import session_scope
 from bot.store.models import Customer
+from bot.support.wording import APOLOGY
 
 logger = logging.getLogger(__name__)
 
 STILL_CHECKING = (
     "I'm still checking that with our systems, and it's taking longer than usual. "
     "Please try again in a minute, or ask me to connect you with a person."
-)
-APOLOGY = (
-    "Sorry, something went wrong on my side and I couldn't finish that. "
-    "Please try again in a moment, or ask for a person."
 )
 
 

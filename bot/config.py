@@ -146,7 +146,7 @@ class Settings:
     each waits behind every other turn's steps and the slowest see the longest queues.  A
     few slots keep the action-server round trips overlapping while the queue stays first
     come, first served (measured in ``bench/turn_latency.py``; used by
-    ``connectors/replies.py``)."""
+    ``bot/dialogue/turn.py``)."""
     widget_history_turns: int = _setting(
         "TOUCHLINE_WIDGET_HISTORY_TURNS", lambda raw: max(int(raw or 50), 1), "50",
         "turns a resumed widget shows, and per \"Show earlier messages\"")

@@ -53,7 +53,7 @@ Server → all sockets of the session (every tab), in order:
   ``custom`` such as the ``product_cards`` payload, ``image``, ``attachment``).
 
 User text goes through :func:`connectors.sanitize.sanitize_message`; each turn runs
-through :func:`connectors.replies.run_turn`.  Turns of one session run one at a time,
+through :func:`bot.dialogue.turn.run_turn`.  Turns of one session run one at a time,
 in arrival order, also across Rasa processes (the lock store), and their replies are
 emitted, and handed to the tabs on the other Rasa processes
 (:func:`connectors.pubsub.delivered`), before the next turn starts.
@@ -88,6 +88,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.dialogue.conversation_reads import has_user_message
+from bot.dialogue.turn import run_turn
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
 from bot.identity.tokens import Identity, IdentityError, IdentityKeys, verify
@@ -95,7 +96,6 @@ from bot.store.db import session_scope
 from bot.store.identity import consume_token_id
 from bot.support.display import displayed_text
 from connectors.pubsub import client_manager, delivered, sanic_workers
-from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
 from connectors.sessions import SessionSigner
 from connectors.widget_history import CLIENT_ID, history_page, public_message, sql_store

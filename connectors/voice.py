@@ -55,6 +55,7 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from websockets.exceptions import ConnectionClosed
 
 from bot.config import settings
+from bot.dialogue.turn import ConversationId
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
 from bot.identity.tokens import IdentityError
@@ -123,10 +124,11 @@ class VoiceInput(InputChannel):
 
     def call_token(self, call_sid: str) -> str:
         """The stream token of ``call_sid`` (HMAC-SHA256 with the session secret)."""
-        return self.signer.token(f"call:{call_sid}", purpose=CALL_STREAM)
+        return self.signer.token(str(ConversationId.call_stream(call_sid)), purpose=CALL_STREAM)
 
     def _token_ok(self, call_sid: str, token: str) -> bool:
-        return self.signer.verify(f"call:{call_sid}", token, purpose=CALL_STREAM)
+        return self.signer.verify(str(ConversationId.call_stream(call_sid)), token,
+                                  purpose=CALL_STREAM)
 
     async def engines(self) -> SpeechEngines:
         """The speech engines (loading starts at server start; this waits for it).

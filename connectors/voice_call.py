@@ -41,12 +41,12 @@ from rasa.core.channels.channel import UserMessage
 from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
+from bot.dialogue.turn import ConversationId, run_turn
 from bot.speech.asr import Transcript
 from bot.speech.audio import ASR_RATE, Audio, mulaw_decode, mulaw_encode
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
 from bot.speech.vad import Endpointer, EndpointSettings
-from connectors.replies import run_turn
 from connectors.voice_turn import answer_speech, speak
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class TwilioCall:
     @property
     def sender_id(self) -> str:
         """The Rasa conversation id of this call."""
-        return f"voice:{self.call_sid}"
+        return str(ConversationId.phone_call(self.call_sid))
 
     @property
     def now(self) -> float:

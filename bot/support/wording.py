@@ -10,6 +10,14 @@ from bot.store.discounts import DiscountResult
 from bot.store.orders import OrderStatus
 from bot.store.payments import PaymentAttempt, explain_decline
 
+APOLOGY = (
+    "Sorry, something went wrong on my side and I couldn't finish that. "
+    "Please try again in a moment, or ask for a person."
+)
+"""What the customer reads when their message could not be answered: an action failed
+(:class:`actions.base.ShopAction`) or a turn was silent by accident
+(:func:`bot.dialogue.turn.run_turn`)."""
+
 STATUS_WORDS = {
     "processing": "is being prepared in our warehouse",
     "shipped": "is on its way",
