@@ -19,25 +19,21 @@ import abc
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.config import settings
 from bot.identity.metadata import verified_customer
 from bot.store.db import session_scope
 from bot.store.models import Customer
-from bot.support.wording import APOLOGY
+from bot.support.wording import APOLOGY, STILL_CHECKING
 
 logger = logging.getLogger(__name__)
-
-STILL_CHECKING = (
-    "I'm still checking that with our systems, and it's taking longer than usual. "
-    "Please try again in a minute, or ask me to connect you with a person."
-)
 
 
 def action_timeout_s() -> float:
@@ -58,7 +54,7 @@ def customer_id_for(session: Session, tracker: Tracker) -> int | None:
     return cid
 
 
-def sign_in_needed(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+def sign_in_needed(dispatcher: CollectingDispatcher) -> list[EventType]:
     """Tell an anonymous visitor how to sign in (``utter_sign_in_needed``); no events."""
     dispatcher.utter_message(response="utter_sign_in_needed")
     return []
@@ -111,7 +107,7 @@ async def run_in_worker(
     raise ActionFailed(name)
 
 
-def ask_with_form(form: str, pending: str) -> list[dict[str, Any]]:
+def ask_with_form(form: str, pending: str) -> list[EventType]:
     """Events that start ``form`` to collect what the request needs first.
 
     Args:
@@ -133,7 +129,7 @@ class ShopAction(Action, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """The action's body.
 
         Args:
@@ -147,13 +143,13 @@ class ShopAction(Action, metaclass=abc.ABCMeta):
 
     def _run_body(
         self, session: Session, tracker: Tracker
-    ) -> tuple[CollectingDispatcher, list[dict[str, Any]]]:
+    ) -> tuple[CollectingDispatcher, list[EventType]]:
         own = CollectingDispatcher()
         return own, self.handle(session, own, tracker)
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Run :meth:`handle` under the time budget; see the module docstring."""
         try:
             own, events = await run_in_worker(

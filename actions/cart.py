@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rasa_sdk import Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, customer_id_for, sign_in_needed
 from bot.store.carts import repair_cart, view_cart
-from bot.support.wording import cart_summary
+from bot.support.wording import CART_LOOKS_RIGHT, cart_repaired, cart_summary
 
 
 class ActionCartIssue(ShopAction):
@@ -24,23 +22,19 @@ class ActionCartIssue(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
             return sign_in_needed(dispatcher)
         repair = repair_cart(session, cid)
         cart = view_cart(session, cid)
-        events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]
+        events: list[EventType] = [SlotSet("customer_id", cid)]
         if repair.fixes:
-            dispatcher.utter_message(
-                text="I found the problem and fixed it: I " + "; ".join(repair.fixes) + "."
-            )
+            dispatcher.utter_message(text=cart_repaired(repair.fixes))
             dispatcher.utter_message(text=cart_summary(cart))
             dispatcher.utter_message(response="utter_anything_else")
             return events
         dispatcher.utter_message(text=cart_summary(cart))
-        dispatcher.utter_message(
-            text="Everything in your cart looks right to me (prices, stock and totals)."
-        )
+        dispatcher.utter_message(text=CART_LOOKS_RIGHT)
         return [*events, FollowupAction("utter_offer_human")]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, ask_with_form, customer_id_for, sign_in_needed
@@ -26,7 +27,7 @@ class ActionApplyDiscount(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
@@ -48,7 +49,7 @@ class ValidateDiscountForm(FormValidationAction):
 
     def validate_discount_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
-        domain: dict[str, Any],
+        domain: DomainDict,
     ) -> dict[str, Any]:
         """Fill the slot with the code the answer offers ("it's spring10" → ``SPRING10``).
 
@@ -59,9 +60,4 @@ class ValidateDiscountForm(FormValidationAction):
         text = tracker.latest_message.get("text") or ""
         entities = list(tracker.get_latest_entity_values("discount_code"))
         code = discount_code_in(text, entities) or discount_code_in(str(value or ""))
-        return form_answer(
-            tracker, dispatcher, "discount_code", code, "a discount code",
-            "I couldn't see a discount code in that.",
-            "Please type the code as it is written on your voucher, or say \"stop\" to "
-            "leave it.",
-        )
+        return form_answer(tracker, dispatcher, "discount_code", code)

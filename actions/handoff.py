@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, customer_id_for
 from bot.store.tickets import open_ticket, takeover_ticket
 from bot.support.summary import conversation_summary
-from bot.support.wording import handoff_reply
+from bot.support.wording import BACK_FROM_HUMAN, handoff_reply
 
 
 class ActionHandoff(ShopAction):
@@ -24,7 +22,7 @@ class ActionHandoff(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         opened = open_ticket(session, tracker.sender_id, cid, "handoff",
@@ -42,11 +40,9 @@ class ActionTakeoverCheck(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         if takeover_ticket(session, tracker.sender_id) is not None:
             return [SlotSet("human_takeover", True)]
-        dispatcher.utter_message(
-            text="Our support team has closed your ticket, so I'm back. How can I help?"
-        )
+        dispatcher.utter_message(text=BACK_FROM_HUMAN)
         return [SlotSet("human_takeover", False), SlotSet("ticket_id", None)]

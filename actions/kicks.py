@@ -1,20 +1,20 @@
 """Rasa action ``action_kick_prediction``: answers "what are the odds for <kicker> from
 <spot>?" from the slots ``kicker``, ``distance_m``, ``touchline_m`` and ``pitch_spot``
-(wording and parsing in :mod:`bot.kicks.chat`)."""
+(parsing in :mod:`bot.kicks.chat`, wording in :mod:`bot.kicks.wording`)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction
-from bot.kicks.chat import APOLOGY, kick_reply
+from bot.kicks.chat import kick_reply
 from bot.kicks.predictor import get_predictor
+from bot.kicks.wording import APOLOGY
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class ActionKickPrediction(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """Utter one message; returns events clearing the kick slots (also after an
         error: the next question starts fresh)."""
         try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, ask_with_form, customer_id_for
@@ -17,7 +18,7 @@ from bot.store.customers import normalise_order_number
 from bot.store.identity import lookup_blocked, record_lookup_failure
 from bot.store.orders import find_guest_order, find_order
 from bot.support.answers import email_in, order_number_in
-from bot.support.wording import order_status
+from bot.support.wording import order_not_found, order_status
 
 
 class ActionOrderStatus(ShopAction):
@@ -35,7 +36,7 @@ class ActionOrderStatus(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         number = tracker.get_slot("order_id")
         known = customer_id_for(session, tracker)
@@ -47,8 +48,6 @@ class ActionOrderStatus(ShopAction):
         if known is not None:
             order = find_order(session, number)
             found = order if order is not None and order.customer_id == known else None
-            missing = (f"I couldn't find an order {shown} on your account. Please check the "
-                       "number: it's TL followed by five digits, in your confirmation e-mail.")
         else:
             keys = [f"conversation:{tracker.sender_id}", f"order:{shown}",
                     f"email:{email.lower()}"]
@@ -58,10 +57,8 @@ class ActionOrderStatus(ShopAction):
             found = find_guest_order(session, number, email)
             if found is None:
                 record_lookup_failure(session, keys)
-            missing = (f"I couldn't find an order {shown} with that e-mail address. Please "
-                       "check both in your confirmation e-mail, or sign in to see your orders.")
         if found is None:
-            dispatcher.utter_message(text=missing)
+            dispatcher.utter_message(text=order_not_found(shown, signed_in=known is not None))
             return [*done, FollowupAction("utter_offer_human")]
         dispatcher.utter_message(text=order_status(found))
         return done
@@ -76,7 +73,7 @@ class ValidateOrderStatusForm(FormValidationAction):
 
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
-        domain: dict[str, Any],
+        domain: DomainDict,
     ) -> list[str]:
         """``order_id`` and ``order_email``; a customer a channel verified is not asked
         for the e-mail address."""
@@ -86,25 +83,18 @@ class ValidateOrderStatusForm(FormValidationAction):
 
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
-        domain: dict[str, Any],
+        domain: DomainDict,
     ) -> dict[str, Any]:
         """Normalise to ``TL-nnnnn``; anything else is answered and asked again (see
         :func:`actions.repair.form_misunderstood`); "stop" leaves the question."""
-        return form_answer(
-            tracker, dispatcher, "order_id", order_number_in(str(value or "")),
-            "an order number", "That doesn't look like an order number.",
-            "It's TL followed by five digits, for example TL-10042.",
-        )
+        return form_answer(tracker, dispatcher, "order_id", order_number_in(str(value or "")))
 
     def validate_order_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,  # noqa: ANN401
-        domain: dict[str, Any],
+        domain: DomainDict,
     ) -> dict[str, Any]:
         """Take the e-mail address in the answer; anything else is answered and asked
         again; "stop" leaves the question."""
         text = tracker.latest_message.get("text") or ""
-        return form_answer(
-            tracker, dispatcher, "order_email", email_in(text) or email_in(str(value or "")),
-            "an e-mail address", "I couldn't see an e-mail address in that.",
-            "Please type the address the order confirmation went to, like name@example.com.",
-        )
+        return form_answer(tracker, dispatcher, "order_email",
+                           email_in(text) or email_in(str(value or "")))

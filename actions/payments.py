@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -18,8 +17,15 @@ from bot.store.payments import (
     recent_payments,
 )
 from bot.store.tickets import open_ticket
-from bot.support.summary import conversation_summary
-from bot.support.wording import double_charge_reply, money, payment_attempt
+from bot.support.summary import conversation_summary, double_charge_summary
+from bot.support.wording import (
+    NO_DUPLICATE_SEEN,
+    double_charge_reply,
+    methods_in_country,
+    no_payments,
+    payment_attempt,
+    two_charges,
+)
 
 DOUBLE_CHARGE_RE = re.compile(
     r"(?i)\b(twice|double|two times|2 times|2x|charged .{0,20}again|duplicate)\b"
@@ -37,44 +43,40 @@ class ActionPaymentIssue(ShopAction):
 
     def handle(
         self, session: Session, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         """See the class docstring."""
         cid = customer_id_for(session, tracker)
         if cid is None:
             return sign_in_needed(dispatcher)
-        events: list[dict[str, Any]] = [SlotSet("customer_id", cid)]
+        events: list[EventType] = [SlotSet("customer_id", cid)]
         if _asked_about_double_charge(tracker):
             return events + self._double_charge(session, dispatcher, tracker, cid)
         attempts = recent_payments(session, cid)
         country = customer_country(session, cid)
         methods = ", ".join(methods_for_country(session, country))
         if not attempts:
-            dispatcher.utter_message(
-                text=f"I can't see any payment attempts on your account. We accept {methods}."
-            )
+            dispatcher.utter_message(text=no_payments(methods))
             return events
         latest = attempts[0]
         dispatcher.utter_message(text=payment_attempt(latest))
         if latest.status == "declined":
-            dispatcher.utter_message(text=f"In your country you can pay with {methods}.")
+            dispatcher.utter_message(text=methods_in_country(methods))
         dispatcher.utter_message(response="utter_anything_else")
         return events
 
     @staticmethod
     def _double_charge(
         session: Session, dispatcher: CollectingDispatcher, tracker: Tracker, cid: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         pair = find_double_charge(session, cid)
         summary = conversation_summary(tracker.events)
         if pair:
             first, second = pair
-            found = (f"I can see two charges of {money(first.amount)} for order "
-                     f"{first.order.number}. ")
-            summary = (f"Duplicate charge: two payments of {money(first.amount)} for order "
-                       f"{first.order.number}.\n{summary}")
+            found = two_charges(first.amount, first.order.number)
+            summary = double_charge_summary(first.amount, first.order.number, summary)
             key = f"double_charge:payments:{first.id}-{second.id}"
         else:
-            found = "I can't see a duplicate charge yet (pending charges can take a day). "
+            found = NO_DUPLICATE_SEEN
             key = f"double_charge:customer:{cid}"
         opened = open_ticket(session, tracker.sender_id, cid, "double_charge", summary,
                              takeover=False, dedup_key=key)

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from bot.support.answers import wants_to_leave, what_it_is
-from bot.support.language import ENGLISH_ONLY, is_foreign
+from bot.support.language import is_foreign
 from bot.support.repair import OFFER_AFTER, SLOT, count_misunderstanding
+from bot.support.wording import ENGLISH_ONLY, form_hint
 
 OFFER_HUMAN = "offer_human"
 """``pending_request`` value: the form stopped after a misunderstanding; offer a person."""
@@ -48,31 +50,27 @@ def form_misunderstood(
 
 
 def form_answer(
-    tracker: Tracker, dispatcher: CollectingDispatcher, slot: str, value: str | None,
-    wanted: str, unseen: str, how: str,
+    tracker: Tracker, dispatcher: CollectingDispatcher, slot: str, value: str | None
 ) -> dict[str, Any]:
     """Slot values for a form's answer: the value, or leaving, or a misunderstanding.
 
     Args:
         tracker: the conversation, whose latest user message is the answer.
         dispatcher: gets the hint on a misunderstanding.
-        slot: the slot the form asked for.
+        slot: the slot the form asked for (a key of
+            :data:`bot.support.wording.FORM_HINTS`).
         value: the value found in the answer, ``None`` when there is none.
-        wanted: what was asked for, with its article ("a discount code").
-        unseen: the hint when the answer is nothing recognisable.
-        how: the sentence after the hint that says what a value looks like.
 
     Returns:
         ``{slot: value}``; :func:`form_left` for "stop"; else :func:`form_misunderstood`
-        with "That looks like an e-mail address, not <wanted>." (or ``unseen``) + ``how``.
+        with the slot's hint (:func:`bot.support.wording.form_hint`).
     """
     if wants_to_leave(tracker.latest_message.get("text") or ""):
         return form_left(slot)
     if value is not None:
         return {slot: value}
     kind = what_it_is(tracker.latest_message.get("text") or "")
-    hint = f"That looks like an {kind}, not {wanted}." if kind else unseen
-    return form_misunderstood(tracker, dispatcher, slot, f"{hint} {how}")
+    return form_misunderstood(tracker, dispatcher, slot, form_hint(slot, kind))
 
 
 def form_left(slot: str) -> dict[str, Any]:
@@ -89,12 +87,12 @@ class ActionMisunderstood(Action):
         return "action_misunderstood"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Utter the answer; events: the streak slot, and the offer's ``FollowupAction``."""
         count, streak = count_misunderstanding(tracker.events, tracker.get_slot(SLOT))
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        events: list[dict[str, Any]] = [SlotSet(SLOT, streak)]
+        events: list[EventType] = [SlotSet(SLOT, streak)]
         if is_foreign(tracker.latest_message.get("text") or ""):
             dispatcher.utter_message(text=ENGLISH_ONLY)
         elif intent == "out_of_scope":

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.cart import ActionCartIssue
 from actions.discounts import ActionApplyDiscount
@@ -35,8 +34,8 @@ class ActionResumeRequest(Action):
         return "action_resume_request"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Events of the resumed action, preceded by clearing ``pending_request``.
 
         A form stopped by its validator (:mod:`actions.repair`) resumes nothing: after

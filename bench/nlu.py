@@ -592,6 +592,8 @@ def efficiency(default: dict | None, curve: dict) -> dict:
 
 
 OPEN_DRAWS = ROOT / "bench" / "data" / "open_intent_draws.json"
+NOISE = ("typos", "flat", "story")
+"""The noisy copies of the test messages, in order (:mod:`bench.open_intent`)."""
 OPEN_OUT = ROOT / "bench" / "out" / "nlu_open.json"
 
 
@@ -647,6 +649,7 @@ def evaluate_open(
     """
     from bench.open_intent import (
         RATIOS,
+        add_story,
         add_typos,
         flatten,
         open_ceiling,
@@ -660,6 +663,7 @@ def evaluate_open(
         train, test = load_open(name)
         rng = random.Random(0)
         noisy = [add_typos(t, rng) for t, _ in test] + [flatten(t) for t, _ in test]
+        noisy += [add_story(t, rng) for t, _ in test]
         dataset = Dataset(name, train, test)
         jobs, meta = [], []
         for shots in shots_list:
@@ -692,7 +696,7 @@ def evaluate_open(
                 run["ceiling"] = open_ceiling(truth, record["best_in_scope"][:k])
                 run["similarity_weight"] = record["similarity_weight"]
             if extra:
-                for i, kind in enumerate(("typos", "flat")):
+                for i, kind in enumerate(NOISE):
                     run[kind] = open_metrics(truth, record["intents"][k * (i + 1) : k * (i + 2)])
             report.setdefault(cell, {}).setdefault(pipeline, []).append(run)
         for cell in [c for c in report if c.startswith(name)]:
@@ -739,7 +743,7 @@ def print_open_table(report: dict) -> None:
 
     head = (
         f"{'cell':<22}{'Touchline acc/F1':>18}{'default acc/F1':>17}{'ADB acc/F1':>14}"
-        f"{'typos acc':>11}{'flat acc':>10}{'ceiling acc/F1':>16}"
+        f"{'typos acc':>11}{'flat acc':>10}{'story acc':>11}{'ceiling acc/F1':>16}"
     )
     print("\nopen intent classification (mean over draws)\n" + head + "\n" + "-" * len(head))
     for cell, by in report.items():
@@ -747,13 +751,14 @@ def print_open_table(report: dict) -> None:
         t = by["touchline"]
         adb = PUBLISHED_ADB[name][int(pct[:-1]) / 100] if shots == "all" else None
         published = {"accuracy": adb[0], "macro_f1": adb[1]} if adb else None
-        typos = f"{t['typos']['accuracy']:.2f}" if "typos" in t else "-"
-        flat = f"{t['flat']['accuracy']:.2f}" if "flat" in t else "-"
+        typos, flat, story = (
+            f"{t[kind]['accuracy']:.2f}" if kind in t else "-" for kind in NOISE
+        )
         c = t.get("ceiling")
         bound = f"{c['max_accuracy']:.2f}/{c['max_macro_f1']:.2f}" if c else "-"
         print(
             f"{cell:<22}{pair(t):>18}{pair(by.get('default')):>17}{pair(published):>14}"
-            f"{typos:>11}{flat:>10}{bound:>16}"
+            f"{typos:>11}{flat:>10}{story:>11}{bound:>16}"
         )
 
 

@@ -10,8 +10,8 @@ ADB's ``oos`` split: the 15,000 in-scope training rows, and as test the 4,500 in
 test rows plus all 1,200 out-of-scope rows of the release (train, validation and test).
 
 Few examples: the same draws with at most ``shots`` training rows per known intent.
-Noise: each test message with seeded typos (:func:`add_typos`) and lower-cased without
-punctuation (:func:`flatten`).
+Noise: each test message with seeded typos (:func:`add_typos`), lower-cased without
+punctuation (:func:`flatten`), and told inside a short story (:func:`add_story`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,28 @@ PUBLISHED_ADB = {
 """ADB (fine-tuned BERT-base) accuracy and macro-F1 in percent, Table 2 of Zhang et al."""
 TYPO_RATE = 0.2
 """Share of words of three letters or more that get one typo in :func:`add_typos`."""
+
+STORY = (
+    "I have been a customer of yours for a few years now.",
+    "Sorry if this is the wrong place to ask.",
+    "I tried to sort this out myself last night but got nowhere.",
+    "My daughter usually helps me with these things but she is away this week.",
+    "I am writing from my phone so please excuse any mistakes.",
+    "This is the second time I am writing about this.",
+    "I was on the train to work this morning when I noticed.",
+    "I really do not have much time today.",
+    "Honestly I am a bit frustrated at this point.",
+    "A friend of mine told me to contact you directly.",
+    "I looked through the help pages first but could not find anything.",
+    "It has been a long week and this is the last thing I needed.",
+    "I am not very good with technology, so bear with me.",
+    "My husband and I were talking about it over dinner.",
+    "I only have a few minutes before my next meeting.",
+    "Everything else has been fine so far.",
+)
+"""Context sentences of :func:`add_story`, written once for this benchmark (before any
+measurement) to carry no request of their own: no greeting, thanks or question, since
+CLINC150 has intents for those, and no topic of either data set."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +222,25 @@ def add_typos(text: str, rng: random.Random, rate: float = TYPO_RATE) -> str:
             word = word[: j + 1] + word[j] + word[j + 1 :]
         words[i] = word
     return " ".join(words)
+
+
+def add_story(text: str, rng: random.Random) -> str:
+    """``text`` told inside a story: one or two :data:`STORY` sentences before it and, half
+    of the time, one after it (all distinct).
+
+    Args:
+        text: the test message (the request; its label stays the same).
+        rng: seeded source of the choices.
+
+    Returns:
+        The message with the context, sentences joined by single spaces; ``text`` gets a
+        full stop if it ends without ``.``, ``!`` or ``?``.
+    """
+    before = rng.randint(1, 2)
+    after = rng.random() < 0.5
+    context = rng.sample(STORY, before + after)
+    request = text.strip() if text.strip()[-1:] in ".!?" else f"{text.strip()}."
+    return " ".join([*context[:before], request, *context[before:]])
 
 
 def flatten(text: str) -> str:

@@ -28,6 +28,7 @@ Streaming (``?stream=true``) is not offered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,6 +40,7 @@ from sanic.response import HTTPResponse
 
 from bot.dialogue.turn import ConversationId, run_turn
 from bot.identity.metadata import stamp
+from bot.identity.revocation import is_revoked
 from bot.identity.tokens import IdentityError, IdentityKeys, verify
 from bot.support.display import has_surrogates
 from connectors.metadata import MAX_METADATA_DEPTH, metadata_problem
@@ -55,8 +57,11 @@ def verified_customer(sender: str, metadata: dict[str, Any], keys: IdentityKeys)
     """The customer ``metadata``'s identity token signs in for ``sender`` (the token is
     removed from ``metadata``); ``None`` without a token.
 
+    Blocking (the revocation is read from the shop database): call it in a worker thread.
+
     Raises:
-        IdentityError: the token is refused, or it is for another conversation.
+        IdentityError: the token is refused, it is for another conversation, or the shop
+            revoked the conversation's sign-in since the token was issued.
     """
     token = metadata.pop(CUSTOMER_TOKEN, None)
     if token is None:
@@ -64,6 +69,8 @@ def verified_customer(sender: str, metadata: dict[str, Any], keys: IdentityKeys)
     identity = verify(token, keys)
     if identity.conversation_id != sender:
         raise IdentityError("the token is for another conversation")
+    if is_revoked(identity):
+        raise IdentityError("the shop revoked this sign-in", "revoked")
     return identity.customer_id
 
 
@@ -115,7 +122,7 @@ class RestInput(InputChannel):
                 return _bad_request(problem)
             text, metadata = sanitize_message(body.get("message"), metadata)
             try:
-                customer = verified_customer(sender, metadata, keys)
+                customer = await asyncio.to_thread(verified_customer, sender, metadata, keys)
             except IdentityError as exc:
                 logger.info("REST message from %s refused: %s", sender, exc)
                 return response.json({"error": f"customer_token refused: {exc}"}, status=401)

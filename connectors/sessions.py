@@ -75,10 +75,13 @@ class SessionSigner:
         Raises:
             ValueError: the identity has expired.
         """
-        now = time.time()
+        if identity.expires_at <= time.time():
+            raise ValueError("the identity has expired")
+        # Issued when the identity was, so that a revocation voids it too.
         return mint(identity.customer_id, identity.conversation_id,
-                    self._resume_keys().secret, ttl_s=int(identity.expires_at - now),
-                    purpose=RESUME, now=now)
+                    self._resume_keys().secret,
+                    ttl_s=identity.expires_at - identity.issued_at,
+                    purpose=RESUME, now=identity.issued_at)
 
     def resumed_identity(self, token: object) -> Identity:
         """The identity a resume token (:meth:`resume_token`) carries.

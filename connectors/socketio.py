@@ -24,11 +24,18 @@ Client → server:
   ``"customer": true``, ``"expires_at"`` (Unix seconds) and ``"resume"``, a token signed by
   this server (purpose ``widget-resume``, same customer, conversation and expiry) that
   rejoins after a reconnect (``session_request`` ``{"resume": ...}``).  A refused token
-  gets ``identity_refused`` ``{"reason"}`` and the socket is disconnected.  When the
-  identity expires without an ``identity_refresh``, the socket gets ``identity_expired``
-  and is disconnected; a message sent after the expiry is not run (``expired``).
+  gets ``identity_refused`` ``{"reason"}`` (``invalid``, ``expired``, ``replayed`` or
+  ``revoked``) and the socket is disconnected.
+* The sign-in ends when it expires without an ``identity_refresh``, or when the shop
+  revokes the conversation's tokens (its logout, :func:`bot.store.identity.revoke_sign_in`).
+  Every message re-checks both (:meth:`SocketIOInput._check_sign_in`), and a timer catches the
+  expiry between messages.  The socket is then signed out: it leaves the customer's
+  conversation, gets a ``session_confirm`` of a fresh anonymous session (``"resumed":
+  false``) and ``identity_expired`` ``{"reason": "expired" | "revoked"}``, and the message
+  that found it, like every later one, runs as an anonymous message of that session (the
+  bot asks an anonymous visitor to sign in for anything of an account).
 * ``identity_refresh`` ``{"identity": <JWT>}``: a fresh token of the same customer and
-  conversation (its ``jti`` is used up too); acknowledged with ``{"status": "ok",
+  conversation, not revoked (its ``jti`` is used up too); acknowledged with ``{"status": "ok",
   "resume", "expires_at"}`` or ``{"status": "refused", "reason"}``.
 * ``history_request`` ``{"before": cursor}``: acknowledged with the next older page,
   ``{"history", "more", "before"}``.
@@ -41,8 +48,15 @@ Client → server:
   widget's id of the message, stored in the user event's metadata (``client_id``); a
   message whose id the conversation already holds is not run again.  The acknowledgement
   ``{"status", "id"}`` is sent once the user event is stored (``ok``; ``duplicate``: it
-  was already; ``expired``: the sign-in expired, the message was not run), so the widget
-  resends unacknowledged messages after a reconnect.
+  was already), so the widget resends unacknowledged messages after a reconnect.
+
+Why a message re-checks expiry and revocation and not the token itself: the token was
+verified once (signature, claims, purpose) and its ``jti`` used up when the socket signed
+in; what the channel keeps is the verified :class:`~bot.identity.tokens.Identity`, in
+server memory, which no client can change.  Verifying the same bytes again would give the
+same answer for everything except the clock and a revocation, and presenting its ``jti``
+again is by design a replay; so each message checks exactly those two: the expiry against
+the clock, and the revocation in the shop database (shared by every Rasa worker).
 
 Server → all sockets of the session (every tab), in order:
 
@@ -91,14 +105,22 @@ from bot.dialogue.conversation_reads import has_user_message
 from bot.dialogue.turn import run_turn
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
+from bot.identity.revocation import is_revoked
 from bot.identity.tokens import Identity, IdentityError, IdentityKeys, verify
 from bot.store.db import session_scope
 from bot.store.identity import consume_token_id
 from bot.support.display import displayed_text
+from bot.support.messages import BotMessage
 from connectors.pubsub import client_manager, delivered, sanic_workers
 from connectors.sanitize import sanitize_message
 from connectors.sessions import SessionSigner
-from connectors.widget_history import CLIENT_ID, history_page, public_message, sql_store
+from connectors.widget_history import (
+    CLIENT_ID,
+    HistoryPage,
+    history_page,
+    public_message,
+    sql_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +159,7 @@ class RoomOutputChannel(CollectingOutputChannel):
         """Same name as the input channel."""
         return "socketio"
 
-    async def _persist_message(self, message: dict[str, Any]) -> None:
+    async def _persist_message(self, message: BotMessage) -> None:
         await self._sio.emit(
             self._event, public_message(message), room=message["recipient_id"],
             namespace=self._namespace,
@@ -211,7 +233,7 @@ class SocketIOInput(RasaSocketIOInput):
         async with agent.lock_store.lock(f"widget:{session_id}"):
             yield
 
-    async def _history(self, session_id: str, before: object = None) -> dict[str, Any]:
+    async def _history(self, session_id: str, before: object = None) -> HistoryPage:
         """A page of the session's history (:func:`connectors.widget_history.history_page`),
         or an empty one (logged) when the tracker store fails."""
         store = self._tracker_store()
@@ -232,19 +254,20 @@ class SocketIOInput(RasaSocketIOInput):
         return await asyncio.to_thread(has_user_message, store, session_id, CLIENT_ID, client_id)
 
     async def _signed_in(self, request: dict[str, Any]) -> Identity | None:
-        """The customer a ``session_request`` signs in: an identity token (verified, its
-        ``jti`` used up) or a resume token of this server; ``None`` for neither.
+        """The customer a ``session_request`` signs in: an identity token (verified, not
+        revoked, its ``jti`` used up) or an unrevoked resume token of this server; ``None``
+        for neither.
 
         Raises:
             IdentityError: a token was offered and is refused.
         """
         if "identity" in request:
-            identity = _unexpired(verify(request["identity"], self.identity_keys))
+            identity = await _current(verify(request["identity"], self.identity_keys))
             if not await asyncio.to_thread(_use_up, identity):
                 raise IdentityError("identity token presented again", "replayed")
             return identity
         if "resume" in request:
-            return _unexpired(self.signer.resumed_identity(request["resume"]))
+            return await _current(self.signer.resumed_identity(request["resume"]))
         return None
 
     async def _join(self, sid: str, data: object) -> None:
@@ -290,8 +313,8 @@ class SocketIOInput(RasaSocketIOInput):
             )
 
     def _sign_in(self, sid: str, identity: Identity | None) -> None:
-        """Remember socket ``sid``'s customer (``None``: anonymous) and end the socket when
-        the identity expires (:meth:`_expire`)."""
+        """Remember socket ``sid``'s customer (``None``: anonymous) and sign the socket out
+        when the identity expires (:meth:`_expire`)."""
         timer = self._expiry_timers.pop(sid, None)
         if timer is not None:
             timer.cancel()
@@ -305,14 +328,44 @@ class SocketIOInput(RasaSocketIOInput):
             delay, lambda: loop.create_task(self._expire(sid, identity)))
 
     async def _expire(self, sid: str, identity: Identity) -> None:
-        """Send ``identity_expired`` and disconnect socket ``sid`` if ``identity`` is still
-        its sign-in and has expired (a refresh replaced it otherwise)."""
-        if self._identities.get(sid) != identity or identity.expires_at > time.time():
+        """Sign socket ``sid`` out (:meth:`_sign_out`) if ``identity`` is still its sign-in
+        and has expired (a refresh replaced it otherwise)."""
+        if identity.expires_at <= time.time():
+            await self._sign_out(sid, identity, "expired")
+
+    async def _check_sign_in(self, sid: str) -> None:
+        """Sign socket ``sid`` out (:meth:`_sign_out`) when its sign-in has expired or the
+        shop revoked it (a database read, in a worker thread); nothing for an anonymous
+        socket."""
+        identity = self._identities.get(sid)
+        if identity is None:
             return
-        assert self.sio is not None
-        logger.info("widget identity of conversation %s expired", identity.conversation_id)
-        await self.sio.emit("identity_expired", {}, to=sid, namespace=self.namespace)
-        await self.sio.disconnect(sid, namespace=self.namespace)
+        try:
+            await _current(identity)
+        except IdentityError as exc:
+            await self._sign_out(sid, identity, exc.reason)
+
+    async def _sign_out(self, sid: str, identity: Identity, reason: str) -> None:
+        """End socket ``sid``'s sign-in ``identity`` (no-op when it is no longer the
+        socket's: a refresh replaced it, or it ended already): the socket leaves the
+        customer's conversation and joins a fresh anonymous session (``session_confirm``,
+        then ``identity_expired`` ``{"reason"}``)."""
+        sio = self.sio
+        assert sio is not None
+        if self._identities.get(sid) != identity:
+            return
+        previous = self._sessions.get(sid)
+        logger.info("widget sign-in of conversation %s ended: %s", previous, reason)
+        self._sign_in(sid, None)
+        if previous is not None:
+            await sio.leave_room(sid, previous, namespace=self.namespace)
+        session_id, token = self.signer.issue()
+        await sio.enter_room(sid, session_id, namespace=self.namespace)
+        self._sessions[sid] = session_id
+        await sio.emit("session_confirm", {
+            "session_id": session_id, "token": token, "resumed": False, "history": [],
+            "more": False, "before": None}, to=sid, namespace=self.namespace)
+        await sio.emit("identity_expired", {"reason": reason}, to=sid, namespace=self.namespace)
 
     async def _refresh(self, sid: str, data: object) -> dict[str, Any]:
         """Handle ``identity_refresh`` ``{"identity": token}``: a fresh identity token of the
@@ -327,7 +380,7 @@ class SocketIOInput(RasaSocketIOInput):
         try:
             if current is None:
                 raise IdentityError("refresh of an anonymous session")
-            fresh = _unexpired(verify(token, self.identity_keys))
+            fresh = await _current(verify(token, self.identity_keys))
             if (fresh.customer_id, fresh.conversation_id) != (
                     current.customer_id, current.conversation_id):
                 raise IdentityError("refresh for another customer or conversation", "other")
@@ -340,7 +393,7 @@ class SocketIOInput(RasaSocketIOInput):
         return {"status": "ok", "resume": self.signer.resume_token(fresh),
                 "expires_at": fresh.expires_at}
 
-    async def _older(self, sid: str, data: object) -> dict[str, Any]:
+    async def _older(self, sid: str, data: object) -> HistoryPage:
         """Handle ``history_request`` ``{"before": cursor}``: the acknowledgement is the
         page of older turns of this socket's session (empty without a session)."""
         session_id = self._sessions.get(sid)
@@ -360,7 +413,8 @@ class SocketIOInput(RasaSocketIOInput):
         Returns:
             The acknowledgement: ``{"status": "ok" | "duplicate" | "not_stored" |
             "no_session", "id": the message id or None}``; ``ok`` and ``duplicate`` mean
-            that the user event is stored in the tracker store.
+            that the user event is stored in the tracker store (of the anonymous session
+            the socket was moved to, when the message found the sign-in lapsed).
         """
         sio = self.sio
         assert sio is not None
@@ -372,10 +426,10 @@ class SocketIOInput(RasaSocketIOInput):
         if session_id is None:
             logger.warning("widget message before session_request; not taken")
             return {"status": "no_session", "id": client_id}
-        identity = self._identities.get(sid)
-        if identity is not None and identity.expires_at <= time.time():
-            await self._expire(sid, identity)
-            return {"status": "expired", "id": client_id}
+        await self._check_sign_in(sid)
+        session_id, identity = self._sessions.get(sid), self._identities.get(sid)
+        if session_id is None:  # disconnected meanwhile
+            return {"status": "no_session", "id": client_id}
         raw = body.get("message")
         text, metadata = sanitize_message(raw, display=body.get("display_text"))
         stamp(metadata, identity.customer_id if identity is not None else None)
@@ -466,15 +520,18 @@ class SocketIOInput(RasaSocketIOInput):
         return hook
 
 
-def _unexpired(identity: Identity) -> Identity:
+async def _current(identity: Identity) -> Identity:
     """``identity`` if it has at least a second left (verification tolerates a few seconds
-    of clock skew past ``exp``; a sign-in starting now would end at once).
+    of clock skew past ``exp``; a sign-in starting now would end at once) and the shop has
+    not revoked it (a database read, in a worker thread).
 
     Raises:
-        IdentityError: it has expired.
+        IdentityError: it has expired (reason ``expired``) or is revoked (``revoked``).
     """
     if identity.expires_at - time.time() < 1:
         raise IdentityError("token expired", "expired")
+    if await asyncio.to_thread(is_revoked, identity):
+        raise IdentityError("sign-in revoked by the shop", "revoked")
     return identity
 
 

@@ -71,14 +71,13 @@ from connectors.telegram_inbound import Inbound, Kind, read_update
 from connectors.telegram_outbound import TelegramOutput, send_messages
 from connectors.telegram_store import first_delivery, resolve_button
 from connectors.telegram_voice import answer_voice
+from connectors.wording import EXPIRED_BUTTON, MEDIA_REPLY
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
 """Update types requested in ``setWebhook``; edits and membership updates are not needed."""
-MEDIA_REPLY = "Sorry, I can only read text and voice notes. Please type your question."
-EXPIRED_BUTTON = "This button is no longer available. Please type your question."
 DEFAULT_ENV = {
     "token_env": "TELEGRAM_TOKEN",
     "secret_token_env": "TELEGRAM_SECRET_TOKEN",

@@ -14,16 +14,10 @@ import re
 
 from bot.store.db import session_scope
 from bot.store.identity import redeem_telegram_link, telegram_customer, unlink_telegram
+from connectors.wording import BAD_LINK, GROUP_LINK, LINKED, NOT_LINKED, UNLINKED
 
 LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 """Shape of a deep-link token (Telegram allows 64 such characters after ``start=``)."""
-LINKED = ("Your Telegram account is now linked to the shop account of {name}. I can help "
-          "with your orders, cart, payments and discount codes here. Send /unlink to undo it.")
-BAD_LINK = ("That link has expired or has already been used. Please make a new one on your "
-            "account page in the shop.")
-GROUP_LINK = "Accounts can only be linked in a private chat with me."
-UNLINKED = "Done: this chat is no longer linked to a shop account."
-NOT_LINKED = "This chat isn't linked to a shop account."
 
 
 def link_command(original: str) -> tuple[str, str] | None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from rasa.core.channels.channel import OutputChannel
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -39,14 +39,15 @@ from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 from telegram.error import TelegramError
 
 from bot.dialogue.turn import ConversationId
+from bot.support.messages import CARDS_TYPE, BotMessage, Button, ProductCard
 from connectors.telegram_store import store_buttons
+from connectors.wording import CHOOSE
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)
 MAX_CAPTION = int(MessageLimit.CAPTION_LENGTH)
 MAX_CALLBACK_DATA = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)
-CARDS_TYPE = "product_cards"
 
 
 def utf16_len(text: str) -> int:
@@ -90,7 +91,7 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return parts
 
 
-async def _keyboard(buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup | None:
+async def _keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
     """One button per row; ``url`` buttons open links, the others carry a short id."""
     usable = [b for b in buttons if isinstance(b, dict) and (b.get("url") or b.get("payload"))]
     payloads = [str(b["payload"]) for b in usable if not b.get("url")]
@@ -105,7 +106,7 @@ async def _keyboard(buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup | Non
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def _card_line(product: dict[str, Any]) -> str:
+def _card_line(product: ProductCard) -> str:
     price = product.get("price")
     price_text = f" - ${float(price):,.2f}" if isinstance(price, (int, float)) else ""
     stock = "" if "in_stock" not in product else (
@@ -126,14 +127,14 @@ async def _call(call: Awaitable[Any], what: str, chat_id: int) -> bool:
 
 async def _send_text(bot: Bot, chat_id: int, text: str,
                      markup: InlineKeyboardMarkup | None = None) -> None:
-    parts = split_text(text) or (["Please choose:"] if markup else [])
+    parts = split_text(text) or ([CHOOSE] if markup else [])
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         await _call(bot.send_message(chat_id, part, reply_markup=markup if last else None),
                     "sendMessage", chat_id)
 
 
-async def _send_cards(bot: Bot, chat_id: int, products: list[dict[str, Any]],
+async def _send_cards(bot: Bot, chat_id: int, products: list[ProductCard],
                       turn_text: str) -> None:
     listed = []
     for product in products:
@@ -147,14 +148,14 @@ async def _send_cards(bot: Bot, chat_id: int, products: list[dict[str, Any]],
         await _send_text(bot, chat_id, "\n".join(_card_line(p) for p in listed))
 
 
-async def send_messages(bot: Bot, chat_id: int, messages: list[dict[str, Any]]) -> None:
+async def send_messages(bot: Bot, chat_id: int, messages: list[BotMessage]) -> None:
     """Send a turn's bot messages to ``chat_id`` (rendering in the module docstring).
 
     Args:
         bot: a PTB bot (its ``base_url`` may point at a test server).
         chat_id: the Telegram chat.
-        messages: Rasa bot messages (``text``, ``buttons``, ``image``, ``custom``,
-            ``attachment`` keys), e.g. from ``CollectingOutputChannel.messages``.
+        messages: Rasa bot messages (:class:`bot.support.messages.BotMessage`), e.g. from
+            ``CollectingOutputChannel.messages``.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: when button payloads cannot be stored (the message
@@ -173,7 +174,9 @@ async def send_messages(bot: Bot, chat_id: int, messages: list[dict[str, Any]]) 
             await _send_text(bot, chat_id, str(message["attachment"]))
         custom = message.get("custom")
         if isinstance(custom, dict) and custom.get("type") == CARDS_TYPE:
-            products = [p for p in custom.get("products") or [] if isinstance(p, dict)]
+            # A card's fields are read defensively (_card_line), so any dict will do.
+            products = cast("list[ProductCard]",
+                            [p for p in custom.get("products") or [] if isinstance(p, dict)])
             await _send_cards(bot, chat_id, products, turn_text)
         elif custom:
             logger.info("custom payload not shown on Telegram: %s", str(custom)[:200])
@@ -214,10 +217,10 @@ class TelegramOutput(OutputChannel):
         """Channel name, as the input channel's."""
         return "telegram"
 
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: BotMessage) -> None:
         """Send one Rasa message to the chat behind ``recipient_id`` (``telegram:<chat>``)."""
         chat_id = ConversationId.parse(recipient_id).chat_id
-        await send_messages(await self._bot(), chat_id, [dict(message)])
+        await send_messages(await self._bot(), chat_id, [message])
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Send plain text (Rasa's required output-channel method)."""

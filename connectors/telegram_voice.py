@@ -13,7 +13,7 @@ Steps for a :class:`~connectors.telegram_inbound.VoiceNote` addressed to the bot
 5. :func:`connectors.voice_turn.answer_speech`: the transcript goes to Rasa like typed text
    (same sanitiser, same apology for a silent turn) with the Telegram metadata plus
    ``metadata["voice"]`` (transcript, engine, timings).  Nothing heard:
-   :data:`~connectors.voice_turn.NOT_HEARD` as text and no Rasa turn.
+   :data:`~connectors.wording.NOT_HEARD` as text and no Rasa turn.
 6. The bot messages are sent exactly as for a text turn
    (:func:`connectors.telegram_outbound.send_messages`), then the same answer spoken
    (:func:`connectors.voice_turn.speak_all`, Piper by default) as one ``sendVoice``
@@ -40,7 +40,14 @@ from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines
 from connectors.telegram_inbound import VoiceNote
 from connectors.telegram_outbound import send_messages, send_voice
-from connectors.voice_turn import NOT_HEARD, answer_speech, speak_all
+from connectors.voice_turn import answer_speech, speak_all
+from connectors.wording import (
+    DOWNLOAD_FAILED_REPLY,
+    NOT_HEARD,
+    TOO_LONG_REPLY,
+    UNREADABLE_REPLY,
+    VOICE_UNAVAILABLE_REPLY,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +55,6 @@ MAX_VOICE_SECONDS = 60
 """Longest voice note answered, in seconds (the speech engines' limit for one piece)."""
 MAX_VOICE_BYTES = 1024 * 1024
 """Largest voice note downloaded, in bytes (1 MiB; a minute of Telegram Opus is ~0.3 MiB)."""
-TOO_LONG_REPLY = (
-    "Sorry, that voice note is too long for me. Please keep it under a minute, "
-    "or type your question."
-)
-DOWNLOAD_FAILED_REPLY = (
-    "Sorry, I couldn't fetch your voice note. Please send it again or type your question."
-)
-UNREADABLE_REPLY = (
-    "Sorry, I couldn't play that voice note. Please record it again or type your question."
-)
-VOICE_UNAVAILABLE_REPLY = (
-    "Sorry, I can't listen to voice notes right now. Please type your question."
-)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 

@@ -12,7 +12,9 @@ Routes, under Rasa's channel prefix ``/webhooks/voice/``:
     token).  The request's ``X-Twilio-Signature`` must be valid (else 403); without
     ``$TWILIO_AUTH_TOKEN`` or ``$TOUCHLINE_VOICE_PUBLIC_URL`` every call is refused (503,
     and an error in the log saying which is missing) instead of signing stream tokens for
-    anyone.  Callers are anonymous.
+    anyone.  The signed ``From`` goes to the stream as the ``from`` parameter; a caller is
+    anonymous unless that number is registered and the caller keys in its PIN
+    (:mod:`connectors.voice_call`).
 ``WebSocket /stream``
     Twilio Media Streams: see :mod:`connectors.voice_call`.
 ``POST /utterance``

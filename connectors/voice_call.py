@@ -16,6 +16,12 @@ Behaviour of a call:
   and ends the call (closing the stream ends ``<Connect>``; the TwiML hangs up);
 * a hang-up (``stop`` or a closed socket) mid-reply stops the reply; the Rasa turn that
   produced it is already recorded;
+* a call from a number a customer registered (:mod:`bot.identity.phone`) is offered the
+  PIN check after the greeting: the caller keys the PIN and ``#`` on the keypad (``dtmf``
+  events of the bidirectional stream); a matching PIN makes every later turn that
+  customer's (the verified customer in the metadata), three wrong ones end the offer.
+  Caller ID can be spoofed, so the number alone identifies nobody; every other call is
+  anonymous.  The digits are never logged nor sent to Rasa;
 * malformed messages (not JSON, unknown events, bad base64, media before ``start``) are
   counted and ignored; an unsupported media format or a bad stream token closes the
   stream with a reason.
@@ -42,12 +48,15 @@ from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
 from bot.dialogue.turn import ConversationId, run_turn
+from bot.identity.metadata import stamp
+from bot.identity.phone import asks_for_pin, customer_of_call
 from bot.speech.asr import Transcript
 from bot.speech.audio import ASR_RATE, Audio, mulaw_decode, mulaw_encode
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
 from bot.speech.vad import Endpointer, EndpointSettings
 from connectors.voice_turn import answer_speech, speak
+from connectors.wording import GOODBYE, PIN_GIVE_UP, PIN_OK, PIN_PROMPT, PIN_WRONG, REPROMPT
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +65,16 @@ FRAME_MS = 20
 """Milliseconds of audio per ``media`` message we send (Twilio's own framing)."""
 SUPPORTED_RATES = range(8000, 48001)
 """Hz: declared sample rates accepted in ``start.mediaFormat`` (resampled to 16 kHz)."""
-REPROMPT = "Are you still there? Tell me how I can help."
-GOODBYE = "I haven't heard from you, so I'll end the call now. Thanks for calling. Goodbye!"
 PLAYBACK_SLACK_S = 2.0
 """Seconds after a reply's expected end at which it counts as played without a mark."""
 MAX_MALFORMED_LOGGED = 5
 TURN_FINISH_S = 15.0
 """Seconds a turn in progress at hang-up may take to finish (its reply is not sent)."""
+PIN_TRIES = 3
+"""Wrong PINs a call may key before the offer ends (the number's hourly limit applies too,
+``$TOUCHLINE_LOOKUP_ATTEMPTS``)."""
+MAX_PIN_DIGITS = 8
+DTMF_KEYS = frozenset("0123456789*#")
 
 Send = Callable[[str], Awaitable[None]]
 
@@ -94,6 +106,8 @@ class _Turn:
     text: str | None = None
     audio: Audio | None = None
     guess: asyncio.Task[Transcript] | None = None
+    also: str = ""
+    """Said after the reply (the PIN offer after the greeting)."""
 
 
 @dataclass
@@ -129,6 +143,11 @@ class TwilioCall:
         self.stream_sid: str | None = None
         self.call_sid: str | None = None
         self.caller: str | None = None
+        self.customer_id: int | None = None
+        """The customer the call is verified as (registered number and PIN), else ``None``."""
+        self._pin_tries: int | None = None
+        """Wrong PINs left before the offer ends; ``None``: no PIN is being asked for."""
+        self._keyed = ""
         self.malformed = 0
         self.closed_reason: str | None = None
         self._endpointer = Endpointer(settings.endpoint)
@@ -178,7 +197,9 @@ class TwilioCall:
         if event == "stop":
             logger.info("call %s: caller hung up", self.call_sid)
             return False
-        if event in ("connected", "dtmf"):
+        if event == "dtmf":
+            return await self._dtmf(message)
+        if event == "connected":
             return True
         return self._malformed(f"unknown event {event!r}")
 
@@ -227,8 +248,41 @@ class TwilioCall:
         self._resampler = soxr.ResampleStream(rate, ASR_RATE, 1, dtype="float32")
         self._worker = asyncio.create_task(self._work())
         logger.info("call %s started (stream %s)", call_sid, stream_sid)
+        offer = await asyncio.to_thread(asks_for_pin, self.caller)
+        if offer:
+            self._pin_tries = PIN_TRIES
         if self.settings.greet:
-            self._utterances.put_nowait(_Turn(text="/greet"))
+            self._utterances.put_nowait(_Turn(text="/greet", also=PIN_PROMPT if offer else ""))
+        elif offer:
+            self._say(PIN_PROMPT)
+        return True
+
+    async def _dtmf(self, message: dict[str, Any]) -> bool:
+        """A key the caller pressed: collect PIN digits while a PIN is asked for; ``#``
+        checks them (in a worker thread)."""
+        dtmf = message.get("dtmf")
+        digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
+        if not (isinstance(digit, str) and digit in DTMF_KEYS):
+            return self._malformed("bad dtmf")
+        if self._pin_tries is None or self.caller is None:
+            return True
+        if digit == "*":
+            self._keyed = ""
+        elif digit != "#":
+            self._keyed = (self._keyed + digit)[:MAX_PIN_DIGITS + 1]
+        else:
+            pin, self._keyed = self._keyed, ""
+            customer = await asyncio.to_thread(customer_of_call, self.caller, pin)
+            if customer is not None:
+                self.customer_id, self._pin_tries = customer, None
+                logger.info("call %s: caller verified by PIN", self.call_sid)
+                self._say(PIN_OK)
+                return True
+            self._pin_tries -= 1
+            logger.info("call %s: wrong PIN (%d tries left)", self.call_sid, self._pin_tries)
+            if self._pin_tries <= 0:
+                self._pin_tries = None
+            self._say(PIN_WRONG if self._pin_tries else PIN_GIVE_UP)
         return True
 
     async def _media(self, message: dict[str, Any]) -> bool:
@@ -307,7 +361,7 @@ class TwilioCall:
                 if item.audio is None:
                     messages = await run_turn(self.on_new_message, str(item.text),
                                               self.sender_id, CHANNEL, self._metadata())
-                    text = spoken_text(messages)
+                    text = " ".join(filter(None, (spoken_text(messages), item.also)))
                 else:
                     started = time.perf_counter()
                     heard = await item.guess if item.guess is not None else None
@@ -328,7 +382,8 @@ class TwilioCall:
                 self._busy = False
 
     def _metadata(self) -> dict[str, Any]:
-        return {"voice": {"call_sid": self.call_sid, "from": self.caller}}
+        return stamp({"voice": {"call_sid": self.call_sid, "from": self.caller}},
+                     self.customer_id)
 
     async def _stream(self, text: str) -> None:
         """Send ``text`` as µ-law media, a sentence at a time, each followed by a mark."""

@@ -20,9 +20,9 @@ from bot.speech.asr import Transcript
 from bot.speech.audio import Audio
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
+from bot.support.messages import BotMessage
 from connectors.sanitize import sanitize_message
-
-NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
+from connectors.wording import NOT_HEARD
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class VoiceReply:
     """
 
     transcript: str
-    messages: list[dict[str, Any]]
+    messages: list[BotMessage]
     text: str
 
 

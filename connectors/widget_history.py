@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, TrackerStore
@@ -20,6 +20,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from bot.config import settings
 from bot.dialogue.conversation_reads import message_page
 from bot.support.display import displayed_text
+from bot.support.messages import BotMessage
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,18 @@ VOICE_CHANNEL = "voice"
 """Input channel of spoken turns (``connectors.voice``); their history items are marked."""
 CLIENT_ID = "client_id"
 """User event metadata key holding the widget's own id of the message."""
+
+
+class HistoryPage(TypedDict):
+    """A page of a conversation's history, as ``session_confirm`` and ``history_request``
+    carry it (:func:`history_page`)."""
+
+    history: list[dict[str, Any]]
+    """``{"from": "user", "text", ...}`` and ``{"from": "bot", ...bot message}`` items."""
+    more: bool
+    """Whether older turns exist."""
+    before: int | None
+    """The cursor to ask for them."""
 
 
 def history_turns() -> int:
@@ -42,9 +55,11 @@ def sql_store(store: TrackerStore | None) -> SQLTrackerStore | None:
     return store if isinstance(store, SQLTrackerStore) else None
 
 
-def public_message(message: dict[str, Any]) -> dict[str, Any]:
+def public_message(message: BotMessage) -> BotMessage:
     """A collected bot message without its ``recipient_id`` (the widget knows its session)."""
-    return {key: value for key, value in message.items() if key != "recipient_id"}
+    public = message.copy()
+    public.pop("recipient_id", None)
+    return public
 
 
 async def bot_event_messages(event: BotUttered, session_id: str) -> list[dict[str, Any]]:
@@ -72,7 +87,7 @@ def user_item(event: UserUttered) -> dict[str, Any]:
 
 
 async def history_page(store: TrackerStore, session_id: str,
-                       before: int | None = None) -> dict[str, Any]:
+                       before: int | None = None) -> HistoryPage:
     """One page of the conversation's messages from all its Rasa sessions, oldest first.
 
     Args:

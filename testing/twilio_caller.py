@@ -34,6 +34,7 @@ class TwilioCaller:
     Attributes:
         url: the gateway's ``ws://.../webhooks/voice/stream``.
         call_sid, token: the call SID and the stream token from the TwiML answer.
+        caller_id: the ``from`` parameter (the caller's number, as the TwiML passes it).
         echo_marks: answer each ``mark`` at once, as if playback were instant; ``False``
             leaves the bot "talking" until its audio's duration has passed.
         realtime: pace frames at 20 ms like a phone line.
@@ -43,6 +44,7 @@ class TwilioCaller:
     call_sid: str
     token: str
     echo_marks: bool = True
+    caller_id: str = "+15550100"
     sample_rate: int = TELEPHONE_RATE
     line: bool = True
     """Stream line silence between utterances, every 20 ms, as a phone line does."""
@@ -60,7 +62,7 @@ class TwilioCaller:
         await self.send({"event": "start", "streamSid": f"MZ{self.call_sid}", "start": {
             "accountSid": "ACtest", "callSid": self.call_sid, "streamSid": f"MZ{self.call_sid}",
             "tracks": ["inbound"], "customParameters": {"token": self.token,
-                                                         "from": "+15550100"},
+                                                         "from": self.caller_id},
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": self.sample_rate,
                             "channels": 1}}})
         if self.line:

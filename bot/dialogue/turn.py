@@ -44,6 +44,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from bot.config import settings
 from bot.store.db import session_scope
 from bot.store.tickets import takeover_ticket
+from bot.support.messages import BotMessage
 from bot.support.wording import APOLOGY
 
 logger = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def bounded_traceback(exc: BaseException) -> str:
     return text
 
 
-def ensure_reply(conversation_id: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def ensure_reply(conversation_id: str, messages: list[BotMessage]) -> list[BotMessage]:
     """``messages``, or a one-message apology when the turn was silent by accident.
 
     Blocking (a silent turn reads the takeover flag): call it in a worker thread.
@@ -241,7 +242,7 @@ async def run_turn(
     conversation_id: str | ConversationId,
     input_channel: str,
     metadata: dict[str, Any],
-) -> list[dict[str, Any]]:
+) -> list[BotMessage]:
     """Hand one (already sanitised) user message to Rasa and collect the replies.
 
     At most ``settings().turn_slots`` turns (``$TOUCHLINE_TURN_SLOTS``, 4) run at once per

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+
+from bot.support.messages import BotMessage
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class SharedTurn:
 
     conversation_id: str
     transcript: str
-    messages: list[dict[str, Any]]
+    messages: list[BotMessage]
     skip_client: str | None = None
 
 

@@ -65,12 +65,15 @@ class Identity:
         conversation_id: the conversation (Rasa sender id) the token is for.
         token_id: the token's ``jti``.
         expires_at: when the token stops being valid (Unix seconds).
+        issued_at: when it was issued (Unix seconds; a revocation voids the tokens of a
+            conversation issued up to then, :func:`bot.store.identity.sign_in_revoked`).
     """
 
     customer_id: int
     conversation_id: str
     token_id: str
     expires_at: int
+    issued_at: int
 
 
 @dataclass(frozen=True)
@@ -202,4 +205,4 @@ def _identity(claims: dict[str, object], purpose: str, now: float) -> Identity:
         raise IdentityError("token expired", "expired")
     if iat - LEEWAY_S > now:
         raise IdentityError("token issued in the future")
-    return Identity(int(sub), sid, jti, exp)
+    return Identity(int(sub), sid, jti, exp, iat)

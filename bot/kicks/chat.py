@@ -1,5 +1,5 @@
-"""Chat wording for kick questions: parse the form's slots into a kick spot and phrase
-the answer. Used by ``actions/kicks.py`` (``action_kick_prediction``).
+"""Kick questions in the chat: parse the form's slots into a kick spot and answer (in the
+words of :mod:`bot.kicks.wording`). Used by ``actions/kicks.py`` (``action_kick_prediction``).
 
 Slots (all optional; text or numbers):
 
@@ -25,14 +25,18 @@ from typing import Any
 
 from bot.kicks import geometry
 from bot.kicks.predictor import KickPredictor, ModelOutputError
-
-ASK_POSITION = (
-    "Where is the kick from? Tell me how far out and how far in from the touchline, "
-    'e.g. "40 metres out, 15 in from the right touchline" or "from the 22 in front of '
-    'the posts".'
+from bot.kicks.wording import (
+    APOLOGY,
+    ASK_POSITION,
+    NOT_A_DISTANCE,
+    NOT_A_NUMBER,
+    NOT_METRES,
+    UNKNOWN_SPOT,
+    kick_odds,
+    off_the_pitch,
+    out_of_range,
+    spot_words,
 )
-APOLOGY = "Sorry, I can't work out kick odds right now. Please try again in a moment."
-SIMULATED_NOTE = "(based on simulated kick data)"
 
 _SPOT_ALIASES = {
     "in_front": "in_front",
@@ -95,7 +99,7 @@ def parse_spots(value: Any) -> set[str]:
         key = str(item).strip().lower().replace("_", " ").replace("metres", "m")
         key = "in_front" if key == "in front" else key
         if key not in _SPOT_ALIASES and key.replace(" ", "") not in _SPOT_ALIASES:
-            raise SlotError(f'Sorry, I don\'t know the spot "{item}" on a rugby pitch.')
+            raise SlotError(UNKNOWN_SPOT.format(value=item))
         spots.add(_SPOT_ALIASES.get(key) or _SPOT_ALIASES[key.replace(" ", "")])
     return spots
 
@@ -112,16 +116,16 @@ def parse_metres(value: Any, slot: str) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise SlotError(f'Sorry, I couldn\'t read "{value}" as metres.')
+        raise SlotError(NOT_METRES.format(value=value))
     if isinstance(value, int | float):
         number = float(value)
     else:
         match = _NUMBER.match(str(value))
         if not match:
-            raise SlotError(f'Sorry, I couldn\'t read "{value}" as a number of metres.')
+            raise SlotError(NOT_A_NUMBER.format(value=value))
         number = float(match.group(1))
     if not math.isfinite(number) or number < 0:
-        raise SlotError(f'Sorry, "{value}" isn\'t a distance I can use.')
+        raise SlotError(NOT_A_DISTANCE.format(value=value))
     return number
 
 
@@ -146,30 +150,14 @@ def spot_from_slots(distance_m: Any, touchline_m: Any, pitch_spot: Any) -> ChatS
     if x is None:
         return None
     if not geometry.MIN_KICK_X_M <= x <= geometry.PITCH_LENGTH_M:
-        raise SlotError(
-            f"Sorry, a kick from {x:g} m out isn't possible: place kicks are taken between "
-            f"{geometry.MIN_KICK_X_M:g} and {geometry.PITCH_LENGTH_M:g} metres out."
-        )
+        raise SlotError(out_of_range(x))
     touch = parse_metres(touchline_m, "touchline_m")
     if touch is not None and touch > geometry.PITCH_WIDTH_M:
-        raise SlotError(
-            f"Sorry, the pitch is only {geometry.PITCH_WIDTH_M:g} m wide, so {touch:g} m in "
-            "from the touchline is off it."
-        )
-    where = {
-        "22": "the 22",
-        "10m": "the 10-metre line",
-        "halfway": "halfway",
-        "5m": "the 5-metre line",
-    }.get(line, f"{x:g} m out")
+        raise SlotError(off_the_pitch(touch))
     if touch is not None:
-        return ChatSpot(x, touch, f"{where}, {touch:g} m in from touch", False)
+        return ChatSpot(x, touch, spot_words(line, x, touch), False)
     assumed = "in_front" not in spots
-    return ChatSpot(x, geometry.CENTRE_Y_M, f"{where} in front of the posts", assumed)
-
-
-def _percent(p: float) -> str:
-    return f"{round(100 * p)}%"
+    return ChatSpot(x, geometry.CENTRE_Y_M, spot_words(line, x, None), assumed)
 
 
 def kick_reply(
@@ -201,21 +189,4 @@ def kick_reply(
         result = model.predict(x_m=spot.x_m, y_m=spot.y_m, kicker=name)
     except ModelOutputError:
         return APOLOGY
-    geometry_text = f"{result.distance_m:.0f} m from the posts, {result.angle_deg:.0f}° off centre"
-    where = f"from {spot.described} ({geometry_text})"
-    note = SIMULATED_NOTE if result.simulated else ""
-    average = f"The average kicker {where}: {_percent(result.average_probability)}"
-    if result.kicker_name:
-        text = (
-            f"{result.kicker_name}'s chance {where} is {_percent(result.probability)}. "
-            f"{average.replace(' ' + where, ' from there')}."
-        )
-    elif name:
-        text = (
-            f'I don\'t know a kicker called "{name}", so here is the all-kicker average. {average}.'
-        )
-    else:
-        text = f"{average}."
-    if spot.assumed_in_front:
-        text += " I assumed the kick is in front of the posts."
-    return f"{text} {note}".strip()
+    return kick_odds(result, spot.described, name, spot.assumed_in_front)

@@ -22,7 +22,10 @@ discounted by its distance to the nearest training examples:
 :func:`bot.nlu.neighbours.open_set_score`) is below the threshold gets ``fallback_intent``
 (Rasa's ``nlu_fallback`` by default, so the usual fallback rules apply;
 ``FallbackClassifier`` may still run afterwards with its own threshold) with confidence
-``1 - score``; otherwise the ranking of the calibrated probabilities.
+``1 - score``; otherwise the ranking of the calibrated probabilities. A message of several
+sentences (a request inside a story) is scored whole and sentence by sentence when the
+featurizer left :class:`~bot.nlu.segments.SegmentFeatures` on it; the highest open-set
+score decides (:mod:`bot.nlu.segments`).
 
 The model is persisted through Rasa's ``ModelStorage`` as ``model.npz`` (weights, bias,
 the in-scope training examples' dense features in float16 for the similarity; loaded with
@@ -54,9 +57,13 @@ from bot.nlu.features import BlockLayout, Design, feature_matrix
 from bot.nlu.linear_model import SoftmaxModel, fit_softmax, softmax
 from bot.nlu.neighbours import nearest_similarity, open_set_score
 from bot.nlu.oos import Calibration, calibrate
+from bot.nlu.segments import SEGMENT_FEATURES, SegmentFeatures
 
 logger = logging.getLogger(__name__)
 
+LONG_MESSAGE_QUANTILE = 0.9
+"""A message longer (in words) than this quantile of the training examples is also scored
+sentence by sentence; chosen before measuring, as "longer than nearly every example"."""
 MODEL_FILE = "model.npz"
 META_FILE = "meta.json"
 
@@ -148,6 +155,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         calibration: Calibration | None = None,
         reference: np.ndarray | None = None,
         reference_classes: np.ndarray | None = None,
+        long_message_words: float = 0.0,
     ) -> None:
         """Create the component (untrained unless ``model`` is given).
 
@@ -162,6 +170,8 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 features, for the similarity score.
             reference_classes: shape ``[n]``, each reference row's index in the model's
                 classes.
+            long_message_words: a message of more words is also scored sentence by
+                sentence (:data:`LONG_MESSAGE_QUANTILE` of the training examples' lengths).
 
         Raises:
             InvalidConfigException: an in-scope loss budget or out-of-scope share outside
@@ -189,6 +199,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         self.calibration = calibration or Calibration(0.0, 1.0, simulated_oos=False)
         self.reference = reference
         self.reference_classes = reference_classes
+        self.long_message_words = long_message_words
         self._serving: _Serving | None = None
 
     @classmethod
@@ -258,6 +269,8 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         self.reference_classes = np.array(
             [index[name] for name, keep in zip(labels, in_scope) if keep], dtype=np.int32
         )
+        lengths = [len(str(e.get(TEXT)).split()) for e in examples]
+        self.long_message_words = float(np.quantile(lengths, LONG_MESSAGE_QUANTILE))
         self._serving = None
         self.persist()
         return self._resource
@@ -283,6 +296,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 "similarity_weight": self.calibration.similarity_weight,
                 "cv_in_scope_accuracy": self.calibration.cv_in_scope_accuracy,
                 "cv_oos_recall": self.calibration.cv_oos_recall,
+                "long_message_words": self.long_message_words,
             }
             (directory / META_FILE).write_text(json.dumps(meta, indent=1))
 
@@ -335,6 +349,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             calibration=calibration,
             reference=reference,
             reference_classes=reference_classes,
+            long_message_words=float(meta.get("long_message_words", 0.0)),
         )
 
     def _reference(self) -> np.ndarray:
@@ -366,13 +381,17 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         """
         if self.model is None:
             raise RuntimeError("IntentClassifier is not trained")
-        x = self._matrix(messages)
+        return self._design_scores(self._matrix(messages))
+
+    def _design_scores(self, x: Design) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_scores` of the rows of a design matrix (the model is trained)."""
+        assert self.model is not None
         probabilities = softmax(self.model.logits(x), self.calibration.temperature)
         if self.calibration.similarity_weight == 0:
-            return probabilities, np.ones(len(messages), dtype=np.float32)
+            return probabilities, np.ones(len(x), dtype=np.float32)
         serving = self._serving_arrays()
         if not len(serving.in_columns):
-            return probabilities, np.ones(len(messages), dtype=np.float32)
+            return probabilities, np.ones(len(x), dtype=np.float32)
         predicted = serving.in_columns[probabilities[:, serving.in_columns].argmax(axis=1)]
         similarity = nearest_similarity(
             serving.reference,
@@ -382,6 +401,57 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             int(self._config["neighbours"]),
         )
         return probabilities, similarity
+
+    def _open_scores(self, probabilities: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+        """Open-set score ``[n]`` of rows of calibrated probabilities and similarities."""
+        in_columns = self._serving_arrays().in_columns
+        if not len(in_columns):
+            return np.zeros(len(probabilities), dtype=np.float32)
+        best_in_scope = probabilities[:, in_columns].max(axis=1)
+        return open_set_score(best_in_scope, similarity, self.calibration.similarity_weight)
+
+    def _sentence_rows(self, x: Design, row: int, segments: SegmentFeatures) -> Design | None:
+        """Row ``row`` of ``x`` once per sentence, its ``segments.origin`` dense block
+        replaced by that sentence's embedding (same normalisation and weight as in
+        :func:`~bot.nlu.features.feature_matrix`); ``None`` when the layout has no such
+        dense block of that width."""
+        assert self.layout is not None
+        column = 0
+        for origin, width, is_dense in zip(
+            self.layout.origins, self.layout.widths, self.layout.dense
+        ):
+            if is_dense and origin == segments.origin and segments.vectors.shape[1] == width:
+                n = len(segments.vectors)
+                dense = np.repeat(x.dense[row : row + 1], n, axis=0)
+                norms = np.linalg.norm(segments.vectors, axis=1, keepdims=True)
+                scale = float(self._config["dense_weight"]) / np.maximum(norms, 1e-12)
+                dense[:, column : column + width] = segments.vectors * scale
+                return Design(dense=dense, sparse=x.sparse[[row] * n])
+            column += width if is_dense else 0
+        return None
+
+    def _best_sentences(
+        self, messages: list[Message], x: Design, probabilities: np.ndarray, similarity: np.ndarray
+    ) -> None:
+        """Where a long message's sentence scores higher than the whole message (open-set
+        score), use that sentence's probabilities and similarity (rows updated in place).
+
+        Long: more words than ``long_message_words``, so that a message as long as the
+        training examples (a request in two short sentences) is read whole as they were."""
+        scores = self._open_scores(probabilities, similarity)
+        for row, message in enumerate(messages):
+            segments = message.get(SEGMENT_FEATURES)
+            long = len(str(message.get(TEXT)).split()) > self.long_message_words
+            if not isinstance(segments, SegmentFeatures) or not long:
+                continue
+            rows = self._sentence_rows(x, row, segments)
+            if rows is None:
+                continue
+            p, s = self._design_scores(rows)
+            candidate = self._open_scores(p, s)
+            best = int(candidate.argmax())
+            if candidate[best] > scores[row]:
+                probabilities[row], similarity[row] = p[best], s[best]
 
     def _serving_arrays(self) -> _Serving:
         """The arrays every parse needs, built once per trained or loaded model."""
@@ -448,7 +518,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 message.set(INTENT_RANKING_KEY, [top], add_to_output=True)
         if not featured:
             return messages
-        probabilities, similarity = self._scores(featured)
+        x = self._matrix(featured)
+        probabilities, similarity = self._design_scores(x)
+        self._best_sentences(featured, x, probabilities, similarity)
         for message, row, near in zip(featured, probabilities, similarity):
             top, ranking = self._ranking(row, float(near))
             message.set(INTENT, top, add_to_output=True)

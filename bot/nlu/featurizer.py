@@ -8,6 +8,7 @@ Use it in ``config.yml`` after a tokenizer::
       engine: ctranslate2        # or torch
       threads: 1
       pooling_layers: [2, 3, 4, 5, 6]   # [] = the model's own sentence embedding
+      segments: true             # also embed each sentence of a long message
 
 Per message attribute it adds the model's sentence embedding as the sentence feature
 (shape ``[1, dim]``; with ``pooling_layers``, the normalised token means of those hidden
@@ -16,6 +17,8 @@ layers side by side, shape ``[1, len(pooling_layers) * dim]``, see
 requires, one contextual vector per Rasa token as the sequence feature (shape
 ``[n_tokens, dim]``: the mean of the word pieces overlapping the token), following
 ``LanguageModelFeaturizer`` in ``rasa/nlu/featurizers/dense_featurizer/lm_featurizer.py``.
+With ``segments`` (the default), an incoming message of several sentences also gets each
+sentence's embedding (:mod:`bot.nlu.segments`) for the intent classifier.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -45,6 +49,7 @@ from bot.nlu.embedding_model import (
     load_fast_encoder,
     load_model,
 )
+from bot.nlu.segments import SEGMENT_FEATURES, SegmentFeatures, sentences
 from bot.nlu.spelling import CORRECTED_TEXT
 
 logger = logging.getLogger(__name__)
@@ -89,6 +94,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             "engine": "ctranslate2",
             "threads": None,
             "pooling_layers": [],
+            "segments": True,
         }
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
@@ -103,6 +109,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._batch_size = int(config["batch_size"])
         self._cache_size = int(config["cache_size"])
         self._layers = tuple(int(i) for i in config["pooling_layers"])
+        self._segments = bool(config["segments"])
         self._model = load_model(self._model_path, config["threads"])
         self._fast = None
         if config["engine"] == "ctranslate2" and not self._layers:
@@ -165,8 +172,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _featurize(self, messages: list[Message], attributes: list[str]) -> None:
-        """Add sentence and sequence features for ``attributes`` to ``messages`` in place."""
+    def _featurize(
+        self, messages: list[Message], attributes: list[str], segments: bool = False
+    ) -> None:
+        """Add sentence and sequence features for ``attributes`` to ``messages`` in place;
+        with ``segments``, also :class:`~bot.nlu.segments.SegmentFeatures` of the text."""
         jobs = [
             (message, attribute, message.get(attribute), message.get(TOKENS_NAMES[attribute]))
             for message in messages
@@ -178,7 +188,16 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             for message, attribute, _, _ in jobs
             if attribute == TEXT and isinstance(message.get(CORRECTED_TEXT), str)
         }
-        encoded = self._encode_all([text for _, _, text, _ in jobs] + list(corrected.values()))
+        split = {
+            id(message): sentences(corrected.get(id(message), text))
+            for message, attribute, text, _ in jobs
+            if segments and attribute == TEXT
+        }
+        encoded = self._encode_all(
+            [text for _, _, text, _ in jobs]
+            + list(corrected.values())
+            + [part for parts in split.values() for part in parts]
+        )
         for message, attribute, text, tokens in jobs:
             vectors = encoded[text]
             sequence = align_to_tokens(vectors, [(t.start, t.end) for t in tokens])
@@ -186,6 +205,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             # reads the typo-corrected text when the SpellingCorrector found one.
             sentence = encoded[corrected[id(message)]] if id(message) in corrected else vectors
             self.add_features_to_message(sequence, sentence.sentence[None, :], attribute, message)
+            if split.get(id(message)) and attribute == TEXT:
+                vectors = np.stack([encoded[part].sentence for part in split[id(message)]])
+                message.set(
+                    SEGMENT_FEATURES,
+                    SegmentFeatures(self._identifier, vectors.astype(np.float32)),
+                )
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Featurize every training example (all dense attributes), batched.
@@ -208,5 +233,5 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         Returns:
             The same messages, with features added in place.
         """
-        self._featurize(messages, DENSE_FEATURIZABLE_ATTRIBUTES)
+        self._featurize(messages, DENSE_FEATURIZABLE_ATTRIBUTES, self._segments)
         return messages

@@ -2,7 +2,8 @@
 
 The action ``action_product_search`` (``actions/search.py``) calls
 :func:`product_search_reply`; the reply is a short text plus a ``product_cards`` JSON
-payload (shape in ``bot/search/README.md``) that channels render as cards.
+payload (:class:`bot.support.messages.ProductCards`, shape in ``bot/search/README.md``) that
+channels render as cards.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from bot.search.documents import categories
 from bot.search.relevance import RELEVANCE_FLOOR, relevance
 from bot.search.service import SearchService
 from bot.search.types import MAX_QUERY_CHARS, InvalidQueryError, SearchFilters, SearchHit
-from bot.support.language import ENGLISH_ONLY, is_foreign
+from bot.search.wording import ASK_WHAT, nothing_found, products_found
+from bot.support.language import is_foreign
+from bot.support.messages import CARDS_TYPE, ProductCards
+from bot.support.wording import ENGLISH_ONLY
 
 CARD_COUNT = 3
 """Products shown in one answer."""
-CARDS_TYPE = "product_cards"
-NOTHING_ECHO_CHARS = 80
-"""Longest part of the customer's query repeated in "I found nothing for ..."."""
 
 _NUMBER = r"\d+(?:[.,]\d{3})*(?:\.\d+)?"
 _PRICE_PHRASE = re.compile(
@@ -192,19 +193,13 @@ def audience_categories(
     return own or tuple(named)
 
 
-def shop_categories(known: Sequence[str]) -> str:
-    """The catalogue's categories in words ("beauty, fragrances, ... and womens shoes")."""
-    names = sorted(c.replace("-", " ") for c in known)
-    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
-
-
 @dataclass(frozen=True)
 class ChatReply:
     """What the bot says: ``text`` for text-only channels (with the product list),
     ``payload`` for card-capable ones, which show :attr:`intro` beside the cards."""
 
     text: str
-    payload: dict[str, object] | None = None
+    payload: ProductCards | None = None
     products: list[SearchHit] = field(default_factory=list)
 
     @property
@@ -212,10 +207,6 @@ class ChatReply:
         """The text without the product list (its first line) when there are cards, so a
         channel showing the cards does not show the products twice; else the text."""
         return self.text.splitlines()[0] if self.payload else self.text
-
-
-def _stock_words(stock: int) -> str:
-    return f"in stock ({stock} left)" if stock > 0 else "out of stock"
 
 
 def product_search_reply(
@@ -263,17 +254,10 @@ def product_search_reply(
     try:
         hits = service.search(query, k=CARD_COUNT, mode="hybrid", filters=filters)
     except InvalidQueryError:
-        return ChatReply("Tell me what you are looking for, for example 'a red dress under $50'.")
-    limit = f" under ${price:,.2f}" if price is not None else ""
+        return ChatReply(ASK_WHAT)
     if not hits or relevance(service, query, filters) < RELEVANCE_FLOOR:
-        shown = " ".join(wanted.split())[:NOTHING_ECHO_CHARS]
-        return ChatReply(
-            f"I found nothing for \"{shown}\"{limit}. The shop sells "
-            f"{shop_categories(known)}."
-        )
-    lines = [f"Here is what I found{limit}:"]
-    lines += [f"{h.rank}. {h.title} - ${h.price:,.2f}, {_stock_words(h.stock)}" for h in hits]
-    payload = {
+        return ChatReply(nothing_found(wanted, price, known))
+    payload: ProductCards = {
         "type": CARDS_TYPE,
         "products": [
             {
@@ -289,4 +273,4 @@ def product_search_reply(
             for h in hits
         ],
     }
-    return ChatReply("\n".join(lines), payload, hits)
+    return ChatReply(products_found(hits, price), payload, hits)

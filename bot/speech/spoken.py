@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from bot.speech.wording import LINK_WORDS, choices
+from bot.support.messages import BotMessage
 
 _URL = re.compile(r"https?://\S+")
 _MARKUP = re.compile(r"[*_`#>\[\]]")
 
 
-def spoken_text(messages: list[dict[str, Any]]) -> str:
+def spoken_text(messages: list[BotMessage]) -> str:
     """The words a caller hears for ``messages``.
 
     Text is kept (links become "the link in our chat", Markdown marks are dropped); buttons
@@ -27,11 +29,11 @@ def spoken_text(messages: list[dict[str, Any]]) -> str:
     for message in messages:
         text = message.get("text")
         if text:
-            parts.append(_sentence(_MARKUP.sub("", _URL.sub("the link in our chat", text))))
+            parts.append(_sentence(_MARKUP.sub("", _URL.sub(LINK_WORDS, text))))
         titles = [str(b.get("title", "")).strip() for b in message.get("buttons") or []]
         titles = [t for t in titles if t]
         if titles:
-            parts.append("You can say: " + ", or ".join(titles) + ".")
+            parts.append(choices(titles))
     return " ".join(p for p in parts if p)
 
 

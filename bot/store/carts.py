@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -45,11 +46,30 @@ class CartView:
     total: Decimal
 
 
+@dataclass(frozen=True)
+class CartFix:
+    """One change :func:`repair_cart` made (the customer's words for it are in
+    :func:`bot.support.wording.cart_fix`).
+
+    Attributes:
+        kind: ``added`` (a lost item was added), ``removed`` (a line without enough stock
+            was removed) or ``repriced`` (a stale unit price was set to the catalogue's).
+        title: the product's title.
+        old_price, new_price: the unit price before and after, in dollars (``repriced``
+            only).
+    """
+
+    kind: Literal["added", "removed", "repriced"]
+    title: str
+    old_price: Decimal | None = None
+    new_price: Decimal | None = None
+
+
 @dataclass
 class CartRepair:
-    """What :func:`repair_cart` changed, one human-readable sentence per fix."""
+    """What :func:`repair_cart` changed, one :class:`CartFix` per fix."""
 
-    fixes: list[str] = field(default_factory=list)
+    fixes: list[CartFix] = field(default_factory=list)
 
 
 def get_cart(session: Session, customer_id: int) -> Cart | None:
@@ -147,18 +167,16 @@ def repair_cart(session: Session, customer_id: int) -> CartRepair:
         product = session.get(Product, event.product_id)
         cart.items.append(CartItem(product_id=product.id, quantity=event.quantity,
                                    unit_price=product.price))
-        repair.fixes.append(f"added the missing {product.title}")
+        repair.fixes.append(CartFix("added", product.title))
     for item in list(cart.items):
         product = item.product or session.get(Product, item.product_id)
         if product.stock < item.quantity:
             if _remove_line(session, item):
-                repair.fixes.append(f"removed {product.title}, which is out of stock")
+                repair.fixes.append(CartFix("removed", product.title))
             session.expire(cart, ["items"])
         elif Decimal(item.unit_price).quantize(CENT) != Decimal(product.price).quantize(CENT):
-            repair.fixes.append(
-                f"corrected the price of {product.title} from ${Decimal(item.unit_price):.2f}"
-                f" to ${Decimal(product.price):.2f}"
-            )
+            repair.fixes.append(CartFix("repriced", product.title, Decimal(item.unit_price),
+                                        Decimal(product.price)))
             item.unit_price = product.price
     session.flush()
     return repair

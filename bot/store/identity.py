@@ -1,5 +1,5 @@
-"""Identity records in the shop database: demo logins, used token ids, failed look-ups,
-Telegram account links."""
+"""Identity records in the shop database: demo logins, used token ids, revoked sign-ins,
+failed look-ups, Telegram account links."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.store.db import insert_once
 from bot.store.models import (
     Customer,
     LookupFailure,
+    RevokedSignIn,
     TelegramAccount,
     TelegramLink,
     UsedToken,
@@ -48,6 +49,38 @@ def consume_token_id(session: Session, token_id: str, expires_at: int) -> bool:
     expiry = datetime.utcfromtimestamp(expires_at)
     return insert_once(session, UsedToken.__table__,
                        {"token_id": token_id, "expires_at": expiry}, ["token_id"])
+
+
+REVOCATION_KEPT = timedelta(minutes=20)
+"""How long a revocation is kept: longer than any identity token lives (15 minutes,
+``bot.identity.tokens.MAX_LIFETIME_S``, plus its clock-skew leeway), so every token it
+voids has expired before the row goes."""
+
+
+def revoke_sign_in(session: Session, conversation_id: str) -> None:
+    """Void every identity token of ``conversation_id`` issued up to now (the shop signed
+    the customer out); tokens minted later for the conversation are valid again.
+
+    Args:
+        session: an open session (the write joins its transaction).
+        conversation_id: the conversation (the tokens' ``sid``), at most 64 characters.
+    """
+    now = utcnow()
+    session.execute(delete(RevokedSignIn).where(RevokedSignIn.revoked_at < now - REVOCATION_KEPT))
+    row = session.get(RevokedSignIn, conversation_id[:64])
+    if row is None:
+        session.add(RevokedSignIn(conversation_id=conversation_id[:64], revoked_at=now))
+    else:
+        row.revoked_at = now
+
+
+def sign_in_revoked(session: Session, conversation_id: str, issued_at: int) -> bool:
+    """Whether a token of ``conversation_id`` issued at ``issued_at`` (Unix seconds, the
+    token's ``iat``) was revoked by :func:`revoke_sign_in`.  ``iat`` has whole seconds, so a
+    token issued in the second of the revocation counts as revoked."""
+    revoked_at = session.scalar(select(RevokedSignIn.revoked_at).where(
+        RevokedSignIn.conversation_id == conversation_id[:64]))
+    return revoked_at is not None and datetime.utcfromtimestamp(issued_at) <= revoked_at
 
 
 def lookup_blocked(session: Session, keys: list[str], limit: int) -> bool:

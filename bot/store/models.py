@@ -259,6 +259,27 @@ class UsedToken(Base):
     expires_at = Column(DateTime, nullable=False, index=True)
 
 
+class RevokedSignIn(Base):
+    """A conversation whose identity tokens issued up to ``revoked_at`` are void (the shop
+    signed its customer out); kept until every such token has expired."""
+
+    __tablename__ = "revoked_sign_ins"
+    conversation_id = Column(String(64), primary_key=True)
+    revoked_at = Column(DateTime, nullable=False, index=True)
+
+
+class CustomerPhone(Base):
+    """A phone number a signed-in customer registered, with the PIN a call from it must key
+    in before the call counts as theirs (caller ID alone can be spoofed)."""
+
+    __tablename__ = "customer_phones"
+    phone = Column(String(16), primary_key=True)
+    """E.164, e.g. ``+447700900123``."""
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, unique=True)
+    pin_hash = Column(String(200), nullable=False)
+    registered_at = Column(DateTime, nullable=False, default=utcnow)
+
+
 class TelegramLink(Base):
     """A one-time Telegram deep-link token (``/start <token>``) that links a chat to a
     customer; usable once, until it expires."""

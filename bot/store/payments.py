@@ -1,4 +1,4 @@
-"""Payment attempts, decline explanations, accepted methods and double-charge detection."""
+"""Payment attempts (with their decline codes), accepted methods and double-charge detection."""
 
 from __future__ import annotations
 
@@ -10,25 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Customer, Payment, PaymentMethod
-
-DECLINE_EXPLANATIONS: dict[str, str] = {
-    "insufficient_funds": (
-        "your bank declined it because there were not enough funds on the card. "
-        "You can try another card or payment method, or try again once funds are available."
-    ),
-    "expired_card": (
-        "the card has expired. Please update the expiry date or use another card."
-    ),
-    "authentication_failed": (
-        "the 3-D Secure check with your bank did not complete (the confirmation in your "
-        "banking app or the SMS code failed or timed out). Please try again and approve "
-        "the payment when your bank asks."
-    ),
-    "method_not_available": (
-        "that payment method is not offered in your country."
-    ),
-}
-"""Plain-words reasons for the decline codes in :class:`bot.store.models.Payment`."""
 
 DOUBLE_CHARGE_WINDOW = timedelta(minutes=30)
 """Two successful payments of the same amount for one order within this window count as
@@ -56,13 +37,6 @@ def recent_payments(session: Session, customer_id: int, limit: int = 3) -> list[
     ).all()
     return [PaymentAttempt(p.id, p.method, Decimal(p.amount).quantize(Decimal("0.01")),
                            p.status, p.decline_code, p.created_at, p.order_id) for p in rows]
-
-
-def explain_decline(code: str | None) -> str:
-    """Plain-words reason for a decline code (a generic one for unknown codes)."""
-    return DECLINE_EXPLANATIONS.get(
-        code or "", "the payment was declined by the payment provider."
-    )
 
 
 def methods_for_country(session: Session, country: str | None) -> list[str]:

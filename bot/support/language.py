@@ -1,13 +1,11 @@
 """Is a message in English? Touchline understands English only; a message that plainly is
-not gets "I only understand English for now" instead of a guess (issue #13)."""
+not gets "I only understand English for now" (:data:`bot.support.wording.ENGLISH_ONLY`)
+instead of a guess (issue #13)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-
-ENGLISH_ONLY = "Sorry, I only understand English for now. Could you ask me in English?"
-"""What a customer writing in another language hears."""
 
 FOREIGN_WORDS = frozenset({
     # Spanish

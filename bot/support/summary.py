@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from bot.privacy import redactor
 from bot.support.display import displayed_text
+from bot.support.wording import money
 
 MAX_TURNS = 20
 MAX_CHARS_PER_TURN = 300
@@ -43,3 +45,9 @@ def conversation_summary(events: Iterable[dict[str, Any]], max_turns: int = MAX_
             flat = redact(" ".join(str(text).split()))[:MAX_CHARS_PER_TURN]
             lines.append(f"{who}: {flat}")
     return "\n".join(lines[-max_turns:]) or "(no messages)"
+
+
+def double_charge_summary(amount: Decimal, order_number: str, summary: str) -> str:
+    """A refund ticket's summary: the duplicate charge (``amount`` in dollars, twice, for
+    order ``order_number``) above the conversation ``summary``."""
+    return f"Duplicate charge: two payments of {money(amount)} for order {order_number}.\n{summary}"

@@ -10,11 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
+from bot.identity.revocation import is_revoked
 from bot.identity.tokens import IdentityKeys, verify
 from bot.kicks import predictor
 from bot.kicks.predictor import KickPredictor
 from bot.store.db import session_scope
+from bot.store.phones import check_pin, is_registered
 from bot.store.tickets import open_ticket
+from bot.support.messages import CARDS_TYPE
 from tests.live_http import serve
 
 
@@ -125,6 +128,15 @@ def test_demo_page_refuses_a_malformed_host_header(db_url, env):
     ]
 
 
+def test_widget_script_gets_the_card_type_from_the_one_python_definition(db_url, env):
+    served = client(env).get("/widget.js")
+    assert served.status_code == 200 and "javascript" in served.headers["content-type"]
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert f'const CARDS_TYPE = "{CARDS_TYPE}";' in served.text
+    assert "{{" not in served.text  # every placeholder is filled in
+    assert served.text.count(CARDS_TYPE) == 1  # the page names the type nowhere else
+
+
 def test_demo_login_mints_identity_tokens_only_with_a_secret(db_url, env):
     env.unset("TOUCHLINE_IDENTITY_SECRET")
     bob = {"email": "bob@example.com", "password": "bob-demo"}
@@ -146,6 +158,39 @@ def test_demo_login_mints_identity_tokens_only_with_a_secret(db_url, env):
     c.post("/demo/logout")
     assert "data-identity-token" not in c.get("/").text
 
+
+def test_demo_logout_revokes_the_logins_identity_tokens(db_url, env):
+    secret = "demo-identity-secret-for-tests-0123456789"
+    env.set("TOUCHLINE_IDENTITY_SECRET", secret)
+    c = client(env)
+    token = c.post("/demo/login", json={"email": "bob@example.com", "password": "bob-demo"}
+                   ).json()["token"]
+    identity = verify(token, IdentityKeys(secret=secret))
+    assert not is_revoked(identity)
+    c.post("/demo/logout")
+    assert is_revoked(identity)
+    assert c.post("/demo/logout").status_code == 200  # no login: nothing to revoke
+
+
+
+def test_a_signed_in_customer_registers_a_phone_number_and_pin(db_url, env):
+    env.set("TOUCHLINE_IDENTITY_SECRET", "demo-identity-secret-for-tests-0123456789")
+    c = client(env)
+    good = {"phone": "+44 7700 900123", "pin": "4862"}
+    assert c.post("/demo/phone", json=good).status_code == 401
+    assert c.delete("/demo/phone").status_code == 401
+    c.post("/demo/login", json={"email": "bob@example.com", "password": "bob-demo"})
+    for bad in ({"phone": "07700 900123", "pin": "4862"}, {"phone": "+447700900123",
+                "pin": "1234"}, {"phone": "+447700900123", "pin": "12ab"},
+                {"phone": "+44" * 200, "pin": "4862"}, {"phone": "+447700900123"}):
+        r = c.post("/demo/phone", json=bad)
+        assert r.status_code == 422, (bad, r.text)
+    assert c.post("/demo/phone", json=good).json() == {"phone": "+447700900123"}
+    with session_scope(db_url) as session:
+        assert check_pin(session, "+447700900123", "4862", attempts=5) is not None
+    assert c.delete("/demo/phone").json() == {"removed": True}
+    with session_scope(db_url) as session:
+        assert not is_registered(session, "+447700900123")
 
 
 def test_telegram_link_needs_a_login_and_is_a_deep_link(db_url, env):

@@ -24,24 +24,20 @@ from bot.store.models import TelegramButton, TelegramSeenUpdate
 from bot.store.schema import upgrade
 from bot.store.tickets import open_ticket
 from bot.support.wording import APOLOGY
-from connectors.telegram import (
-    ALLOWED_UPDATES,
-    EXPIRED_BUTTON,
-    MEDIA_REPLY,
-    TelegramInput,
-    TelegramSettings,
-)
+from connectors.telegram import ALLOWED_UPDATES, TelegramInput, TelegramSettings
 from connectors.telegram_inbound import Inbound, read_update
 from connectors.telegram_outbound import MAX_TEXT, send_messages, utf16_len
 from connectors.telegram_store import first_delivery, resolve_button, store_buttons
-from connectors.telegram_voice import (
+from connectors.telegram_voice import MAX_VOICE_BYTES
+from connectors.wording import (
     DOWNLOAD_FAILED_REPLY,
-    MAX_VOICE_BYTES,
+    EXPIRED_BUTTON,
+    MEDIA_REPLY,
+    NOT_HEARD,
     TOO_LONG_REPLY,
     UNREADABLE_REPLY,
     VOICE_UNAVAILABLE_REPLY,
 )
-from connectors.voice_turn import NOT_HEARD
 from testing import telegram_updates as u
 from testing.fake_telegram import BOT_ID, TOKEN, USERNAME, FakeBotApi
 from tests.connectors.voice_notes import heard, silent_ogg, spoken_ogg, words

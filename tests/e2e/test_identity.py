@@ -18,6 +18,7 @@ import pytest
 from bot.identity.metadata import VERIFIED_CUSTOMER
 from bot.store import customers
 from bot.store.db import session_scope
+from bot.store.identity import revoke_sign_in
 from testing.sio_client import Tab, run
 from testing.stack import Stack, texts
 
@@ -131,23 +132,96 @@ def test_a_replayed_token_is_refused_on_a_new_connection(stack):
     assert reason == "replayed" and BOB_CART in reply
 
 
-def test_an_expired_token_ends_the_signed_in_chat(stack):
+def anonymous_turn(stack: Stack, session_id: str) -> dict:
+    """The one user event of ``session_id``, checked to be anonymous."""
+    [user] = [e for e in stack.tracker(session_id)["events"] if e["event"] == "user"]
+    assert VERIFIED_CUSTOMER not in (user.get("metadata") or {})
+    return user
+
+
+def test_an_expired_sign_in_carries_on_as_a_guest(stack):
+    """At expiry the socket is moved to a new anonymous session and told so; the next
+    message is anonymous (the bot asks to sign in), and the resume token is refused."""
     token = stack.customer_token("bob", "idn-expire", ttl_s=3)
 
-    async def main() -> tuple[str, float, str]:
+    async def main() -> tuple[str, float, dict, dict, str, str]:
         tab, confirm = await Tab.open(stack, {"identity": token})
         reply = await say(tab, "my cart is broken")
-        await tab.next("identity_expired", timeout=20)
+        ended = await tab.next("identity_expired", timeout=20)
         expired_at = time.time()
-        await tab.next("disconnect", timeout=5)
+        guest = await tab.next("session_confirm")
+        after = await say(tab, "my cart is broken")
         await tab.ws.close()
         await asyncio.sleep(max(confirm["expires_at"] + 6 - time.time(), 0))
         late = await Tab.connect(stack)
         await late.emit("session_request", {"resume": confirm["resume"]})
-        return reply, expired_at - confirm["expires_at"], await refused(late)
+        return (reply, expired_at - confirm["expires_at"], ended, guest, after,
+                await refused(late))
 
-    reply, late_by, reason = run(main())
-    assert BOB_CART in reply and -1 < late_by < 3 and reason == "expired"
+    reply, late_by, ended, guest, after, reason = run(main())
+    assert BOB_CART in reply and -1 < late_by < 3 and ended == {"reason": "expired"}
+    assert guest["resumed"] is False and guest["session_id"] != "idn-expire"
+    assert "customer" not in guest and guest["history"] == []
+    assert SIGN_IN in after and BOB_CART not in after and reason == "expired"
+    anonymous_turn(stack, guest["session_id"])
+    users = [e for e in stack.tracker("idn-expire")["events"] if e["event"] == "user"]
+    assert len(users) == 1
+
+
+def test_a_sign_in_the_shop_revokes_mid_chat_makes_the_next_message_anonymous(stack):
+    """The shop's logout (:func:`bot.store.identity.revoke_sign_in`) ends an open chat's
+    sign-in at its next message, which is answered as a guest's; the resume token, a
+    refresh with an earlier token and a REST message with one are refused."""
+    earlier = stack.customer_token("bob", "idn-revoke")
+    token = stack.customer_token("bob", "idn-revoke")
+
+    async def main() -> tuple[str, str, dict, dict, dict, str]:
+        tab, confirm = await Tab.open(stack, {"identity": token})
+        before = await say(tab, "my cart is broken")
+        with session_scope(stack.env["DATABASE_URL"]) as session:
+            revoke_sign_in(session, "idn-revoke")
+        after = await say(tab, "my cart is broken")
+        ended = await tab.next("identity_expired")
+        guest = await tab.next("session_confirm")
+        refresh = await tab.ack(await tab.request("identity_refresh", {"identity": earlier}))
+        await tab.ws.close()
+        late = await Tab.connect(stack)
+        await late.emit("session_request", {"resume": confirm["resume"]})
+        return before, after, ended, guest, refresh, await refused(late)
+
+    before, after, ended, guest, refresh, reason = run(main())
+    assert BOB_CART in before
+    assert SIGN_IN in after and BOB_CART not in after and ended == {"reason": "revoked"}
+    assert guest["resumed"] is False and guest["session_id"] != "idn-revoke"
+    assert refresh["status"] == "refused" and reason == "revoked"
+    anonymous_turn(stack, guest["session_id"])
+    r = httpx.post(f"{stack.url}/webhooks/rest/webhook", json={
+        "sender": "idn-revoke", "message": "my cart is broken",
+        "metadata": {"customer_token": earlier}})
+    assert r.status_code == 401 and "revoked" in r.json()["error"]
+
+
+def test_malformed_and_oversized_identity_and_resume_tokens_are_refused(stack):
+    """Hostile tokens (not strings, not JWTs, 100 kB) get ``identity_refused`` and the
+    channel carries on serving a well-formed sign-in."""
+    junk: list[object] = [{"alg": "none"}, 12345, [token_part := "a.b.c"], "",
+                          "x" * 100_000, token_part, "eyJhbGciOiJub25lIn0.e30."]
+
+    async def main() -> tuple[list[str], str]:
+        reasons = []
+        for bad in junk:
+            for kind in ("identity", "resume"):
+                tab = await Tab.connect(stack)
+                await tab.emit("session_request", {kind: bad})
+                reasons.append(await refused(tab))
+        tab, _ = await Tab.open(stack, {"identity": stack.customer_token("bob", "idn-junk")})
+        reply = await say(tab, "my cart is broken")
+        await tab.ws.close()
+        return reasons, reply
+
+    reasons, reply = run(main())
+    assert set(reasons) == {"invalid"} and len(reasons) == 2 * len(junk)
+    assert BOB_CART in reply
 
 
 def test_a_refreshed_identity_keeps_the_chat_open(stack):

@@ -21,10 +21,16 @@ from bot.store.db import session_scope
 from bot.store.identity import create_telegram_link
 from bot.store.models import TelegramAccount, TelegramLink, TelegramSeenUpdate, Ticket
 from bot.store.tickets import close_ticket
-from connectors.telegram import MEDIA_REPLY, SECRET_HEADER
-from connectors.telegram_identity import BAD_LINK, GROUP_LINK, UNLINKED
-from connectors.telegram_voice import TOO_LONG_REPLY, UNREADABLE_REPLY
-from connectors.voice_turn import NOT_HEARD
+from connectors.telegram import SECRET_HEADER
+from connectors.wording import (
+    BAD_LINK,
+    GROUP_LINK,
+    MEDIA_REPLY,
+    NOT_HEARD,
+    TOO_LONG_REPLY,
+    UNLINKED,
+    UNREADABLE_REPLY,
+)
 from testing import telegram_updates as u
 from testing.fake_telegram import BOT_ID, TOKEN, USERNAME, Call, FakeBotApi
 from testing.stack import Stack, stack_env

@@ -25,10 +25,10 @@ from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
 from bot.store import customers
 from bot.store.db import session_scope
+from bot.store.phones import register_phone
 from connectors.sessions import SessionSigner
 from connectors.voice import CALL_STREAM
-from connectors.voice_call import GOODBYE, REPROMPT
-from connectors.voice_turn import NOT_HEARD
+from connectors.wording import GOODBYE, NOT_HEARD, PIN_OK, PIN_PROMPT, PIN_WRONG, REPROMPT
 from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
 from testing.twilio_caller import TwilioCaller
@@ -435,3 +435,75 @@ def test_an_utterance_with_nothing_said_asks_again_without_a_turn(voice):
 def test_bad_utterances_get_clear_errors(voice, body, params, status, error):
     r = post_utterance(voice, body, **params)
     assert r.status_code == status and error in r.json()["error"]
+
+
+# ---- a registered caller and the PIN (connectors/voice_call.py, bot/identity/phone.py) ------
+
+
+async def press(c: TwilioCaller, keys: str) -> float:
+    """Key ``keys`` on the phone (one ``dtmf`` message each, as Twilio sends them on a
+    bidirectional stream); returns when the last was sent."""
+    for key in keys:
+        await c.send({"event": "dtmf", "streamSid": f"MZ{c.call_sid}",
+                      "dtmf": {"track": "inbound_track", "digit": key}})
+    return time.perf_counter()
+
+
+async def spoken_reply(c: TwilioCaller, engines: SpeechEngines, text: str,
+                       after: float) -> list[str]:
+    """The words of what the gateway said after ``after``, once ``text`` was spoken."""
+    sentences = await asyncio.to_thread(lambda: len(list(engines.synthesizer.speak(text))))
+    end = (await c.wait_marks(sentences, after)).at
+    return heard(engines, c.audio(after=after, before=end + 0.01))
+
+
+def test_a_registered_caller_is_the_customer_only_after_keying_the_pin(voice, engines, spoken):
+    """Caller ID can be spoofed: a call from bob's registered number is offered the PIN
+    check and stays anonymous until the right PIN and ``#`` are keyed (a wrong one and
+    malformed key events change nothing); then its turns are bob's."""
+    with session_scope(voice.env["DATABASE_URL"]) as session:
+        bob = customers.by_sender(session, "bob").id
+        register_phone(session, bob, "+15550177", "73914862")
+
+    async def call() -> tuple[list[str], list[str], list[str]]:
+        async with caller(voice, "CApin", caller_id="+15550177") as c:
+            while not (said := await asyncio.to_thread(replies, voice, "voice:CApin")):
+                await asyncio.sleep(0.1)
+            greeting = said[0]
+            offer = await spoken_reply(c, engines, f"{greeting} {PIN_PROMPT}", 0.0)
+            for junk in ({"event": "dtmf"}, {"event": "dtmf", "dtmf": {"digit": "A"}},
+                         {"event": "dtmf", "dtmf": "1"}, {"event": "dtmf", "dtmf": {
+                             "digit": "12"}}):
+                await c.send(junk)
+            wrong = await spoken_reply(c, engines, PIN_WRONG, await press(c, "13572468#"))
+            end = await c.say(spoken)
+            await reply_sent(c, voice, engines, 1, after=end)
+            right = await spoken_reply(c, engines, PIN_OK, await press(c, "99*73914862#"))
+            end = await c.say(spoken)
+            await reply_sent(c, voice, engines, 2, after=end)
+            return offer, wrong, right
+
+    offer, wrong, right = asyncio.run(call())
+    assert {"pin", "hash"} <= set(offer) and "match" in wrong and "verified" in right
+    greet, anonymous, verified = user_events(voice, "voice:CApin")
+    assert VERIFIED_CUSTOMER not in greet["metadata"]
+    assert VERIFIED_CUSTOMER not in anonymous["metadata"]
+    assert verified["metadata"][VERIFIED_CUSTOMER] == bob
+    log = voice.log("rasa").read_text()
+    assert "73914862" not in log and "13572468" not in log and "caller verified by PIN" in log
+
+
+def test_an_unregistered_caller_is_not_asked_for_a_pin_and_keys_change_nothing(
+        voice, engines, spoken):
+    async def call() -> list[str]:
+        async with caller(voice, "CAnopin", caller_id="+15550188") as c:
+            greeting_end = await reply_sent(c, voice, engines, 0)
+            await press(c, "4862#")
+            end = await c.say(spoken)
+            await reply_sent(c, voice, engines, 1, after=end)
+            return heard(engines, c.audio(before=greeting_end + 0.01))
+
+    greeting = asyncio.run(call())
+    assert "pin" not in greeting
+    assert all(VERIFIED_CUSTOMER not in e["metadata"]
+               for e in user_events(voice, "voice:CAnopin"))

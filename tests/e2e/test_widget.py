@@ -21,6 +21,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from bot.store import customers
+from bot.store.db import session_scope
+from bot.store.identity import redeem_telegram_link
 from connectors.sessions import SessionSigner
 from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
@@ -333,6 +336,85 @@ def test_demo_login_signs_the_widget_in_and_logout_starts_anonymous(browser, sho
     assert "sign in" in tab.bot_texts()[-1]
     assert not any("Eyeshadow" in text for text in tab.bot_texts())
     tab.assert_clean()
+    context.close()
+
+
+def test_a_sign_in_revoked_elsewhere_turns_the_open_chat_into_a_guest_chat(browser, shop):
+    """Signed out through the shop in another tab (the login's tokens are revoked), the
+    open chat's next message is answered as a guest's, with a notice to sign in again; the
+    chat goes on (no reload)."""
+    context = browser.new_context()
+    tab = Widget(context, shop).open()
+    page = tab.page
+    page.fill("#login input[name=email]", "bob@example.com")
+    page.fill("#login input[name=password]", "bob-demo")
+    page.click("#sign-in")
+    page.wait_for_selector("#signed-in:has-text('Signed in as Bob Chen')")
+    tab.wait_status("")
+    tab.send("my cart is broken")
+    tab.wait_bots(1)
+    assert any("Eyeshadow Palette with Mirror" in text for text in tab.bot_texts())
+    assert context.request.post(f"{shop}/demo/logout").ok  # another tab of the shop
+    tab.send("my cart is broken")
+    page.wait_for_function(
+        "() => document.querySelector('#touchline-chat').shadowRoot"
+        ".querySelector('.notice') !== null", timeout=WAIT_MS)
+    tab.wait_bots(1)
+    notice = page.evaluate("() => document.querySelector('#touchline-chat').shadowRoot"
+                           ".querySelector('.notice').textContent")
+    assert "sign-in for this chat has ended" in notice and "sign in again" in notice
+    assert "sign in" in tab.bot_texts()[-1]
+    assert not any("Eyeshadow" in text for text in tab.bot_texts())
+    tab.send("thank you")  # the guest chat goes on
+    tab.wait_bots(2)
+    tab.assert_clean()
+    context.close()
+
+
+def test_demo_page_links_telegram_for_a_signed_in_customer(browser, shop, widget_stack):
+    """"Link Telegram" shows the one-time deep link and its code (as text), and the code
+    links a chat to the signed-in customer once; signed out, the button is gone."""
+    context = browser.new_context(viewport={"width": 1100, "height": 700})
+    page = context.new_page()
+    page.goto(shop)
+    assert page.locator("#telegram").is_hidden()
+    page.fill("#login input[name=email]", "bob@example.com")
+    page.fill("#login input[name=password]", "bob-demo")
+    page.click("#sign-in")
+    page.wait_for_selector("#signed-in:has-text('Signed in as Bob Chen')")
+    page.click("#telegram")
+    link = page.locator("#telegram-url")
+    link.wait_for()
+    url = link.text_content() or ""
+    match = re.fullmatch(r"https://t\.me/\w+\?start=([\w-]+)", url)
+    assert match and link.get_attribute("href") == url
+    code = match.group(1)
+    assert f"/start {code}" in (page.locator("#telegram-code").text_content() or "")
+    assert page.locator("#telegram-link a").count() == 1  # nothing else became markup
+    # The token is random: the README's image shows a fixed one, so that it is rewritten
+    # only when the page itself changes.
+    page.evaluate("""code => {
+        const example = "Ex4mple-0ne-T1me-C0de_abcdefghijk";
+        for (const id of ["telegram-url", "telegram-code"]) {
+            const el = document.getElementById(id);
+            el.textContent = el.textContent.replace(code, example);
+        }
+    }""", code)
+    save_screenshot(page, "demo-telegram-link.png")
+    with session_scope(widget_stack.env["DATABASE_URL"]) as session:
+        bob = customers.by_email(session, "bob@example.com").id
+        linked = redeem_telegram_link(session, code, 424242)
+        assert linked is not None and linked.id == bob
+        assert redeem_telegram_link(session, code, 434343) is None  # single use
+    page.click("#sign-out")
+    page.wait_for_selector("#sign-in:visible")
+    assert page.locator("#telegram").is_hidden() and page.locator("#telegram-link").is_hidden()
+    page.context.clear_cookies()  # a login that ended elsewhere: the page says so
+    page.evaluate("() => { for (const el of document.querySelectorAll('#telegram')) "
+                  "el.hidden = false; }")
+    page.click("#telegram")
+    page.wait_for_selector("#telegram-text:has-text('Please sign in again.')")
+    assert page.locator("#telegram-url").is_hidden()
     context.close()
 
 

@@ -7,7 +7,10 @@ session connected to different workers see each other's turns and every reply, o
 UNIX stream sockets or Redis (``connectors/pubsub.py``; 50 sessions of 3 tabs), each
 turn whole and in order even while both workers are busy, a message sent again through
 the other worker runs once, and long-polling is refused at once (the widget says so
-where WebSocket is blocked).  Which worker holds a connection is read from
+where WebSocket is blocked).  Signed-in widget chats hold on either worker: an identity
+token used on one worker is refused as a replay on the other (its ``jti`` is in the shared
+shop database), and a sign-in that expires or that the shop revokes ends at the next
+message on whichever worker the tab sits.  Which worker holds a connection is read from
 the kernel's socket table (psutil), so each test really crosses workers.
 """
 
@@ -23,8 +26,12 @@ import httpx
 import psutil
 import pytest
 
+from bot.store.db import session_scope
+from bot.store.identity import revoke_sign_in
 from testing.sio_client import Tab, run, turns
 from testing.stack import Stack, free_port, stack_env
+from tests.e2e.test_identity import BOB_CART, SIGN_IN, anonymous_turn, refused
+from tests.e2e.test_identity import say as say_in_tab
 from tests.e2e.test_widget import BLOCK_WEBSOCKET, Widget
 from tests.redis_server import redis_url
 
@@ -421,3 +428,94 @@ def test_widget_where_websockets_are_blocked_says_so_with_two_workers(
     tab.wait_status("Chat can't connect: this network blocks WebSocket connections.")
     tab.assert_clean()
     context.close()
+
+
+# ---- identity across the workers --------------------------------------------------------
+
+
+async def tab_on_worker(stack: Stack, other_than: int | None = None,
+                        timeout: float = 180) -> tuple[Tab, int]:
+    """A connected tab (no session yet) and the pid of its worker, on a worker other than
+    ``other_than`` when given (the second worker may still be loading the model)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, "no connection landed on another worker"
+        tab = await Tab.connect(stack)
+        pid = worker_of(stack, tab.port)
+        if pid is not None and pid != other_than:
+            return tab, pid
+        await tab.ws.close()
+        await asyncio.sleep(0.2)
+
+
+def test_an_identity_token_used_on_one_worker_is_refused_on_the_other(workers_stack):
+    token = workers_stack.customer_token("bob", "idn-w-replay")
+
+    async def main() -> tuple[str, str]:
+        first, pid = await tab_on_worker(workers_stack)
+        await first.join({"identity": token})
+        second, _ = await tab_on_worker(workers_stack, other_than=pid)
+        await second.emit("session_request", {"identity": token})
+        reason = await refused(second)
+        reply = await say_in_tab(first, "my cart is broken")
+        await first.ws.close()
+        return reason, reply
+
+    reason, reply = run(main())
+    assert reason == "replayed" and BOB_CART in reply
+
+
+def signed_in_on_both(stack: Stack, conversation: str, ttl_s: int, then) -> list:  # noqa: ANN001
+    """Sign ``conversation`` in on one worker (identity token) and on the other (its resume
+    token), run ``then(tabs)`` and return what it returns (the tabs are closed after)."""
+    async def main() -> list:
+        first, pid = await tab_on_worker(stack)
+        confirm = await first.join({"identity": stack.customer_token("bob", conversation,
+                                                                     ttl_s=ttl_s)})
+        second, _ = await tab_on_worker(stack, other_than=pid)
+        resumed = await second.join({"resume": confirm["resume"]})
+        assert resumed["customer"] is True and resumed["session_id"] == conversation
+        assert BOB_CART in await say_in_tab(second, "my cart is broken")
+        while (await first.next("bot_typing"))["typing"]:  # the turn reached the first tab
+            pass
+        try:
+            return await then([first, second])
+        finally:
+            for tab in (first, second):
+                await tab.ws.close()
+
+    return run(main())
+
+
+async def after_the_end(tabs: list[Tab]) -> list[tuple[dict, dict, str]]:
+    """Each tab's ``identity_expired``, its new session and the reply to its next message."""
+    ended = []
+    for tab in tabs:
+        reason = await tab.next("identity_expired", timeout=30)
+        guest = await tab.next("session_confirm")
+        ended.append((reason, guest, await say_in_tab(tab, "my cart is broken")))
+    return ended
+
+
+def test_a_sign_in_expiring_mid_chat_ends_on_both_workers(workers_stack):
+    ended = signed_in_on_both(workers_stack, "idn-w-expire", 6, after_the_end)
+    for reason, guest, reply in ended:
+        assert reason == {"reason": "expired"} and guest["session_id"] != "idn-w-expire"
+        assert SIGN_IN in reply and BOB_CART not in reply
+        anonymous_turn(workers_stack, guest["session_id"])
+
+
+def test_a_sign_in_revoked_mid_chat_ends_at_the_next_message_on_either_worker(workers_stack):
+    async def revoke_then_talk(tabs: list[Tab]) -> list[tuple[dict, dict, str]]:
+        with session_scope(workers_stack.env["DATABASE_URL"]) as session:
+            revoke_sign_in(session, "idn-w-revoke")
+        replies = [await say_in_tab(tab, "my cart is broken") for tab in tabs]
+        return [(await tab.next("identity_expired"), await tab.next("session_confirm"), reply)
+                for tab, reply in zip(tabs, replies)]
+
+    ended = signed_in_on_both(workers_stack, "idn-w-revoke", 600, revoke_then_talk)
+    sessions = {guest["session_id"] for _, guest, _ in ended}
+    assert len(sessions) == 2 and "idn-w-revoke" not in sessions
+    for reason, _guest, reply in ended:
+        assert reason == {"reason": "revoked"}
+        assert SIGN_IN in reply and BOB_CART not in reply

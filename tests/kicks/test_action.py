@@ -14,8 +14,8 @@ import bot.kicks.predictor as predictor_module
 from actions.kicks import KICK_SLOTS, ActionKickPrediction
 from bot.api.routes import kicks
 from bot.config import PROJECT_ROOT
-from bot.kicks.chat import APOLOGY, ASK_POSITION
 from bot.kicks.predictor import KickModelMissing, KickPredictor
+from bot.kicks.wording import APOLOGY, ASK_POSITION
 
 
 def _run(slots):

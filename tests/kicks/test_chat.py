@@ -1,6 +1,7 @@
 import pytest
 
-from bot.kicks.chat import ASK_POSITION, SlotError, kick_reply, parse_metres, spot_from_slots
+from bot.kicks.chat import SlotError, kick_reply, parse_metres, spot_from_slots
+from bot.kicks.wording import ASK_POSITION
 
 
 def test_parse_metres():

@@ -62,6 +62,30 @@ def test_typos_get_the_intent_of_what_was_meant(parse, typed, meant):
     assert noisy["intent"]["confidence"] == pytest.approx(clean["intent"]["confidence"], abs=0.05)
 
 
+@pytest.mark.parametrize(
+    ("story", "meant"),
+    [
+        (
+            "I have been a customer of yours for a few years now. My daughter usually helps"
+            " me with these things but she is away this week. Has my parcel been dispatched"
+            " yet? I only have a few minutes before my next meeting.",
+            "order_status",
+        ),
+        (
+            "Honestly I am a bit frustrated at this point. I tried to sort this out myself"
+            " last night but got nowhere.\nmy card got declined when i tried to pay",
+            "payment_issue",
+        ),
+    ],
+)
+def test_a_request_told_inside_a_story_gets_its_intent(parse, story, meant):
+    """The featurizer embeds each sentence of a long message and the classifier keeps the
+    best-scoring one, so the context around the request does not drown it."""
+    result = parse(story)
+    assert result["text"] == story
+    assert result["intent"]["name"] == meant
+
+
 def test_ranking_is_calibrated_distribution(parse):
     result = parse("where is my order TL-12345")
     assert result["intent"]["name"] == "order_status"
@@ -143,7 +167,9 @@ def test_meta_json_is_plain_data(trained_model):
         "similarity_weight",
         "cv_in_scope_accuracy",
         "cv_oos_recall",
+        "long_message_words",
     }
+    assert meta["long_message_words"] >= 3  # 90th percentile of the examples' word counts
     assert meta["simulated_oos"] is False  # the fixture has out_of_scope examples
     assert 0.0 <= meta["threshold"] < 1.0 and meta["temperature"] > 0
     assert meta["similarity_weight"] in IntentClassifier.get_default_config()["similarity_weights"]

@@ -14,10 +14,11 @@ from bot.identity.metadata import VERIFIED_CUSTOMER
 from bot.privacy.forget import KEPT_FOR_ACCOUNTING, forget
 from bot.store.db import Base, session_scope
 from bot.store.models import Customer
+from bot.store.phones import register_phone
 from bot.store.tickets import close_ticket, open_ticket
 from tests.privacy.conftest import dump
 
-ALICE = ("alice@example.com", "Alice Morgan")
+ALICE = ("alice@example.com", "Alice Morgan", "+447700900555")
 
 
 def alices_world(session, tracker) -> int:
@@ -37,6 +38,7 @@ def alices_world(session, tracker) -> int:
     closed = open_ticket(session, "alice", alice.id, "handoff", "Customer: hi", True)
     close_ticket(session, closed.ticket.id)
     open_ticket(session, "web-4", bob.id, "handoff", "Customer: hi, I'm Bob", True)
+    register_phone(session, alice.id, ALICE[2], "73914862")
     session.commit()
     return alice.id
 
@@ -77,6 +79,7 @@ def test_forget_leaves_nothing_of_the_customer_behind(db_url, session, tracker, 
         assert "Bob Chen" in dump(shop_file)  # nobody else is touched
     assert erasure.removed["conversations"] == 5 and erasure.removed["tickets"] == 2
     assert erasure.removed["carts"] == 1 and erasure.kept["orders"] == 2
+    assert erasure.removed["customer phones"] == 1
     assert "removed 2 tickets" in erasure.lines()
 
 

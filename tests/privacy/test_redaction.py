@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot.privacy.logs import install_log_redaction
-from bot.privacy.redaction import Redactor, iban_valid, luhn_valid
+from bot.privacy.redaction import Redactor, iban_valid, luhn_valid, redact_ibans
 
 ALWAYS = Redactor()
 EVERYTHING = Redactor(emails=True, phones=True)
@@ -152,6 +152,11 @@ def test_uvicorn_access_log_records_keep_their_arguments():
 def test_a_hex_message_id_that_passes_mod_97_is_no_iban():
     """A widget or soak message id (32 hex digits) that passed the mod-97 check by chance was
     stored as '[IBAN]' (found by the soak run); an IBAN needs its country's exact length."""
+    message_id = "ed50f03daa2d6ffef589c88901eeb7e6"  # passes ISO 7064 mod-97-10
+    rearranged = (message_id[4:] + message_id[:4]).upper()
+    assert int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    assert not iban_valid(message_id)
+    assert redact_ibans(f"resend {message_id}") == f"resend {message_id}"
     assert not iban_valid("ab12cd34ef5678901234567890abcdef"[:22])  # "AB" is no country
     assert iban_valid("GB82 WEST 1234 5698 7654 32") and iban_valid("DE89370400440532013000")
     assert not iban_valid("DE8937040044053201300")  # one character short for Germany

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.search.chat import audience_in, is_refinement, product_search_reply
 from bot.search.service import SearchService
-from bot.support.language import ENGLISH_ONLY
+from bot.support.wording import ENGLISH_ONLY
 
 
 @pytest.mark.parametrize(

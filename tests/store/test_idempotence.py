@@ -99,7 +99,7 @@ def test_code_applied_again_later_is_already_applied_not_used(any_db_url):
 
 def test_same_cart_repaired_twice_at_once_adds_the_lost_item_once(any_db_url):
     a, b = interleaved(lambda s: repair_cart(s, cid(s, "emma")).fixes)
-    assert a == ["added the missing " + a[0].removeprefix("added the missing ")] and b == []
+    assert [fix.kind for fix in a] == ["added"] and b == []
     with session_scope() as s:
         assert [ln.product_id for ln in view_cart(s, cid(s, "emma")).lines] == [6, 7]
 
@@ -109,7 +109,7 @@ def test_same_out_of_stock_line_removed_twice_at_once(any_db_url):
         bob = cid(s, "bob")
         before = len(view_cart(s, bob).lines)
     a, b = interleaved(lambda s: repair_cart(s, cid(s, "bob")).fixes)
-    assert len(a) == 1 and "out of stock" in a[0] and b == []
+    assert [fix.kind for fix in a] == ["removed"] and b == []
     with session_scope() as s:
         assert len(view_cart(s, bob).lines) == before - 1
     assert count(CartItem) > 0

@@ -11,7 +11,13 @@ customer and the conversation it keeps for them, and the page hands it to the wi
 * ``POST /demo/identity``: a fresh identity token for the login in the cookie (the page
   calls it before the last one expires and hands it to ``Touchline.setIdentity``); 401
   without a valid login;
-* ``POST /demo/logout``: forgets the login;
+* ``POST /demo/logout``: forgets the login and revokes its conversation's identity tokens
+  (:func:`bot.store.identity.revoke_sign_in`): an open widget chat is signed out at its
+  next message;
+* ``POST /demo/phone`` ``{"phone", "pin"}``: registers a phone number (E.164) and a call
+  PIN (4 to 8 digits) for the login's customer (:mod:`bot.store.phones`; a call from the
+  number is theirs once the PIN is keyed in); 401 without a login, 422 for a malformed
+  number or a weak PIN; ``DELETE /demo/phone`` removes it;
 * ``POST /demo/telegram-link``: a one-time Telegram deep link for the login's customer
   (``{"url": "https://t.me/<bot>?start=<token>", "expires_in": 600}``, single use, 10
   minutes; :mod:`connectors.telegram_identity` redeems it); 401 without a valid login.
@@ -30,8 +36,14 @@ from pydantic import BaseModel, constr
 from bot.config import settings
 from bot.identity.tokens import MAX_LIFETIME_S, IdentityError, IdentityKeys, mint, verify
 from bot.store.db import session_scope
-from bot.store.identity import TELEGRAM_LINK_LIFETIME, authenticate, create_telegram_link
+from bot.store.identity import (
+    TELEGRAM_LINK_LIFETIME,
+    authenticate,
+    create_telegram_link,
+    revoke_sign_in,
+)
 from bot.store.models import Customer
+from bot.store.phones import forget_phone, register_phone
 
 router = APIRouter(prefix="/demo", tags=["demo shop"])
 
@@ -96,6 +108,18 @@ def login_of(cookie: str | None) -> Login | None:
     return None if name is None else Login(login.customer_id, name, login.conversation_id)
 
 
+def _login(cookie: str | None) -> Login:
+    """The cookie's login.
+
+    Raises:
+        HTTPException: 401 not signed in; 503 identity tokens are off.
+    """
+    current = login_of(cookie)
+    if current is None:
+        raise HTTPException(401, "not signed in")
+    return current
+
+
 def identity_token(login: Login) -> str:
     """A fresh identity token of ``login`` (``$TOUCHLINE_IDENTITY_TTL_S`` seconds)."""
     return mint(login.customer_id, login.conversation_id, _secret(),
@@ -136,17 +160,59 @@ def identity(response: Response, touchline_demo_login: str | None = Cookie(None)
     Raises:
         HTTPException: 401 not signed in (or the login expired); 503 identity tokens are off.
     """
-    current = login_of(touchline_demo_login)
-    if current is None:
-        raise HTTPException(401, "not signed in")
+    current = _login(touchline_demo_login)
     return _signed_in(response, current)
 
 
 @router.post("/logout")
-def logout(response: Response) -> dict[str, str]:
-    """Forget the demo login (the page then calls ``Touchline.logout()``)."""
+def logout(response: Response, touchline_demo_login: str | None = Cookie(None)) -> dict[str, str]:
+    """Forget the demo login and revoke the identity tokens of its conversation (the page
+    then calls ``Touchline.logout()``; a chat signed in elsewhere with them is signed out)."""
+    current = login_of(touchline_demo_login)
+    if current is not None:
+        with session_scope() as session:
+            revoke_sign_in(session, current.conversation_id)
     response.delete_cookie(COOKIE, path="/")
     return {"status": "signed out"}
+
+
+class PhoneIn(BaseModel):
+    """A phone number to register and the PIN a call from it must key in."""
+
+    phone: constr(strip_whitespace=True, min_length=1, max_length=32)  # type: ignore[valid-type]
+    pin: constr(min_length=1, max_length=8)  # type: ignore[valid-type]
+
+
+@router.post("/phone")
+def phone(body: PhoneIn, touchline_demo_login: str | None = Cookie(None)) -> dict[str, str]:
+    """Register a phone number and its call PIN for the signed-in customer.
+
+    Returns:
+        ``{"phone": the number in E.164}``.
+
+    Raises:
+        HTTPException: 401 not signed in; 422 a malformed number or a weak PIN; 503
+            identity tokens are off.
+    """
+    current = _login(touchline_demo_login)
+    try:
+        with session_scope() as session:
+            number = register_phone(session, current.customer_id, body.phone, body.pin)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"phone": number}
+
+
+@router.delete("/phone")
+def unregister_phone(touchline_demo_login: str | None = Cookie(None)) -> dict[str, bool]:
+    """Remove the signed-in customer's phone number (``{"removed": bool}``).
+
+    Raises:
+        HTTPException: 401 not signed in; 503 identity tokens are off.
+    """
+    current = _login(touchline_demo_login)
+    with session_scope() as session:
+        return {"removed": forget_phone(session, current.customer_id)}
 
 
 class TelegramLinkOut(BaseModel):
@@ -165,9 +231,7 @@ def telegram_link(touchline_demo_login: str | None = Cookie(None)) -> TelegramLi
     Raises:
         HTTPException: 401 not signed in; 503 identity tokens are off.
     """
-    current = login_of(touchline_demo_login)
-    if current is None:
-        raise HTTPException(401, "not signed in")
+    current = _login(touchline_demo_login)
     with session_scope() as session:
         token = create_telegram_link(session, current.customer_id)
     bot = settings().named("TELEGRAM_BOT_NAME") or "your_bot"

@@ -1,7 +1,8 @@
 """The website chat widget's files and a demo shop page that embeds it.
 
 * ``GET /``: demo shop page with the widget embedded by one ``<script>`` tag;
-* ``GET /widget.js``: the embeddable widget (plain JavaScript, no build step); it loads
+* ``GET /widget.js``: the embeddable widget (plain JavaScript, no build step; the server
+  fills in the names it shares with the Python code, :data:`SCRIPT_NAMES`); it loads
   ``/widget/widget.css`` and ``/vendor/socket.io.min.js`` (socket.io-client 4) from here;
 * ``GET /widget/demo.css``: the demo page's own style.
 
@@ -11,16 +12,18 @@ The shop page tells the widget where Rasa's socket.io channel is: ``$TOUCHLINE_R
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Cookie, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from bot.api.routes.demo_login import identity_token, login_of
 from bot.config import settings
+from bot.support.messages import CARDS_TYPE
 
 router = APIRouter(tags=["widget"])
 
@@ -34,6 +37,9 @@ ASSETS = {
 }
 """URL path (without the leading slash) → (file, media type) of every served widget file."""
 ASSET_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
+SCRIPT_NAMES = {"{{CARDS_TYPE}}": CARDS_TYPE}
+"""Placeholder in ``widget.js`` → the value the server puts there: names of the bot-message
+protocol defined once, in Python (:mod:`bot.support.messages`)."""
 
 
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:.]{2,45}")
@@ -123,10 +129,19 @@ def _asset(name: str) -> FileResponse:
     return FileResponse(path, media_type=media_type, headers=ASSET_HEADERS)
 
 
+@functools.cache
+def widget_script() -> str:
+    """``widget.js`` with its placeholders filled in (:data:`SCRIPT_NAMES`); read once."""
+    script = ASSETS["widget.js"][0].read_text(encoding="utf-8")
+    for placeholder, value in SCRIPT_NAMES.items():
+        script = script.replace(placeholder, value)
+    return script
+
+
 @router.get("/widget.js", include_in_schema=False)
-def widget_js() -> FileResponse:
-    """The embeddable widget script."""
-    return _asset("widget.js")
+def widget_js() -> Response:
+    """The embeddable widget script (:func:`widget_script`)."""
+    return Response(widget_script(), media_type=ASSETS["widget.js"][1], headers=ASSET_HEADERS)
 
 
 @router.get("/widget/{name}", include_in_schema=False)

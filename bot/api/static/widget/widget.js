@@ -19,8 +19,9 @@
  *
  * Signed-in customers: the shop puts a short-lived identity token it signed for its
  * logged-in customer on the tag (`data-identity-token="..."`) or hands one over later with
- * `Touchline.setIdentity(token)` (also to refresh it before it expires: the server ends a
- * signed-in chat whose token expired). The conversation is then the one named in the
+ * `Touchline.setIdentity(token)` (also to refresh it before it expires). When the sign-in
+ * expires or the shop revokes it, the server moves the chat to a new anonymous conversation
+ * and says so (`identity_expired`); the widget tells the visitor to sign in again. The conversation is then the one named in the
  * token; it is kept in memory only, never in localStorage. `Touchline.logout()` forgets it
  * and starts a new anonymous conversation.
  */
@@ -43,6 +44,9 @@
   /** Recording formats in order of preference; the voice gateway reads all of them. */
   const RECORDING_TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm",
     "audio/mp4"];
+  /** `custom.type` of a product-cards payload: filled in by the server that serves this file
+   * (bot/api/routes/widget.py) from the one Python definition (bot/support/messages.py). */
+  const CARDS_TYPE = "{{CARDS_TYPE}}";
   const SAY = {
     blocked: "Microphone access is blocked. Allow it for this site in your browser to send "
       + "voice messages, or type your message instead.",
@@ -56,7 +60,8 @@
     unreadable: "Sorry, I couldn't play that recording. Please try again, or type your message.",
     unavailable: "Voice messages are unavailable right now. Please type your message instead.",
     session: "Your chat session has changed. Please reload the page and try again.",
-    expired: "Your sign-in for this chat has expired. Please reload the page to carry on.",
+    expired: "Your sign-in for this chat has ended. Please sign in again to talk about your "
+      + "orders, cart or payments; until then I can help you as a guest.",
     refused: "Your sign-in could not be checked, so this chat carries on as a guest.",
     offline: "Sorry, your voice message could not be sent. Please check your connection and "
       + "try again, or type your message.",
@@ -161,9 +166,9 @@
     }
   }
 
-  /** A list of product cards for a `product_cards` custom payload, else null. */
+  /** A list of product cards for a product-cards custom payload (CARDS_TYPE), else null. */
   function productCards(custom) {
-    if (!custom || custom.type !== "product_cards" || !Array.isArray(custom.products)) return null;
+    if (!custom || custom.type !== CARDS_TYPE || !Array.isArray(custom.products)) return null;
     const list = el("ul", "cards");
     for (const product of custom.products.slice(0, 10)) {
       if (!product || typeof product.title !== "string") continue;
@@ -278,8 +283,6 @@
   let identity = script.dataset.identityToken || null;
   /** Whether the session is a signed-in customer's (its token is then a resume token). */
   let signedIn = false;
-  /** Set when the server ended a signed-in chat: no reconnect until a new identity. */
-  let halted = false;
   const sessionWaiters = [];
   /** Messages the server has not acknowledged yet: {id, message, display_text?}. */
   const pending = [];
@@ -479,9 +482,10 @@
       signedIn = false;
       session = storage.load();
     });
+    // The server has already moved this socket to a new anonymous session (session_confirm).
     socket.on("identity_expired", () => {
       notice(SAY.expired);
-      halted = true;
+      identity = null;
     });
     socket.on("session_confirm", (data) => {
       if (!data || typeof data.session_id !== "string" || typeof data.token !== "string") return;
@@ -518,8 +522,7 @@
       setTyping(false);
       setStatus("Reconnecting…");
       // The client reconnects by itself except after a server-side disconnect.
-      if (halted) setStatus("");
-      else if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
+      if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
     });
     // A polling handshake refused with 400: the server accepts WebSocket only (several
     // Rasa workers) and this network blocks it (README, "Embed the chat widget").
@@ -539,7 +542,6 @@
     }
     identity = token;
     signedIn = false;
-    halted = false;
     ready = false;
     confirmed = false;
     session = token ? null : storage.load();
