@@ -10,7 +10,7 @@ dispatcher, under a time budget (``$TOUCHLINE_ACTION_TIMEOUT_S``, default 8 seco
   checking and may try again or ask for a person; the late result is discarded, never sent.
 
 When the action server itself is unreachable, Rasa drops the action's events and sends
-nothing; the channels then apologise (``connectors/replies.py``).
+nothing; the channels then apologise (:func:`bot.dialogue.turn.run_turn`).
 """
 
 from __future__ import annotations
@@ -31,14 +31,9 @@ from bot.config import settings
 from bot.identity.metadata import verified_customer
 from bot.store.db import session_scope
 from bot.store.models import Customer
-from bot.support.wording import STILL_CHECKING
+from bot.support.wording import APOLOGY, STILL_CHECKING
 
 logger = logging.getLogger(__name__)
-
-APOLOGY = (
-    "Sorry, something went wrong on my side and I couldn't finish that. "
-    "Please try again in a moment, or ask for a person."
-)
 
 
 def action_timeout_s() -> float:

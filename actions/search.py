@@ -38,7 +38,10 @@ logger = logging.getLogger(__name__)
 
 def warm_up() -> None:
     """Load the embedding model and sync the index now, so the first customer's search fits
-    in the action time budget; a failure is logged and retried on first use."""
+    in the action time budget; a failure is logged and retried on first use.
+
+    Called by the action server's entry point (:mod:`actions.__main__`) before it serves.
+    """
     try:
         get_service().search("warm up", k=1)
     except Exception:
@@ -91,5 +94,3 @@ class ActionProductSearch(ShopAction):
             SlotSet(QUERY_SLOT, strip_price(message)),
         ]
 
-
-warm_up()  # runs when the action server imports the actions package

@@ -1071,7 +1071,7 @@ def worker(argv: list[str]) -> None:
         )
         Path(result).write_text(json.dumps(record))
         return
-    # As in the Rasa server (connectors/rest.py): collect the training garbage, then freeze
+    # As in the Rasa server (bot/runtime/rasa_server.py): collect the training garbage, then freeze
     # the loaded model's objects so collections during parsing do not walk them.
     from bot.runtime.gc_freeze import freeze
 

@@ -506,7 +506,7 @@ def measure_simultaneous(label: str, stack: object, turns: list[tuple[str, str, 
 def measure_calls(label: str, stack: object, turns: list[tuple[str, str, Audio]],
                   warmup: tuple[str, str, Audio], vad: dict[str, dict]) -> dict:
     """Run the calls against a started stack; latency statistics and per-turn records."""
-    from connectors.socketio import SessionSigner
+    from connectors.sessions import SessionSigner
 
     health = httpx.get(f"{stack.url}/webhooks/voice/", timeout=240).json()  # type: ignore[attr-defined]
     signer = SessionSigner.from_env()

@@ -4,7 +4,7 @@ Every setting has a default that works on a fresh clone (SQLite and local files 
 ``var/``); production overrides them through environment variables. Code asks
 :func:`settings` (one object per process, read on first use) or is handed a
 :class:`Settings`; nothing else in ``bot``, ``actions`` or ``connectors`` reads
-``os.environ`` (except ``connectors/socketio.py`` and ``connectors/pubsub.py`` for now).
+``os.environ`` (except ``connectors/sessions.py`` and ``connectors/pubsub.py`` for now).
 
 The README's "Configuration reference" table is :func:`configuration_table` (checked by
 ``tests/test_config.py``); ``python -m bot.config`` prints it.
@@ -164,7 +164,7 @@ class Settings:
     each waits behind every other turn's steps and the slowest see the longest queues.  A
     few slots keep the action-server round trips overlapping while the queue stays first
     come, first served (measured in ``bench/turn_latency.py``; used by
-    ``connectors/replies.py``)."""
+    ``bot/dialogue/turn.py``)."""
     widget_history_turns: int = _setting(
         "TOUCHLINE_WIDGET_HISTORY_TURNS", lambda raw: max(int(raw or 50), 1), "50",
         "turns a resumed widget shows, and per \"Show earlier messages\"")
@@ -289,7 +289,7 @@ DIRECT_VARIABLES = (
              "Redis carrying widget messages between Rasa processes (else UNIX sockets "
              "between the workers of one host)"),
 )
-"""Read by ``connectors/socketio.py`` and ``connectors/pubsub.py`` themselves for now."""
+"""Read by ``connectors/sessions.py`` and ``connectors/pubsub.py`` themselves for now."""
 
 LAUNCH_VARIABLES = (
     Variable("HOST", "`127.0.0.1`",

@@ -6,9 +6,10 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
 
 * a body that is not a JSON object, or lacks a string ``sender`` of 1–128 characters (no
   lone UTF-16 surrogates), gets a 400 with an explanation instead of a 500;
-* a ``sender`` in another channel's namespace (``telegram:``, ``voice:``, ``call:``) gets a
-  403: the REST channel trusts the sender it is given (it is meant for your own backend and
-  for the demo), so it must not be able to speak inside Telegram chats or phone calls;
+* a ``sender`` in another channel's namespace (:class:`bot.dialogue.turn.Namespace`:
+  ``telegram:``, ``voice:``, ``call:``, in any letter case) gets a 403: the REST channel
+  trusts the sender it is given (it is meant for your own backend and for the demo), so it
+  must not be able to speak inside Telegram chats or phone calls;
 * ``metadata`` must be a JSON object of at most :data:`~connectors.metadata.MAX_METADATA_DEPTH`
   levels and :data:`~connectors.metadata.MAX_METADATA_CHARS` characters, else a 400 that
   says which limit (:func:`connectors.metadata.metadata_problem`);
@@ -20,7 +21,7 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
   every message until it expires (there is no connection to bind a ``jti`` to);
 * the message goes through :func:`connectors.sanitize.sanitize_text` (slash-intent
   allow-list, length cap, empty messages → the rephrase flow);
-* a turn that failed silently gets an apology (:func:`connectors.replies.run_turn`).
+* a turn that failed silently gets an apology (:func:`bot.dialogue.turn.run_turn`).
 
 Streaming (``?stream=true``) is not offered.
 """
@@ -33,24 +34,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, Sanic, response
+from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.dialogue.turn import ConversationId, run_turn
 from bot.identity.metadata import stamp
 from bot.identity.revocation import is_revoked
 from bot.identity.tokens import IdentityError, IdentityKeys, verify
-from bot.runtime.gc_freeze import freeze
 from bot.support.display import has_surrogates
 from connectors.metadata import MAX_METADATA_DEPTH, metadata_problem
-from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 128
-RESERVED_SENDER_PREFIXES = ("telegram:", "voice:", "call:")
-"""Conversation ids of the other channels, which REST clients may not use."""
 CUSTOMER_TOKEN = "customer_token"
 """Metadata key of a REST message's identity token."""
 
@@ -95,10 +93,6 @@ class RestInput(InputChannel):
         hook = Blueprint("touchline_rest", __name__)
         keys = IdentityKeys.from_settings()
 
-        @hook.listener("after_server_start")
-        async def freeze_startup_objects(_app: Sanic, _loop: object) -> None:
-            freeze()  # the model is loaded before the server starts (rasa/core/run.py)
-
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -117,7 +111,7 @@ class RestInput(InputChannel):
                 return _bad_request(f"'sender' must be a string of 1-{MAX_SENDER_CHARS} chars")
             if has_surrogates(sender):
                 return _bad_request("'sender' must be valid Unicode text")
-            if sender.lower().startswith(RESERVED_SENDER_PREFIXES):
+            if ConversationId.is_reserved(sender):
                 return response.json(
                     {"error": "'sender' belongs to another channel's conversations"}, status=403
                 )

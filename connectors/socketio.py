@@ -9,8 +9,8 @@ the protocol as follows.
 Client → server:
 
 * ``session_request`` ``{"session_id": str, "token": str}`` (both optional).  A token the
-  server issued for that id (:class:`SessionSigner`) rejoins the session's room;
-  anything else starts a fresh session.  The reply ``session_confirm`` goes to this
+  server issued for that id (:class:`~connectors.sessions.SessionSigner`) rejoins the
+  session's room; anything else starts a fresh session.  The reply ``session_confirm`` goes to this
   socket only: ``{"session_id", "token", "resumed": bool, "history": [...], "more": bool,
   "before": cursor}``, where ``history`` lists the conversation's latest turns across
   Rasa sessions (:mod:`connectors.widget_history`: ``{"from": "user", "text"}``, plus
@@ -67,7 +67,7 @@ Server → all sockets of the session (every tab), in order:
   ``custom`` such as the ``product_cards`` payload, ``image``, ``attachment``).
 
 User text goes through :func:`connectors.sanitize.sanitize_message`; each turn runs
-through :func:`connectors.replies.run_turn`.  Turns of one session run one at a time,
+through :func:`bot.dialogue.turn.run_turn`.  Turns of one session run one at a time,
 in arrival order, also across Rasa processes (the lock store), and their replies are
 emitted, and handed to the tabs on the other Rasa processes
 (:func:`connectors.pubsub.delivered`), before the next turn starts.
@@ -86,14 +86,9 @@ WebSocket, which needs none, and falls back to polling, which does.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
-import os
 import re
-import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -107,16 +102,18 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.dialogue.conversation_reads import has_user_message
+from bot.dialogue.turn import run_turn
+from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
 from bot.identity.revocation import is_revoked
-from bot.identity.tokens import Identity, IdentityError, IdentityKeys, mint, verify
+from bot.identity.tokens import Identity, IdentityError, IdentityKeys, verify
 from bot.store.db import session_scope
 from bot.store.identity import consume_token_id
 from bot.support.display import displayed_text
 from bot.support.messages import BotMessage
 from connectors.pubsub import client_manager, delivered, sanic_workers
-from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
+from connectors.sessions import SessionSigner
 from connectors.widget_history import (
     CLIENT_ID,
     HistoryPage,
@@ -127,97 +124,8 @@ from connectors.widget_history import (
 
 logger = logging.getLogger(__name__)
 
-SECRET_ENV = "TOUCHLINE_SESSION_SECRET"
-_PROCESS_KEY = secrets.token_bytes(32)
-"""Signing key when ``$TOUCHLINE_SESSION_SECRET`` is unset: one per process, so the widget
-and voice channels of one Rasa server accept each other's session tokens."""
-"""Environment variable holding the HMAC key of session tokens."""
-MAX_SESSION_ID_CHARS = 64
 CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{8,64}")
 """A message id the widget may attach (it sends 32 hex digits)."""
-WEB_SESSION = "touchline-web-session"
-"""Purpose signed into an anonymous widget session token."""
-RESUME = "widget-resume"
-"""Purpose of the token that rejoins a signed-in widget session after a reconnect."""
-
-
-class SessionSigner:
-    """Issues session ids with HMAC-SHA256 tokens and checks tokens clients present."""
-
-    def __init__(self, secret: bytes) -> None:
-        """Args: secret: the HMAC key (at least 16 bytes).
-
-        Raises:
-            ValueError: the secret is shorter than 16 bytes.
-        """
-        if len(secret) < 16:
-            raise ValueError(f"{SECRET_ENV} must be at least 16 bytes long")
-        self._secret = secret
-
-    @classmethod
-    def from_env(cls) -> SessionSigner:
-        """A signer keyed by ``$TOUCHLINE_SESSION_SECRET``, else by :data:`_PROCESS_KEY`."""
-        secret = os.environ.get(SECRET_ENV, "")
-        if not secret:
-            logger.warning(
-                "%s is not set: using a random key; widget sessions end when this process "
-                "restarts and are not shared between processes", SECRET_ENV
-            )
-            return cls(_PROCESS_KEY)
-        return cls(secret.encode())
-
-    def token(self, session_id: str, purpose: str = WEB_SESSION) -> str:
-        """The hex HMAC-SHA256 token of ``session_id`` for ``purpose`` (a widget session,
-        or another channel's kind such as a phone call's stream: a token of one purpose
-        never verifies as another)."""
-        message = purpose.encode() + b":" + session_id.encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
-
-    def _resume_keys(self) -> IdentityKeys:
-        """The HS256 key of resume tokens, derived from the session secret."""
-        key = hmac.new(self._secret, RESUME.encode(), hashlib.sha256).hexdigest()
-        return IdentityKeys(secret=key)
-
-    def resume_token(self, identity: Identity) -> str:
-        """A token rejoining ``identity``'s conversation as its customer until it expires.
-
-        Raises:
-            ValueError: the identity has expired.
-        """
-        if identity.expires_at <= time.time():
-            raise ValueError("the identity has expired")
-        # Issued when the identity was, so that a revocation voids it too.
-        return mint(identity.customer_id, identity.conversation_id,
-                    self._resume_keys().secret,
-                    ttl_s=identity.expires_at - identity.issued_at,
-                    purpose=RESUME, now=identity.issued_at)
-
-    def resumed_identity(self, token: object) -> Identity:
-        """The identity a resume token (:meth:`resume_token`) carries.
-
-        Raises:
-            IdentityError: not a valid, unexpired resume token of this server.
-        """
-        return verify(token, self._resume_keys(), purpose=RESUME)
-
-    def issue(self) -> tuple[str, str]:
-        """A fresh random session id and its token."""
-        session_id = uuid.uuid4().hex
-        return session_id, self.token(session_id)
-
-    def verify(self, session_id: object, token: object, purpose: str = WEB_SESSION) -> bool:
-        """Whether ``token`` is the token this server issued for ``session_id`` and
-        ``purpose``.
-
-        Args:
-            session_id, token: whatever the client sent (non-strings are rejected).
-            purpose: what the token must have been issued for.
-        """
-        if not isinstance(session_id, str) or not isinstance(token, str):
-            return False
-        if not 0 < len(session_id) <= MAX_SESSION_ID_CHARS:
-            return False
-        return hmac.compare_digest(self.token(session_id, purpose), token)
 
 
 def transports() -> list[str]:
@@ -269,8 +177,13 @@ class SocketIOInput(RasaSocketIOInput):
           session_persistence: true
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
-        """Rasa's arguments (see ``RasaSocketIOInput.__init__``).
+    def __init__(self, *args: Any, feed: TurnFeed = PROCESS_FEED,
+                 **kwargs: Any) -> None:  # noqa: ANN401
+        """Rasa's arguments (see ``RasaSocketIOInput.__init__``), plus:
+
+        Args:
+            feed: where turns made elsewhere (spoken ones) are published; they are shown in
+                the session's tabs (:meth:`share`).
 
         Raises:
             ValueError: ``session_persistence`` is off or ``jwt_key`` is set; sessions are
@@ -282,6 +195,7 @@ class SocketIOInput(RasaSocketIOInput):
         if self.jwt_key:
             raise ValueError("jwt_key is not supported; sessions use signed session tokens")
         self.signer = SessionSigner.from_env()
+        self.feed = feed
         self.identity_keys = IdentityKeys.from_settings()
         self._app: Sanic | None = None
         self._sessions: dict[str, str] = {}
@@ -543,22 +457,16 @@ class SocketIOInput(RasaSocketIOInput):
                 return {"status": "not_stored", "id": client_id}
         return {"status": "ok", "id": client_id}
 
-    async def share(self, session_id: str, transcript: str, messages: list[BotMessage],
-                    skip_sid: str | None = None) -> None:
+    async def share(self, turn: SharedTurn) -> None:
         """Show a turn that did not come through this socket (a spoken one) in the session's
-        open tabs: the user's words as ``user_echo`` (``spoken: true``), then the replies.
-
-        Args:
-            session_id: the widget session (its room).
-            transcript: what the user said.
-            messages: the bot messages of the turn (Rasa's collector format).
-            skip_sid: the socket that made the turn and shows it itself.
-        """
+        open tabs (its room, except ``turn.skip_client``): the user's words as ``user_echo``
+        (``spoken: true``), then the replies."""
         if self.sio is None:
             return
-        room = {"room": session_id, "namespace": self.namespace, "skip_sid": skip_sid}
-        await self.sio.emit("user_echo", {"text": transcript, "spoken": True}, **room)
-        for message in messages:
+        room = {"room": turn.conversation_id, "namespace": self.namespace,
+                "skip_sid": turn.skip_client}
+        await self.sio.emit("user_echo", {"text": turn.transcript, "spoken": True}, **room)
+        for message in turn.messages:
             await self.sio.emit(self.bot_message_evt, public_message(message), **room)
 
     def blueprint(
@@ -577,7 +485,7 @@ class SocketIOInput(RasaSocketIOInput):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[],
                           client_manager=client_manager(), transports=transports())
         self.sio = sio
-        _open_widgets.append(self)
+        self.feed.subscribe(self.share)
         hook = SocketBlueprint(sio, self.socketio_path, "touchline_socketio", __name__)
 
         @hook.listener("before_server_start")
@@ -632,20 +540,3 @@ def _use_up(identity: Identity) -> bool:
     ``False`` when it was used before."""
     with session_scope() as session:
         return consume_token_id(session, identity.token_id, identity.expires_at)
-
-
-_open_widgets: list[SocketIOInput] = []
-"""The widget channels of this process (Rasa builds one), for :func:`share_spoken_turn`."""
-
-
-async def share_spoken_turn(session_id: str, transcript: str,
-                            messages: list[BotMessage], skip_sid: str | None) -> None:
-    """:meth:`SocketIOInput.share` on every widget channel of this process (none: no-op).
-
-    Used by the voice gateway so a turn spoken in one tab appears in the session's others.
-    """
-    for channel in _open_widgets:
-        try:
-            await channel.share(session_id, transcript, messages, skip_sid)
-        except Exception:  # the spoken turn is answered over HTTP whatever happens here
-            logger.exception("could not show a spoken turn in session %s", session_id)

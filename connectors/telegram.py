@@ -24,7 +24,7 @@ webhook answers 503 saying what to set.  Each request:
 
    * text: :func:`connectors.sanitize.sanitize_message`, then Rasa as ``telegram:<chat_id>``
      (groups share one conversation per chat); the turn's messages are collected, passed
-     through :func:`connectors.replies.run_turn` (apology for a silently failed turn,
+     through :func:`bot.dialogue.turn.run_turn` (apology for a silently failed turn,
      silence during a human takeover) and sent (:mod:`connectors.telegram_outbound`);
    * button tap: ``answerCallbackQuery``, then the stored payload goes to Rasa like text;
      an unknown id gets a "no longer available" notice;
@@ -62,13 +62,13 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot.config import Settings, settings
+from bot.dialogue.turn import ConversationId, KeyedLock, held_by_person, run_turn
 from bot.identity.metadata import stamp
 from bot.speech.engines import SpeechEngines, shared_engines
-from connectors.replies import in_takeover, run_turn
 from connectors.sanitize import sanitize_message
 from connectors.telegram_identity import answer_link_command, link_command, linked_customer
 from connectors.telegram_inbound import Inbound, Kind, read_update
-from connectors.telegram_outbound import TelegramOutput, send_messages, sender_id
+from connectors.telegram_outbound import TelegramOutput, send_messages
 from connectors.telegram_store import first_delivery, resolve_button
 from connectors.telegram_voice import answer_voice
 from connectors.wording import EXPIRED_BUTTON, MEDIA_REPLY
@@ -189,7 +189,7 @@ class TelegramInput(InputChannel):
         self._bot: Bot | None = None
         self._username = settings.bot_name
         self._tasks: set[asyncio.Task[None]] = set()
-        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}  # chat -> (lock, updates using it)
+        self._chats = KeyedLock()  # one update of a chat at a time
 
     @classmethod
     def name(cls) -> str:
@@ -317,27 +317,20 @@ class TelegramInput(InputChannel):
     async def process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
         """Answer one update that is not ignored; errors are logged, never raised.
 
-        Updates of one chat are answered one at a time in arrival order (a FIFO lock per
-        chat), so replies cannot overtake each other.
+        Updates of one chat are answered one at a time in arrival order (a
+        :class:`~bot.dialogue.turn.KeyedLock` keyed by the conversation), so replies cannot
+        overtake each other.
         """
         chat = int(inbound.chat_id or 0)
-        lock, users = self._chats.get(chat, (asyncio.Lock(), 0))
-        self._chats[chat] = (lock, users + 1)
         try:
-            async with lock:
+            async with self._chats.hold(str(ConversationId.telegram(chat))):
                 await self._process(inbound, on_new_message)
         except Exception:
             logger.exception("Telegram update for chat %s failed", chat)
-        finally:
-            lock, users = self._chats[chat]
-            if users == 1:
-                del self._chats[chat]
-            else:
-                self._chats[chat] = (lock, users - 1)
 
     async def _process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
         bot, chat_id = self.bot(), int(inbound.chat_id or 0)
-        sender = sender_id(chat_id)
+        sender = ConversationId.telegram(chat_id)
         command = link_command(inbound.original) if inbound.kind is Kind.TEXT else None
         if command is not None:
             private = chat_id > 0  # Telegram numbers private chats positive, groups negative
@@ -350,7 +343,7 @@ class TelegramInput(InputChannel):
                                self.name(), self._speech_engines)
             return
         if inbound.kind is Kind.MEDIA:
-            if not await asyncio.to_thread(in_takeover, sender):
+            if not await held_by_person(sender):
                 await send_messages(bot, chat_id, [{"text": MEDIA_REPLY}])
             return
         text, original = inbound.text, inbound.original

@@ -38,6 +38,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 from telegram.error import TelegramError
 
+from bot.dialogue.turn import ConversationId
 from bot.support.messages import CARDS_TYPE, BotMessage, Button, ProductCard
 from connectors.telegram_store import store_buttons
 from connectors.wording import CHOOSE
@@ -47,24 +48,6 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)
 MAX_CAPTION = int(MessageLimit.CAPTION_LENGTH)
 MAX_CALLBACK_DATA = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)
-SENDER_PREFIX = "telegram:"
-"""Rasa conversation ids of this channel are ``telegram:<chat_id>``."""
-
-
-def sender_id(chat_id: int) -> str:
-    """Rasa conversation id of a Telegram chat (private chats and groups alike)."""
-    return f"{SENDER_PREFIX}{chat_id}"
-
-
-def chat_id_of(conversation_id: str) -> int:
-    """Inverse of :func:`sender_id`.
-
-    Raises:
-        ValueError: for an id that is not ``telegram:<integer>``.
-    """
-    if not conversation_id.startswith(SENDER_PREFIX):
-        raise ValueError(f"not a Telegram conversation id: {conversation_id!r}")
-    return int(conversation_id[len(SENDER_PREFIX):])
 
 
 def utf16_len(text: str) -> int:
@@ -236,7 +219,8 @@ class TelegramOutput(OutputChannel):
 
     async def send_response(self, recipient_id: str, message: BotMessage) -> None:
         """Send one Rasa message to the chat behind ``recipient_id`` (``telegram:<chat>``)."""
-        await send_messages(await self._bot(), chat_id_of(recipient_id), [message])
+        chat_id = ConversationId.parse(recipient_id).chat_id
+        await send_messages(await self._bot(), chat_id, [message])
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Send plain text (Rasa's required output-channel method)."""

@@ -35,11 +35,11 @@ from rasa.core.channels.channel import UserMessage
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.dialogue.turn import ConversationId, held_by_person
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines
-from connectors.replies import in_takeover
 from connectors.telegram_inbound import VoiceNote
-from connectors.telegram_outbound import send_messages, send_voice, sender_id
+from connectors.telegram_outbound import send_messages, send_voice
 from connectors.voice_turn import answer_speech, speak_all
 from connectors.wording import (
     DOWNLOAD_FAILED_REPLY,
@@ -94,7 +94,7 @@ async def download(bot: Bot, file_id: str) -> bytes:
 
 async def _say(bot: Bot, chat_id: int, text: str) -> None:
     """Send one of this module's own replies, unless a person holds the conversation."""
-    if not await asyncio.to_thread(in_takeover, sender_id(chat_id)):
+    if not await held_by_person(ConversationId.telegram(chat_id)):
         await send_messages(bot, chat_id, [{"text": text}])
 
 
@@ -162,7 +162,8 @@ async def answer_voice(
                        len(data), exc)
         await _say(bot, chat_id, UNREADABLE_REPLY)
         return
-    reply = await answer_speech(engines, on_new_message, audio, sender_id(chat_id),
+    reply = await answer_speech(engines, on_new_message, audio,
+                                str(ConversationId.telegram(chat_id)),
                                 input_channel, metadata)
     if not reply.transcript:
         logger.info("nothing heard in a %.1f s voice note in chat %s", audio.seconds, chat_id)

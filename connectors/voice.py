@@ -57,11 +57,13 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from websockets.exceptions import ConnectionClosed
 
 from bot.config import settings
+from bot.dialogue.turn import ConversationId
+from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
 from bot.identity.tokens import IdentityError
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
-from connectors.socketio import SessionSigner, share_spoken_turn
+from connectors.sessions import SessionSigner
 from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
 from connectors.voice_speculation import Speculator, response_openers
 from connectors.voice_turn import answer_speech, speak_all
@@ -89,10 +91,13 @@ class VoiceInput(InputChannel):
         twilio_auth_token: the Twilio account's auth token, to check webhook signatures;
             ``None``: phone calls are refused.
         settings: call timing.
+        feed: where a widget session's spoken turns are published, so the session's other
+            tabs show them (the widget channel subscribes to the same feed).
     """
 
     def __init__(self, public_url: str | None = None, twilio_auth_token: str | None = None,
-                 settings: CallSettings | None = None) -> None:
+                 settings: CallSettings | None = None, feed: TurnFeed = PROCESS_FEED) -> None:
+        self.feed = feed
         self.public_url = public_url.rstrip("/") if public_url else None
         self.validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
         self.settings = settings or CallSettings()
@@ -122,10 +127,11 @@ class VoiceInput(InputChannel):
 
     def call_token(self, call_sid: str) -> str:
         """The stream token of ``call_sid`` (HMAC-SHA256 with the session secret)."""
-        return self.signer.token(f"call:{call_sid}", purpose=CALL_STREAM)
+        return self.signer.token(str(ConversationId.call_stream(call_sid)), purpose=CALL_STREAM)
 
     def _token_ok(self, call_sid: str, token: str) -> bool:
-        return self.signer.verify(f"call:{call_sid}", token, purpose=CALL_STREAM)
+        return self.signer.verify(str(ConversationId.call_stream(call_sid)), token,
+                                  purpose=CALL_STREAM)
 
     async def engines(self) -> SpeechEngines:
         """The speech engines (loading starts at server start; this waits for it).
@@ -287,8 +293,8 @@ class VoiceInput(InputChannel):
             audio_out = {"format": fmt, "mime": MIMES[fmt],
                          "base64": base64.b64encode(data).decode()}
         if resumed and reply.transcript:
-            await share_spoken_turn(session_id, reply.transcript, reply.messages,
-                                    request.args.get("sid"))
+            await self.feed.publish(SharedTurn(session_id, reply.transcript, reply.messages,
+                                               request.args.get("sid")))
         messages = [{k: v for k, v in m.items() if k != "recipient_id"}
                     for m in reply.messages]
         return response.json({"session_id": session_id, "token": token,

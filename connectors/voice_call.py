@@ -56,6 +56,7 @@ from rasa.core.channels.channel import UserMessage
 from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
+from bot.dialogue.turn import ConversationId, run_turn
 from bot.identity.metadata import stamp
 from bot.identity.phone import asks_for_pin, customer_of_call
 from bot.speech.asr import Transcript
@@ -64,7 +65,6 @@ from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
 from bot.speech.turn_end import complete_request
 from bot.speech.vad import Endpointer, EndpointSettings
-from connectors.replies import run_turn
 from connectors.voice_speculation import Speculation
 from connectors.voice_turn import answer_speech, speak
 from connectors.wording import GOODBYE, PIN_GIVE_UP, PIN_OK, PIN_PROMPT, PIN_WRONG, REPROMPT
@@ -228,7 +228,7 @@ class TwilioCall:
     @property
     def sender_id(self) -> str:
         """The Rasa conversation id of this call."""
-        return f"voice:{self.call_sid}"
+        return str(ConversationId.phone_call(self.call_sid))
 
     @property
     def now(self) -> float:

@@ -15,12 +15,12 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.dialogue.turn import run_turn
 from bot.speech.asr import Transcript
 from bot.speech.audio import Audio
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
 from bot.support.messages import BotMessage
-from connectors.replies import run_turn
 from connectors.sanitize import sanitize_message
 from connectors.wording import NOT_HEARD
 

@@ -24,6 +24,11 @@ from bot.config import PROJECT_ROOT
 from bot.runtime.endpoints import write_endpoints
 
 RASA = str(Path(sys.executable).with_name("rasa"))
+"""Rasa's CLI, for ``rasa train`` and Rasa's own tooling."""
+RASA_SERVER = [sys.executable, "-m", "bot.runtime.rasa_server"]
+"""The Rasa server's entry point (:mod:`bot.runtime.rasa_server`), as the ``Procfile`` starts it."""
+ACTION_SERVER = [sys.executable, "-m", "actions"]
+"""The action server's entry point (:mod:`actions.__main__`), as the ``Procfile`` starts it."""
 NO_TELEMETRY = {"RASA_TELEMETRY_ENABLED": "false"}
 """Rasa's usage telemetry off, as ``make run`` has it (unless the environment turns it on)."""
 KICKS_SMALL = ("--n-kicks", "6000", "--trials", "0", "--folds", "2")
@@ -195,7 +200,7 @@ class Stack:
         has no authentication) and wait until it answers."""
         proc = self._spawn(
             "actions",
-            [RASA, "run", "actions", "--actions", "actions", "--port", str(self.action_port)],
+            [*ACTION_SERVER, "--port", str(self.action_port)],
             SANIC_HOST="127.0.0.1",
         )
         wait_http(f"http://127.0.0.1:{self.action_port}/health", proc, self.log("actions"))
@@ -222,7 +227,7 @@ class Stack:
         proc = self._spawn(
             "rasa",
             [
-                RASA,
+                *RASA_SERVER,
                 "run",
                 "--enable-api",
                 "--auth-token",

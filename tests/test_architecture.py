@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import yaml
+
 from bot.config import PROJECT_ROOT
 
 TOP_LEVEL = ("bot", "actions", "connectors", "testing", "bench", "scripts", "tests")
@@ -154,3 +156,31 @@ def test_the_checker_sees_a_forbidden_edge_and_a_cycle():
     assert forbidden(edges) == ["actions -> connectors (z:1)", "bot.store -> bot.kicks (x:1)"]
     assert library_cycle(edges) in (["bot.kicks", "bot.store", "bot.kicks"],
                                     ["bot.store", "bot.kicks", "bot.store"])
+
+
+def channel_modules() -> set[str]:
+    """The modules of the input channels ``credentials.yml`` names (``connectors.rest`` for
+    ``connectors.rest.RestInput``)."""
+    credentials = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8"))
+    return {name.rpartition(".")[0] for name in credentials if name.startswith("connectors.")}
+
+
+def channel_imports(channels: set[str]) -> list[str]:
+    """``"importer -> channel (file:line)"`` for every ``connectors`` module importing one of
+    ``channels`` other than itself."""
+    found = []
+    for path, module in project_modules():
+        if package_of(module) != "connectors":
+            continue
+        for line, name in imported_modules(path):
+            if name in channels and name != module:
+                found.append(f"{module} -> {name} ({path.relative_to(PROJECT_ROOT)}:{line})")
+    return found
+
+
+def test_no_channel_is_imported_by_another_connector():
+    channels = channel_modules()
+    assert {"connectors.rest", "connectors.socketio", "connectors.telegram",
+            "connectors.voice"} <= channels
+    assert channel_imports(channels) == []
+    assert channel_imports({"connectors.sanitize"})  # the checker sees a connector's import

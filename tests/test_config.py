@@ -20,7 +20,7 @@ from bot.config import (
 
 READS_THE_ENVIRONMENT = {
     "bot/config.py",
-    "connectors/socketio.py",  # being rewritten elsewhere; reads TOUCHLINE_SESSION_SECRET
+    "connectors/sessions.py",  # being rewritten elsewhere; reads TOUCHLINE_SESSION_SECRET
     "connectors/pubsub.py",  # being rewritten elsewhere
     "bot/nlu/embedding_model.py",  # sets the Hugging Face offline switch, nothing else does
 }

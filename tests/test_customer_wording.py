@@ -31,12 +31,6 @@ NOT_FOR_CUSTOMERS = frozenset({
     "print", "add_argument", "ArgumentParser", "Field", "Query", "Path", "HTTPException",
 })
 """Calls whose strings go to developers, operators or API clients, not into a chat."""
-LEFT_FOR_THE_TURN_PIPELINE = {
-    ("actions/base.py", "Sorry, something went wrong on my side"),
-    ("connectors/replies.py", "Sorry, something went wrong on my side"),
-}
-"""The apology of a failed turn, written twice today: issue #18 item 5 (one turn pipeline
-for every channel) gives it its one home."""
 
 
 def _call_name(node: ast.Call) -> str:
@@ -94,8 +88,7 @@ def misplaced(path: Path) -> list[str]:
             bad = words >= 3 and (composed or text.rstrip()[-1:] in ".?!")
         else:
             bad = bool(SENTENCE.fullmatch(text))
-        if bad and not any(where == file and text.startswith(start)
-                           for file, start in LEFT_FOR_THE_TURN_PIPELINE):
+        if bad:
             wrong.append(f"{where}:{line}: {text[:80]!r}")
     return wrong
 

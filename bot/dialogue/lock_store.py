@@ -4,9 +4,9 @@ Rasa 3.6's ``InMemoryLockStore`` queues messages of one conversation with ticket
 and re-checks a busy lock every ``wait_time_in_seconds`` (1 s by default, see
 ``rasa/core/lock_store.py``), so a burst of messages from one sender stalls a second per
 message, and it only works in one process.  Here each conversation gets an
-:class:`asyncio.Lock`, which wakes the next waiter of the same process as soon as the
-holder releases it, in FIFO order; ``async with`` releases the lock when a request fails
-or is cancelled midway (replay R11).
+:class:`asyncio.Lock` (:class:`bot.dialogue.turn.KeyedLock`), which wakes the next waiter
+of the same process as soon as the holder releases it, in FIFO order; ``async with``
+releases the lock when a request fails or is cancelled midway (replay R11).
 
 Several Rasa server processes on one host (Sanic workers, ``SANIC_WORKERS=2``) also
 exclude each other: the holder of the asyncio lock takes an exclusive POSIX record lock
@@ -32,6 +32,7 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore
 
 from bot.config import var_dir
+from bot.dialogue.turn import KeyedLock
 
 LOCK_FILE = "conversations.lock"
 """Default lock file name, in :func:`bot.config.var_dir`."""
@@ -104,8 +105,7 @@ class AsyncioLockStore(InMemoryLockStore):
         super().__init__()
         kwargs = getattr(endpoint_config, "kwargs", None) or {}
         self.records = RecordLocks(Path(kwargs.get("lock_file") or var_dir() / LOCK_FILE))
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._waiters: dict[str, int] = {}
+        self._locks = KeyedLock()
 
     @asynccontextmanager
     async def lock(
@@ -125,17 +125,9 @@ class AsyncioLockStore(InMemoryLockStore):
         Yields:
             A :class:`TicketLock` describing the conversation (for Rasa's callers).
         """
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        self._waiters[conversation_id] = self._waiters.get(conversation_id, 0) + 1
-        try:
-            async with lock:
-                await self.records.acquire(conversation_id)
-                try:
-                    yield TicketLock(conversation_id)
-                finally:
-                    self.records.release(conversation_id)
-        finally:
-            self._waiters[conversation_id] -= 1
-            if self._waiters[conversation_id] == 0:
-                del self._waiters[conversation_id]
-                del self._locks[conversation_id]
+        async with self._locks.hold(conversation_id):
+            await self.records.acquire(conversation_id)
+            try:
+                yield TicketLock(conversation_id)
+            finally:
+                self.records.release(conversation_id)

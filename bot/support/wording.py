@@ -187,6 +187,14 @@ STILL_CHECKING = (
 )
 """Said when an action's body runs past its time budget (``actions/base.py``)."""
 
+APOLOGY = (
+    "Sorry, something went wrong on my side and I couldn't finish that. "
+    "Please try again in a moment, or ask for a person."
+)
+"""What the customer reads when their message could not be answered: an action failed
+(:class:`actions.base.ShopAction`) or a turn was silent by accident
+(:func:`bot.dialogue.turn.run_turn`)."""
+
 BACK_FROM_HUMAN = "Our support team has closed your ticket, so I'm back. How can I help?"
 """Said on the first message after an agent closed the takeover ticket."""
 

@@ -23,7 +23,7 @@ from bot.store.db import reset_engines, session_scope
 from bot.store.models import TelegramButton, TelegramSeenUpdate
 from bot.store.schema import upgrade
 from bot.store.tickets import open_ticket
-from connectors.replies import APOLOGY
+from bot.support.wording import APOLOGY
 from connectors.telegram import ALLOWED_UPDATES, TelegramInput, TelegramSettings
 from connectors.telegram_inbound import Inbound, read_update
 from connectors.telegram_outbound import MAX_TEXT, send_messages, utf16_len

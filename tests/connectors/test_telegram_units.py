@@ -8,7 +8,7 @@ from telegram import Update
 from bot.config import Settings
 from connectors.telegram import TelegramSettings
 from connectors.telegram_inbound import Kind, VoiceNote, read_update
-from connectors.telegram_outbound import MAX_TEXT, chat_id_of, sender_id, split_text, utf16_len
+from connectors.telegram_outbound import MAX_TEXT, split_text, utf16_len
 from connectors.telegram_store import BUTTON_PREFIX, button_ref
 from connectors.telegram_voice import MAX_VOICE_BYTES, MAX_VOICE_SECONDS, too_long
 from testing import telegram_updates as u
@@ -141,12 +141,6 @@ def test_without_username_only_replies_and_bare_commands_address_the_bot():
     assert read(u.message(GROUP, f"/start@{USERNAME}"), None).kind is Kind.IGNORED
     assert read(u.message(GROUP, "/start"), None).kind is Kind.TEXT
     assert read(u.reply_to_bot(GROUP, "ok"), None).kind is Kind.TEXT
-
-
-def test_conversation_ids_round_trip():
-    assert sender_id(-100123) == "telegram:-100123" and chat_id_of("telegram:-100123") == -100123
-    with pytest.raises(ValueError):
-        chat_id_of("web:123")
 
 
 @pytest.mark.parametrize(

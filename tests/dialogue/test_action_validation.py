@@ -2,14 +2,14 @@ import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
-import bot.dialogue  # noqa: F401  (installs the cached validator)
-from bot.dialogue.action_validation import _validate_action_result
+from bot.dialogue.action_validation import _validate_action_result, install
 
 GOOD = {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"text": "hi"}]}
 BAD = {"events": "not a list", "responses": []}
 
 
 def test_installed_on_remote_action():
+    install()
     assert RemoteAction._validate_action_result is _validate_action_result
 
 

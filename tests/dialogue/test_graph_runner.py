@@ -14,7 +14,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
-from bot.dialogue.graph_runner import SequentialGraphRunner
+from bot.dialogue.graph_runner import SequentialGraphRunner, install
 
 
 class Add(GraphComponent):
@@ -100,7 +100,6 @@ def test_errors_are_reported_like_rasas_runner(runners):
             runner.run({"__input__": "a"}, ["d"])
 
 
-def test_importing_the_dialogue_package_installs_it():
-    import bot.dialogue  # noqa: F401  (Rasa imports it from endpoints.yml and config.yml)
-
+def test_install_makes_rasas_processor_use_it():
+    install()
     assert rasa.core.processor.DaskGraphRunner is SequentialGraphRunner

@@ -26,7 +26,7 @@ from bot.speech.spoken import spoken_text
 from bot.store import customers
 from bot.store.db import session_scope
 from bot.store.phones import register_phone
-from connectors.socketio import SessionSigner
+from connectors.sessions import SessionSigner
 from connectors.voice import CALL_STREAM
 from connectors.wording import GOODBYE, NOT_HEARD, PIN_OK, PIN_PROMPT, PIN_WRONG, REPROMPT
 from testing.sio_client import Tab, run
@@ -371,6 +371,24 @@ def test_an_utterance_is_answered_in_text_and_audio_and_continues(voice, engines
     assert decode(base64.b64decode(second.json()["audio"]["base64"])).seconds > 1
     events = user_events(voice, body["session_id"])
     assert len(events) == 2 and {e["input_channel"] for e in events} == {"voice"}
+
+
+def test_a_spoken_turn_shows_in_the_widget_sessions_open_tab(voice, spoken):
+    """An utterance with a widget session's token appears in that session's open tab: the
+    voice channel publishes it on the process's turn feed, the widget channel shows it."""
+    async def main() -> None:
+        tab, session = await Tab.open(voice, None)
+        posted = asyncio.create_task(asyncio.to_thread(
+            post_utterance, voice, encode(spoken, "wav"), session_id=session["session_id"],
+            token=session["token"]))
+        echo, reply = await tab.next("user_echo", 90), await tab.next("bot_uttered", 90)
+        r = await posted
+        assert r.status_code == 200, r.text
+        assert echo == {"text": r.json()["transcript"], "spoken": True}
+        assert reply["text"] == r.json()["messages"][0]["text"]
+        await tab.ws.close()
+
+    run(main())
 
 
 def test_a_signed_in_widget_session_speaks_as_its_customer(voice, spoken):

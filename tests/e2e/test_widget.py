@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from bot.store import customers
 from bot.store.db import session_scope
 from bot.store.identity import redeem_telegram_link
-from connectors.socketio import SessionSigner
+from connectors.sessions import SessionSigner
 from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
 from tests.e2e.screenshots import save_screenshot

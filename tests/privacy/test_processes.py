@@ -33,7 +33,8 @@ def telemetry_under(command: str, environ: dict[str, str]) -> str:
 
 def test_every_rasa_process_of_make_run_has_telemetry_off_unless_asked(tmp_path):
     home = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}  # no global Rasa config
-    rasa = {name: cmd for name, cmd in procfile().items() if ".venv/bin/rasa" in cmd}
+    rasa = {name: cmd for name, cmd in procfile().items()
+            if "-m bot.runtime.rasa_server" in cmd or "-m actions" in cmd}
     assert set(rasa) == {"rasa", "actions"}
     for command in rasa.values():
         assert telemetry_under(command, home) == "False"
