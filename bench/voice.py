@@ -343,11 +343,13 @@ async def one_call(url: str, secret_signer: object, turns: list[tuple[str, str, 
                    clock_offset: float) -> tuple[str, list[dict]]:
     """One simulated call: wait for the greeting, then speak each question and time the
     reply.  Returns the call SID and one record per question."""
-    from connectors.voice import CALL_STREAM
+    from connectors.voice import CALL_STREAM, stream_claim
     from testing.twilio_caller import TwilioCaller
 
     sid = "CA" + uuid.uuid4().hex
-    token = secret_signer.token(f"call:{sid}", purpose=CALL_STREAM)  # type: ignore[attr-defined]
+    token = secret_signer.token(  # type: ignore[attr-defined]
+        stream_claim(sid, TwilioCaller.caller_id), purpose=CALL_STREAM
+    )
     records = []
     async with TwilioCaller(url, sid, token) as caller:
         await caller.wait_for("media", timeout=60)  # the greeting

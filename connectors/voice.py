@@ -8,8 +8,10 @@ Routes, under Rasa's channel prefix ``/webhooks/voice/``:
     Twilio's "A call comes in" webhook.  Answers TwiML that connects the call to
     ``/stream`` (``<Connect><Stream>``, a bidirectional Media Stream) at the configured
     public URL (``$TOUCHLINE_VOICE_PUBLIC_URL``, never the request's ``Host``) with a stream
-    token signed for the call SID (purpose :data:`CALL_STREAM`: it is no widget session
-    token).  The request's ``X-Twilio-Signature`` must be valid (else 403); without
+    token signed for the call SID and the caller's number (:func:`stream_claim`; purpose
+    :data:`CALL_STREAM`: it is no widget session token), so that a leaked stream token
+    cannot claim another number, whose PIN it could then try.  The request's
+    ``X-Twilio-Signature`` must be valid (else 403); without
     ``$TWILIO_AUTH_TOKEN`` or ``$TOUCHLINE_VOICE_PUBLIC_URL`` every call is refused (503,
     and an error in the log saying which is missing) instead of signing stream tokens for
     anyone.  The signed ``From`` goes to the stream as the ``from`` parameter; a caller is
@@ -75,6 +77,19 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MIMES = {"wav": "audio/wav", "ogg": "audio/ogg"}
 CALL_STREAM = "touchline-call-stream"
 """Purpose signed into a phone call's stream token, so it is no widget session token."""
+
+
+def stream_claim(call_sid: str, caller: str | None) -> str:
+    """What a call's stream token signs: the call's conversation and the caller's number.
+
+    Args:
+        call_sid: Twilio's call SID.
+        caller: the ``From`` number Twilio signed (``None`` or ``""`` when withheld).
+
+    Returns:
+        ``"call:<sid>|<number>"`` (the number empty when withheld).
+    """
+    return f"{ConversationId.call_stream(call_sid)}|{caller or ''}"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
@@ -125,13 +140,13 @@ class VoiceInput(InputChannel):
                    env("twilio_auth_token_env", "TWILIO_AUTH_TOKEN"),
                    CallSettings.for_pipeline(config.voice_pipeline, silence))
 
-    def call_token(self, call_sid: str) -> str:
-        """The stream token of ``call_sid`` (HMAC-SHA256 with the session secret)."""
-        return self.signer.token(str(ConversationId.call_stream(call_sid)), purpose=CALL_STREAM)
+    def call_token(self, call_sid: str, caller: str | None) -> str:
+        """The stream token of ``call_sid`` from ``caller`` (HMAC-SHA256 with the session
+        secret over :func:`stream_claim`)."""
+        return self.signer.token(stream_claim(call_sid, caller), purpose=CALL_STREAM)
 
-    def _token_ok(self, call_sid: str, token: str) -> bool:
-        return self.signer.verify(str(ConversationId.call_stream(call_sid)), token,
-                                  purpose=CALL_STREAM)
+    def _token_ok(self, call_sid: str, caller: str | None, token: str) -> bool:
+        return self.signer.verify(stream_claim(call_sid, caller), token, purpose=CALL_STREAM)
 
     async def engines(self) -> SpeechEngines:
         """The speech engines (loading starts at server start; this waits for it).
@@ -167,7 +182,7 @@ class VoiceInput(InputChannel):
     def twiml(self, call_sid: str, caller: str | None, stream_url: str) -> str:
         """The TwiML that connects ``call_sid`` to the Media Streams WebSocket."""
         stream = Stream(url=stream_url)
-        stream.parameter(name="token", value=self.call_token(call_sid))
+        stream.parameter(name="token", value=self.call_token(call_sid, caller))
         if caller:
             stream.parameter(name="from", value=caller)
         connect = Connect()

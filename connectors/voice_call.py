@@ -180,7 +180,8 @@ class TwilioCall:
         engines: speech engines.
         on_new_message: Rasa's callback for user messages.
         settings: timing.
-        token_ok: checks the ``token`` custom parameter against the call SID.
+        token_ok: checks the ``token`` custom parameter against the call SID and the
+            ``from`` parameter (the caller's number, ``None`` when absent).
     """
 
     def __init__(
@@ -189,7 +190,7 @@ class TwilioCall:
         engines: SpeechEngines,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         settings: CallSettings,
-        token_ok: Callable[[str, str], bool],
+        token_ok: Callable[[str, str | None, str], bool],
         speculate: Speculate | None = None,
     ) -> None:
         self._send_raw = send
@@ -291,7 +292,9 @@ class TwilioCall:
         if not isinstance(call_sid, str) or not call_sid or not isinstance(stream_sid, str):
             self.closed_reason = "start without callSid/streamSid"
             return False
-        if not isinstance(params, dict) or not self.token_ok(call_sid, str(params.get("token"))):
+        caller = str(params.get("from") or "") or None if isinstance(params, dict) else None
+        if not isinstance(params, dict) or not self.token_ok(call_sid, caller,
+                                                             str(params.get("token"))):
             self.closed_reason = "bad stream token"
             logger.warning("call %s: stream token rejected", call_sid)
             return False
@@ -303,7 +306,7 @@ class TwilioCall:
             logger.warning("call %s: %s", call_sid, self.closed_reason)
             return False
         self.call_sid, self.stream_sid = call_sid, stream_sid
-        self.caller = str(params.get("from") or "") or None
+        self.caller = caller
         self._rate = rate
         self._resampler = soxr.ResampleStream(rate, ASR_RATE, 1, dtype="float32")
         self._worker = asyncio.create_task(self._work())

@@ -27,7 +27,7 @@ from bot.store import customers
 from bot.store.db import session_scope
 from bot.store.phones import register_phone
 from connectors.sessions import SessionSigner
-from connectors.voice import CALL_STREAM
+from connectors.voice import CALL_STREAM, stream_claim
 from connectors.wording import GOODBYE, NOT_HEARD, PIN_OK, PIN_PROMPT, PIN_WRONG, REPROMPT
 from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
@@ -66,7 +66,10 @@ def spoken(engines) -> Audio:
 
 
 def caller(voice: Stack, call_sid: str, **kwargs: object) -> TwilioCaller:
-    token = SessionSigner(SECRET.encode()).token(f"call:{call_sid}", purpose=CALL_STREAM)
+    number = str(kwargs.get("caller_id", TwilioCaller.caller_id))
+    token = SessionSigner(SECRET.encode()).token(
+        stream_claim(call_sid, number), purpose=CALL_STREAM
+    )
     return TwilioCaller(
         f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream", call_sid, token, **kwargs
     )
@@ -267,7 +270,7 @@ def test_a_16_khz_stream_is_resampled_and_understood(voice, engines, spoken):
 )
 def test_unusable_streams_are_closed_with_a_reason(voice, media_format, token, reason):
     sid = "CAbad"
-    good = SessionSigner(SECRET.encode()).token(f"call:{sid}", purpose=CALL_STREAM)
+    good = SessionSigner(SECRET.encode()).token(stream_claim(sid, None), purpose=CALL_STREAM)
 
     async def call() -> websockets.ConnectionClosed:
         url = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
@@ -294,6 +297,33 @@ def test_unusable_streams_are_closed_with_a_reason(voice, media_format, token, r
     assert user_events(voice, f"voice:{sid}") == []
 
 
+def test_a_stream_token_cannot_claim_another_callers_number(voice):
+    """The stream token signs the caller's number: a leaked token sent with another ``from``
+    (a registered customer's, whose PIN it would then try) is refused."""
+    sid = "CAleak"
+    token = SessionSigner(SECRET.encode()).token(
+        stream_claim(sid, "+15550100"), purpose=CALL_STREAM
+    )
+
+    async def call() -> websockets.ConnectionClosed:
+        url = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
+        async with websockets.connect(url) as ws:
+            start = {
+                "callSid": sid,
+                "streamSid": "MZleak",
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                "customParameters": {"token": token, "from": "+15550177"},
+            }
+            await ws.send(json.dumps({"event": "start", "start": start}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            return closed.value
+
+    closed = asyncio.run(call())
+    assert closed.rcvd.code == 1008 and "token" in closed.rcvd.reason
+    assert user_events(voice, f"voice:{sid}") == []
+
+
 def test_twiml_connects_the_call_with_a_signed_stream_token(voice):
     url = f"{voice.url}/webhooks/voice/twiml"
     params = {"CallSid": "CAtwiml", "From": "+15550123"}
@@ -301,7 +331,9 @@ def test_twiml_connects_the_call_with_a_signed_stream_token(voice):
     r = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
     stream = f"ws://127.0.0.1:{voice.rasa_port}/webhooks/voice/stream"
-    token = SessionSigner(SECRET.encode()).token("call:CAtwiml", purpose=CALL_STREAM)
+    token = SessionSigner(SECRET.encode()).token(
+        stream_claim("CAtwiml", "+15550123"), purpose=CALL_STREAM
+    )
     assert f'<Connect><Stream url="{stream}">' in r.text
     assert f'<Parameter name="token" value="{token}" />' in r.text
     assert '<Parameter name="from" value="+15550123" />' in r.text
