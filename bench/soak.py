@@ -49,6 +49,7 @@ from bench.soak_traffic import (
     widget_user,
 )
 from bot.config import PROJECT_ROOT
+from bot.dialogue.turn import ConversationId, Namespace
 from bot.store.db import session_scope
 from bot.store.identity import create_telegram_link, redeem_telegram_link
 from bot.store.models import Customer, Order, Payment, utcnow
@@ -83,7 +84,7 @@ def add_complainers(database_url: str, count: int) -> dict[int, tuple[str, str]]
         for i in range(count):
             channel = CHANNELS[i % len(CHANNELS)]
             sender = {"rest": REST_COMPLAINER.format(i), "widget": WIDGET_COMPLAINER.format(i),
-                      "telegram": f"telegram:{TELEGRAM_COMPLAINER + i}"}[channel]
+                      "telegram": str(ConversationId.telegram(TELEGRAM_COMPLAINER + i))}[channel]
             customer = Customer(name=f"Soak Customer {i}", email=f"soak{i}@example.com",
                                 country="US")
             session.add(customer)
@@ -138,7 +139,8 @@ def wait_telegram(stack: Stack, ledger: Ledger, timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         conversations = stored_conversations(stack.workdir / "tracker.db")
         stored = {t.key for sender, turns in conversations.items()
-                  if sender.startswith("telegram:") for t in turns if t.replies}
+                  if ConversationId.parse(sender).namespace is Namespace.TELEGRAM
+                  for t in turns if t.replies}
         if wanted <= stored:
             break
         time.sleep(0.5)

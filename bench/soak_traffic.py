@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from bot.dialogue.turn import ConversationId
 from bot.identity.tokens import mint
 from connectors.telegram import SECRET_HEADER
 from testing import telegram_updates
@@ -337,7 +338,8 @@ async def telegram_say(traffic: Traffic, client: httpx.AsyncClient, chat: int, t
                        redeliver: bool = False) -> Sent:
     """Post one message update to the webhook (twice with ``redeliver``) and record it."""
     body = telegram_updates.message(chat, text)
-    sent = traffic.ledger.record("telegram", str(body["update_id"]), f"telegram:{chat}", text)
+    conversation = str(ConversationId.telegram(chat))
+    sent = traffic.ledger.record("telegram", str(body["update_id"]), conversation, text)
     for _ in range(2 if redeliver else 1):
         sent.attempts += 1
         try:
