@@ -20,13 +20,19 @@ What counts:
 
 Each match becomes a placeholder naming what it was (:data:`PLACEHOLDERS`), so a transcript
 still reads ("my card [card number] was declined").
+
+A :class:`Redactor` also remembers the last card numbers it redacted and redacts any run of
+seven or more of their digits elsewhere: an entity extractor or a slot may hold part of a card
+number ("4111 1111 1111"), which no longer passes the Luhn check on its own.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PLACEHOLDERS = {
@@ -42,6 +48,13 @@ _GROUPED_DIGITS = re.compile(r"(?<![\w.,/-])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
 """A run of digit groups separated by single spaces or dashes, not part of a word, a
 decimal number or a date written with slashes."""
 _GROUP = re.compile(r"[A-Za-z0-9]+")
+_FRAGMENT = re.compile(r"(?<![\d])\d(?:[ -]?\d){6,}(?![\d])")
+"""A run of seven or more digits (single spaces or dashes allowed between them): the
+shortest part of a remembered card number that is redacted on its own. PCI DSS (v4.0,
+requirement 3.4.1) lets the first six digits be shown, and order numbers such as
+``TL-10001`` have five."""
+RECENT_CARDS = 64
+"""Card numbers a :class:`Redactor` remembers for :data:`_FRAGMENT` matching."""
 _CARD_DIGITS = (13, 19)
 _CARD_FIRST_DIGITS = "23456"
 
@@ -130,12 +143,12 @@ def _is_card(candidate: str) -> bool:
             and digits[0] in _CARD_FIRST_DIGITS and luhn_valid(digits))
 
 
-def _replace_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool],
-                   label: str, min_length: int) -> str:
-    """Replace in ``text`` the widest run of groups in each ``pattern`` match that
-    ``valid`` accepts (a card followed by its security code is one run of digits);
+def _valid_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool],
+                 min_length: int) -> list[tuple[int, int]]:
+    """The widest run of groups in each ``pattern`` match of ``text`` that ``valid`` accepts
+    (a card followed by its security code is one run of digits), as ``(start, end)``;
     matches shorter than ``min_length`` characters are skipped at once."""
-    out, last = [], 0
+    spans = []
     for match in pattern.finditer(text):
         if match.end() - match.start() < min_length:
             continue
@@ -143,9 +156,24 @@ def _replace_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], b
                   for g in _GROUP.finditer(match.group())]
         span = _longest_valid_span(groups, text, valid)
         if span is not None:
-            out += [text[last:span[0]], label]
-            last = span[1]
+            spans.append(span)
+    return spans
+
+
+def _replace_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool],
+                   label: str, min_length: int) -> str:
+    """``text`` with each of :func:`_valid_spans` replaced by ``label``."""
+    out, last = [], 0
+    for start, end in _valid_spans(text, pattern, valid, min_length):
+        out += [text[last:start], label]
+        last = end
     return "".join(out) + text[last:] if out else text
+
+
+def card_numbers(text: str) -> list[str]:
+    """The digits of each card number :func:`redact_cards` would replace in ``text``."""
+    return [re.sub(r"\D", "", text[start:end])
+            for start, end in _valid_spans(text, _GROUPED_DIGITS, _is_card, _CARD_DIGITS[0])]
 
 
 def redact_cards(text: str) -> str:
@@ -189,22 +217,47 @@ class Redactor:
 
     emails: bool = False
     phones: bool = False
+    _cards: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False,
+                                           compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def text(self, text: str) -> str:
         """``text`` with the personal data this redactor covers replaced by placeholders.
 
-        Cards go first (so a card's digits are never read as a phone number), then IBANs,
+        Cards go first (so a card's digits are never read as a phone number; each is
+        remembered, see :meth:`_fragments`), then parts of remembered cards, IBANs,
         security codes, e-mail addresses and phone numbers. Text without a digit or an
         ``@`` is returned at once.
         """
         if not any(c.isdigit() for c in text) and "@" not in text:
             return text
-        text = redact_security_codes(redact_ibans(redact_cards(text)))
+        with self._lock:
+            for number in card_numbers(text):
+                self._cards[number] = None
+                self._cards.move_to_end(number)
+            while len(self._cards) > RECENT_CARDS:
+                self._cards.popitem(last=False)
+            known = tuple(self._cards)
+        text = self._fragments(redact_cards(text), known)
+        text = redact_security_codes(redact_ibans(text))
         if self.emails:
             text = redact_emails(text)
         if self.phones:
             text = redact_phones(text)
         return text
+
+    @staticmethod
+    def _fragments(text: str, known: tuple[str, ...]) -> str:
+        """``text`` with each run of seven or more digits that is part of a ``known`` card
+        number (an entity or slot holding a piece of it) replaced by the card placeholder."""
+        if not known:
+            return text
+
+        def part_of_card(match: re.Match[str]) -> str:
+            digits = re.sub(r"\D", "", match.group())
+            return PLACEHOLDERS["card"] if any(digits in card for card in known) else match.group()
+
+        return _FRAGMENT.sub(part_of_card, text)
 
     def value(self, value: Any) -> Any:  # noqa: ANN401 (any JSON value)
         """A copy of a JSON-like value with every string in it redacted (dict keys kept).

@@ -18,7 +18,9 @@ from bot.store.models import Ticket
 from testing.stack import Stack, prepare_features, stack_env, texts
 
 CARD = "4111 1111 1111 1111"
-SECRETS = (CARD, CARD.replace(" ", ""), "frank@example.com", "cvv 737")
+SECRETS = (CARD, CARD.replace(" ", ""), "frank@example.com", "cvv 737", CARD[:14])
+"""What must not be stored or logged; ``CARD[:14]`` is the part of the card an entity
+extractor took as an entity (and a slot kept) in a story around the card number."""
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,8 @@ def test_no_card_number_or_e_mail_is_stored_or_logged(private_stack):
     stack = private_stack
     stack.say("web-pay", "hi")
     stack.say("web-pay", f"my card is {CARD}, cvv 737")
+    stack.say("web-pay", f"I have been a customer for years and my sister told me to write. "
+                         f"My card {CARD} keeps getting declined. I only have a few minutes.")
     assert "e-mail" in texts(stack.say("web-pay", "where is my order TL-10006"))
     # The guest order look-up checks the e-mail address in this very turn, as typed.
     assert "TL-10006" in texts(stack.say("web-pay", "frank@example.com"))
@@ -62,6 +66,7 @@ def test_no_card_number_or_e_mail_is_stored_or_logged(private_stack):
         assert secret not in stored and secret not in summary, secret
     shop = raw_bytes(work / "shop.db")  # holds the customer's e-mail address as account data
     assert all(secret.encode() not in shop for secret in SECRETS[:2] + SECRETS[3:])
+    assert b"[card number]" in raw_bytes(work / "tracker.db")
 
 
 def test_rasa_runs_with_telemetry_off(private_stack):
