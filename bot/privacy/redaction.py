@@ -160,26 +160,30 @@ def _valid_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], boo
     return spans
 
 
-def _replace_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool],
-                   label: str, min_length: int) -> str:
-    """``text`` with each of :func:`_valid_spans` replaced by ``label``."""
+def _substitute(text: str, spans: list[tuple[int, int]], label: str) -> str:
+    """``text`` with each ``(start, end)`` of ``spans`` (in order, disjoint) replaced by
+    ``label``."""
     out, last = [], 0
-    for start, end in _valid_spans(text, pattern, valid, min_length):
+    for start, end in spans:
         out += [text[last:start], label]
         last = end
     return "".join(out) + text[last:] if out else text
 
 
-def card_numbers(text: str) -> list[str]:
-    """The digits of each card number :func:`redact_cards` would replace in ``text``."""
-    return [re.sub(r"\D", "", text[start:end])
-            for start, end in _valid_spans(text, _GROUPED_DIGITS, _is_card, _CARD_DIGITS[0])]
+def _replace_spans(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool],
+                   label: str, min_length: int) -> str:
+    """``text`` with each of :func:`_valid_spans` replaced by ``label``."""
+    return _substitute(text, _valid_spans(text, pattern, valid, min_length), label)
+
+
+def _card_spans(text: str) -> list[tuple[int, int]]:
+    """Where :func:`redact_cards` finds card numbers in ``text``."""
+    return _valid_spans(text, _GROUPED_DIGITS, _is_card, _CARD_DIGITS[0])
 
 
 def redact_cards(text: str) -> str:
     """``text`` with every Luhn-valid card number replaced by ``[card number]``."""
-    return _replace_spans(text, _GROUPED_DIGITS, _is_card, PLACEHOLDERS["card"],
-                          _CARD_DIGITS[0])
+    return _substitute(text, _card_spans(text), PLACEHOLDERS["card"])
 
 
 def redact_ibans(text: str) -> str:
@@ -231,14 +235,16 @@ class Redactor:
         """
         if not any(c.isdigit() for c in text) and "@" not in text:
             return text
+        cards = _card_spans(text)
         with self._lock:
-            for number in card_numbers(text):
+            for start, end in cards:
+                number = re.sub(r"\D", "", text[start:end])
                 self._cards[number] = None
                 self._cards.move_to_end(number)
             while len(self._cards) > RECENT_CARDS:
                 self._cards.popitem(last=False)
             known = tuple(self._cards)
-        text = self._fragments(redact_cards(text), known)
+        text = self._fragments(_substitute(text, cards, PLACEHOLDERS["card"]), known)
         text = redact_security_codes(redact_ibans(text))
         if self.emails:
             text = redact_emails(text)
