@@ -53,7 +53,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from threadpoolctl import threadpool_limits
 
-from bot.nlu.features import BlockLayout, Design, feature_matrix
+from bot.nlu.features import BlockLayout, Design, dense_row, feature_matrix
 from bot.nlu.linear_model import SoftmaxModel, fit_softmax, softmax
 from bot.nlu.neighbours import nearest_similarity, open_set_score
 from bot.nlu.oos import Calibration, calibrate
@@ -425,19 +425,14 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         :func:`~bot.nlu.features.feature_matrix`); ``None`` when the layout has no such
         dense block of that width."""
         assert self.layout is not None
-        column = 0
-        for origin, width, is_dense in zip(
-            self.layout.origins, self.layout.widths, self.layout.dense
-        ):
-            if is_dense and origin == segments.origin and segments.vectors.shape[1] == width:
-                n = len(segments.vectors)
-                dense = np.repeat(x.dense[row : row + 1], n, axis=0)
-                norms = np.linalg.norm(segments.vectors, axis=1, keepdims=True)
-                scale = float(self._config["dense_weight"]) / np.maximum(norms, 1e-12)
-                dense[:, column : column + width] = segments.vectors * scale
-                return Design(dense=dense, sparse=x.sparse[[row] * n])
-            column += width if is_dense else 0
-        return None
+        columns = self.layout.dense_columns(segments.origin, segments.vectors.shape[1])
+        if columns is None:
+            return None
+        n = len(segments.vectors)
+        dense = np.repeat(x.dense[row : row + 1], n, axis=0)
+        weight = float(self._config["dense_weight"])
+        dense[:, columns] = [dense_row(vector, weight) for vector in segments.vectors]
+        return Design(dense=dense, sparse=x.sparse[[row] * n])
 
     def _best_sentences(
         self, messages: list[Message], x: Design, probabilities: np.ndarray, similarity: np.ndarray

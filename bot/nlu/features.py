@@ -64,6 +64,16 @@ class BlockLayout:
             "dense": list(self.dense),
         }
 
+    def dense_columns(self, origin: str, width: int) -> slice | None:
+        """The columns of ``origin``'s dense block in :attr:`Design.dense`, or ``None`` when
+        the layout has no dense block of that origin and ``width``."""
+        column = 0
+        for name, size, is_dense in zip(self.origins, self.widths, self.dense):
+            if is_dense and name == origin and size == width:
+                return slice(column, column + size)
+            column += size if is_dense else 0
+        return None
+
     @staticmethod
     def from_dict(data: dict[str, list]) -> BlockLayout:
         """Rebuild a layout from :meth:`to_dict` output."""
@@ -83,6 +93,13 @@ def _sentence_features(message: Message, featurizers: list[str]) -> list:
         and f.type == FEATURE_TYPE_SENTENCE
         and (not featurizers or f.origin in featurizers)
     ]
+
+
+def dense_row(vector: np.ndarray, dense_weight: float) -> np.ndarray:
+    """A dense block's row as the design matrix holds it: ``vector`` (float32) L2-normalised
+    and multiplied by ``dense_weight``; a zero vector stays zero."""
+    norm = float(np.linalg.norm(vector))
+    return vector * (dense_weight / norm if norm else 0.0)
 
 
 @dataclass(frozen=True)
@@ -141,9 +158,7 @@ def feature_matrix(
             if is_dense:
                 if usable:
                     vector = np.asarray(feature.features, dtype=np.float32).reshape(-1)
-                    norm = float(np.linalg.norm(vector))
-                    scale = dense_weight / norm if norm else 0.0
-                    dense[row, column : column + width] = vector * scale
+                    dense[row, column : column + width] = dense_row(vector, dense_weight)
                 column += width
                 continue
             if usable:
