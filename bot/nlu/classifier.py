@@ -61,9 +61,6 @@ from bot.nlu.segments import SEGMENT_FEATURES, SegmentFeatures
 
 logger = logging.getLogger(__name__)
 
-LONG_MESSAGE_QUANTILE = 0.9
-"""A message longer (in words) than this quantile of the training examples is also scored
-sentence by sentence; chosen before measuring, as "longer than nearly every example"."""
 MODEL_FILE = "model.npz"
 META_FILE = "meta.json"
 
@@ -161,7 +158,6 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         calibration: Calibration | None = None,
         reference: np.ndarray | None = None,
         reference_classes: np.ndarray | None = None,
-        long_message_words: float = 0.0,
     ) -> None:
         """Create the component (untrained unless ``model`` is given).
 
@@ -176,8 +172,6 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 features, for the similarity score.
             reference_classes: shape ``[n]``, each reference row's index in the model's
                 classes.
-            long_message_words: a message of more words is also scored sentence by
-                sentence (:data:`LONG_MESSAGE_QUANTILE` of the training examples' lengths).
 
         Raises:
             InvalidConfigException: an in-scope loss budget or out-of-scope share outside
@@ -208,7 +202,6 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         self.calibration = calibration or Calibration(0.0, 1.0, simulated_oos=False)
         self.reference = reference
         self.reference_classes = reference_classes
-        self.long_message_words = long_message_words
         self._serving: _Serving | None = None
 
     @classmethod
@@ -278,8 +271,6 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         self.reference_classes = np.array(
             [index[name] for name, keep in zip(labels, in_scope) if keep], dtype=np.int32
         )
-        lengths = [len(str(e.get(TEXT)).split()) for e in examples]
-        self.long_message_words = float(np.quantile(lengths, LONG_MESSAGE_QUANTILE))
         self._serving = None
         self.persist()
         return self._resource
@@ -305,7 +296,6 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
                 "similarity_weight": self.calibration.similarity_weight,
                 "cv_in_scope_accuracy": self.calibration.cv_in_scope_accuracy,
                 "cv_oos_recall": self.calibration.cv_oos_recall,
-                "long_message_words": self.long_message_words,
             }
             (directory / META_FILE).write_text(json.dumps(meta, indent=1))
 
@@ -358,7 +348,6 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             calibration=calibration,
             reference=reference,
             reference_classes=reference_classes,
-            long_message_words=float(meta.get("long_message_words", 0.0)),
         )
 
     def _reference(self) -> np.ndarray:
@@ -441,7 +430,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         higher than the whole message, that sentence's probabilities replace the row (in
         place) and its score, raised to ``sentence_score_power``, is the message's.
 
-        Long: more words than ``long_message_words``, so that a message as long as the
+        Only a long message carries sentence features: the featurizer splits a message of
+        more words than most training examples
+        (:data:`bot.nlu.featurizer.LONG_MESSAGE_QUANTILE`), so that a message as long as the
         training examples (a request in two short sentences) is read whole as they were.
         The power makes up for the several chances a message of several sentences gets
         (the best of them is the maximum of several scores)."""
@@ -449,8 +440,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
         power = float(self._config["sentence_score_power"])
         for row, message in enumerate(messages):
             segments = message.get(SEGMENT_FEATURES)
-            long = len(str(message.get(TEXT)).split()) > self.long_message_words
-            if not isinstance(segments, SegmentFeatures) or not long:
+            if not isinstance(segments, SegmentFeatures):
                 continue
             rows = self._sentence_rows(x, row, segments)
             if rows is None:

@@ -17,12 +17,16 @@ layers side by side, shape ``[1, len(pooling_layers) * dim]``, see
 requires, one contextual vector per Rasa token as the sequence feature (shape
 ``[n_tokens, dim]``: the mean of the word pieces overlapping the token), following
 ``LanguageModelFeaturizer`` in ``rasa/nlu/featurizers/dense_featurizer/lm_featurizer.py``.
-With ``segments`` (the default), an incoming message of several sentences also gets each
-sentence's embedding (:mod:`bot.nlu.segments`) for the intent classifier.
+With ``segments`` (the default), an incoming message of several sentences that is longer
+than most training examples (more words than :data:`LONG_MESSAGE_QUANTILE` of their
+lengths, learnt at training and kept in ``meta.json``) also gets each sentence's embedding
+(:mod:`bot.nlu.segments`) for the intent classifier; a shorter one is read whole, as the
+training examples were, and costs no extra encoder pass.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -54,9 +58,15 @@ from bot.nlu.spelling import CORRECTED_TEXT
 
 logger = logging.getLogger(__name__)
 ENGINES = ("ctranslate2", "torch")
+META_FILE = "meta.json"
+LONG_MESSAGE_QUANTILE = 0.9
+"""A message with more words than this quantile of the training examples' word counts is
+also read sentence by sentence, so that a request as long as the examples (two short
+sentences) is read whole as they were; chosen before measuring, as "longer than nearly
+every example"."""
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     """Dense sentence and token features from a local sentence-transformers model."""
 
@@ -97,14 +107,30 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             "segments": True,
         }
 
-    def __init__(self, config: dict[str, Any], name: str) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        name: str,
+        model_storage: ModelStorage | None = None,
+        resource: Resource | None = None,
+        long_message_words: float | None = None,
+    ) -> None:
         """Load (or reuse) the model.
 
         Args:
             config: the merged configuration (see :meth:`get_default_config`).
             name: the graph node name, used as the feature alias when ``alias`` is unset.
+            model_storage: where :meth:`train` writes ``meta.json`` (``None``: a component
+                built outside a Rasa graph, which only featurizes).
+            resource: this component's resource in ``model_storage``.
+            long_message_words: a message of more words is split into sentences (see
+                :data:`LONG_MESSAGE_QUANTILE`); ``None`` (untrained): every message of
+                several sentences is.
         """
         super().__init__(name, config)
+        self._storage = model_storage
+        self._resource = resource
+        self.long_message_words = long_message_words
         self._model_path = config["model_name_or_path"] or default_model_path()
         self._batch_size = int(config["batch_size"])
         self._cache_size = int(config["cache_size"])
@@ -127,8 +153,61 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SentenceEmbeddingFeaturizer:
-        """Create the component (it stores nothing: the model is read from its folder)."""
-        return cls(config, execution_context.node_name)
+        """Create an untrained component (the encoder is read from its folder)."""
+        return cls(config, execution_context.node_name, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SentenceEmbeddingFeaturizer:
+        """Load the component with the long-message length learnt at training (none in an
+        empty resource: an untrained component splits every message of several sentences)."""
+        try:
+            with model_storage.read_from(resource) as directory:
+                meta = json.loads((directory / META_FILE).read_text())
+        except (ValueError, FileNotFoundError):
+            return cls(config, execution_context.node_name, model_storage, resource)
+        return cls(
+            config,
+            execution_context.node_name,
+            model_storage,
+            resource,
+            long_message_words=float(meta["long_message_words"]),
+        )
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Learn the long-message length: :data:`LONG_MESSAGE_QUANTILE` of the training
+        examples' word counts, written to ``meta.json``.
+
+        Args:
+            training_data: the NLU training data (examples with text).
+
+        Returns:
+            This component's resource (left empty when no example has text).
+
+        Raises:
+            ValueError: the component has no model storage (it was not created by Rasa).
+        """
+        if self._storage is None or self._resource is None:
+            raise ValueError("SentenceEmbeddingFeaturizer: train needs Rasa's model storage")
+        lengths = [len(str(e.get(TEXT)).split()) for e in training_data.intent_examples
+                   if e.get(TEXT)]
+        if not lengths:
+            return self._resource
+        self.long_message_words = float(np.quantile(lengths, LONG_MESSAGE_QUANTILE))
+        with self._storage.write_to(self._resource) as directory:
+            meta = {"long_message_words": self.long_message_words}
+            (directory / META_FILE).write_text(json.dumps(meta))
+        return self._resource
+
+    def _long(self, text: str) -> bool:
+        """Whether ``text`` is read sentence by sentence (see :data:`LONG_MESSAGE_QUANTILE`)."""
+        return self.long_message_words is None or len(text.split()) > self.long_message_words
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
@@ -191,7 +270,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         split = {
             id(message): sentences(corrected.get(id(message), text))
             for message, attribute, text, _ in jobs
-            if segments and attribute == TEXT
+            if segments and attribute == TEXT and self._long(text)
         }
         encoded = self._encode_all(
             [text for _, _, text, _ in jobs]

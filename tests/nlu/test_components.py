@@ -35,6 +35,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.embedding_model import default_model_path
 from bot.nlu.featurizer import SentenceEmbeddingFeaturizer
+from bot.nlu.segments import SEGMENT_FEATURES
 from bot.nlu.spacy_nlp import SpacyNLP
 
 R1 = ["", "   ", "\n\t"]
@@ -227,3 +228,37 @@ def test_model_ctranslate2_cannot_pool_falls_back_to_torch(tmp_path, caplog):
 def test_unknown_engine_is_a_config_error():
     with pytest.raises(InvalidConfigException, match="engine"):
         SentenceEmbeddingFeaturizer.validate_config({"engine": "onnx"})
+
+
+def test_only_messages_longer_than_the_training_examples_are_split(tmp_path):
+    """Training learns the 90th percentile of the examples' word counts (here 9.8); a
+    message of two sentences within it is read whole, with no extra encoder pass, and a
+    longer one gets one embedding per sentence; loading restores the length."""
+    storage, resource = LocalModelStorage(tmp_path), Resource("embed")
+    config = {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "minilm"}
+    context = ExecutionContext(graph_schema=None, node_name="minilm")  # type: ignore[arg-type]
+    component = SentenceEmbeddingFeaturizer.create(config, storage, resource, context)
+    examples = [
+        Message(data={TEXT: "could you please tell me where my order is now", "intent": "a"}),
+        Message(data={TEXT: "hello there my friend how are you today", "intent": "b"}),
+    ]
+    assert component.train(TrainingData(examples)) is resource
+    loaded = SentenceEmbeddingFeaturizer.load(config, storage, resource, context)
+    assert loaded.long_message_words == component.long_message_words == pytest.approx(9.8)
+    short = Message(data={TEXT: "I moved house. Where is my order?"})
+    long = Message(data={TEXT: "I moved house last week with my family. Where is my order now?"})
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    tokenizer.process([short])
+    loaded.process([short])
+    assert short.get(SEGMENT_FEATURES) is None
+    assert list(loaded._cache) == [short.get(TEXT)]  # the sentences were never encoded
+    tokenizer.process([long])
+    loaded.process([long])
+    segments = long.get(SEGMENT_FEATURES)
+    assert segments.origin == "minilm" and segments.vectors.shape == (2, 384)
+
+
+def test_an_untrained_featurizer_cannot_train_outside_a_graph():
+    bare = SentenceEmbeddingFeaturizer(SentenceEmbeddingFeaturizer.get_default_config(), "x")
+    with pytest.raises(ValueError, match="model storage"):
+        bare.train(TrainingData([]))

@@ -167,12 +167,22 @@ def test_meta_json_is_plain_data(trained_model):
         "similarity_weight",
         "cv_in_scope_accuracy",
         "cv_oos_recall",
-        "long_message_words",
     }
-    assert meta["long_message_words"] >= 3  # 90th percentile of the examples' word counts
     assert meta["simulated_oos"] is False  # the fixture has out_of_scope examples
     assert 0.0 <= meta["threshold"] < 1.0 and meta["temperature"] > 0
     assert meta["similarity_weight"] in IntentClassifier.get_default_config()["similarity_weights"]
+
+
+def test_featurizer_learns_the_long_message_length(trained_model):
+    """The featurizer, not the classifier, knows which messages to split into sentences."""
+    with tarfile.open(trained_model) as tar:
+        member = next(
+            m for m in tar.getmembers()
+            if "SentenceEmbeddingFeaturizer" in m.name and m.name.endswith("meta.json")
+        )
+        meta = json.loads(tar.extractfile(member).read())
+    assert set(meta) == {"long_message_words"}
+    assert meta["long_message_words"] >= 3  # 90th percentile of the examples' word counts
 
 
 def test_serving_process_keeps_blas_single_threaded(agent):
