@@ -24,7 +24,7 @@ Three parts, on the spoken support questions of ``bench/data/voice_questions.txt
    ``speculative`` (speculative turns, adaptive end of turn, recogniser workers, prepared
    reply openings); then, unless ``--no-fallback-calls``, the fallback engines
    (pocketsphinx + espeak-ng).  Each pipeline is measured with one call at a time and with
-   :data:`SIMULTANEOUS` calls at once (the questions dealt out between them).  Targets
+   :data:`SIMULTANEOUS` callers at once (the questions dealt out between them).  Targets
    (issue #20): p95 ≤ :data:`TARGET_P95_MS` and at least 25% below the sequential p95 in
    the same run, no more false cut-offs than the baseline, p95 ≤
    :data:`TARGET_SIMULTANEOUS_P95_MS` with simultaneous calls.  A false cut-off is a
@@ -461,14 +461,28 @@ def _stats(values: list[float]) -> dict:
             "p95": float(np.percentile(values, 95)), "max": float(max(values))}
 
 
+def deal(turns: list[tuple[str, str, Audio]], n: int = SIMULTANEOUS
+         ) -> list[list[list[tuple[str, str, Audio]]]]:
+    """The questions dealt out between ``n`` simulated callers, each caller's share split
+    into calls by :func:`calls_plan` (a call ends after a ``human_handoff`` question: the
+    bot then rightly stays quiet, and a question after it would get no reply).
+
+    Returns:
+        Per caller (at most ``n``, none empty), that caller's calls, made one after another.
+    """
+    return [calls_plan(turns[i::n]) for i in range(n) if turns[i::n]]
+
+
 async def simultaneous_calls(url: str, signer: object, turns: list[tuple[str, str, Audio]],
                              clock_offset: float, n: int = SIMULTANEOUS
                              ) -> list[tuple[str, list[dict]]]:
-    """``n`` calls at once, the questions dealt out between them (each call as
-    :func:`one_call`)."""
-    dealt = [turns[i::n] for i in range(n)]
-    return list(await asyncio.gather(*(one_call(url, signer, d, clock_offset)
-                                       for d in dealt if d)))
+    """``n`` callers at once, the questions dealt out between them (:func:`deal`); each
+    makes its calls (as :func:`one_call`) one after another."""
+    async def caller(calls: list[list[tuple[str, str, Audio]]]) -> list[tuple[str, list[dict]]]:
+        return [await one_call(url, signer, call, clock_offset) for call in calls]
+
+    done = await asyncio.gather(*(caller(calls) for calls in deal(turns, n)))
+    return [call for calls in done for call in calls]
 
 
 def summary(records: list[dict]) -> dict:
