@@ -116,9 +116,30 @@ def load_fast_encoder(name_or_path: str, threads: int | None = None) -> ctransla
         UnsupportedModelError: another architecture or pooling.
         OSError: the model cannot be read.
     """
+    return fast_encoder_for(load_model(name_or_path, threads), name_or_path, threads)
+
+
+def fast_encoder_for(
+    model: SentenceTransformer, name_or_path: str, threads: int | None = None
+) -> ctranslate2.Encoder:
+    """``model``'s transformer as a float32 CTranslate2 encoder (see :func:`load_fast_encoder`;
+    used directly for a model whose weights differ from its folder's, such as one with
+    adapted top layers, :mod:`bot.nlu.adaptation`).
+
+    Args:
+        model: a loaded sentence-transformers model.
+        name_or_path: the folder or name it was loaded from (for the converter's
+            configuration files).
+        threads: CTranslate2 intra-op threads; ``None`` lets it choose.
+
+    Returns:
+        The encoder, with ``model``'s weights as they are now.
+
+    Raises:
+        UnsupportedModelError: another architecture or pooling.
+    """
     import ctranslate2
 
-    model = load_model(name_or_path, threads)
     if not _mean_pooled(model) or model[0].auto_model.config.model_type != "bert":
         raise UnsupportedModelError(
             f"{name_or_path}: only BERT models with mean pooling run on CTranslate2"

@@ -9,6 +9,8 @@ Use it in ``config.yml`` after a tokenizer::
       threads: 1
       pooling_layers: [2, 3, 4, 5, 6]   # [] = the model's own sentence embedding
       segments: true             # also embed each sentence of a long message
+      adapt: false               # SetFit-style adaptation of the top layers at training
+      adapt_settings: {}         # fields of bot.nlu.adaptation.AdaptSettings
 
 Per message attribute it adds the model's sentence embedding as the sentence feature
 (shape ``[1, dim]``; with ``pooling_layers``, the normalised token means of those hidden
@@ -22,6 +24,10 @@ than most training examples (more words than :data:`LONG_MESSAGE_QUANTILE` of th
 lengths, learnt at training and kept in ``meta.json``) also gets each sentence's embedding
 (:mod:`bot.nlu.segments`) for the intent classifier; a shorter one is read whole, as the
 training examples were, and costs no extra encoder pass.
+With ``adapt``, :meth:`SentenceEmbeddingFeaturizer.train` adapts the encoder's top layers to
+the training intents (:mod:`bot.nlu.adaptation`), stores them in the component's resource
+(``adapted_layers.safetensors``) and every later featurization, at training and at parse
+time, runs the adapted encoder (on CTranslate2, converted from it in memory).
 """
 
 from __future__ import annotations
@@ -40,16 +46,23 @@ from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.adaptation import (
+    AdaptSettings,
+    adapt_top_layers,
+    lower_states,
+    with_top_layers,
+)
 from bot.nlu.embedding_model import (
     Encoded,
     UnsupportedModelError,
     align_to_tokens,
     default_model_path,
     encode,
+    fast_encoder_for,
     load_fast_encoder,
     load_model,
 )
@@ -59,6 +72,10 @@ from bot.nlu.spelling import CORRECTED_TEXT
 logger = logging.getLogger(__name__)
 ENGINES = ("ctranslate2", "torch")
 META_FILE = "meta.json"
+LAYERS_FILE = "adapted_layers.safetensors"
+OUT_OF_SCOPE_INTENTS = frozenset({"out_of_scope", "oos", "nlu_fallback"})
+"""Intents left out of the adaptation: a catch-all of unrelated requests is no class whose
+examples should move together (the names ``IntentClassifier`` treats as out of scope)."""
 LONG_MESSAGE_QUANTILE = 0.9
 """A message with more words than this quantile of the training examples' word counts is
 also read sentence by sentence, so that a request as long as the examples (two short
@@ -93,8 +110,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             :func:`bot.nlu.embedding_model.load_fast_encoder`), ``threads`` (intra-op
             threads of the engine; ``None``: its default), ``pooling_layers``
             (hidden-state indices pooled into the sentence feature, on torch; empty: the
-            model's sentence embedding; needs a BERT-like model with ``auto_model``) and
-            ``alias`` (feature name, Rasa's standard key).
+            model's sentence embedding; needs a BERT-like model with ``auto_model``),
+            ``segments`` (also embed each sentence of a long message), ``adapt``
+            (adapt the top layers to the training intents at ``rasa train``,
+            :mod:`bot.nlu.adaptation`), ``adapt_settings`` (fields of
+            :class:`~bot.nlu.adaptation.AdaptSettings` to change) and ``alias`` (feature
+            name, Rasa's standard key).
         """
         return {
             **DenseFeaturizer.get_default_config(),
@@ -105,6 +126,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             "threads": None,
             "pooling_layers": [],
             "segments": True,
+            "adapt": False,
+            "adapt_settings": {},
         }
 
     def __init__(
@@ -114,6 +137,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         model_storage: ModelStorage | None = None,
         resource: Resource | None = None,
         long_message_words: float | None = None,
+        adapted_layers: dict[str, Any] | None = None,
     ) -> None:
         """Load (or reuse) the model.
 
@@ -126,6 +150,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             long_message_words: a message of more words is split into sentences (see
                 :data:`LONG_MESSAGE_QUANTILE`); ``None`` (untrained): every message of
                 several sentences is.
+            adapted_layers: ``state_dict`` of the adapted top layers learnt at training
+                (``None``: the packaged weights).
+
+        Raises:
+            InvalidConfigException: unknown ``adapt_settings`` keys.
         """
         super().__init__(name, config)
         self._storage = model_storage
@@ -136,14 +165,36 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._cache_size = int(config["cache_size"])
         self._layers = tuple(int(i) for i in config["pooling_layers"])
         self._segments = bool(config["segments"])
-        self._model = load_model(self._model_path, config["threads"])
+        self._threads = config["threads"]
+        self._ctranslate2 = config["engine"] == "ctranslate2"
+        self._adapt = bool(config["adapt"])
+        try:
+            self._settings = AdaptSettings(**dict(config["adapt_settings"] or {}))
+        except TypeError as error:
+            raise InvalidConfigException(
+                f"SentenceEmbeddingFeaturizer: adapt_settings: {error}"
+            ) from error
+        self._use(load_model(self._model_path, self._threads), adapted_layers)
+        self._cache: OrderedDict[str, Encoded] = OrderedDict()
+
+    def _use(self, model: Any, adapted_layers: dict[str, Any] | None) -> None:
+        """Run ``model`` (with ``adapted_layers`` in its top layers, on a copy), on
+        CTranslate2 when configured and possible, and forget cached embeddings."""
+        if adapted_layers is not None:
+            model = with_top_layers(model, adapted_layers, self._settings.top_layers)
+        self._model = model
+        self._adapted_layers = adapted_layers
         self._fast = None
-        if config["engine"] == "ctranslate2" and not self._layers:
+        if self._ctranslate2 and not self._layers:
             try:
-                self._fast = load_fast_encoder(self._model_path, config["threads"])
+                self._fast = (
+                    load_fast_encoder(self._model_path, self._threads)
+                    if adapted_layers is None
+                    else fast_encoder_for(model, self._model_path, self._threads)
+                )
             except UnsupportedModelError as error:
                 logger.warning("%s; the featurizer runs on torch", error)
-        self._cache: OrderedDict[str, Encoded] = OrderedDict()
+        self._cache = OrderedDict()
 
     @classmethod
     def create(
@@ -165,11 +216,19 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> SentenceEmbeddingFeaturizer:
-        """Load the component with the long-message length learnt at training (none in an
-        empty resource: an untrained component splits every message of several sentences)."""
+        """Load the component with the long-message length and the adapted layers learnt
+        at training (none in an empty resource: an untrained component splits every message
+        of several sentences and runs the packaged weights)."""
+        from safetensors.torch import load_file
+
         try:
             with model_storage.read_from(resource) as directory:
                 meta = json.loads((directory / META_FILE).read_text())
+                layers = (
+                    load_file(str(directory / LAYERS_FILE))
+                    if (directory / LAYERS_FILE).exists()
+                    else None
+                )
         except (ValueError, FileNotFoundError):
             return cls(config, execution_context.node_name, model_storage, resource)
         return cls(
@@ -178,11 +237,14 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             model_storage,
             resource,
             long_message_words=float(meta["long_message_words"]),
+            adapted_layers=layers,
         )
 
     def train(self, training_data: TrainingData) -> Resource:
         """Learn the long-message length: :data:`LONG_MESSAGE_QUANTILE` of the training
-        examples' word counts, written to ``meta.json``.
+        examples' word counts, written to ``meta.json``; with ``adapt``, adapt the top
+        layers to the intents of the examples (those of :data:`OUT_OF_SCOPE_INTENTS`
+        left out) and write them to ``adapted_layers.safetensors``.
 
         Args:
             training_data: the NLU training data (examples with text).
@@ -200,10 +262,32 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         if not lengths:
             return self._resource
         self.long_message_words = float(np.quantile(lengths, LONG_MESSAGE_QUANTILE))
+        layers = self._adapted(training_data) if self._adapt else None
         with self._storage.write_to(self._resource) as directory:
             meta = {"long_message_words": self.long_message_words}
             (directory / META_FILE).write_text(json.dumps(meta))
+            if layers is not None:
+                from safetensors.torch import save_file
+
+                save_file(layers, str(directory / LAYERS_FILE))
+        if layers is not None:
+            self._use(load_model(self._model_path, self._threads), layers)
         return self._resource
+
+    def _adapted(self, training_data: TrainingData) -> dict[str, Any] | None:
+        """``state_dict`` of the top layers adapted to the training intents, or ``None``
+        when fewer than two intents have two examples."""
+        examples = [
+            (str(e.get(TEXT)), str(e.get(INTENT)))
+            for e in training_data.intent_examples
+            if e.get(TEXT) and e.get(INTENT) and e.get(INTENT) not in OUT_OF_SCOPE_INTENTS
+        ]
+        base = load_model(self._model_path, self._threads)
+        states = lower_states(base, [t for t, _ in examples], self._settings.top_layers)
+        layers = adapt_top_layers(base, states, [i for _, i in examples], self._settings)
+        if layers is None:
+            return None
+        return {k: v.detach().contiguous() for k, v in layers.state_dict().items()}
 
     def _long(self, text: str) -> bool:
         """Whether ``text`` is read sentence by sentence (see :data:`LONG_MESSAGE_QUANTILE`)."""

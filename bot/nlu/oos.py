@@ -38,6 +38,7 @@ both errors by the expected share is the Bayes decision for overall accuracy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -47,6 +48,9 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from bot.nlu.features import Design
 from bot.nlu.linear_model import fit_softmax, softmax
 from bot.nlu.neighbours import nearest_similarity, open_set_score
+
+FoldDesign = Callable[[np.ndarray], Design]
+"""Features of every training row given one fold's boolean training mask."""
 
 TEMPERATURES = np.geomspace(0.02, 5.0, 81)
 """Grid searched for the temperature (factor 1.07 between neighbours). Strongly
@@ -206,17 +210,21 @@ def _fold_scores(
     c: float,
     max_iter: int,
     neighbours: int,
+    fold_design: FoldDesign | None = None,
 ) -> _FoldScores | None:
     """Fit on the rows outside ``valid`` (and outside ``held_out_intents``), score ``valid``.
 
     Similarities are to the fold's in-scope training rows' dense features, of the
-    intent the fold's model ranks first among the in-scope ones.
+    intent the fold's model ranks first among the in-scope ones. With ``fold_design``,
+    every row's features come from it, given the fold's training mask.
     """
     train = np.ones(len(labels), dtype=bool)
     train[valid] = False
     train &= ~np.isin(labels, list(held_out_intents))
     if len(set(labels[train])) < 2:
         return None
+    if fold_design is not None:
+        x = fold_design(train)
     model = fit_softmax(x.rows(train), list(labels[train]), c, max_iter)
     index = {name: i for i, name in enumerate(model.classes)}
     logits = model.logits(x.rows(valid))
@@ -251,10 +259,11 @@ def _scored_folds(
     c: float,
     max_iter: int,
     neighbours: int,
+    fold_design: FoldDesign | None = None,
 ) -> list[_FoldScores]:
     """Out-of-fold scores of each fold, fold ``i`` also holding out intents ``held_out[i]``."""
     scored = (
-        _fold_scores(x, labels, valid, held, oos_intents, c, max_iter, neighbours)
+        _fold_scores(x, labels, valid, held, oos_intents, c, max_iter, neighbours, fold_design)
         for valid, held in zip(folds, held_out)
     )
     return [s for s in scored if s is not None]
@@ -285,6 +294,7 @@ def calibrate(
     expected_oos_share: float | None = None,
     neighbours: int = 5,
     similarity_weights: tuple[float, ...] = (0.0,),
+    fold_design: FoldDesign | None = None,
 ) -> Calibration:
     """Choose temperature, similarity weight and out-of-scope threshold from training data.
 
@@ -308,6 +318,10 @@ def calibrate(
         similarity_weights: candidate weights of the similarity in the open-set score
             (:func:`bot.nlu.neighbours.open_set_score`), each >= 0; with out-of-scope rows
             in the data only 0 (the probability alone).
+        fold_design: for features learnt from the training rows (an adapted encoder):
+            called with each fold's boolean training mask, returns the features of every
+            row as that fold's training rows alone would make them, so that held-out rows
+            and intents stay unseen; ``None``: ``x`` for every fold.
 
     Returns:
         The :class:`Calibration`; temperature 1.0 and threshold 0.0 when there are too
@@ -320,7 +334,7 @@ def calibrate(
     if k < 2 or len(set(labels)) < 2:
         return never
     splits = _folds(y, k, seed)
-    args = (oos_intents, c, max_iter, neighbours)
+    args = (oos_intents, c, max_iter, neighbours, fold_design)
     scores = _scored_folds(x, y, splits, [set()] * k, *args)
     if has_oos:
         oos_source = scores
