@@ -911,17 +911,28 @@ def memoise_encoder() -> None:
     """Cache sentence encodings by text for the rest of this process (benchmark only).
 
     The encoder is deterministic, so every model of a :func:`worker_many` process gets the
-    same features as it would alone; only the repeated MiniLM passes over the same test
+    same features as it would alone (entries are per model object: a featurizer with
+    adapted layers has its own copy, whose entries are dropped when it is collected); only the repeated MiniLM passes over the same test
     messages are saved (training CPU seconds are then not comparable, and are not reported
     for the open protocol).
     """
+    import weakref
+
     import bot.nlu.featurizer as featurizer
 
     original = featurizer.encode
     cache: dict = {}
 
+    def forget(model_id: int) -> None:
+        for key in [k for k in cache if k[0][0] == model_id]:
+            del cache[key]
+
     def cached(model, texts, batch_size, layers=(), fast=None):  # noqa: ANN001, ANN202
         key = (id(model), tuple(layers))
+        if not any(k[0][0] == id(model) for k in cache):
+            # a model with adapted layers is one model's own copy: when it is collected
+            # its entries go, so a later model reusing its id gets its own encodings
+            weakref.finalize(model, forget, id(model))
         missing = [t for t in dict.fromkeys(texts) if (key, t) not in cache]
         for text, encoded in zip(missing, original(model, missing, batch_size, layers, fast)):
             cache[(key, text)] = encoded

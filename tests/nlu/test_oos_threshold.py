@@ -284,3 +284,30 @@ def test_simulated_threshold_keeps_its_budget_on_other_folds(seed):
             kept += (right & (p.max(axis=1) >= calibration.threshold)).sum()
         losses.append((correct - kept) / len(y))
     assert np.mean(losses) <= 1.5 * budget
+
+
+def test_fold_features_see_only_each_folds_training_rows():
+    """``fold_design`` (features learnt from training rows, such as an adapted encoder) is
+    asked once per fold with that fold's training mask: three ordinary folds, three that
+    also hold out a group of whole intents; with the same features back, the calibration is
+    the one without it. Features from those masks can never have seen a held-out row."""
+    x, labels = _look_alike_intents(0)
+    y = np.array(labels)
+    masks: list[np.ndarray] = []
+
+    def fold_design(mask: np.ndarray) -> Design:
+        masks.append(mask.copy())
+        return x
+
+    plain = calibrate(x, labels, {"oos"}, 3, 0.02, 10.0, 100, 0, expected_oos_share=0.5)
+    folded = calibrate(
+        x, labels, {"oos"}, 3, 0.02, 10.0, 100, 0, expected_oos_share=0.5,
+        fold_design=fold_design,
+    )
+    assert folded == plain
+    assert len(masks) == 6
+    for mask in masks:
+        assert 0.3 < 1 - mask.mean() < 0.8  # a third of the rows, and held-out intents
+    held_out = [{i for i in set(labels) if not mask[y == i].any()} for mask in masks]
+    assert held_out[:3] == [set()] * 3
+    assert all(held_out[3:]) and set().union(*held_out[3:]) == set(labels)
