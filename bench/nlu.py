@@ -912,9 +912,9 @@ def memoise_encoder() -> None:
 
     The encoder is deterministic, so every model of a :func:`worker_many` process gets the
     same features as it would alone (entries are per model object: a featurizer with
-    adapted layers has its own copy, whose entries are dropped when it is collected); only the repeated MiniLM passes over the same test
-    messages are saved (training CPU seconds are then not comparable, and are not reported
-    for the open protocol).
+    adapted layers has its own copy, whose entries are dropped when it is collected); only
+    the repeated MiniLM passes over the same test messages are saved (training CPU seconds
+    are then not comparable, and are not reported for the open protocol).
     """
     import weakref
 
