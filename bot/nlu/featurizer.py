@@ -75,7 +75,8 @@ META_FILE = "meta.json"
 LAYERS_FILE = "adapted_layers.safetensors"
 OUT_OF_SCOPE_INTENTS = frozenset({"out_of_scope", "oos", "nlu_fallback"})
 """Intents left out of the adaptation: a catch-all of unrelated requests is no class whose
-examples should move together (the names ``IntentClassifier`` treats as out of scope)."""
+examples should move together (``IntentClassifier``'s default ``out_of_scope_intents`` and
+Rasa's fallback intent)."""
 LONG_MESSAGE_QUANTILE = 0.9
 """A message with more words than this quantile of the training examples' word counts is
 also read sentence by sentence, so that a request as long as the examples (two short
@@ -175,7 +176,6 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                 f"SentenceEmbeddingFeaturizer: adapt_settings: {error}"
             ) from error
         self._use(load_model(self._model_path, self._threads), adapted_layers)
-        self._cache: OrderedDict[str, Encoded] = OrderedDict()
 
     def _use(self, model: Any, adapted_layers: dict[str, Any] | None) -> None:
         """Run ``model`` (with ``adapted_layers`` in its top layers, on a copy), on
@@ -183,7 +183,6 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         if adapted_layers is not None:
             model = with_top_layers(model, adapted_layers, self._settings.top_layers)
         self._model = model
-        self._adapted_layers = adapted_layers
         self._fast = None
         if self._ctranslate2 and not self._layers:
             try:
@@ -194,7 +193,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                 )
             except UnsupportedModelError as error:
                 logger.warning("%s; the featurizer runs on torch", error)
-        self._cache = OrderedDict()
+        self._cache: OrderedDict[str, Encoded] = OrderedDict()
 
     @classmethod
     def create(
