@@ -1,4 +1,5 @@
-"""Human handoff: a ticket with the conversation summary, then silence until it is closed."""
+"""Human handoff: a ticket with the conversation summary, then silence until it is closed;
+after a close in the agent inbox, the customer's 1-5 rating is stored with the ticket."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, customer_id_for
+from bot.store.inbox import awaiting_rating, rate
 from bot.store.tickets import open_ticket, takeover_ticket
+from bot.support.rating import parse_rating
 from bot.support.summary import conversation_summary
-from bot.support.wording import BACK_FROM_HUMAN, handoff_reply
+from bot.support.wording import BACK_FROM_HUMAN, RATING_SKIPPED, RATING_THANKS, handoff_reply
 
 
 class ActionHandoff(ShopAction):
@@ -32,7 +35,12 @@ class ActionHandoff(ShopAction):
 
 
 class ActionTakeoverCheck(ShopAction):
-    """Stay silent while the takeover ticket is open; come back once an agent closed it."""
+    """Stay silent while the takeover ticket is open; come back once an agent closed it.
+
+    A close in the agent inbox has already told the customer the bot is back and asked for
+    a rating: the first message after it is taken as the rating when it is one
+    (:func:`bot.support.rating.parse_rating`), and thanked for; otherwise the assistant asks
+    what it can help with."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -44,5 +52,12 @@ class ActionTakeoverCheck(ShopAction):
         """See the class docstring."""
         if takeover_ticket(session, tracker.sender_id) is not None:
             return [SlotSet("human_takeover", True)]
-        dispatcher.utter_message(text=BACK_FROM_HUMAN)
+        rated = awaiting_rating(session, tracker.sender_id)
+        if rated is None:  # closed over /tickets: the bot says it is back now
+            dispatcher.utter_message(text=BACK_FROM_HUMAN)
+        else:  # closed in the inbox, which said so and asked for a rating
+            answer = parse_rating(tracker.latest_message.get("text") or "")
+            if answer is not None:
+                rate(session, rated.id, *answer)
+            dispatcher.utter_message(text=RATING_THANKS if answer else RATING_SKIPPED)
         return [SlotSet("human_takeover", False), SlotSet("ticket_id", None)]

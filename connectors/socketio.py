@@ -86,6 +86,7 @@ WebSocket, which needs none, and falls back to polling, which does.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 import time
@@ -101,6 +102,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.config import settings
 from bot.dialogue.conversation_reads import has_user_message
 from bot.dialogue.turn import run_turn
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
@@ -110,13 +112,14 @@ from bot.identity.tokens import Identity, IdentityError, IdentityKeys, verify
 from bot.store.db import session_scope
 from bot.store.identity import consume_token_id
 from bot.support.display import displayed_text
-from bot.support.messages import BotMessage
+from bot.support.messages import AGENT_KEY, BotMessage
 from connectors.pubsub import client_manager, delivered, sanic_workers
 from connectors.sanitize import sanitize_message
 from connectors.sessions import SessionSigner
 from connectors.widget_history import (
     CLIENT_ID,
     HistoryPage,
+    agent_name,
     history_page,
     public_message,
     sql_store,
@@ -158,6 +161,18 @@ class RoomOutputChannel(CollectingOutputChannel):
     def name(cls) -> str:
         """Same name as the input channel."""
         return "socketio"
+
+    async def send_text_message(self, recipient_id: str, text: str,
+                                **kwargs: Any) -> None:  # noqa: ANN401
+        """Emit the text's paragraphs; a message a person wrote in the agent inbox
+        (``kwargs[AGENT_KEY]``, from the bot event's metadata) carries their name as
+        ``agent``."""
+        name = agent_name(kwargs.get(AGENT_KEY))
+        for part in text.strip().split("\n\n"):
+            message: BotMessage = self._message(recipient_id, text=part)
+            if name is not None:
+                message["agent"] = name
+            await self._persist_message(message)
 
     async def _persist_message(self, message: BotMessage) -> None:
         await self._sio.emit(
@@ -469,6 +484,25 @@ class SocketIOInput(RasaSocketIOInput):
         for message in turn.messages:
             await self.sio.emit(self.bot_message_evt, public_message(message), **room)
 
+    async def _agent_typing(self, request: Request) -> HTTPResponse:
+        """``POST /webhooks/socketio/agent_typing`` ``{"conversation_id", "name",
+        "typing"}`` from the agent inbox (``Authorization: Bearer $RASA_AUTH_TOKEN``): the
+        session's tabs get ``agent_typing`` ``{"name", "typing"}``.  401 without the token,
+        400 for a malformed body."""
+        token = settings().rasa_auth_token
+        given = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(given.encode(), token.encode()):
+            return response.json({"error": "unauthorized"}, status=401)
+        body = request.json if isinstance(request.json, dict) else {}
+        conversation, name = body.get("conversation_id"), body.get("name")
+        if not (isinstance(conversation, str) and isinstance(name, str)
+                and isinstance(body.get("typing"), bool)) or self.sio is None:
+            return response.json({"error": "conversation_id, name and typing needed"},
+                                 status=400)
+        await self.sio.emit("agent_typing", {"name": name[:100], "typing": body["typing"]},
+                            room=conversation, namespace=self.namespace)
+        return response.json({"status": "ok"})
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
@@ -495,6 +529,10 @@ class SocketIOInput(RasaSocketIOInput):
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @hook.route("/agent_typing", methods=["POST"])
+        async def agent_typing(request: Request) -> HTTPResponse:
+            return await self._agent_typing(request)
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: str, _reason: object = None) -> None:

@@ -198,6 +198,19 @@ APOLOGY = (
 BACK_FROM_HUMAN = "Our support team has closed your ticket, so I'm back. How can I help?"
 """Said on the first message after an agent closed the takeover ticket."""
 
+BACK_AND_RATE = (
+    "Our support team has closed your ticket, so I'm back. How would you rate the help "
+    "you got, from 1 (poor) to 5 (excellent)? You can add a comment after the number."
+)
+"""Sent as soon as an agent closes the conversation in the agent inbox."""
+RATING_BUTTONS = [{"title": str(n), "payload": str(n)} for n in range(1, 6)]
+"""Quick replies under :data:`BACK_AND_RATE`: pressing one sends the number as text."""
+RATING_THANKS = "Thank you for your rating! Is there anything else I can help with?"
+"""Said when the customer's answer to :data:`BACK_AND_RATE` was a rating."""
+RATING_SKIPPED = "No problem. What can I help you with?"
+"""Said when the customer's answer to :data:`BACK_AND_RATE` was not a rating (their
+message is kept in the conversation; the assistant asks them to say it again)."""
+
 
 def order_not_found(number: str, signed_in: bool) -> str:
     """Reply when no order ``number`` matches: on the signed-in customer's account, or

@@ -253,6 +253,10 @@
   typing.setAttribute("aria-label", "The assistant is typing");
   typing.append(el("span"), el("span"), el("span"));
   typing.hidden = true;
+  /** "<agent> is typing…" while a person writes a reply in the agent inbox. */
+  const agentTyping = el("div", "agent-typing");
+  agentTyping.setAttribute("role", "status");
+  agentTyping.hidden = true;
   const form = el("form", "composer");
   const input = el("input", "input");
   input.type = "text";
@@ -271,7 +275,7 @@
   const player = el("audio", "reply-audio");
   player.preload = "auto";
   form.append(input, micButton, sendButton);
-  panel.append(header, log, typing, voiceState, form, player);
+  panel.append(header, log, typing, agentTyping, voiceState, form, player);
 
   // ---- conversation state -----------------------------------------------------------
   let socket = null;
@@ -350,6 +354,11 @@
   function botBubble(message) {
     if (!message || typeof message !== "object") return null;
     const bubble = el("div", "msg bot");
+    if (typeof message.agent === "string" && message.agent) {
+      // A person of the shop wrote this in the agent inbox.
+      bubble.classList.add("agent");
+      bubble.append(el("span", "agent-name", message.agent));
+    }
     if (typeof message.text === "string" && message.text) {
       bubble.append(el("p", "text", message.text));
     }
@@ -516,7 +525,16 @@
       addUser(data.text, data.spoken === true);
     });
     socket.on("bot_typing", (data) => setTyping(Boolean(data && data.typing)));
-    socket.on("bot_uttered", addBot);
+    socket.on("bot_uttered", (message) => {
+      if (message && typeof message.agent === "string") agentTyping.hidden = true;
+      addBot(message);
+    });
+    socket.on("agent_typing", (data) => {
+      const on = Boolean(data && data.typing && typeof data.name === "string");
+      agentTyping.textContent = on ? `${data.name} is typing…` : "";
+      agentTyping.hidden = !on;
+      if (on) scrollDown();
+    });
     socket.on("disconnect", (reason) => {
       ready = false;
       setTyping(false);
