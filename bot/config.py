@@ -160,6 +160,13 @@ class Settings:
         "`http://127.0.0.1:$RASA_PORT`",
         "where the Touchline API reaches the Rasa server (agent inbox replies)")
     """Empty: the local Rasa server on :attr:`rasa_port` (see :meth:`rasa_base_url`)."""
+    opening_hours: str = _setting(
+        "TOUCHLINE_OPENING_HOURS", _text("Mon-Fri 09:00-17:00"), "`Mon-Fri 09:00-17:00`",
+        "when the support team works (`<days> HH:MM-HH:MM` groups separated by `;`); a "
+        "handoff while no agent is online tells the customer the next opening")
+    timezone: str = _setting(
+        "TOUCHLINE_TIMEZONE", _text("UTC"), "`UTC`",
+        "IANA time zone of the opening hours, e.g. `Europe/London`")
     rasa_public_url: str = _setting(
         "TOUCHLINE_RASA_PUBLIC_URL", lambda raw: (raw or "").rstrip("/"),
         "`http://<page host>:$RASA_PORT`", "where browsers reach the Rasa server (widget)")

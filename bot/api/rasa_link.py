@@ -100,7 +100,8 @@ class RasaLink:
         token = settings().rasa_auth_token
         if not token:
             raise RasaUnavailable("set RASA_AUTH_TOKEN (the Rasa server's --auth-token)")
-        url = f"/conversations/{quote(conversation_id, safe='')}/tracker/events"
+        # ':' stays as it is (Rasa's route reads the path undecoded): telegram:<chat>
+        url = f"/conversations/{quote(conversation_id, safe=':')}/tracker/events"
         params = {"output_channel": output_channel(conversation_id),
                   "execute_side_effects": "true", "token": token}
         try:

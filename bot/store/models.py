@@ -363,3 +363,15 @@ class AgentAction(Base):
     action = Column(String(40), nullable=False)
     detail = Column(Text, nullable=False, default="")
     at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class SavedReply(Base):
+    """A canned answer agents insert in the inbox; ``{first_name}`` and ``{order_number}``
+    are filled from the conversation (:mod:`bot.support.saved_replies`)."""
+
+    __tablename__ = "saved_replies"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(100), nullable=False, unique=True)
+    body = Column(Text, nullable=False)
+    created_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)

@@ -8,7 +8,7 @@ customer's text lives is in ``docs/architecture.md`` ("Customer wording").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from bot.store.carts import CartFix, CartView
@@ -164,6 +164,28 @@ def handoff_reply(ticket_id: int, created: bool) -> str:
               else f"I already opened ticket #{ticket_id} for this")
     return (opened + " and passed our conversation to our support team. A person will "
             "reply right here; until then I'll stay quiet.")
+
+
+def handoff_offline_reply(ticket_id: int, created: bool, next_open: datetime | None) -> str:
+    """Reply to a request for a person while no agent is online: when the team is next at
+    work (``next_open``, aware, in the shop's zone; ``None``: unknown) and where to reply.
+    ``created=False``: the ticket was already open."""
+    opened = (f"I've opened ticket #{ticket_id} for our support team" if created
+              else f"I already opened ticket #{ticket_id} for this")
+    if next_open is None:
+        when = "They'll reply as soon as they're back."
+    elif next_open - datetime.now(next_open.tzinfo) < timedelta(minutes=1):
+        when = "Nobody is at their desk this minute, but someone should be back soon."
+    else:
+        when = (f"Nobody is online right now; they're next available "
+                f"{next_open.strftime('%A at %H:%M')} ({next_open.tzname()}).")
+    return (f"{opened}. {when} Please leave your e-mail address here and a person will "
+            "reply to it, or keep this chat open: your conversation waits in their queue.")
+
+
+def contact_email_noted(email: str) -> str:
+    """Said when a customer waiting for a person left an e-mail address."""
+    return f"Thank you. If we can't reply here, we'll write to {email}."
 
 
 def discount_result(result: DiscountResult) -> str:

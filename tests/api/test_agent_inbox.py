@@ -188,3 +188,26 @@ def _sse_events(lines):
             name = line[7:]
         elif line.startswith("data: "):
             yield name, json.loads(line[6:])
+
+
+def test_saved_replies_fill_placeholders_from_the_conversation(inbox, env, tmp_path):
+    tracker_db = tmp_path / "tracker.db"
+    env.set("TRACKER_DB", str(tracker_db))
+    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tracker_db))
+    with session_scope() as s:
+        frank = s.scalar(select(Customer).where(Customer.email == "frank@example.com"))
+        frank_id, first = frank.id, frank.name.split()[0]
+    import asyncio
+    asyncio.run(store.save(DialogueStateTracker.from_events("web-5", [
+        UserUttered("my order tl-10001 is late", input_channel="socketio")])))
+    known, anonymous = handoff("web-5", frank_id), handoff("web-6")
+    ann = TestClient(create_app())
+    csrf = sign_in(ann, "ann@shop.example")
+    body = {"title": "Order update", "body": "Hi {first_name}, {order_number} ships today."}
+    assert ann.post("/agent/api/saved-replies", json=body, headers=csrf).status_code == 201
+    assert ann.post("/agent/api/saved-replies", json=body, headers=csrf).status_code == 422
+    assert ann.post("/agent/api/saved-replies", json=body).status_code == 403
+    filled = ann.get(f"/agent/api/tickets/{known}/saved-replies").json()
+    assert filled[0]["text"] == f"Hi {first}, TL-10001 ships today."
+    unfilled = ann.get(f"/agent/api/tickets/{anonymous}/saved-replies").json()
+    assert unfilled[0]["text"] == body["body"]

@@ -21,6 +21,9 @@ need a signed-in agent, :mod:`bot.api.auth`).
 * ``POST .../handback``: the bot answers again; the ticket stays open and assigned.
 * ``POST .../close`` ``{"resolution"}``: closes it, the bot says it is back and asks for a
   1-5 rating (stored with the ticket when the customer answers).
+* ``GET .../saved-replies``: the saved replies with ``{first_name}`` and ``{order_number}``
+  filled from this conversation; ``POST /agent/api/saved-replies`` ``{"title", "body"}``
+  adds one (422 when refused).
 
 Each action is logged (``agent_actions``) with the agent's id.
 """
@@ -49,6 +52,12 @@ from bot.config import PROJECT_ROOT, settings
 from bot.store import inbox
 from bot.store.agents import online_agents, record_action
 from bot.store.db import session_scope
+from bot.support.saved_replies import (
+    SavedReplyError,
+    add_saved_reply,
+    placeholders,
+    saved_replies,
+)
 from bot.support.transcript import Line, read_lines, what_the_bot_knew
 from bot.support.wording import BACK_AND_RATE, RATING_BUTTONS
 
@@ -93,6 +102,13 @@ class AssignIn(BaseModel):
     """The agent to give the ticket to (``null``: nobody)."""
 
     agent_id: int | None
+
+
+class SavedReplyIn(BaseModel):
+    """A saved reply to store."""
+
+    title: constr(strip_whitespace=True, min_length=1, max_length=100)  # type: ignore[valid-type]
+    body: constr(strip_whitespace=True, min_length=1, max_length=4000)  # type: ignore[valid-type]
 
 
 class CloseIn(BaseModel):
@@ -352,3 +368,31 @@ async def close(ticket_id: TicketId, body: CloseIn, agent: CurrentAgent) -> dict
 def _log(agent_id: int, action: str, ticket_id: int, detail: str) -> None:
     with session_scope() as session:
         record_action(session, agent_id, action, ticket_id, detail)
+
+
+@router.get("/agent/api/tickets/{ticket_id}/saved-replies")
+def ticket_saved_replies(ticket_id: TicketId, _agent: CurrentAgent) -> list[dict[str, Any]]:
+    """The saved replies, filled for this conversation; 404 for an unknown ticket."""
+    with session_scope() as session:
+        item = inbox.queue_item(session, ticket_id)
+        if item is None:
+            raise HTTPException(404, f"no conversation ticket {ticket_id}")
+        known = what_the_bot_knew(session, item.customer_id,
+                                  transcript_lines(item.conversation_id))
+        return saved_replies(session, placeholders(known))
+
+
+@router.post("/agent/api/saved-replies", status_code=201)
+def new_saved_reply(body: SavedReplyIn, agent: CurrentAgent) -> dict[str, Any]:
+    """Store a saved reply (any agent).
+
+    Raises:
+        HTTPException: 422 title taken.
+    """
+    try:
+        with session_scope() as session:
+            reply = add_saved_reply(session, body.title, body.body, agent.id)
+            record_action(session, agent.id, "saved_reply", detail=f"saved reply {reply.id}")
+            return {"id": reply.id, "title": reply.title, "body": reply.body}
+    except SavedReplyError as exc:
+        raise HTTPException(422, str(exc)) from None

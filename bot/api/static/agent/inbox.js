@@ -263,6 +263,7 @@
     renderKnown(view.known);
     renderTicketState(view.ticket);
     renderQueue();
+    loadSavedReplies(ticketId).catch(() => {});
     convStream = new EventSource(`/agent/api/tickets/${ticketId}/stream?after=${current.cursor}`);
     convStream.addEventListener("lines", (event) => addLines(JSON.parse(event.data)));
     convStream.addEventListener("ticket", (event) => renderTicketState(JSON.parse(event.data)));
@@ -320,6 +321,25 @@
       return;
     }
     if (await act("close", { resolution })) $("resolution").value = "";
+  });
+
+  /** Saved replies, with {first_name} and {order_number} filled for this conversation. */
+  async function loadSavedReplies(ticketId) {
+    const replies = await api("GET", `/agent/api/tickets/${ticketId}/saved-replies`);
+    const options = [el("option", null, "Saved reply…")];
+    options[0].value = "";
+    for (const reply of replies) {
+      const option = el("option", null, reply.title);
+      option.value = reply.text;
+      options.push(option);
+    }
+    $("saved").replaceChildren(...options);
+  }
+  $("saved").addEventListener("change", () => {
+    if (!$("saved").value) return;
+    $("reply").value = $("saved").value;
+    $("saved").value = "";
+    $("reply").focus();
   });
 
   async function loadAgents() {
