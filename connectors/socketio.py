@@ -37,6 +37,8 @@ Client → server:
 * ``identity_refresh`` ``{"identity": <JWT>}``: a fresh token of the same customer and
   conversation, not revoked (its ``jti`` is used up too); acknowledged with ``{"status": "ok",
   "resume", "expires_at"}`` or ``{"status": "refused", "reason"}``.
+* ``user_typing`` (no data): the customer is typing; sent by the widget at most every 2 s
+  once a person of the shop has written in the conversation, shown in the agent inbox.
 * ``history_request`` ``{"before": cursor}``: acknowledged with the next older page,
   ``{"history", "more", "before"}``.
 * ``user_uttered`` (``user_message_evt``) ``{"message": str, "display_text": str,
@@ -62,6 +64,7 @@ Server → all sockets of the session (every tab), in order:
 
 * ``user_echo`` ``{"text", "id"}``: a message sent from another socket (not to the sender);
 * ``bot_typing`` ``{"typing": bool}``: a turn started / ended;
+* ``agent_typing`` ``{"name", "typing"}``: a person is typing a reply in the agent inbox;
 * ``bot_uttered`` (``bot_message_evt``): one bot message per event, in the shape of
   Rasa's ``CollectingOutputChannel`` (``text``, ``buttons`` [{title, payload}],
   ``custom`` such as the ``product_cards`` payload, ``image``, ``attachment``).
@@ -111,6 +114,7 @@ from bot.identity.revocation import is_revoked
 from bot.identity.tokens import Identity, IdentityError, IdentityKeys, verify
 from bot.store.db import session_scope
 from bot.store.identity import consume_token_id
+from bot.store.inbox import customer_typing
 from bot.support.display import displayed_text
 from bot.support.messages import AGENT_KEY, BotMessage
 from connectors.pubsub import client_manager, delivered, sanic_workers
@@ -484,6 +488,15 @@ class SocketIOInput(RasaSocketIOInput):
         for message in turn.messages:
             await self.sio.emit(self.bot_message_evt, public_message(message), **room)
 
+    async def _user_typing(self, sid: str) -> None:
+        """Handle ``user_typing`` (the widget sends it at most every 2 s while its customer
+        types to a person): the agent inbox shows the customer typing
+        (:func:`bot.store.inbox.customer_typing`, a database write in a worker thread;
+        nothing while nobody holds the conversation)."""
+        session_id = self._sessions.get(sid)
+        if session_id is not None:
+            await asyncio.to_thread(_record_typing, session_id)
+
     async def _agent_typing(self, request: Request) -> HTTPResponse:
         """``POST /webhooks/socketio/agent_typing`` ``{"conversation_id", "name",
         "typing"}`` from the agent inbox (``Authorization: Bearer $RASA_AUTH_TOKEN``): the
@@ -551,6 +564,10 @@ class SocketIOInput(RasaSocketIOInput):
         async def history_request(sid: str, data: object = None) -> dict[str, Any]:
             return await self._older(sid, data)
 
+        @sio.on("user_typing", namespace=self.namespace)
+        async def user_typing(sid: str, _data: object = None) -> None:
+            await self._user_typing(sid)
+
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def user_message(sid: str, data: object = None) -> dict[str, Any]:
             return await self._turn(sid, data, on_new_message)
@@ -571,6 +588,15 @@ async def _current(identity: Identity) -> Identity:
     if await asyncio.to_thread(is_revoked, identity):
         raise IdentityError("sign-in revoked by the shop", "revoked")
     return identity
+
+
+def _record_typing(session_id: str) -> None:
+    """Mark the customer of ``session_id`` typing in the agent inbox (errors are logged)."""
+    try:
+        with session_scope() as session:
+            customer_typing(session, session_id)
+    except Exception:
+        logger.exception("could not record that a widget customer is typing")
 
 
 def _use_up(identity: Identity) -> bool:

@@ -9,7 +9,7 @@ decides, on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -21,6 +21,9 @@ FILTERS = ("open", "mine", "unassigned", "closed")
 """Queue filters: every open conversation ticket, the agent's own, nobody's, closed ones."""
 CLOSED_SHOWN = 50
 """Most closed tickets the ``closed`` filter lists (newest first)."""
+TYPING_SHOWN = timedelta(seconds=4)
+"""How long after a customer's last keystroke signal the inbox shows them typing (the
+widget signals at most every 2 s while the customer types)."""
 RATINGS = range(1, 6)
 """A customer's rating of the help: 1 (poor) to 5 (excellent)."""
 
@@ -43,6 +46,7 @@ class QueueItem:
         created_at: when the customer asked for a person (naive UTC).
         contact_email: where to reply, when the customer left one.
         rating: the customer's rating after closing, if given.
+        customer_typing: the customer is typing in the widget now.
     """
 
     ticket_id: int
@@ -58,6 +62,7 @@ class QueueItem:
     created_at: datetime
     contact_email: str | None
     rating: int | None
+    customer_typing: bool
 
 
 def _rows(session: Session, statement: Any) -> int:  # noqa: ANN401 (an UPDATE)
@@ -122,7 +127,9 @@ def queue_item(session: Session, ticket_id: int) -> QueueItem | None:
 def _item(ticket: Ticket, customer: str | None, agent: str | None) -> QueueItem:
     return QueueItem(ticket.id, ticket.sender_id, ticket.customer_id, customer, ticket.reason,
                      ticket.summary, ticket.status, bool(ticket.takeover), ticket.agent_id,
-                     agent, ticket.created_at, ticket.contact_email, ticket.rating)
+                     agent, ticket.created_at, ticket.contact_email, ticket.rating,
+                     ticket.customer_typing_at is not None
+                     and ticket.customer_typing_at > utcnow() - TYPING_SHOWN)
 
 
 def claim(session: Session, ticket_id: int, agent_id: int) -> bool:
@@ -252,4 +259,17 @@ def set_contact_email(session: Session, conversation_id: str, email: str) -> boo
         update(Ticket).where(Ticket.sender_id == conversation_id, Ticket.status == "open",
                              conversation_ticket())
         .values(contact_email=email[:254])
+    ) > 0
+
+
+def customer_typing(session: Session, conversation_id: str) -> bool:
+    """Record that the customer is typing in the conversation held by an agent.
+
+    Returns:
+        Whether an open takeover ticket took it (``False``: nobody holds the conversation).
+    """
+    return _rows(session,
+        update(Ticket).where(Ticket.sender_id == conversation_id, Ticket.status == "open",
+                             Ticket.takeover.is_(True))
+        .values(customer_typing_at=utcnow())
     ) > 0

@@ -206,6 +206,9 @@ class Ticket(Base):
     rating_comment = Column(Text, nullable=True)
     contact_email = Column(String(254), nullable=True)
     """Where to reply when no agent was online (the customer gave it)."""
+    customer_typing_at = Column(DateTime, nullable=True)
+    """When the customer last typed in the widget during the takeover (the inbox shows
+    "typing" for :data:`bot.store.inbox.TYPING_SHOWN`)."""
 
 
 class KickForm(Base):

@@ -175,7 +175,8 @@ def test_the_queue_stream_shows_a_new_handoff(inbox):
         sign_in(client, "ann@shop.example")
         with client.stream("GET", "/agent/api/stream") as stream:
             events = _sse_events(stream.iter_lines())
-            assert next(events) == ("queue", {"tickets": [], "online": []})
+            assert next(events) == ("queue", {"tickets": [], "online": [
+                {"id": inbox["ann"], "name": "Ann"}]})  # signing in is being online
             ticket = handoff("web-live")
             name, data = next(events)
             assert name == "queue" and [t["ticket_id"] for t in data["tickets"]] == [ticket]
@@ -211,3 +212,18 @@ def test_saved_replies_fill_placeholders_from_the_conversation(inbox, env, tmp_p
     assert filled[0]["text"] == f"Hi {first}, TL-10001 ships today."
     unfilled = ann.get(f"/agent/api/tickets/{anonymous}/saved-replies").json()
     assert unfilled[0]["text"] == body["body"]
+
+
+def test_customer_typing_shows_only_while_a_person_holds_the_conversation(inbox):
+    from bot.store.inbox import customer_typing
+
+    ticket = handoff("web-7")
+    with session_scope() as s:
+        assert customer_typing(s, "web-7")
+        assert not customer_typing(s, "web-nobody")
+    ann = TestClient(create_app())
+    sign_in(ann, "ann@shop.example")
+    assert ann.get(f"/agent/api/tickets/{ticket}").json()["ticket"]["customer_typing"] is True
+    with session_scope() as s:
+        s.get(Ticket, ticket).takeover = False
+        assert not customer_typing(s, "web-7")

@@ -4,7 +4,8 @@ API service.
 
 Widget: the customer asks for a person; the agent, signed in to ``/agent``, sees the
 conversation in the live queue, claims it and types; the customer's two tabs show "Sam is
-typing…" and then the reply under the agent's name; the customer answers (with markup,
+typing…" and then the reply under the agent's name; the customer types (the inbox shows
+it) and answers (with markup,
 replay R7: it stays text in the inbox); the agent closes with a resolution note; the bot
 says it is back, offers 1-5, and the customer's rating is stored with the ticket.
 Telegram: nobody is online, so the handoff says when the team is back and the customer
@@ -165,8 +166,11 @@ def test_a_customer_and_an_agent_in_two_browsers(browser: Browser, inbox_stack: 
         wait_in_shadow(tab, "r.querySelector('.agent-typing').hidden")
     agent.wait_line("Hello, I'm Sam from the shop")
 
-    # the customer answers during the takeover: the bot stays silent, the agent reads it
+    # the customer answers during the takeover: the agent sees them typing, then reads it;
+    # the bot stays silent
     bots_before = len(customer.bot_texts())
+    customer.page.type("#touchline-chat .input", "thanks")
+    agent.page.locator("#customer-typing").wait_for(state="visible", timeout=WAIT_MS)
     customer.send(XSS)
     agent.wait_line(XSS)
     assert ("customer", XSS) in agent.lines()

@@ -137,6 +137,7 @@
                   : ticket.status === "open" ? "unassigned" : ""));
     if (ticket.status === "open" && !ticket.takeover) meta.append(el("span", "with-bot", "back with the bot"));
     if (ticket.rating) meta.append(el("span", "rating", `rated ${ticket.rating}/5`));
+    if (ticket.contact_email) meta.append(el("span", "contact", `reply to ${ticket.contact_email}`));
     const summary = el("p", "row-summary", (ticket.summary || "").slice(0, 240));
     row.append(head, meta, summary);
     row.tabIndex = 0;
@@ -238,7 +239,9 @@
     const state = ticket.status === "closed" ? "closed"
       : ticket.agent_name ? `with ${ticket.agent_name}${ticket.takeover ? "" : " (bot answering)"}` : "unassigned";
     $("conv-state").textContent = state;
-    $("conv-summary").textContent = ticket.summary || "";
+    $("customer-typing").hidden = !(ticket.customer_typing && ticket.status === "open");
+    $("conv-summary").textContent = (ticket.contact_email
+      ? `Customer's e-mail for replies: ${ticket.contact_email}\n` : "") + (ticket.summary || "");
     const mine = me && ticket.agent_id === me.id && ticket.status === "open";
     $("claim").hidden = !(ticket.status === "open" && ticket.agent_id === null);
     $("handback").hidden = !(mine && ticket.takeover);

@@ -253,6 +253,11 @@
   typing.setAttribute("aria-label", "The assistant is typing");
   typing.append(el("span"), el("span"), el("span"));
   typing.hidden = true;
+  /** Whether a person of the shop writes in this conversation: then the widget tells the
+   * server when the customer types (at most every TYPING_SIGNAL_MS), for the agent inbox. */
+  let withPerson = false;
+  let typingSignalAt = 0;
+  const TYPING_SIGNAL_MS = 2000;
   /** "<agent> is typing…" while a person writes a reply in the agent inbox. */
   const agentTyping = el("div", "agent-typing");
   agentTyping.setAttribute("role", "status");
@@ -295,6 +300,12 @@
   let voice = "idle";
   let recording = null;
   let playerUrl = null;
+
+  input.addEventListener("input", () => {
+    if (!withPerson || !ready || Date.now() - typingSignalAt < TYPING_SIGNAL_MS) return;
+    typingSignalAt = Date.now();
+    socket.emit("user_typing");
+  });
 
   function scrollDown() {
     log.scrollTop = log.scrollHeight;
@@ -385,6 +396,7 @@
       if (item && item.from === "user" && typeof item.text === "string") {
         nodes.push(userBubble(item.text, item.spoken === true));
       } else if (item && item.from === "bot") {
+        if (typeof item.agent === "string") withPerson = true;
         const bubble = botBubble(item);
         if (bubble) nodes.push(bubble);
       }
@@ -526,7 +538,10 @@
     });
     socket.on("bot_typing", (data) => setTyping(Boolean(data && data.typing)));
     socket.on("bot_uttered", (message) => {
-      if (message && typeof message.agent === "string") agentTyping.hidden = true;
+      if (message && typeof message.agent === "string") {
+        agentTyping.hidden = true;
+        withPerson = true;
+      }
       addBot(message);
     });
     socket.on("agent_typing", (data) => {

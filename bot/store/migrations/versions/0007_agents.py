@@ -62,6 +62,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("rating", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("rating_comment", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("contact_email", sa.String(length=254), nullable=True))
+        batch_op.add_column(sa.Column("customer_typing_at", sa.DateTime(), nullable=True))
         batch_op.create_foreign_key("fk_tickets_agent_id", "agents", ["agent_id"], ["id"])
         batch_op.create_index("ix_tickets_agent_id", ["agent_id"])
 
@@ -70,8 +71,8 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets") as batch_op:
         batch_op.drop_index("ix_tickets_agent_id")
         batch_op.drop_constraint("fk_tickets_agent_id", type_="foreignkey")
-        for column in ("contact_email", "rating_comment", "rating", "resolution",
-                       "claimed_at", "agent_id"):
+        for column in ("customer_typing_at", "contact_email", "rating_comment", "rating",
+                       "resolution", "claimed_at", "agent_id"):
             batch_op.drop_column(column)
     op.drop_table("saved_replies")
     op.drop_table("agent_actions")
