@@ -224,11 +224,14 @@ def close(session: Session, ticket_id: int, agent_id: int, resolution: str) -> T
 
 
 def awaiting_rating(session: Session, conversation_id: str) -> Ticket | None:
-    """The conversation's latest ticket closed from the inbox and not rated yet."""
-    return _ticket(session, session.scalar(
-        select(Ticket.id).where(Ticket.sender_id == conversation_id, Ticket.status == "closed",
-                             Ticket.resolution.is_not(None), Ticket.rating.is_(None))
+    """The conversation's latest conversation ticket when it was closed from the inbox and
+    is not rated yet (an older one is never rated by a later answer)."""
+    latest = _ticket(session, session.scalar(
+        select(Ticket.id).where(Ticket.sender_id == conversation_id, conversation_ticket())
         .order_by(Ticket.id.desc()).limit(1)))
+    if latest is None or latest.status != "closed" or latest.resolution is None:
+        return None
+    return latest if latest.rating is None else None
 
 
 def rate(session: Session, ticket_id: int, rating: int, comment: str) -> bool:

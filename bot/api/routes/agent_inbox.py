@@ -20,7 +20,10 @@ need a signed-in agent, :mod:`bot.api.auth`).
 * ``POST .../typing`` ``{"typing": bool}``: the widget shows "<name> is typing".
 * ``POST .../handback``: the bot answers again; the ticket stays open and assigned.
 * ``POST .../close`` ``{"resolution"}``: closes it, the bot says it is back and asks for a
-  1-5 rating (stored with the ticket when the customer answers).
+  1-5 rating (stored with the ticket when the customer answers).  The ticket is closed
+  first, so a quick answer always finds it closed; when the Rasa server then cannot take
+  the message the answer is 502 (the ticket stays closed and the bot answers the
+  customer's next message).
 * ``GET .../saved-replies``: the saved replies with ``{first_name}`` and ``{order_number}``
   filled from this conversation; ``POST /agent/api/saved-replies`` ``{"title", "body"}``
   adds one (422 when refused).
