@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import ShopAction, customer_id_for
 from bot.config import settings
+from bot.dialogue.turn import ConversationId, Namespace
 from bot.store.agents import online_agents
 from bot.store.inbox import awaiting_rating, rate, set_contact_email
 from bot.store.tickets import open_ticket, takeover_ticket
@@ -26,6 +27,7 @@ from bot.support.wording import (
     contact_email_noted,
     handoff_offline_reply,
     handoff_reply,
+    phone_handoff_reply,
 )
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -34,7 +36,8 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 class ActionHandoff(ShopAction):
     """Open (or reuse) a takeover ticket and tell the customer its number; when no agent
-    is online, also when the team is next available and to leave an e-mail address."""
+    is online, also when the team is next available and to leave an e-mail address; on a
+    phone call, that a person will call back (the inbox shows the caller's number)."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -47,7 +50,9 @@ class ActionHandoff(ShopAction):
         cid = customer_id_for(session, tracker)
         opened = open_ticket(session, tracker.sender_id, cid, "handoff",
                              conversation_summary(tracker.events), takeover=True)
-        if online_agents(session) or opened.ticket.agent_id is not None:
+        if ConversationId.parse(tracker.sender_id).namespace is Namespace.PHONE_CALL:
+            text = phone_handoff_reply(opened.ticket.id, opened.created)
+        elif online_agents(session) or opened.ticket.agent_id is not None:
             text = handoff_reply(opened.ticket.id, opened.created)
         else:  # nobody to answer now: say when, and ask where to reply
             config = settings()

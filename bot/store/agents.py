@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import Agent, AgentAction, AgentSession, utcnow
@@ -218,11 +218,6 @@ def online_agents(session: Session, now: datetime | None = None) -> list[Agent]:
 def list_agents(session: Session) -> list[Agent]:
     """Every agent, by name."""
     return list(session.scalars(select(Agent).order_by(Agent.name, Agent.id)))
-
-
-def count_agents(session: Session) -> int:
-    """How many agent accounts exist."""
-    return session.scalar(select(func.count()).select_from(Agent)) or 0
 
 
 def record_action(session: Session, agent_id: int, action: str, ticket_id: int | None = None,

@@ -49,6 +49,7 @@ class Line:
         agent: the agent's display name, for ``agent`` lines.
         channel: the customer's input channel, for ``customer`` lines.
         customer_id: the verified customer the channel stamped, for ``customer`` lines.
+        caller: the phone number a phone call came from (Twilio's signed ``From``).
     """
 
     id: int
@@ -58,6 +59,7 @@ class Line:
     agent: str | None = None
     channel: str | None = None
     customer_id: int | None = None
+    caller: str | None = None
 
 
 def read_lines(engine: Engine, conversation_id: str, after: int = 0) -> list[Line]:
@@ -77,9 +79,12 @@ def _line(row_id: int, kind: str, at: float, data: str) -> Line | None:
     metadata = event.get("metadata") or {}
     if kind == "user":
         verified = metadata.get(VERIFIED_CUSTOMER)
+        voice = metadata.get("voice")
+        caller = voice.get("from") if isinstance(voice, dict) else None
         return Line(row_id, "customer", displayed_text(event.get("text"), metadata), at,
                     channel=event.get("input_channel"),
-                    customer_id=verified if isinstance(verified, int) else None)
+                    customer_id=verified if isinstance(verified, int) else None,
+                    caller=caller if isinstance(caller, str) else None)
     text = event.get("text") or ""
     buttons = (event.get("data") or {}).get("buttons") or []
     titles = [b.get("title") for b in buttons if isinstance(b, dict)]
@@ -105,12 +110,14 @@ class Known:
             (``verified``: the order is the verified customer's).
         cart: ``{"lines": [{"title", "quantity", "total"}], "discount_code", "total"}``.
         last_payment: ``{"method", "amount", "status", "decline_code", "at"}``.
+        caller: the number a phone call came from (to call the customer back).
     """
 
     customer: dict[str, Any] | None = None
     orders: list[dict[str, Any]] = field(default_factory=list)
     cart: dict[str, Any] | None = None
     last_payment: dict[str, Any] | None = None
+    caller: str | None = None
 
 
 def what_the_bot_knew(session: Session, customer_id: int | None, lines: list[Line]) -> Known:
@@ -125,7 +132,8 @@ def what_the_bot_knew(session: Session, customer_id: int | None, lines: list[Lin
     if customer_id is None:
         stamped = [ln.customer_id for ln in lines if ln.customer_id is not None]
         customer_id = stamped[-1] if stamped else None
-    known = Known()
+    callers = [ln.caller for ln in lines if ln.caller]
+    known = Known(caller=callers[-1] if callers else None)
     numbers: list[str] = []
     for line in lines:
         if line.author == "customer":

@@ -183,6 +183,15 @@ def handoff_offline_reply(ticket_id: int, created: bool, next_open: datetime | N
             "reply to it, or keep this chat open: your conversation waits in their queue.")
 
 
+def phone_handoff_reply(ticket_id: int, created: bool) -> str:
+    """Said on a phone call whose caller asked for a person: nobody can take over a call
+    through the agent inbox, so a person calls back."""
+    opened = (f"I've opened ticket number {ticket_id}" if created
+              else f"I already opened ticket number {ticket_id} for this")
+    return (opened + " and passed our conversation to our support team. A person will "
+            "call you back on this number as soon as they can. You can hang up now.")
+
+
 def contact_email_noted(email: str) -> str:
     """Said when a customer waiting for a person left an e-mail address."""
     return f"Thank you. If we can't reply here, we'll write to {email}."

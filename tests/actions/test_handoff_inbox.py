@@ -87,3 +87,10 @@ def test_a_new_request_after_a_hand_back_silences_the_bot_again(shop):
     assert slot(events, "ticket_id") == ticket_id and f"#{ticket_id}" in texts(msgs)
     with session_scope() as s:
         assert s.get(Ticket, ticket_id).takeover is True
+
+
+def test_a_caller_who_asks_for_a_person_hears_they_will_be_called_back(shop):
+    agent(online=True)
+    msgs, events = run_action(ActionHandoff(), make_tracker("voice:CA0123", "a person please"))
+    assert "call you back on this number" in texts(msgs)
+    assert "reply right here" not in texts(msgs) and slot(events, "human_takeover") is True

@@ -168,6 +168,12 @@ def test_transcript_and_what_the_bot_knew(inbox, env, tmp_path):
     assert "TL-10001" in [o["number"] for o in known["orders"]]
     assert view["ticket"]["customer_name"] == known["customer"]["name"]
     assert ann.get("/agent/api/tickets/999").status_code == 404
+    asyncio.run(store.save(DialogueStateTracker.from_events("voice:CA42", [
+        UserUttered("a person please", input_channel="voice",
+                    metadata={"voice": {"call_sid": "CA42", "from": "+447700900123"}})])))
+    call = handoff("voice:CA42")
+    view = ann.get(f"/agent/api/tickets/{call}").json()
+    assert view["ticket"]["channel"] == "phone" and view["known"]["caller"] == "+447700900123"
 
 
 def test_the_queue_stream_shows_a_new_handoff(inbox):

@@ -2,12 +2,12 @@
 Telegram customer against the fake Bot API, on a real Rasa + action server stack and the
 API service.
 
-Widget: the customer asks for a person; the agent, signed in to ``/agent``, sees the
-conversation in the live queue, claims it and types; the customer's two tabs show "Sam is
-typing…" and then the reply under the agent's name; the customer types (the inbox shows
-it) and answers (with markup,
-replay R7: it stays text in the inbox); the agent closes with a resolution note; the bot
-says it is back, offers 1-5, and the customer's rating is stored with the ticket.
+Widget: a customer signed in on the demo shop asks for a person; the agent, signed in to
+``/agent``, sees the conversation in the live queue (with the customer's name, cart and last
+payment), claims it and types; the customer's two tabs show "Sam is typing…" and then the
+reply under the agent's name; the customer types (the inbox shows it) and answers (with
+markup, replay R7: it stays text in the inbox); the agent closes with a resolution note;
+the bot says it is back, offers 1-5, and the customer's rating is stored with the ticket.
 Telegram: nobody is online, so the handoff says when the team is back and the customer
 leaves an e-mail address; an agent claims, replies (``sendMessage`` with the agent's name),
 reads what the customer writes, closes, and the customer's tap on "5" is the rating.
@@ -134,23 +134,39 @@ def test_a_customer_and_an_agent_in_two_browsers(browser: Browser, inbox_stack: 
     customer_context = browser.new_context()
     customer = Widget(customer_context, shop).open()
     agent = Inbox(browser, shop, "sam@shop.example")
+    # a customer signed in on the shop: the inbox knows who they are
+    page = customer.page
+    page.fill("#login input[name=email]", "bob@example.com")
+    page.fill("#login input[name=password]", "bob-demo")
+    page.click("#sign-in")
+    page.wait_for_selector("#signed-in:has-text('Signed in as Bob Chen')")
+    page.wait_for_function(
+        "() => document.querySelector('#touchline-chat').shadowRoot"
+        ".querySelectorAll('.msg').length === 0", timeout=WAIT_MS)
+    customer.wait_status("")
+    customer.send("my cart is broken")
+    customer.wait_bots(1)
     customer.send("I want to talk to a human")
     wait_in_shadow(customer, "[...r.querySelectorAll('.msg.bot .text')]"
                              ".some(n => n.textContent.includes(a))", HANDOFF)
-    session_id = customer.session()["session_id"]
+    with session_scope(inbox_stack.env["DATABASE_URL"]) as s:
+        session_id = s.scalar(select(Ticket.sender_id).where(Ticket.reason == "handoff")
+                              .order_by(Ticket.id.desc()))
     ticket = ticket_of(inbox_stack, session_id)
 
     # the live queue shows it without a reload, with the channel and the customer
     agent.row(ticket.id).wait_for(timeout=WAIT_MS)
-    assert "Anonymous visitor" in agent.row(ticket.id).inner_text()
+    assert "Bob Chen (verified)" in agent.row(ticket.id).inner_text()
     assert "web" in agent.row(ticket.id).inner_text().lower()
     save_screenshot(agent.page, "inbox-queue.png")
     agent.row(ticket.id).click()
     agent.page.click("#claim")
     agent.page.locator("#composer").wait_for(timeout=WAIT_MS)
 
-    # a second tab of the same widget session
-    second = Widget(customer_context, shop).open()
+    # a second tab of the same conversation (the page carries a fresh identity token)
+    second = Widget(customer_context, shop)
+    second.page.click("#touchline-chat .launcher")
+    second.wait_bots(2)  # the conversation's history: the cart answer and the handoff
 
     # typing shows in both tabs, then the reply with the agent's name
     agent.page.fill("#reply", "")
@@ -177,7 +193,9 @@ def test_a_customer_and_an_agent_in_two_browsers(browser: Browser, inbox_stack: 
     assert agent.page.evaluate("document.querySelectorAll('#transcript img, "
                                "#transcript script').length") == 0
     assert agent.page.title() == "Touchline agent inbox" and agent.dialogs == []
-    assert agent.page.locator("#known").inner_text().startswith("What the bot knew")
+    known = agent.page.locator("#known").inner_text()
+    assert "Customer: Bob Chen <bob@example.com> (verified)" in known
+    assert "Eyeshadow Palette with Mirror" in known  # bob's cart
     save_screenshot(agent.page, "inbox-conversation.png")
     assert len(customer.bot_texts()) == bots_before
 

@@ -214,6 +214,7 @@
     const parts = [el("h3", null, "What the bot knew")];
     const c = known.customer;
     parts.push(el("p", null, c ? `Customer: ${c.name} <${c.email}> (verified)` : "Customer: anonymous"));
+    if (known.caller) parts.push(el("p", null, `Called from ${known.caller} (call back on this number)`));
     for (const order of known.orders) {
       const verified = order.verified ? "" : " (named in the chat, not verified)";
       parts.push(el("p", null, `Order ${order.number}: ${order.status}` +
