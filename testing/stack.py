@@ -137,6 +137,9 @@ def stack_env(work: Path, **overrides: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "SANIC_WORKERS": "1",
         "TOUCHLINE_IDENTITY_SECRET": IDENTITY_SECRET,
+        # No opening hours: a handoff while no agent is online says the same whatever the
+        # day and time of the run (screenshots stay the same).
+        "TOUCHLINE_OPENING_HOURS": "",
         **overrides,
     }
 
@@ -244,6 +247,7 @@ class Stack:
                 str(self.model),
                 *(["--cors", *self.cors] if self.cors else []),
             ],
+            RASA_AUTH_TOKEN=self.token,  # the widget channel's agent-typing route checks it
         )
         wait_http(f"{self.url}/", proc, self.log("rasa"))
         self._wait_workers(proc)
@@ -273,8 +277,11 @@ class Stack:
         port = port or free_port()
         uvicorn = str(Path(sys.executable).with_name("uvicorn"))
         self.env = {**self.env, "TOUCHLINE_RASA_PUBLIC_URL": self.url}
+        # The agent inbox sends through Rasa's HTTP API and reads the tracker store.
         proc = self._spawn("api", [uvicorn, "bot.api.app:create_app", "--factory", "--ws",
-                                   "none", "--host", "127.0.0.1", "--port", str(port)])
+                                   "none", "--host", "127.0.0.1", "--port", str(port)],
+                           TOUCHLINE_RASA_URL=self.url, RASA_AUTH_TOKEN=self.token,
+                           TRACKER_DB=str(self.workdir / "tracker.db"))
         wait_http(f"http://127.0.0.1:{port}/health", proc, self.log("api"))
         return f"http://127.0.0.1:{port}"
 

@@ -22,9 +22,10 @@ unreachable action server and drops the action's events,
 ``rasa/core/processor.py::_run_action``, replay R13).  The one intended silence is a human
 takeover.
 
-Public API for the channels and for whatever else sends into conversations (the coming
-agent inbox): :class:`ConversationId`, :class:`Namespace`, :class:`KeyedLock`,
-:func:`held_by_person`, :func:`in_takeover`, :func:`run_turn`, :func:`ensure_reply`.
+Public API for the channels and for whatever else sends into conversations (the agent
+inbox, ``bot/api/rasa_link.py``): :class:`ConversationId`, :class:`Namespace`,
+:class:`KeyedLock`, :func:`held_by_person`, :func:`in_takeover`, :func:`run_turn`,
+:func:`ensure_reply`.
 """
 
 from __future__ import annotations
