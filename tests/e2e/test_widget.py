@@ -158,6 +158,17 @@ class Widget:
             arg=count, timeout=WAIT_MS,
         )
 
+    def wait_bot_texts(self, texts: list[str]) -> None:
+        """Wait until every one of ``texts`` is the text of a bot bubble (pushed messages
+        arrive one by one; counting bubbles can pass before the last one is shown)."""
+        self.page.wait_for_function(
+            """ts => { const shown = new Set([...document.querySelector('#touchline-chat')
+                         .shadowRoot.querySelectorAll('.msg.bot .text')]
+                         .map(n => n.textContent));
+                       return ts.every(t => shown.has(t)); }""",
+            arg=texts, timeout=WAIT_MS,
+        )
+
     def wait_idle(self) -> None:
         """Wait until the typing indicator is hidden (the turn ended)."""
         self.page.wait_for_function(
@@ -466,6 +477,7 @@ def test_r7_markup_from_user_and_bot_is_inert_text(browser, shop, widget_stack):
     )
     assert r.status_code == 200, r.text
     tab.wait_bots(len(MARKUP) + 2 + len(MARKUP) - 1)  # 1st: text+buttons and a card
+    tab.wait_bot_texts(MARKUP)
 
     def check() -> None:
         bots = tab.bot_texts()
@@ -481,6 +493,7 @@ def test_r7_markup_from_user_and_bot_is_inert_text(browser, shop, widget_stack):
     check()
     tab.page.reload()
     tab.wait_bots(len(MARKUP) + 2 + len(MARKUP) - 1)
+    tab.wait_bot_texts(MARKUP)
     check()
     stored = [e["text"] for e in widget_stack.tracker(session_id)["events"] if e["event"] == "user"]
     assert stored == MARKUP
