@@ -9,10 +9,13 @@ error names the ``apt-get`` command.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,3 +122,92 @@ class RedisServer:
     def __exit__(self, *_exc: object) -> None:
         """Stop it."""
         self.stop()
+
+
+@dataclass
+class RabbitServer:
+    """A ``rabbitmq-server`` node of this process on a free port (its own node name, data
+    and log folders under ``workdir``, no plugins), stoppable and restartable with its data:
+    durable queues and persistent messages survive :meth:`stop` + :meth:`start`.
+
+    Run as root, Debian's ``rabbitmq-server`` script switches to the ``rabbitmq`` user,
+    which cannot enter pytest's private temporary folders: the node's data then lives in a
+    folder of its own under the system's temporary folder, removed by :meth:`__exit__`.
+    """
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    data: Path | None = None
+
+    @property
+    def url(self) -> str:
+        """``amqp://guest:guest@127.0.0.1:<port>/``."""
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def _env(self, base: Path) -> dict[str, str]:
+        return {**os.environ,
+                "RABBITMQ_NODENAME": f"touchline{self.port}@localhost",
+                "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(free_port()),
+                "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(base / "log"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "plugins"),
+                "RABBITMQ_PID_FILE": str(base / "rabbit.pid"),
+                "RABBITMQ_CONFIG_FILE": str(base / "none")}
+
+    def start(self) -> RabbitServer:
+        """Start it and wait until it accepts connections (60 s at most).
+
+        Raises:
+            RuntimeError: it did not start (the message holds its output's tail).
+        """
+        binary = ensure_debian_package("rabbitmq-server", "rabbitmq-server")
+        if self.data is None:
+            self.data = Path(tempfile.mkdtemp(prefix=f"touchline-rabbit{self.port}-"))
+            self.data.chmod(0o755)
+            for folder in ("mnesia", "log"):
+                (self.data / folder).mkdir()
+            (self.data / "plugins").touch()
+            if os.geteuid() == 0:
+                subprocess.run(["chown", "-R", "rabbitmq", str(self.data)], check=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        out = (self.workdir / "out.log").open("a")
+        self.proc = subprocess.Popen([binary], env=self._env(self.data), stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     cwd=self.data)
+        try:
+            wait_until(lambda: port_open(self.port) or self.proc.poll() is not None,
+                       f"rabbitmq-server on {self.port}", 60)
+        finally:
+            out.close()
+        if not port_open(self.port):
+            tail = (self.workdir / "out.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"rabbitmq-server did not start:\n{tail}")
+        return self
+
+    def stop(self) -> None:
+        """Stop the node (SIGTERM to the Erlang VM named in its pid file: a clean shutdown;
+        as root the VM runs in a session of its own under ``su``) and wait."""
+        pid_file = self.data / "rabbit.pid" if self.data else None
+        if pid_file is not None and pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        wait_until(lambda: not port_open(self.port), f"rabbitmq-server {self.port} exit", 60)
+        if self.proc is not None:
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> RabbitServer:
+        """Start it."""
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        """Stop it and remove its data."""
+        self.stop()
+        if self.data is not None:
+            shutil.rmtree(self.data, ignore_errors=True)
