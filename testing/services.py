@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from testing.stack import free_port
 
@@ -209,5 +210,62 @@ class RabbitServer:
     def __exit__(self, *_exc: object) -> None:
         """Stop it and remove its data."""
         self.stop()
+        if self.data is not None:
+            shutil.rmtree(self.data, ignore_errors=True)
+
+
+@dataclass
+class PostgresServer:
+    """PostgreSQL 16 with pgvector from the ``pgserver`` wheel (Debian 12's PostgreSQL has
+    no pgvector, which the product search needs on PostgreSQL), reached through a UNIX
+    socket in its own folder; stoppable and restartable with its data.
+
+    Run as root, ``pgserver`` runs PostgreSQL as an unprivileged user, which cannot enter
+    pytest's private temporary folders: the data lives in a folder of its own under the
+    system's temporary folder (``workdir`` is not used then), removed by :meth:`__exit__`.
+    """
+
+    workdir: Path
+    server: Any = None
+    data: Path | None = None
+
+    def start(self) -> PostgresServer:
+        """Start it (created on the first start) and wait until it accepts connections."""
+        import pgserver
+
+        if self.server is None:
+            self.data = Path(tempfile.mkdtemp(prefix="touchline-pg-"))
+            self.data.chmod(0o755)
+            self.server = pgserver.get_server(self.data / "pgdata", cleanup_mode="delete")
+        else:
+            self.server.ensure_postgres_running()
+        return self
+
+    def stop(self) -> None:
+        """Stop it (``pg_ctl stop -m fast``: open sessions are cut, as in a restart)."""
+        from pgserver.postgres_server import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata,
+               user=self.server.system_user)
+
+    def database(self, name: str) -> str:
+        """Create database ``name``; its URL."""
+        import sqlalchemy as sa
+
+        admin_url = self.server.get_uri()  # postgresql://postgres:@/postgres?host=/socket/dir
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        # not URL-escaped: Alembic's config file format reads "%" as interpolation
+        return admin_url.replace("/postgres?", f"/{name}?", 1)
+
+    def __enter__(self) -> PostgresServer:
+        """Start it."""
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        """Stop it and delete its data."""
+        self.server.cleanup()
         if self.data is not None:
             shutil.rmtree(self.data, ignore_errors=True)

@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
@@ -75,17 +75,21 @@ def services_from_settings(config: Settings) -> Services:
 def sql_tracker_store(url: str) -> dict[str, Any]:
     """Rasa ``SQLTrackerStore`` keys for a PostgreSQL ``url``
     (``rasa/core/tracker_store.py::SQLTrackerStore.__init__``: dialect, host, port, db,
-    username, password)."""
+    username, password, query); a URL without a host (``?host=/socket/dir``) connects
+    through that UNIX socket folder."""
     parts = urlsplit(url)
-    return {
+    config: dict[str, Any] = {
         "type": "bot.dialogue.tracker_store.WindowedSQLTrackerStore",
         "dialect": "postgresql",
-        "url": parts.hostname or "127.0.0.1",
-        "port": parts.port or 5432,
-        "db": parts.path.lstrip("/") or "postgres",
-        "username": unquote(parts.username or "postgres"),
-        "password": unquote(parts.password or ""),
     }
+    if parts.hostname:
+        config |= {"url": parts.hostname, "port": parts.port or 5432}
+    config |= {"db": parts.path.lstrip("/") or "postgres",
+               "username": unquote(parts.username or "postgres"),
+               "password": unquote(parts.password or "")}
+    if parts.query:
+        config["query"] = dict(parse_qsl(parts.query))
+    return config
 
 
 def pika_broker(url: str, queue: str) -> dict[str, Any]:
