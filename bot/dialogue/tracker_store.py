@@ -43,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401  (makes sa.orm available)
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -100,6 +100,12 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             self.engine = sa.create_engine(self.engine.url, poolclass=QueuePool, pool_size=5,
                                            connect_args={"check_same_thread": False})
             sa.event.listen(self.engine, "connect", _sqlite_wal)
+            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
+        elif self.engine.dialect.name == "postgresql":
+            # A restarted PostgreSQL leaves every pooled connection dead, and Rasa's engine
+            # would hand each one to a turn that then fails: test them on checkout.
+            self.engine = sa.create_engine(self.engine.url, pool_pre_ping=True, pool_timeout=10,
+                                           **create_engine_kwargs(self.engine.url))
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
 
