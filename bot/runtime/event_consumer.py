@@ -48,6 +48,8 @@ BATCH = 256
 """Most messages written (and acknowledged) together; also the prefetch count."""
 FLUSH_S = 0.05
 """How long a batch waits for more messages before it is written (seconds)."""
+ACK_TIMEOUT_S = 5.0
+"""Longest wait for an acknowledgement to be sent (seconds)."""
 RETRY_S = 1.0
 """Pause between attempts to write a batch while the database is unreachable (seconds)."""
 
@@ -171,9 +173,12 @@ async def consume(source: Source, url: str | None = None,
             if not batch or not await _write_until_stored(batch, url, stop):
                 continue
             try:
-                await batch[-1].ack(multiple=True)
+                # An acknowledgement on a channel that died while the batch was being
+                # stored never completes (aiormq waits for the closed channel): bounded.
+                await asyncio.wait_for(batch[-1].ack(multiple=True), ACK_TIMEOUT_S)
             except Exception as exc:  # channel lost: RabbitMQ redelivers, inserts skip
-                logger.warning("could not acknowledge %d stored events: %s", len(batch), exc)
+                logger.warning("could not acknowledge %d stored events (they come again "
+                               "and are skipped): %r", len(batch), exc)
 
 
 async def _next_batch(inbox: asyncio.Queue[AbstractIncomingMessage],

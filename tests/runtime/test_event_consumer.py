@@ -25,7 +25,8 @@ from bot.runtime.endpoints import pika_broker
 from bot.runtime.event_consumer import Source, consume, event_key, store_events
 from bot.store.db import session_scope
 from bot.store.models import ConversationEvent
-from testing.services import RabbitServer, wait_until
+from bot.store.schema import init_db
+from testing.services import PostgresServer, RabbitServer, wait_until
 
 pytestmark = pytest.mark.servers
 
@@ -173,3 +174,33 @@ def test_a_message_that_is_no_event_is_dropped_and_the_rest_stored(rabbit, queue
 
     asyncio.run(main())
     assert [s for s, _k in stored(pg_db_url)] == ["frank"]
+
+
+def test_a_batch_held_across_database_and_rabbitmq_restarts_is_stored_once(
+        rabbit, queue, tmp_path):
+    """The database goes down while a batch is being stored, RabbitMQ restarts meanwhile:
+    the batch is stored when the database is back, its acknowledgement on the dead channel
+    is given up, RabbitMQ delivers it again and the consumer skips it and goes on."""
+    with PostgresServer(tmp_path / "pg") as pg:
+        url = pg.database("events")
+        init_db(url)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            consumer = asyncio.create_task(consume(Source(rabbit.url, queue), url, stop))
+            await publish_with_rasa(rabbit.url, queue, events("gina", 40))
+            await asyncio.to_thread(wait_until, lambda: count_rows(url) >= 40, "gina", 60)
+            await asyncio.to_thread(pg.stop)
+            await publish_with_rasa(rabbit.url, queue, events("hank", 40))
+            await asyncio.sleep(1.5)  # the consumer holds hank's batch, retrying the write
+            await asyncio.to_thread(rabbit.stop)
+            await asyncio.to_thread(rabbit.start)
+            await asyncio.to_thread(pg.start)
+            await asyncio.to_thread(wait_until, lambda: count_rows(url) >= 80, "hank", 90)
+            await publish_with_rasa(rabbit.url, queue, events("ivan", 10))
+            await asyncio.to_thread(wait_until, lambda: count_rows(url) >= 90, "ivan", 90)
+            stop.set()
+            await asyncio.wait_for(consumer, 30)  # not stuck on the dead channel
+
+        asyncio.run(main())
+        assert count_rows(url) == 90
