@@ -240,3 +240,25 @@ def _turn_boundary(events: list[Event], at_least: int) -> int | None:
         ):
             return i
     return None
+
+
+def _raise(_store: object, error: Exception) -> None:
+    raise error
+
+
+def strict_failsafe() -> None:
+    """Make Rasa's ``FailSafeTrackerStore`` (which ``Agent`` wraps around every tracker
+    store, ``rasa/core/agent.py``) re-raise a tracker store error instead of falling back
+    to a per-process in-memory store.
+
+    The fallback loses turns silently once several servers share the store: a failed save
+    is kept only in that server's memory (the customer got an answer, the conversation
+    has no such turn), and a failed read starts the conversation afresh.  Re-raised, the
+    error fails the turn and the channel answers with the apology that asks the customer
+    to try again (:func:`bot.dialogue.turn.run_turn`).  Installed in the Rasa server
+    process by :func:`bot.runtime.rasa_server.install`; idempotent.
+    """
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    FailSafeTrackerStore.on_tracker_store_error = _raise  # type: ignore[method-assign]
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = _raise  # type: ignore[method-assign]
