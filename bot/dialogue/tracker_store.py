@@ -43,7 +43,11 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401  (makes sa.orm available)
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.core.tracker_store import (
+    SQLTrackerStore,
+    TrackerEventDiffEngine,
+    create_engine_kwargs,
+)
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -131,17 +135,23 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         retrieves and saves under the conversation's lock, which every process holds in
         turn (:mod:`bot.dialogue.lock_store`), so no other process stored events between.
         """
-        if self.event_broker is not None:
-            await self.stream_events(tracker)
+        new_events = None
+        if self.event_broker is not None:  # what Rasa's stream_events would publish
+            old = await self.retrieve(tracker.sender_id)
+            new_events = TrackerEventDiffEngine.event_difference(old, tracker)
         entry = self._cache.get(tracker.sender_id)
         if entry is None:  # never retrieved here: Rasa's count-based diff
             with self.session_scope() as session:
                 events = list(self._additional_events(session, tracker))
             self._append(tracker.sender_id, events)
             await self._current(tracker.sender_id)
-            return
-        last_id = self._append(tracker.sender_id, list(tracker.events)[entry.stored :])
-        self._remember(window(tracker, self.domain.slots), last_id or entry.last_id)
+        else:
+            last_id = self._append(tracker.sender_id, list(tracker.events)[entry.stored :])
+            self._remember(window(tracker, self.domain.slots), last_id or entry.last_id)
+        # Published after the commit (Rasa publishes first): a save that fails publishes
+        # nothing, so the broker never carries events the tracker store does not hold.
+        if self.event_broker is not None and new_events:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def _current(self, sender_id: str) -> _Entry:
         """The cache entry of ``sender_id``, loaded again if the database moved on."""
