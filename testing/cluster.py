@@ -80,11 +80,19 @@ class Cluster:
 
     def start(self) -> Cluster:
         """Write the files, then start nginx, the action servers, the consumer and the Rasa
-        servers (in parallel), and wait until every one answers.
+        servers (in parallel), and wait until every one answers; on failure, stop what
+        was started.
 
         Raises:
             RuntimeError: a process exited or did not come up (with its log's tail).
         """
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> Cluster:
         models = self.workdir / "models"
         models.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.model, models / MODEL_NAME)
