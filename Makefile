@@ -10,7 +10,7 @@ export CORS_ORIGINS ?= http://localhost:$(API_PORT) http://127.0.0.1:$(API_PORT)
 # "Personal data"); the Procfile says the same for `honcho start` on its own.
 export RASA_TELEMETRY_ENABLED ?= false
 
-.PHONY: run test test-fast venv db model features browser speech lint bench clean
+.PHONY: run run-cluster test test-fast venv db model features browser speech nginx lint bench clean
 
 $(VENV)/.installed: requirements.lock scripts/make_venv.sh
 	bash scripts/make_venv.sh $(VENV)
@@ -57,14 +57,37 @@ run: model
 	@echo ""
 	$(VENV)/bin/honcho start -f Procfile -e var/secrets.env
 
+# The production profile on one machine (README, "Deployment (production profile)"):
+# CLUSTER_RASA_SERVERS Rasa servers and CLUSTER_ACTION_SERVERS action servers behind nginx
+# on CLUSTER_PORT, the event consumer, the API and the retention job, over the PostgreSQL
+# (with pgvector), Redis and RabbitMQ that DATABASE_URL, REDIS_URL and RABBITMQ_URL name.
+CLUSTER_RASA_SERVERS ?= 3
+CLUSTER_ACTION_SERVERS ?= 2
+CLUSTER_PORT ?= 8080
+run-cluster: export TOUCHLINE_RASA_PUBLIC_URL ?= http://$(HOST):$(CLUSTER_PORT)
+run-cluster: export CORS_ORIGINS += http://localhost:$(CLUSTER_PORT) http://127.0.0.1:$(CLUSTER_PORT)
+run-cluster: model nginx
+	bash scripts/secrets.sh
+	$(PY) -m bot.runtime.cluster var/cluster --rasa-servers $(CLUSTER_RASA_SERVERS) \
+		--action-servers $(CLUSTER_ACTION_SERVERS) --port $(CLUSTER_PORT)
+	@echo ""
+	@echo "Touchline cluster: widget and webhooks on http://$(HOST):$(CLUSTER_PORT) (nginx),"
+	@echo "  Touchline API http://$(HOST):$(API_PORT)/docs; processes: var/cluster/Procfile"
+	@echo ""
+	$(VENV)/bin/honcho start -f var/cluster/Procfile -d . -e var/secrets.env
+
 browser:
 	bash scripts/install_browser.sh
+
+# nginx for make run-cluster and the cluster tests (Debian's package, run unprivileged).
+nginx:
+	bash scripts/install_nginx.sh
 
 # espeak-ng: the voice channel's fallback synthesiser (Piper, the default, is in the venv).
 speech:
 	bash scripts/install_speech.sh
 
-test: venv browser speech
+test: venv browser speech nginx
 	$(PY) -m pytest -q
 
 # The tests that need no servers, PostgreSQL or browser and train no Rasa model (markers

@@ -244,6 +244,25 @@ class Settings:
         "TOUCHLINE_RETENTION_DAYS", _retention_days, "90",
         "conversations idle longer, and tickets closed longer, are deleted (days; "
         "`python -m bot.privacy.retention`, daily with `make run`)")
+    redis_url: str | None = _setting(
+        "REDIS_URL", _text_or_none, "unset",
+        "Redis carrying widget messages between Rasa processes (else UNIX sockets between the "
+        "workers of one host) and, in the production profile, the conversation locks",
+        secret=True)
+    rabbitmq_url: str | None = _setting(
+        "RABBITMQ_URL", _text_or_none, "unset (no event broker)",
+        "RabbitMQ (`amqp://user:password@host:5672/vhost`) receiving every conversation event "
+        "(production profile, see [Deployment](#deployment-production-profile))", secret=True)
+    event_queue: str = _setting(
+        "TOUCHLINE_EVENT_QUEUE", lambda raw: raw or "touchline_events", "`touchline_events`",
+        "RabbitMQ queue (and `<queue>.exchange` fanout exchange) of the conversation events")
+    db_pool_size: int = _setting(
+        "TOUCHLINE_DB_POOL", lambda raw: int(raw or 5), "5",
+        "PostgreSQL connections each process keeps open (shop database and tracker store; as "
+        "many again may open under bursts)")
+    model_url: str | None = _setting(
+        "TOUCHLINE_MODEL_URL", _text_or_none, "unset (`--model` file)",
+        "model server URL each Rasa server loads its model from at start (`models.url`, ETag)")
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}),
                                        repr=False, compare=False)
     """The environment as read, for the variables ``credentials.yml`` names
@@ -306,11 +325,9 @@ DIRECT_VARIABLES = (
     Variable("TOUCHLINE_SESSION_SECRET", "random per Rasa server",
              "signs widget sessions, signed-in widget resume tokens and phone-call stream "
              "tokens (each with its own purpose)"),
-    Variable("REDIS_URL", "unset",
-             "Redis carrying widget messages between Rasa processes (else UNIX sockets "
-             "between the workers of one host)"),
 )
-"""Read by ``connectors/sessions.py`` and ``connectors/pubsub.py`` themselves for now."""
+"""Read by ``connectors/sessions.py`` itself for now (``connectors/pubsub.py`` also reads
+``REDIS_URL`` itself)."""
 
 LAUNCH_VARIABLES = (
     Variable("HOST", "`127.0.0.1`",

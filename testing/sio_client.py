@@ -37,9 +37,13 @@ class Tab:
         self._taken: dict[str, int] = {}
 
     @classmethod
-    async def connect(cls, stack: Stack) -> Tab:
-        """Connect to ``stack``'s widget channel (no session yet, see :meth:`join`)."""
+    async def connect(cls, stack: Stack, route: str | None = None) -> Tab:
+        """Connect to ``stack``'s widget channel (no session yet, see :meth:`join`);
+        ``route`` is the ``tlroute`` argument a load balancer in front hashes (the widget
+        sends a random one per page, see ``bot/runtime/cluster.py``)."""
         url = f"ws://127.0.0.1:{stack.rasa_port}/socket.io/?EIO=4&transport=websocket"
+        if route is not None:
+            url += f"&tlroute={route}"
         tab = cls(await websockets.connect(url, max_size=None))
         assert (await tab.ws.recv()).startswith("0")  # Engine.IO open
         await tab.ws.send("40")  # Socket.IO connect to "/"

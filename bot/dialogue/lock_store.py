@@ -14,7 +14,8 @@ exclude each other: the holder of the asyncio lock takes an exclusive POSIX reco
 conversation id.  The kernel releases a record lock when its process dies, so a crashed
 worker never leaves a conversation locked.  Waiting for another process's lock polls
 every 2 to 50 ms (it only happens when one sender's messages reach two workers at once).
-For Rasa servers on several hosts use Rasa's ``RedisLockStore``.
+For Rasa servers on several hosts use :class:`bot.dialogue.redis_lock_store.RedisLockStore`
+(not Rasa 3.6's ``RedisLockStore``, which lets two servers hold one conversation).
 """
 
 from __future__ import annotations

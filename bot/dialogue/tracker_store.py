@@ -43,7 +43,11 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401  (makes sa.orm available)
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import (
+    SQLTrackerStore,
+    TrackerEventDiffEngine,
+    create_engine_kwargs,
+)
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -101,6 +105,12 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                                            connect_args={"check_same_thread": False})
             sa.event.listen(self.engine, "connect", _sqlite_wal)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
+        elif self.engine.dialect.name == "postgresql":
+            # A restarted PostgreSQL leaves every pooled connection dead, and Rasa's engine
+            # would hand each one to a turn that then fails: test them on checkout.
+            self.engine = sa.create_engine(self.engine.url, pool_pre_ping=True, pool_timeout=10,
+                                           **create_engine_kwargs(self.engine.url))
+            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
 
     @property  # type: ignore[override]
@@ -125,17 +135,23 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         retrieves and saves under the conversation's lock, which every process holds in
         turn (:mod:`bot.dialogue.lock_store`), so no other process stored events between.
         """
-        if self.event_broker is not None:
-            await self.stream_events(tracker)
+        new_events = None
+        if self.event_broker is not None:  # what Rasa's stream_events would publish
+            old = await self.retrieve(tracker.sender_id)
+            new_events = TrackerEventDiffEngine.event_difference(old, tracker)
         entry = self._cache.get(tracker.sender_id)
         if entry is None:  # never retrieved here: Rasa's count-based diff
             with self.session_scope() as session:
                 events = list(self._additional_events(session, tracker))
             self._append(tracker.sender_id, events)
             await self._current(tracker.sender_id)
-            return
-        last_id = self._append(tracker.sender_id, list(tracker.events)[entry.stored :])
-        self._remember(window(tracker, self.domain.slots), last_id or entry.last_id)
+        else:
+            last_id = self._append(tracker.sender_id, list(tracker.events)[entry.stored :])
+            self._remember(window(tracker, self.domain.slots), last_id or entry.last_id)
+        # Published after the commit (Rasa publishes first): a save that fails publishes
+        # nothing, so the broker never carries events the tracker store does not hold.
+        if self.event_broker is not None and new_events:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def _current(self, sender_id: str) -> _Entry:
         """The cache entry of ``sender_id``, loaded again if the database moved on."""
@@ -234,3 +250,25 @@ def _turn_boundary(events: list[Event], at_least: int) -> int | None:
         ):
             return i
     return None
+
+
+def _raise(_store: object, error: Exception) -> None:
+    raise error
+
+
+def strict_failsafe() -> None:
+    """Make Rasa's ``FailSafeTrackerStore`` (which ``Agent`` wraps around every tracker
+    store, ``rasa/core/agent.py``) re-raise a tracker store error instead of falling back
+    to a per-process in-memory store.
+
+    The fallback loses turns silently once several servers share the store: a failed save
+    is kept only in that server's memory (the customer got an answer, the conversation
+    has no such turn), and a failed read starts the conversation afresh.  Re-raised, the
+    error fails the turn and the channel answers with the apology that asks the customer
+    to try again (:func:`bot.dialogue.turn.run_turn`).  Installed in the Rasa server
+    process by :func:`bot.runtime.rasa_server.install`; idempotent.
+    """
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    FailSafeTrackerStore.on_tracker_store_error = _raise  # type: ignore[method-assign]
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = _raise  # type: ignore[method-assign]

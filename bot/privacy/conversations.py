@@ -23,19 +23,22 @@ _EVENTS = sa.table("events", sa.column("sender_id"), sa.column("type_name"),
 
 
 def tracker_engine(path: str | Path | None = None) -> Engine | None:
-    """An engine on the tracker store's SQLite file, or ``None`` when it holds no
+    """An engine on the tracker store's database, or ``None`` when it holds no
     conversation yet (no file, or no ``events`` table).
 
     Args:
-        path: the file (default ``TRACKER_DB``, relative to the repository root as
-            ``make run`` and Rasa use it).
+        path: the SQLite file (default ``TRACKER_DB``, relative to the repository root as
+            ``make run`` and Rasa use it), or a database URL (the production profile's
+            PostgreSQL, ``bot/runtime/endpoints.py``).
     """
-    file = Path(path if path is not None else settings().tracker_db)
-    if not file.is_absolute():
-        file = PROJECT_ROOT / file
-    if not file.exists():
-        return None
-    engine = sa.create_engine(f"sqlite:///{file}", future=True)
+    where = str(path if path is not None else settings().tracker_db)
+    if "://" in where:
+        engine = sa.create_engine(where, future=True)
+    else:
+        file = Path(where) if Path(where).is_absolute() else PROJECT_ROOT / where
+        if not file.exists():
+            return None
+        engine = sa.create_engine(f"sqlite:///{file}", future=True)
     if not sa.inspect(engine).has_table("events"):
         engine.dispose()
         return None

@@ -7,6 +7,8 @@ Everything Touchline changes in the Rasa server's process is installed here, by
   validator built once;
 * :func:`bot.dialogue.graph_runner.install`: the prediction graph run in a fixed order,
   without dask;
+* :func:`bot.dialogue.tracker_store.strict_failsafe`: a tracker store error fails the turn
+  (the customer is asked to try again) instead of Rasa's silent in-memory fallback;
 * :func:`bot.runtime.gc_freeze.freeze` once each server process has loaded its model and
   started (an ``after_server_start`` listener, see :func:`serve_with_freeze`).
 
@@ -35,7 +37,7 @@ from typing import Any
 
 import rasa.core.run
 
-from bot.dialogue import action_validation, graph_runner
+from bot.dialogue import action_validation, graph_runner, tracker_store
 from bot.runtime.gc_freeze import freeze
 
 Listener = tuple[Callable[..., Any], str]
@@ -68,6 +70,7 @@ def install() -> None:
     """
     action_validation.install()
     graph_runner.install()
+    tracker_store.strict_failsafe()
     if not getattr(rasa.core.run.serve_application, "touchline", False):
         rasa.core.run.serve_application = serve_with_freeze(rasa.core.run.serve_application)
 

@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session, declarative_base, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.config import database_url
+from bot.config import database_url, settings
 
 # SQLite stores Numeric as REAL; amounts here have 2 decimals and stay far below 2**53.
 warnings.filterwarnings("ignore", message=".*does \\*not\\* support Decimal objects natively")
+
+POOL_TIMEOUT_S = 10
+"""Longest wait for a free pooled connection (seconds) before SQLAlchemy's ``TimeoutError``."""
 
 Base = declarative_base()
 """Declarative base shared by every table of the project (shop, tickets, kicker form)."""
@@ -65,7 +68,12 @@ def _engine_for(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    # Sized per process (``$TOUCHLINE_DB_POOL``): N Rasa servers, M action servers and the
+    # API each hold their own pool, and PostgreSQL's max_connections (100 by default) is
+    # shared by all; a checkout waits at most POOL_TIMEOUT_S, then fails (never a hang).
+    size = settings().db_pool_size
+    return create_engine(url, future=True, pool_pre_ping=True, pool_size=size,
+                         max_overflow=size, pool_timeout=POOL_TIMEOUT_S)
 
 
 def session_factory(url: str | None = None) -> sessionmaker:

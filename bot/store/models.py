@@ -378,3 +378,24 @@ class SavedReply(Base):
     body = Column(Text, nullable=False)
     created_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ConversationEvent(Base):
+    """A conversation event as Rasa's event broker published it (RabbitMQ, production
+    profile), stored by the consumer (:mod:`bot.runtime.event_consumer`) for analytics.
+
+    Delivery is at least once, so the row is keyed on ``event_key``, the SHA-256 of the
+    event's canonical JSON: a redelivered message inserts nothing (Rasa 3.6 events carry
+    no id of their own; their float ``timestamp`` tells two otherwise equal events apart).
+    """
+
+    __tablename__ = "conversation_events"
+    id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_key = Column(String(64), nullable=False, unique=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    type_name = Column(String(64), nullable=False)
+    timestamp = Column(Float, nullable=True)
+    """Unix time (seconds) of the event, as Rasa stamped it."""
+    data = Column(Text, nullable=False)
+    """The event as published (JSON, already redacted by the publishing tracker store)."""
+    received_at = Column(DateTime, nullable=False, default=utcnow)

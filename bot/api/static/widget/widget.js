@@ -490,6 +490,9 @@
       path: `${RASA_URL.pathname.replace(/\/+$/, "")}/socket.io`,
       transports: ["websocket", "polling"],
       tryAllTransports: true,
+      // Behind several Rasa servers, nginx hashes this to keep the connection's requests
+      // on one server (bot/runtime/cluster.py); one random value per page.
+      query: { tlroute: Math.random().toString(36).slice(2, 12) },
       reconnectionDelayMax: 5000,
     });
     socket.on("connect", () => {
