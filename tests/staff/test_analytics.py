@@ -1,0 +1,190 @@
+"""Analytics over a real tracker store filled with Rasa events, checked against SQL written
+independently of :mod:`bot.staff.analytics` (straight over the ``events`` and ``tickets``
+tables, the shop database attached to the tracker's SQLite connection)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import random
+import statistics
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+from bot.config import PROJECT_ROOT
+from bot.dialogue.tracker_store import WindowedSQLTrackerStore
+from bot.staff.analytics import conversation_rows, handoffs, summarise, to_csv
+from bot.staff.events import SQLEventSource
+from bot.store.tickets import open_ticket
+
+DOMAIN = Domain.load(PROJECT_ROOT / "domain.yml")
+DAY0 = datetime(2026, 11, 2, tzinfo=timezone.utc).timestamp()
+DAY = 86400.0
+INTENTS = ["greet", "order_status", "product_search", "nlu_fallback", "out_of_scope",
+           "cart_issue", "human_handoff", "thank"]
+CHANNELS = ["socketio", "telegram", "rest"]
+
+
+async def fill(store: WindowedSQLTrackerStore, session, seed: int = 7) -> None:
+    """60 seeded conversations over 6 days on 3 channels; some hand off (a ticket opened
+    at the handoff message), some get agent replies and an intent fallback action."""
+    rng = random.Random(seed)
+    for n in range(60):
+        sender, channel = f"conv-{n:02d}", rng.choice(CHANNELS)
+        at = DAY0 + rng.uniform(0, 6 * DAY)
+        tracker = await store.get_or_create_tracker(sender)
+        handed = False
+        for turn in range(rng.randint(1, 5)):
+            at += rng.uniform(5, 120)
+            intent = rng.choice(INTENTS)
+            tracker.update(UserUttered(
+                f"message {turn}", {"name": intent, "confidence": rng.random()},
+                input_channel=channel, timestamp=at))
+            if intent == "greet" and rng.random() < 0.5:  # the policy fell back
+                tracker.update(ActionExecuted("action_default_fallback", timestamp=at + 0.1))
+            tracker.update(BotUttered("reply", timestamp=at + 0.2))
+            if intent == "human_handoff" and not handed:
+                handed = True
+                ticket = open_ticket(session, sender, None, rng.choice(["handoff", "angry"]),
+                                     "s", takeover=True).ticket
+                ticket.created_at = datetime.fromtimestamp(at + 0.3, timezone.utc).replace(
+                    tzinfo=None)
+                if rng.random() < 0.7:
+                    at += rng.uniform(10, 600)
+                    tracker.update(BotUttered("hi, Sam here", metadata={"agent_id": 3},
+                                              timestamp=at))
+                    tracker.update(BotUttered("second", metadata={"agent_id": 3},
+                                              timestamp=at + 5))
+        await store.save(tracker)
+    session.flush()
+
+
+@pytest.fixture
+def filled(tmp_path, session, db_url):
+    store = WindowedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
+    asyncio.run(fill(store, session))
+    session.commit()
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 't.db'}")
+    with engine.connect() as conn:
+        conn.execute(sa.text("ATTACH DATABASE :p AS shop"), {"p": db_url.split("///")[1]})
+        yield engine, conn
+
+
+# Independent SQL: conversations start at their first user event; times in seconds.
+FIRSTS = """
+WITH firsts AS (
+  SELECT sender_id, min(timestamp) AS t0 FROM events
+  WHERE type_name = 'user' AND timestamp >= :a AND timestamp < :b GROUP BY sender_id)
+SELECT date(f.t0, 'unixepoch') AS day, json_extract(e.data, '$.input_channel') AS channel,
+       count(*) AS conversations,
+       sum((SELECT count(*) FROM events u WHERE u.sender_id = f.sender_id
+            AND u.type_name = 'user' AND u.timestamp >= :a AND u.timestamp < :b)) AS messages
+FROM firsts f JOIN events e ON e.sender_id = f.sender_id AND e.timestamp = f.t0
+     AND e.type_name = 'user'
+GROUP BY day, channel ORDER BY day, channel
+"""
+INTENT_MIX = """
+SELECT intent_name, count(*) FROM events WHERE type_name = 'user'
+AND timestamp >= :a AND timestamp < :b GROUP BY intent_name
+"""
+FALLBACKS = """
+SELECT
+ (SELECT count(*) FROM events WHERE type_name = 'user' AND intent_name = 'nlu_fallback'
+   AND timestamp >= :a AND timestamp < :b)
+ + (SELECT count(*) FROM events WHERE type_name = 'action'
+   AND action_name = 'action_default_fallback' AND timestamp >= :a AND timestamp < :b)
+"""
+HANDOFFS = """
+SELECT t.sender_id, t.reason, min((julianday(t.created_at) - 2440587.5) * 86400.0) AS opened
+FROM shop.tickets t
+WHERE t.takeover = 1
+  AND (julianday(t.created_at) - 2440587.5) * 86400.0 >= :a
+  AND (julianday(t.created_at) - 2440587.5) * 86400.0 < :b
+  AND t.sender_id IN (
+  SELECT sender_id FROM events WHERE type_name = 'user' AND timestamp >= :a AND timestamp < :b)
+GROUP BY t.sender_id
+"""
+AGENT_REPLY = """
+SELECT min(e.timestamp) FROM events e WHERE e.sender_id = :s AND e.type_name = 'bot'
+AND json_extract(e.data, '$.metadata.agent_id') IS NOT NULL AND e.timestamp >= :t
+"""
+
+
+def test_figures_match_independent_sql(filled):
+    engine, conn = filled
+    a, b = DAY0 + DAY, DAY0 + 5 * DAY  # a range that cuts conversations off at both ends
+    window = {"a": a, "b": b}
+    rows = conversation_rows(SQLEventSource(engine).events(a, b),
+                             handoffs_of(engine, a, b))
+    summary = summarise(rows, top=20)
+
+    expected: dict[str, dict[str, tuple[int, int]]] = {}
+    for day, channel, convs, msgs in conn.execute(sa.text(FIRSTS), window):
+        expected.setdefault(day, {})[channel] = (convs, msgs)
+    assert summary.per_day == expected
+    assert summary.conversations == sum(c for d in expected.values() for c, _ in d.values())
+    assert summary.conversations > 20
+
+    mix = dict(conn.execute(sa.text(INTENT_MIX), window).all())
+    assert dict(summary.intent_mix) == mix
+    users = sum(mix.values())
+    assert summary.user_messages == users
+    assert summary.fallback_rate == pytest.approx(
+        conn.execute(sa.text(FALLBACKS), window).scalar() / users)
+    assert summary.out_of_scope_rate == pytest.approx(mix["out_of_scope"] / users)
+
+    tickets = conn.execute(sa.text(HANDOFFS), window).all()
+    assert 0 < len(tickets) < summary.conversations
+    assert summary.handoff_rate == pytest.approx(len(tickets) / summary.conversations)
+    assert summary.containment_rate == pytest.approx(1 - len(tickets) / summary.conversations)
+    reasons: dict[str, int] = {}
+    for _, reason, _ in tickets:
+        reasons[reason] = reasons.get(reason, 0) + 1
+    assert dict(summary.handoff_reasons) == reasons
+    waits = []
+    for sender, _, opened in tickets:
+        first = conn.execute(sa.text(AGENT_REPLY), {"s": sender, "t": opened}).scalar()
+        if first is not None and first < b:
+            waits.append(first - opened)
+    assert waits and summary.median_first_agent_reply_s == pytest.approx(
+        statistics.median(waits), abs=0.01)
+    assert dict(summary.handoff_intents) == {"human_handoff": len(tickets)}
+
+
+def handoffs_of(engine, a, b):
+    from bot.config import settings
+    from bot.store.db import session_scope
+
+    with session_scope(settings().database_url) as s:
+        return handoffs(s, a, b)
+
+
+def test_channel_filter_and_csv_one_row_per_conversation(filled):
+    engine, _ = filled
+    a, b = DAY0, DAY0 + 8 * DAY
+    every = conversation_rows(SQLEventSource(engine).events(a, b), handoffs_of(engine, a, b))
+    telegram = conversation_rows(SQLEventSource(engine).events(a, b),
+                                 handoffs_of(engine, a, b), channel="telegram")
+    assert len(every) == 60
+    assert telegram and {r.channel for r in telegram} == {"telegram"}
+    assert len(telegram) == sum(r.channel == "telegram" for r in every)
+    table = list(csv.DictReader(io.StringIO(to_csv(every))))
+    assert [r["conversation"] for r in table] == [r.conversation for r in every]
+    assert sum(int(r["handed_off"]) for r in table) == sum(r.handed_off for r in every)
+
+
+def test_empty_range_has_no_rates_and_csv_cells_cannot_run_formulas(filled):
+    engine, _ = filled
+    summary = summarise(conversation_rows(SQLEventSource(engine).events(0, 1), {}))
+    assert summary.conversations == 0 and summary.containment_rate is None
+    assert summary.median_first_agent_reply_s is None and summary.mean_rating is None
+    from bot.staff.analytics import ConversationRow
+
+    text = to_csv([ConversationRow("=HYPERLINK(\"x\")", "@rest", 0.0)])
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["conversation"].startswith("'=") and row["channel"] == "'@rest"
