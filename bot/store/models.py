@@ -196,6 +196,16 @@ class Ticket(Base):
     dedup_key = Column(String(255), nullable=True)
     """What the ticket is about (``double_charge:payments:12-13``, ``takeover:<sender>``);
     at most one open ticket per key. ``NULL`` for tickets that need no such guard."""
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=True, index=True)
+    """The agent who claimed the conversation (migration 0007); ``NULL``: unassigned."""
+    claimed_at = Column(DateTime, nullable=True)
+    resolution = Column(Text, nullable=True)
+    """The agent's resolution note, required to close from the inbox."""
+    rating = Column(Integer, nullable=True)
+    """The customer's 1-5 rating of the help, asked for when the inbox closes the ticket."""
+    rating_comment = Column(Text, nullable=True)
+    contact_email = Column(String(254), nullable=True)
+    """Where to reply when no agent was online (the customer gave it)."""
 
 
 class KickForm(Base):
@@ -309,3 +319,47 @@ class LookupFailure(Base):
     key = Column(String(255), nullable=False)
     at = Column(DateTime, nullable=False, default=utcnow)
     __table_args__ = (Index("ix_lookup_failures_key_at", "key", "at"),)
+
+
+class Agent(Base):
+    """A person of the shop who answers customers in the agent inbox (``/agent``)."""
+
+    __tablename__ = "agents"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False)
+    """Display name; customers see it beside the agent's replies."""
+    email = Column(String(254), nullable=False, unique=True)
+    """Login, stored lower-cased."""
+    role = Column(String(10), nullable=False, default="agent")  # agent | admin
+    password_hash = Column(String(200), nullable=False)
+    """bcrypt (:mod:`bot.store.passwords`)."""
+    failed_logins = Column(Integer, nullable=False, default=0)
+    """Wrong passwords in a row since the last good login or lockout."""
+    locked_until = Column(DateTime, nullable=True)
+    last_seen_at = Column(DateTime, nullable=True)
+    """Last heartbeat of an open, not idle inbox page (presence)."""
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AgentSession(Base):
+    """A signed-in inbox page: the SHA-256 of the session cookie, never the cookie itself."""
+
+    __tablename__ = "agent_sessions"
+    token_hash = Column(String(64), primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    """Sent back by the page in ``X-CSRF-Token`` with every state-changing request."""
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime, nullable=False, index=True)
+
+
+class AgentAction(Base):
+    """What an agent did (log in, claim, reply, close...), for the shop's audit."""
+
+    __tablename__ = "agent_actions"
+    id = Column(Integer, primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False, index=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True)
+    action = Column(String(40), nullable=False)
+    detail = Column(Text, nullable=False, default="")
+    at = Column(DateTime, nullable=False, default=utcnow)
