@@ -51,7 +51,8 @@ class Handoff:
         conversation: the Rasa sender id.
         reason: the ticket's reason (``handoff``, ``double_charge``...).
         at: when it was opened, Unix seconds.
-        rating: the customer's 1-5 rating of the help, if given.
+        rating: the customer's 1-5 rating of the help, if given (asked for when the agent
+            inbox closes the ticket, ``tickets.rating``).
     """
 
     conversation: str
@@ -255,5 +256,5 @@ def handoffs(session: Session, start: float, end: float) -> dict[str, Handoff]:
     found: dict[str, Handoff] = {}
     for t in tickets:
         at = t.created_at.replace(tzinfo=timezone.utc).timestamp()
-        found.setdefault(t.sender_id, Handoff(t.sender_id, t.reason, at, None))
+        found.setdefault(t.sender_id, Handoff(t.sender_id, t.reason, at, t.rating))
     return found

@@ -54,6 +54,7 @@ async def fill(store: WindowedSQLTrackerStore, session, seed: int = 7) -> None:
                                      "s", takeover=True).ticket
                 ticket.created_at = datetime.fromtimestamp(at + 0.3, timezone.utc).replace(
                     tzinfo=None)
+                ticket.rating = rng.choice([None, 1, 2, 4, 5, 5])
                 if rng.random() < 0.7:
                     at += rng.uniform(10, 600)
                     tracker.update(BotUttered("hi, Sam here", metadata={"agent_id": 3},
@@ -109,6 +110,14 @@ WHERE t.takeover = 1
   SELECT sender_id FROM events WHERE type_name = 'user' AND timestamp >= :a AND timestamp < :b)
 GROUP BY t.sender_id
 """
+RATINGS = """
+SELECT rating, count(*) FROM shop.tickets WHERE takeover = 1 AND rating IS NOT NULL
+  AND (julianday(created_at) - 2440587.5) * 86400.0 >= :a
+  AND (julianday(created_at) - 2440587.5) * 86400.0 < :b
+  AND sender_id IN (SELECT sender_id FROM events WHERE type_name = 'user'
+                    AND timestamp >= :a AND timestamp < :b)
+GROUP BY rating
+"""
 AGENT_REPLY = """
 SELECT min(e.timestamp) FROM events e WHERE e.sender_id = :s AND e.type_name = 'bot'
 AND json_extract(e.data, '$.metadata.agent_id') IS NOT NULL AND e.timestamp >= :t
@@ -154,6 +163,10 @@ def test_figures_match_independent_sql(filled):
     assert waits and summary.median_first_agent_reply_s == pytest.approx(
         statistics.median(waits), abs=0.01)
     assert dict(summary.handoff_intents) == {"human_handoff": len(tickets)}
+    ratings = dict(conn.execute(sa.text(RATINGS), window).all())
+    assert ratings and summary.ratings == ratings
+    assert summary.mean_rating == pytest.approx(
+        sum(k * v for k, v in ratings.items()) / sum(ratings.values()))
 
 
 def handoffs_of(engine, a, b):
