@@ -148,6 +148,9 @@ class Settings:
     tracker_db: str = _setting(
         "TRACKER_DB", _text("var/tracker.db"), "`var/tracker.db`",
         "Rasa's SQL tracker store (conversations)")
+    training_root: Path = _setting(
+        "TOUCHLINE_TRAINING_ROOT", lambda raw: Path(PROJECT_ROOT if raw is None else raw),
+        "the checkout", "project whose `domain.yml` and `data/` the staff pages extend")
     agent_token: str = _setting(
         "TOUCHLINE_AGENT_TOKEN", _text(""), "random, in `var/secrets.env`",
         "bearer token of `/tickets` (agents); empty: the agent API answers 503", secret=True)

@@ -9,7 +9,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from bot.api.routes import agent_auth, demo_login, health, kicks, search, tickets, widget
+from bot.api.routes import (
+    agent_auth,
+    demo_login,
+    health,
+    kicks,
+    search,
+    staff,
+    tickets,
+    widget,
+)
 from bot.privacy import redactor
 from bot.privacy.logs import install_log_redaction
 
@@ -34,4 +43,5 @@ def create_app() -> FastAPI:
     app.include_router(widget.router)
     app.include_router(demo_login.router)
     app.include_router(agent_auth.router)
+    app.include_router(staff.router)
     return app

@@ -80,6 +80,8 @@ class ConversationRow:
     handoff_intent: str = ""
     first_agent_reply_s: float | None = None
     rating: int | None = None
+    texts: list[str] = field(default_factory=list)
+    """The user messages (for search; not exported)."""
 
     @property
     def day(self) -> str:
@@ -138,6 +140,7 @@ def _row(conversation: str, events: list[ConversationEvent],
     for event in events:
         if event.kind == USER:
             row.user_messages += 1
+            row.texts.append(event.text or "")
             intent = event.intent or ""
             row.intents.append(intent)
             row.fallbacks += intent == FALLBACK_INTENT
@@ -257,4 +260,58 @@ def handoffs(session: Session, start: float, end: float) -> dict[str, Handoff]:
     for t in tickets:
         at = t.created_at.replace(tzinfo=timezone.utc).timestamp()
         found.setdefault(t.sender_id, Handoff(t.sender_id, t.reason, at, t.rating))
+    return found
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the review page narrows conversations to (``None``/``False``: no condition).
+
+    Attributes:
+        intent: some user message was predicted as this intent.
+        fell_back: some user message fell back.
+        handed_off: a person took over.
+        low_confidence: some user message was under :data:`LOW_CONFIDENCE`.
+        rated_low: the customer rated the help 1 or 2.
+        text: some user message contains this (case-insensitive).
+    """
+
+    intent: str | None = None
+    fell_back: bool = False
+    handed_off: bool = False
+    low_confidence: bool = False
+    rated_low: bool = False
+    text: str | None = None
+
+    def keep(self, row: ConversationRow) -> bool:
+        """Whether ``row`` meets every condition."""
+        needle = (self.text or "").casefold()
+        return ((self.intent is None or self.intent in row.intents)
+                and (not self.fell_back or row.fallbacks > 0)
+                and (not self.handed_off or row.handed_off)
+                and (not self.low_confidence or row.low_confidence > 0)
+                and (not self.rated_low or (row.rating is not None and row.rating <= 2))
+                and (not needle or any(needle in t.casefold() for t in row.texts)))
+
+
+def unanswered(events: Iterable[ConversationEvent]) -> list[ConversationEvent]:
+    """The user messages the bot could not answer: predicted as :data:`FALLBACK_INTENT` or
+    :data:`OUT_OF_SCOPE_INTENT`, or answered by :data:`FALLBACK_ACTION`.
+
+    Args:
+        events: grouped by conversation, oldest first.
+
+    Returns:
+        Those user events, in order.
+    """
+    found: list[ConversationEvent] = []
+    last: ConversationEvent | None = None
+    for event in events:
+        if event.kind == USER:
+            last = event
+            if event.intent in (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT):
+                found.append(event)
+        elif (event.kind == ACTION and event.action == FALLBACK_ACTION and last is not None
+              and last.conversation == event.conversation and (not found or found[-1] is not last)):
+            found.append(last)
     return found

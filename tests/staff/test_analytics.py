@@ -4,72 +4,24 @@ tables, the shop database attached to the tracker's SQLite connection)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import random
 import statistics
 from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
-from bot.config import PROJECT_ROOT
-from bot.dialogue.tracker_store import WindowedSQLTrackerStore
-from bot.staff.analytics import conversation_rows, handoffs, summarise, to_csv
+from bot.staff.analytics import Filters, conversation_rows, handoffs, summarise, to_csv, unanswered
 from bot.staff.events import SQLEventSource
-from bot.store.tickets import open_ticket
+from testing.conversations import DAY, UNANSWERED, fill
 
-DOMAIN = Domain.load(PROJECT_ROOT / "domain.yml")
 DAY0 = datetime(2026, 11, 2, tzinfo=timezone.utc).timestamp()
-DAY = 86400.0
-INTENTS = ["greet", "order_status", "product_search", "nlu_fallback", "out_of_scope",
-           "cart_issue", "human_handoff", "thank"]
-CHANNELS = ["socketio", "telegram", "rest"]
-
-
-async def fill(store: WindowedSQLTrackerStore, session, seed: int = 7) -> None:
-    """60 seeded conversations over 6 days on 3 channels; some hand off (a ticket opened
-    at the handoff message), some get agent replies and an intent fallback action."""
-    rng = random.Random(seed)
-    for n in range(60):
-        sender, channel = f"conv-{n:02d}", rng.choice(CHANNELS)
-        at = DAY0 + rng.uniform(0, 6 * DAY)
-        tracker = await store.get_or_create_tracker(sender)
-        handed = False
-        for turn in range(rng.randint(1, 5)):
-            at += rng.uniform(5, 120)
-            intent = rng.choice(INTENTS)
-            tracker.update(UserUttered(
-                f"message {turn}", {"name": intent, "confidence": rng.random()},
-                input_channel=channel, timestamp=at))
-            if intent == "greet" and rng.random() < 0.5:  # the policy fell back
-                tracker.update(ActionExecuted("action_default_fallback", timestamp=at + 0.1))
-            tracker.update(BotUttered("reply", timestamp=at + 0.2))
-            if intent == "human_handoff" and not handed:
-                handed = True
-                ticket = open_ticket(session, sender, None, rng.choice(["handoff", "angry"]),
-                                     "s", takeover=True).ticket
-                ticket.created_at = datetime.fromtimestamp(at + 0.3, timezone.utc).replace(
-                    tzinfo=None)
-                ticket.rating = rng.choice([None, 1, 2, 4, 5, 5])
-                if rng.random() < 0.7:
-                    at += rng.uniform(10, 600)
-                    tracker.update(BotUttered("hi, Sam here", metadata={"agent_id": 3},
-                                              timestamp=at))
-                    tracker.update(BotUttered("second", metadata={"agent_id": 3},
-                                              timestamp=at + 5))
-        await store.save(tracker)
-    session.flush()
 
 
 @pytest.fixture
-def filled(tmp_path, session, db_url):
-    store = WindowedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
-    asyncio.run(fill(store, session))
-    session.commit()
+def filled(tmp_path, db_url):
+    fill(tmp_path / "t.db", db_url, DAY0)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 't.db'}")
     with engine.connect() as conn:
         conn.execute(sa.text("ATTACH DATABASE :p AS shop"), {"p": db_url.split("///")[1]})
@@ -201,3 +153,28 @@ def test_empty_range_has_no_rates_and_csv_cells_cannot_run_formulas(filled):
     text = to_csv([ConversationRow("=HYPERLINK(\"x\")", "@rest", 0.0)])
     row = next(csv.DictReader(io.StringIO(text)))
     assert row["conversation"].startswith("'=") and row["channel"] == "'@rest"
+
+
+def test_review_filters_and_unanswered_messages(filled):
+    engine, conn = filled
+    a, b = DAY0, DAY0 + 8 * DAY
+    rows = conversation_rows(SQLEventSource(engine).events(a, b), handoffs_of(engine, a, b))
+    fell = [r for r in rows if Filters(fell_back=True).keep(r)]
+    assert fell and all(r.fallbacks for r in fell) and len(fell) < len(rows)
+    low = [r for r in rows if Filters(rated_low=True, handed_off=True).keep(r)]
+    assert low and all(r.rating in (1, 2) and r.handed_off for r in low)
+    gift = [r for r in rows if Filters(text="GIFT CARD").keep(r)]
+    assert gift and all(any("gift card" in t for t in r.texts) for r in gift)
+    assert [r for r in rows if Filters(intent="thank").keep(r)] == [
+        r for r in rows if "thank" in r.intents]
+    missed = unanswered(SQLEventSource(engine).events(a, b))
+    texts = {t for group in UNANSWERED.values() for t in group}
+    expected = conn.execute(sa.text(
+        "SELECT count(*) FROM events e WHERE e.type_name = 'user' AND (e.intent_name IN "
+        "('nlu_fallback', 'out_of_scope') OR EXISTS (SELECT 1 FROM events f WHERE "
+        "f.sender_id = e.sender_id AND f.type_name = 'action' AND f.action_name = "
+        "'action_default_fallback' AND f.timestamp > e.timestamp AND NOT EXISTS (SELECT 1 "
+        "FROM events g WHERE g.sender_id = e.sender_id AND g.type_name = 'user' AND "
+        "g.timestamp > e.timestamp AND g.timestamp < f.timestamp)))")).scalar()
+    assert len(missed) == expected
+    assert texts <= {e.text for e in missed}  # every off-topic text was a fell-back message

@@ -1,0 +1,89 @@
+"""The staff pages' reads, over the configured stores: conversation events from the
+tracker store (``TRACKER_DB``), handoffs and ratings from the shop database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bot.config import PROJECT_ROOT, settings
+from bot.staff.analytics import ConversationRow, conversation_rows, handoffs, unanswered
+from bot.staff.discover import Cluster, Unanswered, discover, minilm_embedder
+from bot.staff.events import ConversationEvent, EventSource, SQLEventSource
+from bot.store.db import session_scope
+from bot.store.proactive import set_setting, setting
+
+MAX_DISCOVER = 2000
+"""Most unanswered messages clustered at once (the latest of the range): bounds the
+page's wait (Ward clustering is quadratic in memory and time)."""
+DISMISSED = "dismissed_messages"
+"""Staff setting: texts of clusters staff dismissed (left out of later discovery)."""
+MAX_DISMISSED = 5000
+
+
+@lru_cache(maxsize=4)
+def _source_for(path: str) -> SQLEventSource:
+    return SQLEventSource(sa.create_engine(f"sqlite:///{path}", future=True))
+
+
+def event_source() -> EventSource:
+    """Events of the SQLite tracker store ``TRACKER_DB`` (relative to the project root)."""
+    path = Path(settings().tracker_db)
+    return _source_for(str(path if path.is_absolute() else PROJECT_ROOT / path))
+
+
+def day_bounds(start: date, end: date) -> tuple[float, float]:
+    """Unix seconds of ``start`` 00:00 UTC and of the day after ``end``.
+
+    Raises:
+        ValueError: ``end`` before ``start`` or a range over 366 days.
+    """
+    if end < start or (end - start).days > 366:
+        raise ValueError("the range must run forwards and span at most 366 days")
+    low = datetime.combine(start, time(), timezone.utc)
+    return low.timestamp(), (datetime.combine(end, time(), timezone.utc)
+                             + timedelta(days=1)).timestamp()
+
+
+def rows(start: date, end: date, channel: str | None = None) -> list[ConversationRow]:
+    """The conversations of the days ``start``..``end`` (UTC), optionally of one channel."""
+    low, high = day_bounds(start, end)
+    with session_scope() as session:
+        tickets = handoffs(session, low, high)
+    return conversation_rows(event_source().events(low, high), tickets, channel)
+
+
+def transcript(conversation: str) -> list[ConversationEvent]:
+    """Every user and bot event of a conversation, oldest first."""
+    return [e for e in event_source().events(0.0, 1e12, conversation) if e.kind in ("user", "bot")]
+
+
+def dismissed() -> set[str]:
+    """Texts of dismissed clusters."""
+    with session_scope() as session:
+        return set(setting(session, DISMISSED) or [])
+
+
+def dismiss(texts: list[str]) -> None:
+    """Leave these texts out of later discovery (the newest :data:`MAX_DISMISSED` kept)."""
+    with session_scope() as session:
+        kept = [t for t in (setting(session, DISMISSED) or []) if t not in texts] + texts
+        set_setting(session, DISMISSED, kept[-MAX_DISMISSED:])
+
+
+def clusters(start: date, end: date) -> tuple[list[Cluster], list[Unanswered]]:
+    """Proposed intents from the range's unanswered messages (dismissed ones left out).
+
+    Returns:
+        The clusters and the messages their ``members`` index.
+    """
+    low, high = day_bounds(start, end)
+    gone = dismissed()
+    messages = [Unanswered(e.text or "", datetime.fromtimestamp(e.at, timezone.utc),
+                           e.conversation)
+                for e in unanswered(event_source().events(low, high))
+                if e.text and e.text not in gone][-MAX_DISCOVER:]
+    return discover(messages, minilm_embedder(), start, end), messages

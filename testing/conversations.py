@@ -1,0 +1,91 @@
+"""Seeded conversations written through Rasa's SQL tracker store (real Rasa events) and
+takeover tickets in the shop database, for the staff analytics tests and pages."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+from bot.config import PROJECT_ROOT
+from bot.dialogue.tracker_store import WindowedSQLTrackerStore
+from bot.store.db import session_scope
+from bot.store.tickets import open_ticket
+
+INTENTS = ["greet", "order_status", "product_search", "nlu_fallback", "out_of_scope",
+           "cart_issue", "human_handoff", "thank"]
+CHANNELS = ["socketio", "telegram", "rest"]
+UNANSWERED = {
+    "gift": ["do you sell gift cards", "can I buy a gift card for my brother",
+             "gift vouchers available?", "how much is a gift card",
+             "I want a gift card for 50 euros", "where can I get a gift voucher"],
+    "hours": ["what time does your shop open", "opening hours on sunday?",
+              "when do you close today", "are you open on bank holidays",
+              "what are your hours", "is the store open late on thursday"],
+    "canada": ["do you ship to canada", "delivery to toronto possible?",
+               "can you send my order to vancouver", "shipping to canada cost",
+               "do you deliver to canada", "international shipping to canada"],
+}
+"""Texts of the messages that fall back or are out of scope: three topics no intent covers."""
+DAY = 86400.0
+
+
+async def _fill(store: WindowedSQLTrackerStore, shop_url: str, start: float, days: int,
+                conversations: int, seed: int) -> None:
+    rng = random.Random(seed)
+    pool = [t for texts in UNANSWERED.values() for t in texts]
+    rng.shuffle(pool)
+    with session_scope(shop_url) as session:
+        for n in range(conversations):
+            sender, channel = f"conv-{n:02d}", rng.choice(CHANNELS)
+            at = start + rng.uniform(0, days * DAY)
+            tracker = await store.get_or_create_tracker(sender)
+            handed = False
+            for turn in range(rng.randint(1, 5)):
+                at += rng.uniform(5, 120)
+                intent = rng.choice(INTENTS)
+                text = pool.pop() if intent in ("nlu_fallback", "out_of_scope") and pool \
+                    else f"message {turn} about {intent}"
+                tracker.update(UserUttered(
+                    text, {"name": intent, "confidence": rng.random()},
+                    input_channel=channel, timestamp=at))
+                if intent == "greet" and rng.random() < 0.5:  # the policy fell back
+                    tracker.update(ActionExecuted("action_default_fallback",
+                                                  timestamp=at + 0.1))
+                tracker.update(BotUttered("reply", timestamp=at + 0.2))
+                if intent == "human_handoff" and not handed:
+                    handed = True
+                    ticket = open_ticket(session, sender, None,
+                                         rng.choice(["handoff", "angry"]), "s",
+                                         takeover=True).ticket
+                    ticket.created_at = datetime.fromtimestamp(
+                        at + 0.3, timezone.utc).replace(tzinfo=None)
+                    ticket.rating = rng.choice([None, 1, 2, 4, 5, 5])
+                    if rng.random() < 0.7:
+                        at += rng.uniform(10, 600)
+                        tracker.update(BotUttered("hi, Sam here", metadata={"agent_id": 3},
+                                                  timestamp=at))
+                        tracker.update(BotUttered("second", metadata={"agent_id": 3},
+                                                  timestamp=at + 5))
+            await store.save(tracker)
+        session.flush()
+
+
+def fill(tracker_db: Path, shop_url: str, start: float, days: int = 6,
+         conversations: int = 60, seed: int = 7) -> None:
+    """Write seeded conversations to the SQLite tracker store ``tracker_db``.
+
+    Conversations start uniformly over ``days`` days from ``start`` (Unix seconds) on
+    three channels; 1-5 turns of random intents and confidences; the fell-back and
+    out-of-scope messages take texts of :data:`UNANSWERED`; a ``human_handoff`` opens a
+    takeover ticket (with a rating, sometimes none) and 70% get two agent replies (bot
+    events with ``metadata.agent_id``); half the greetings end in the fallback action.
+    """
+    domain = Domain.load(PROJECT_ROOT / "domain.yml")
+    store = WindowedSQLTrackerStore(domain, dialect="sqlite", db=str(tracker_db))
+    asyncio.run(_fill(store, shop_url, start, days, conversations, seed))
+    store.engine.dispose()
