@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+from collections.abc import Coroutine
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
@@ -30,8 +33,28 @@ UNANSWERED = {
                "can you send my order to vancouver", "shipping to canada cost",
                "do you deliver to canada", "international shipping to canada"],
 }
-"""Texts of the messages that fall back or are out of scope: three topics no intent covers."""
+"""Texts of the messages that fall back or are out of scope: three topics no intent covers
+(taken in turn, so each is used about three times)."""
+GREETINGS = ["hello", "hi there", "hey", "good morning"]
 DAY = 86400.0
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` to completion in a thread of its own (the caller's thread may
+    already run an event loop: Playwright's sync API does)."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coroutine)
+        except BaseException as error:  # noqa: BLE001 (re-raised in the caller)
+            errors.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
 
 
 async def _fill(store: WindowedSQLTrackerStore, shop_url: str, start: float, days: int,
@@ -39,6 +62,7 @@ async def _fill(store: WindowedSQLTrackerStore, shop_url: str, start: float, day
     rng = random.Random(seed)
     pool = [t for texts in UNANSWERED.values() for t in texts]
     rng.shuffle(pool)
+    missed = 0
     with session_scope(shop_url) as session:
         for n in range(conversations):
             sender, channel = f"conv-{n:02d}", rng.choice(CHANNELS)
@@ -48,8 +72,12 @@ async def _fill(store: WindowedSQLTrackerStore, shop_url: str, start: float, day
             for turn in range(rng.randint(1, 5)):
                 at += rng.uniform(5, 120)
                 intent = rng.choice(INTENTS)
-                text = pool.pop() if intent in ("nlu_fallback", "out_of_scope") and pool \
-                    else f"message {turn} about {intent}"
+                if intent in ("nlu_fallback", "out_of_scope"):
+                    text, missed = pool[missed % len(pool)], missed + 1
+                elif intent == "greet":
+                    text = rng.choice(GREETINGS)
+                else:
+                    text = f"message {turn} about {intent}"
                 tracker.update(UserUttered(
                     text, {"name": intent, "confidence": rng.random()},
                     input_channel=channel, timestamp=at))
@@ -81,11 +109,29 @@ def fill(tracker_db: Path, shop_url: str, start: float, days: int = 6,
 
     Conversations start uniformly over ``days`` days from ``start`` (Unix seconds) on
     three channels; 1-5 turns of random intents and confidences; the fell-back and
-    out-of-scope messages take texts of :data:`UNANSWERED`; a ``human_handoff`` opens a
+    out-of-scope messages take texts of :data:`UNANSWERED` in turn, greetings
+    :data:`GREETINGS`; a ``human_handoff`` opens a
     takeover ticket (with a rating, sometimes none) and 70% get two agent replies (bot
     events with ``metadata.agent_id``); half the greetings end in the fallback action.
     """
     domain = Domain.load(PROJECT_ROOT / "domain.yml")
     store = WindowedSQLTrackerStore(domain, dialect="sqlite", db=str(tracker_db))
-    asyncio.run(_fill(store, shop_url, start, days, conversations, seed))
+    _run(_fill(store, shop_url, start, days, conversations, seed))
+    store.engine.dispose()
+
+
+def add_message(tracker_db: Path, sender: str, text: str, intent: str, channel: str,
+                at: float) -> None:
+    """Store one more user message (and a bot reply) in a conversation."""
+    domain = Domain.load(PROJECT_ROOT / "domain.yml")
+    store = WindowedSQLTrackerStore(domain, dialect="sqlite", db=str(tracker_db))
+
+    async def write() -> None:
+        tracker = await store.get_or_create_tracker(sender)
+        tracker.update(UserUttered(text, {"name": intent, "confidence": 0.2},
+                                   input_channel=channel, timestamp=at))
+        tracker.update(BotUttered("reply", timestamp=at + 0.2))
+        await store.save(tracker)
+
+    _run(write())
     store.engine.dispose()

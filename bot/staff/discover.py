@@ -77,7 +77,7 @@ class Cluster:
         keywords: the cluster's most distinctive words, best first.
         size: number of messages.
         members: indices of the messages in the input list.
-        representatives: up to :data:`REPRESENTATIVES` texts nearest the centroid.
+        representatives: up to :data:`REPRESENTATIVES` distinct texts nearest the centroid.
         daily: messages per day, one count per day of the range, oldest first.
         trend: least-squares slope of ``daily`` in messages per day per day (> 0: growing).
     """
@@ -247,7 +247,7 @@ def discover(messages: Sequence[Unanswered], embed: Embed, start: date | None = 
             key=f"c{int(members.min())}", name=intent_name(names[label]),
             keywords=tuple(names[label]), size=len(members),
             members=tuple(int(i) for i in members),
-            representatives=tuple(texts[i] for i in nearest[:REPRESENTATIVES]),
+            representatives=tuple(dict.fromkeys(texts[i] for i in nearest))[:REPRESENTATIVES],
             daily=tuple(daily), trend=slope(daily),
         ))
     return sorted(clusters, key=lambda c: (-c.size, c.key))

@@ -35,11 +35,15 @@ function table(id, rows, header) {
   if (!rows.length) node.appendChild(el("tr")).appendChild(el("td", null, "nothing in this range"));
 }
 
+let latest = 0; // a slower earlier answer never replaces a newer one
+
 async function load() {
+  const mine = ++latest;
   const form = document.getElementById("filters");
   Staff.defaultRange(form);
   const params = Staff.dates(form);
   const s = await api(`/staff/api/analytics?${params}`);
+  if (mine !== latest) return;
   document.getElementById("cards").replaceChildren(
     card("conversations", s.conversations, "conversations"),
     card("customer messages", s.user_messages, "user_messages"),

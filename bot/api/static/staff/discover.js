@@ -59,4 +59,5 @@ document.getElementById("filters").addEventListener("submit", (event) => {
   event.preventDefault();
   load().catch((error) => Staff.status(error.message));
 });
-Staff.start(load);
+// Grouping embeds and clusters every message of the range: it runs when asked, not on load.
+Staff.start(async () => Staff.defaultRange(document.getElementById("filters")));

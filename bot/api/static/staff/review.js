@@ -60,10 +60,14 @@ async function open(row, tr) {
   document.getElementById("transcript").replaceChildren(...t.events.map(message));
 }
 
+let latest = 0; // a slower earlier answer never replaces a newer one
+
 async function load() {
+  const mine = ++latest;
   const form = document.getElementById("filters");
   Staff.defaultRange(form);
   const found = await api(`/staff/api/conversations?${Staff.dates(form)}`);
+  if (mine !== latest) return;
   document.getElementById("count").textContent = `Conversations (${found.total})`;
   const list = document.getElementById("list");
   list.replaceChildren();
