@@ -61,7 +61,7 @@ class ReminderSettings:
     """What staff set in the staff console.
 
     Attributes:
-        enabled: whether reminders are sent at all.
+        enabled: whether reminders are sent at all (off until staff switch them on).
         delay_minutes: how long a cart must stay unchanged.
         quiet_start: ``HH:MM`` UTC from which nothing is sent.
         quiet_end: ``HH:MM`` UTC until which nothing is sent (may be before ``quiet_start``:
@@ -69,7 +69,7 @@ class ReminderSettings:
         text: the reminder's opening sentence (the bot adds the total and the buttons).
     """
 
-    enabled: bool = True
+    enabled: bool = False
     delay_minutes: int = 60
     quiet_start: str = "21:00"
     quiet_end: str = "08:00"

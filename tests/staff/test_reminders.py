@@ -51,8 +51,8 @@ def shop(any_db_url):
         s.execute(update(Cart).where(Cart.customer_id == alice.id).values(updated_at=T0))
         s.add(TelegramAccount(chat_id=777, customer_id=alice.id))
         alice_id = alice.id
-    save_settings({"delay_minutes": 60, "quiet_start": "21:00", "quiet_end": "08:00"},
-                  any_db_url)
+    save_settings({"enabled": True, "delay_minutes": 60, "quiet_start": "21:00",
+                   "quiet_end": "08:00"}, any_db_url)
     return any_db_url, alice_id
 
 
@@ -143,6 +143,14 @@ def test_quiet_hours_hold_the_reminder_until_morning(shop):
     assert scheduler.tick() == []
     clock.now = datetime(2026, 12, 2, 8, 0)
     assert sorted(scheduler.tick()) == ["alice", "telegram:777"]
+
+
+def test_nothing_is_sent_until_staff_switch_reminders_on(shop):
+    url, _ = shop
+    save_settings({"enabled": False}, url)
+    outbox = Outbox()
+    assert ReminderScheduler(outbox, Clock(T0 + timedelta(hours=2)), url=url).tick() == []
+    assert outbox.sent == [] and ReminderSettings().enabled is False
 
 
 def test_settings_are_validated():
