@@ -3,6 +3,8 @@ tracker store (``TRACKER_DB``), handoffs and ratings from the shop database."""
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +15,7 @@ from bot.config import PROJECT_ROOT, settings
 from bot.staff.analytics import ConversationRow, conversation_rows, handoffs, unanswered
 from bot.staff.discover import Cluster, Unanswered, discover, minilm_embedder
 from bot.staff.events import ConversationEvent, EventSource, SQLEventSource
+from bot.staff.retrain import RetrainRun, deploy, latest_model, load_model
 from bot.store.db import session_scope
 from bot.store.proactive import set_setting, setting
 
@@ -87,3 +90,82 @@ def clusters(start: date, end: date) -> tuple[list[Cluster], list[Unanswered]]:
                 for e in unanswered(event_source().events(low, high))
                 if e.text and e.text not in gone][-MAX_DISCOVER:]
     return discover(messages, minilm_embedder(), start, end), messages
+
+
+class RetrainBusy(RuntimeError):
+    """A train-and-compare run is already going, or there is no model to compare with."""
+
+
+_RUN_LOCK = threading.Lock()
+_runs: dict[str, RetrainRun] = {}
+_deployed: dict[str, Path] = {}
+"""``"previous"``: the model the last deploy replaced (for rollback)."""
+
+
+def rasa_urls() -> list[str]:
+    """The Rasa servers to load a new model into: the local one on ``RASA_PORT``."""
+    return [f"http://127.0.0.1:{settings().rasa_port}"]
+
+
+def rasa_token() -> str | None:
+    """Rasa's ``--auth-token`` (``RASA_AUTH_TOKEN``), if set."""
+    return os.environ.get("RASA_AUTH_TOKEN") or None
+
+
+def start_retrain() -> RetrainRun:
+    """Start train and compare on ``TOUCHLINE_TRAINING_ROOT`` (its ``models/touchline.tar.gz``
+    or newest model as the current one, ``tests/data/nlu_heldout.yml`` as the test).
+
+    Raises:
+        RetrainBusy: a run is still going, or no model exists yet.
+    """
+    root = settings().training_root
+    models = root / "models"
+    current = models / "touchline.tar.gz"
+    current = current if current.exists() else latest_model(models) or current
+    with _RUN_LOCK:
+        if any(r.status == "running" for r in _runs.values()):
+            raise RetrainBusy("a train-and-compare run is still going")
+        if not current.exists():
+            raise RetrainBusy("no trained model to compare with yet (run make run once)")
+        run = RetrainRun(root, current, root / "tests" / "data" / "nlu_heldout.yml",
+                         models / "staff")
+        _runs.clear()
+        _runs["latest"] = run
+        run.start()
+    return run
+
+
+def latest_run() -> RetrainRun | None:
+    """The last run of this process, if any."""
+    return _runs.get("latest")
+
+
+def deploy_latest() -> Path:
+    """Deploy the last run's model (:func:`bot.staff.retrain.deploy`); returns the model
+    it replaced.
+
+    Raises:
+        ValueError: no finished run, or an intent got worse.
+        httpx.HTTPError: a Rasa server refused.
+    """
+    run = latest_run()
+    if run is None:
+        raise ValueError("no train-and-compare run yet")
+    replaced = deploy(run, rasa_urls(), rasa_token())
+    _deployed["previous"] = replaced
+    return replaced
+
+
+def rollback() -> Path:
+    """Load the model the last deploy replaced again.
+
+    Raises:
+        ValueError: nothing was deployed by this process.
+        httpx.HTTPError: a Rasa server refused.
+    """
+    previous = _deployed.get("previous")
+    if previous is None:
+        raise ValueError("nothing to roll back")
+    load_model(rasa_urls(), previous, rasa_token())
+    return previous

@@ -53,7 +53,9 @@ ROUTES = [("get", "/staff/api/analytics"), ("get", "/staff/api/analytics.csv"),
           ("get", "/staff/api/conversations/conv-01"), ("get", "/staff/api/clusters"),
           ("post", "/staff/api/labels"), ("post", "/staff/api/clusters/promote"),
           ("post", "/staff/api/clusters/dismiss"), ("get", "/staff/api/reminders"),
-          ("put", "/staff/api/reminders")]
+          ("put", "/staff/api/reminders"), ("post", "/staff/api/retrain"),
+          ("get", "/staff/api/retrain"), ("post", "/staff/api/retrain/deploy"),
+          ("post", "/staff/api/retrain/rollback")]
 
 
 def test_anonymous_gets_401_and_an_agent_403(console):
@@ -154,3 +156,11 @@ def test_reminder_settings(console):
         "delay_minutes"] == 90
     assert admin.put("/staff/api/reminders", headers=csrf,
                      json={"quiet_start": "99:00"}).status_code == 422
+
+
+def test_retrain_needs_a_model_and_deploy_a_finished_run(console):
+    admin, csrf = signed_in("ada@shop.example")
+    assert admin.get("/staff/api/retrain").json() == {"status": "none"}
+    assert admin.post("/staff/api/retrain", headers=csrf).status_code == 409  # no model yet
+    assert admin.post("/staff/api/retrain/deploy", headers=csrf).status_code == 409
+    assert admin.post("/staff/api/retrain/rollback", headers=csrf).status_code == 409

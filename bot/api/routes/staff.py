@@ -14,6 +14,10 @@ state-changing requests need the inbox session's CSRF header, :mod:`bot.api.auth
 * ``GET /staff/api/clusters?start=&end=``: proposed new intents;
   ``POST /staff/api/clusters/promote`` ``{"intent", "examples", "response"}`` and
   ``POST /staff/api/clusters/dismiss`` ``{"examples"}``.
+* ``POST /staff/api/retrain``: start train and compare in the background (409 while one
+  runs); ``GET /staff/api/retrain``: its steps and, when done, per-intent F1 before and
+  after; ``POST /staff/api/retrain/deploy`` (409 when an intent got worse than the margin)
+  and ``POST /staff/api/retrain/rollback`` (:mod:`bot.staff.retrain`).
 * ``GET``/``PUT /staff/api/reminders``: the cart-reminder settings
   (:class:`bot.staff.reminders.ReminderSettings`).
 
@@ -28,6 +32,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, conlist, constr
@@ -48,7 +53,8 @@ router = APIRouter(tags=["staff console"])
 STATIC = Path(__file__).resolve().parent.parent / "static" / "staff"
 PAGES = {"analytics": "analytics.html", "review": "review.html", "discover": "discover.html"}
 ASSETS = {"staff.js": "text/javascript", "staff.css": "text/css", "analytics.js":
-          "text/javascript", "review.js": "text/javascript", "discover.js": "text/javascript"}
+          "text/javascript", "review.js": "text/javascript", "discover.js": "text/javascript",
+          "retrain.js": "text/javascript"}
 HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
@@ -221,3 +227,47 @@ def set_reminders(body: dict[str, Any], admin: CurrentAdmin) -> dict[str, Any]:
         raise HTTPException(422, str(error)) from None
     _log(admin.id, "staff_reminders", f"delay {saved.delay_minutes} min")
     return asdict(saved)
+
+
+@router.post("/staff/api/retrain")
+def retrain(admin: CurrentAdmin) -> dict[str, Any]:
+    """Start train and compare (409 while a run is going or without a model)."""
+    try:
+        run = service.start_retrain()
+    except service.RetrainBusy as error:
+        raise HTTPException(409, str(error)) from None
+    _log(admin.id, "staff_retrain", run.id)
+    return run.as_dict()
+
+
+@router.get("/staff/api/retrain")
+def retrain_state(admin: CurrentAdmin) -> dict[str, Any]:
+    """The last run's steps and results (``{"status": "none"}`` before any)."""
+    run = service.latest_run()
+    return run.as_dict() if run else {"status": "none"}
+
+
+@router.post("/staff/api/retrain/deploy")
+def retrain_deploy(admin: CurrentAdmin) -> dict[str, str]:
+    """Load the new model into the Rasa servers (409 if not allowed, 502 if refused)."""
+    try:
+        replaced = service.deploy_latest()
+    except ValueError as error:
+        raise HTTPException(409, str(error)) from None
+    except httpx.HTTPError as error:
+        raise HTTPException(502, f"a Rasa server did not take the model: {error}") from None
+    _log(admin.id, "staff_deploy", replaced.name)
+    return {"replaced": replaced.name}
+
+
+@router.post("/staff/api/retrain/rollback")
+def retrain_rollback(admin: CurrentAdmin) -> dict[str, str]:
+    """Load the model the last deploy replaced (409 if none, 502 if refused)."""
+    try:
+        restored = service.rollback()
+    except ValueError as error:
+        raise HTTPException(409, str(error)) from None
+    except httpx.HTTPError as error:
+        raise HTTPException(502, f"a Rasa server did not take the model: {error}") from None
+    _log(admin.id, "staff_rollback", restored.name)
+    return {"restored": restored.name}

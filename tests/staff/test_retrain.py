@@ -1,0 +1,144 @@
+"""Train and compare on a tiny project with the real ``rasa`` command, then deploy into a
+running Rasa server; and the comparison rules on hand-written Rasa result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from bot.staff.retrain import MARGIN, RetrainRun, compare, deploy, load_model
+from bot.staff.training_data import add_examples
+from testing.stack import RASA, free_port
+
+CONFIG = """recipe: default.v1
+language: en
+assistant_id: staff-test
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: CountVectorsFeaturizer
+  - name: LogisticRegressionClassifier
+policies: []
+"""
+DOMAIN = """version: "3.1"
+intents:
+  - greet
+  - order_status
+  - gift_cards
+"""
+NLU = """version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hello
+    - hi there
+    - good morning
+    - hey
+- intent: order_status
+  examples: |
+    - where is my order
+    - my parcel has not arrived
+    - track my order
+    - when will my order come
+"""
+HELDOUT = """version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hello there
+    - morning
+- intent: order_status
+  examples: |
+    - where is my parcel
+    - order has not arrived
+- intent: gift_cards
+  examples: |
+    - do you sell gift cards
+    - gift card please
+"""
+ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+
+
+def write_results(folder, report, rows):
+    folder.mkdir()
+    (folder / "intent_report.json").write_text(json.dumps(
+        {**{k: {"f1-score": v, "support": 2} for k, v in report.items()},
+         "accuracy": 0.5, "macro avg": {"f1-score": 0.5, "support": 6}}))
+    (folder / "intent_successes.json").write_text(json.dumps([
+        {"text": t, "intent": i, "intent_prediction": {"name": p, "confidence": 0.9}}
+        for t, i, p in rows if i == p]))
+    (folder / "intent_errors.json").write_text(json.dumps([
+        {"text": t, "intent": i, "intent_prediction": {"name": p, "confidence": 0.4}}
+        for t, i, p in rows if i != p]))
+
+
+def test_comparison_blocks_a_model_that_made_an_intent_worse(tmp_path):
+    write_results(tmp_path / "a", {"greet": 1.0, "order": 0.8, "gift": 0.0},
+                  [("hi", "greet", "greet"), ("gift?", "gift", "greet")])
+    write_results(tmp_path / "b", {"greet": 1.0 - MARGIN / 2, "order": 0.7, "gift": 1.0},
+                  [("hi", "greet", "greet"), ("gift?", "gift", "gift")])
+    result = compare(tmp_path / "a", tmp_path / "b")
+    assert result.worse == ["order"] and not result.deployable
+    assert [c.intent for c in result.intents] == ["order", "greet", "gift"]  # worst first
+    assert result.changed == [{"text": "gift?", "intent": "gift", "before": "greet",
+                               "after": "gift"}]
+    assert compare(tmp_path / "a", tmp_path / "a").deployable
+
+
+@pytest.mark.slow
+def test_train_compare_and_deploy_on_a_tiny_project(tmp_path):
+    root = tmp_path / "project"
+    (root / "data" / "nlu").mkdir(parents=True)
+    (root / "config.yml").write_text(CONFIG)
+    (root / "domain.yml").write_text(DOMAIN)
+    (root / "data" / "nlu" / "base.yml").write_text(NLU)
+    (tmp_path / "heldout.yml").write_text(HELDOUT)
+    subprocess.run([RASA, "train", "--out", str(root / "models"), "--fixed-model-name",
+                    "current"], cwd=root, env=ENV, check=True, capture_output=True)
+    current = root / "models" / "current.tar.gz"
+    add_examples(root, "gift_cards", ["do you have gift cards", "gift cards?",
+                                      "can I buy a gift card", "gift card for my mum"])
+
+    run = RetrainRun(root, current, tmp_path / "heldout.yml", root / "models")
+    run.start().join()
+    assert run.status == "done", run.error
+    assert [s["state"] for s in run.as_dict()["steps"]] == ["done"] * 4
+    gift = next(c for c in run.comparison.intents if c.intent == "gift_cards")
+    assert gift.before == 0.0 and gift.after > 0.5
+    assert "gift card please" in {c["text"] for c in run.comparison.changed}
+
+    assert run.comparison.deployable, run.comparison.worse  # no intent got worse here
+
+    port = free_port()
+    server = subprocess.Popen([RASA, "run", "--enable-api", "-m", str(current), "--port",
+                               str(port)], cwd=root, env=ENV, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, server)
+        replaced = deploy(run, [url])
+        assert replaced == current and replaced.exists()
+        assert httpx.get(f"{url}/status").json()["model_file"].endswith(run.new_model.name)
+        load_model([url], replaced)  # roll back
+        assert httpx.get(f"{url}/status").json()["model_file"].endswith("current.tar.gz")
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 240) -> None:
+    """Wait for the Rasa server's ``/status``; fail if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "rasa run exited"
+        try:
+            if httpx.get(f"{url}/status", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("rasa run did not answer in time")
