@@ -53,6 +53,7 @@ run: model
 	@echo "  Rasa HTTP API http://$(HOST):$(RASA_PORT)  (token: RASA_AUTH_TOKEN in var/secrets.env)"
 	@echo "  action server http://$(HOST):$(ACTION_PORT)/webhook"
 	@echo "  Touchline API http://$(HOST):$(API_PORT)/docs  (agents: TOUCHLINE_AGENT_TOKEN in var/secrets.env)"
+	@echo "  agent inbox   http://$(HOST):$(API_PORT)/agent  (python -m bot.support.agents create-agent)"
 	@echo ""
 	$(VENV)/bin/honcho start -f Procfile -e var/secrets.env
 

@@ -154,6 +154,22 @@ class Settings:
     agent_token: str = _setting(
         "TOUCHLINE_AGENT_TOKEN", _text(""), "random, in `var/secrets.env`",
         "bearer token of `/tickets` (agents); empty: the agent API answers 503", secret=True)
+    rasa_auth_token: str = _setting(
+        "RASA_AUTH_TOKEN", _text(""), "random, in `var/secrets.env`",
+        "token of Rasa's HTTP API (`?token=`); the agent inbox sends agents' messages "
+        "through it", secret=True)
+    rasa_url: str = _setting(
+        "TOUCHLINE_RASA_URL", lambda raw: (raw or "").rstrip("/"),
+        "`http://127.0.0.1:$RASA_PORT`",
+        "where the Touchline API reaches the Rasa server (agent inbox replies)")
+    """Empty: the local Rasa server on :attr:`rasa_port` (see :meth:`rasa_base_url`)."""
+    opening_hours: str = _setting(
+        "TOUCHLINE_OPENING_HOURS", _text("Mon-Fri 09:00-17:00"), "`Mon-Fri 09:00-17:00`",
+        "when the support team works (`<days> HH:MM-HH:MM` groups separated by `;`); a "
+        "handoff while no agent is online tells the customer the next opening")
+    timezone: str = _setting(
+        "TOUCHLINE_TIMEZONE", _text("UTC"), "`UTC`",
+        "IANA time zone of the opening hours, e.g. `Europe/London`")
     rasa_public_url: str = _setting(
         "TOUCHLINE_RASA_PUBLIC_URL", lambda raw: (raw or "").rstrip("/"),
         "`http://<page host>:$RASA_PORT`", "where browsers reach the Rasa server (widget)")
@@ -261,6 +277,11 @@ class Settings:
                     raise ValueError(f"${name} is not valid: {exc}") from None
         return cls(**values, environ=MappingProxyType(env))
 
+    def rasa_base_url(self) -> str:
+        """Where this process reaches the Rasa server: :attr:`rasa_url`, else
+        ``http://127.0.0.1:<rasa_port>``."""
+        return self.rasa_url or f"http://127.0.0.1:{self.rasa_port}"
+
     def named(self, name: str) -> str | None:
         """The value of the variable called ``name`` (a channel's ``*_env`` key in
         ``credentials.yml``), stripped; ``None`` when unset or blank."""
@@ -301,8 +322,6 @@ LAUNCH_VARIABLES = (
     Variable("API_PORT", "8000", "port of the Touchline API (`make run`)"),
     Variable("CORS_ORIGINS", "`http://localhost:$API_PORT`",
              "origins allowed to call Rasa from a browser (`make run`)"),
-    Variable("RASA_AUTH_TOKEN", "random, in `var/secrets.env`",
-             "token of Rasa's HTTP API (`?token=`)"),
     Variable("SANIC_WORKERS", "2 with `make run`, else 1",
              "Rasa server processes (Rasa's own variable); see "
              "[Scaling](#scaling-several-rasa-processes)"),

@@ -37,6 +37,8 @@ Client → server:
 * ``identity_refresh`` ``{"identity": <JWT>}``: a fresh token of the same customer and
   conversation, not revoked (its ``jti`` is used up too); acknowledged with ``{"status": "ok",
   "resume", "expires_at"}`` or ``{"status": "refused", "reason"}``.
+* ``user_typing`` (no data): the customer is typing; sent by the widget at most every 2 s
+  once a person of the shop has written in the conversation, shown in the agent inbox.
 * ``history_request`` ``{"before": cursor}``: acknowledged with the next older page,
   ``{"history", "more", "before"}``.
 * ``user_uttered`` (``user_message_evt``) ``{"message": str, "display_text": str,
@@ -62,6 +64,7 @@ Server → all sockets of the session (every tab), in order:
 
 * ``user_echo`` ``{"text", "id"}``: a message sent from another socket (not to the sender);
 * ``bot_typing`` ``{"typing": bool}``: a turn started / ended;
+* ``agent_typing`` ``{"name", "typing"}``: a person is typing a reply in the agent inbox;
 * ``bot_uttered`` (``bot_message_evt``): one bot message per event, in the shape of
   Rasa's ``CollectingOutputChannel`` (``text``, ``buttons`` [{title, payload}],
   ``custom`` such as the ``product_cards`` payload, ``image``, ``attachment``).
@@ -86,6 +89,7 @@ WebSocket, which needs none, and falls back to polling, which does.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 import time
@@ -101,6 +105,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.config import settings
 from bot.dialogue.conversation_reads import has_user_message
 from bot.dialogue.turn import run_turn
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
@@ -109,14 +114,16 @@ from bot.identity.revocation import is_revoked
 from bot.identity.tokens import Identity, IdentityError, IdentityKeys, verify
 from bot.store.db import session_scope
 from bot.store.identity import consume_token_id
+from bot.store.inbox import customer_typing
 from bot.support.display import displayed_text
-from bot.support.messages import BotMessage
+from bot.support.messages import AGENT_KEY, BotMessage
 from connectors.pubsub import client_manager, delivered, sanic_workers
 from connectors.sanitize import sanitize_message
 from connectors.sessions import SessionSigner
 from connectors.widget_history import (
     CLIENT_ID,
     HistoryPage,
+    agent_name,
     history_page,
     public_message,
     sql_store,
@@ -158,6 +165,18 @@ class RoomOutputChannel(CollectingOutputChannel):
     def name(cls) -> str:
         """Same name as the input channel."""
         return "socketio"
+
+    async def send_text_message(self, recipient_id: str, text: str,
+                                **kwargs: Any) -> None:  # noqa: ANN401
+        """Emit the text's paragraphs; a message a person wrote in the agent inbox
+        (``kwargs[AGENT_KEY]``, from the bot event's metadata) carries their name as
+        ``agent``."""
+        name = agent_name(kwargs.get(AGENT_KEY))
+        for part in text.strip().split("\n\n"):
+            message: BotMessage = self._message(recipient_id, text=part)
+            if name is not None:
+                message["agent"] = name
+            await self._persist_message(message)
 
     async def _persist_message(self, message: BotMessage) -> None:
         await self._sio.emit(
@@ -469,6 +488,34 @@ class SocketIOInput(RasaSocketIOInput):
         for message in turn.messages:
             await self.sio.emit(self.bot_message_evt, public_message(message), **room)
 
+    async def _user_typing(self, sid: str) -> None:
+        """Handle ``user_typing`` (the widget sends it at most every 2 s while its customer
+        types to a person): the agent inbox shows the customer typing
+        (:func:`bot.store.inbox.customer_typing`, a database write in a worker thread;
+        nothing while nobody holds the conversation)."""
+        session_id = self._sessions.get(sid)
+        if session_id is not None:
+            await asyncio.to_thread(_record_typing, session_id)
+
+    async def _agent_typing(self, request: Request) -> HTTPResponse:
+        """``POST /webhooks/socketio/agent_typing`` ``{"conversation_id", "name",
+        "typing"}`` from the agent inbox (``Authorization: Bearer $RASA_AUTH_TOKEN``): the
+        session's tabs get ``agent_typing`` ``{"name", "typing"}``.  401 without the token,
+        400 for a malformed body."""
+        token = settings().rasa_auth_token
+        given = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(given.encode(), token.encode()):
+            return response.json({"error": "unauthorized"}, status=401)
+        body = request.json if isinstance(request.json, dict) else {}
+        conversation, name = body.get("conversation_id"), body.get("name")
+        if not (isinstance(conversation, str) and isinstance(name, str)
+                and isinstance(body.get("typing"), bool)) or self.sio is None:
+            return response.json({"error": "conversation_id, name and typing needed"},
+                                 status=400)
+        await self.sio.emit("agent_typing", {"name": name[:100], "typing": body["typing"]},
+                            room=conversation, namespace=self.namespace)
+        return response.json({"status": "ok"})
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
@@ -496,6 +543,10 @@ class SocketIOInput(RasaSocketIOInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        @hook.route("/agent_typing", methods=["POST"])
+        async def agent_typing(request: Request) -> HTTPResponse:
+            return await self._agent_typing(request)
+
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: str, _reason: object = None) -> None:
             self._sessions.pop(sid, None)
@@ -512,6 +563,10 @@ class SocketIOInput(RasaSocketIOInput):
         @sio.on("history_request", namespace=self.namespace)
         async def history_request(sid: str, data: object = None) -> dict[str, Any]:
             return await self._older(sid, data)
+
+        @sio.on("user_typing", namespace=self.namespace)
+        async def user_typing(sid: str, _data: object = None) -> None:
+            await self._user_typing(sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def user_message(sid: str, data: object = None) -> dict[str, Any]:
@@ -533,6 +588,15 @@ async def _current(identity: Identity) -> Identity:
     if await asyncio.to_thread(is_revoked, identity):
         raise IdentityError("sign-in revoked by the shop", "revoked")
     return identity
+
+
+def _record_typing(session_id: str) -> None:
+    """Mark the customer of ``session_id`` typing in the agent inbox (errors are logged)."""
+    try:
+        with session_scope() as session:
+            customer_typing(session, session_id)
+    except Exception:
+        logger.exception("could not record that a widget customer is typing")
 
 
 def _use_up(identity: Identity) -> bool:

@@ -39,9 +39,9 @@ from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 from telegram.error import TelegramError
 
 from bot.dialogue.turn import ConversationId
-from bot.support.messages import CARDS_TYPE, BotMessage, Button, ProductCard
+from bot.support.messages import AGENT_KEY, CARDS_TYPE, BotMessage, Button, ProductCard
 from connectors.telegram_store import store_buttons
-from connectors.wording import CHOOSE
+from connectors.wording import CHOOSE, from_agent
 
 logger = logging.getLogger(__name__)
 
@@ -218,8 +218,14 @@ class TelegramOutput(OutputChannel):
         return "telegram"
 
     async def send_response(self, recipient_id: str, message: BotMessage) -> None:
-        """Send one Rasa message to the chat behind ``recipient_id`` (``telegram:<chat>``)."""
+        """Send one Rasa message to the chat behind ``recipient_id`` (``telegram:<chat>``);
+        a message a person wrote in the agent inbox starts with their name
+        (:func:`connectors.wording.from_agent`)."""
         chat_id = ConversationId.parse(recipient_id).chat_id
+        agent = message.get(AGENT_KEY)
+        name = agent.get("name") if isinstance(agent, dict) else None
+        if isinstance(name, str) and name and message.get("text"):
+            message = {**message, "text": from_agent(name[:100], message["text"])}
         await send_messages(await self._bot(), chat_id, [message])
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:

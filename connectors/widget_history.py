@@ -20,7 +20,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from bot.config import settings
 from bot.dialogue.conversation_reads import message_page
 from bot.support.display import displayed_text
-from bot.support.messages import BotMessage
+from bot.support.messages import AGENT_KEY, BotMessage
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,16 @@ async def bot_event_messages(event: BotUttered, session_id: str) -> list[dict[st
     """
     collector = CollectingOutputChannel()
     await collector.send_response(session_id, {"text": event.text, **(event.data or {})})
-    return [{"from": "bot", **public_message(m)} for m in collector.messages]
+    name = agent_name((event.metadata or {}).get(AGENT_KEY))
+    agent = {"agent": name} if name is not None else {}
+    return [{"from": "bot", **public_message(m), **agent} for m in collector.messages]
+
+
+def agent_name(agent: object) -> str | None:
+    """The display name in a bot event's :data:`~bot.support.messages.AGENT_KEY` metadata
+    (a message a person wrote in the agent inbox), ``None`` for the assistant's own."""
+    name = agent.get("name") if isinstance(agent, dict) else None
+    return name[:100] if isinstance(name, str) and name else None
 
 
 def user_item(event: UserUttered) -> dict[str, Any]:

@@ -64,3 +64,9 @@ PIN_GIVE_UP = (
     "I can still look up an order by its number."
 )
 """Said after the last wrong PIN of a call: it stays anonymous."""
+
+
+def from_agent(name: str, text: str) -> str:
+    """A message a person wrote in the agent inbox, as a chat without a name field shows it
+    (Telegram: the bot's own name is on every message)."""
+    return f"{name} (support team): {text}"

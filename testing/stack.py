@@ -244,6 +244,7 @@ class Stack:
                 str(self.model),
                 *(["--cors", *self.cors] if self.cors else []),
             ],
+            RASA_AUTH_TOKEN=self.token,  # the widget channel's agent-typing route checks it
         )
         wait_http(f"{self.url}/", proc, self.log("rasa"))
         self._wait_workers(proc)
@@ -273,8 +274,11 @@ class Stack:
         port = port or free_port()
         uvicorn = str(Path(sys.executable).with_name("uvicorn"))
         self.env = {**self.env, "TOUCHLINE_RASA_PUBLIC_URL": self.url}
+        # The agent inbox sends through Rasa's HTTP API and reads the tracker store.
         proc = self._spawn("api", [uvicorn, "bot.api.app:create_app", "--factory", "--ws",
-                                   "none", "--host", "127.0.0.1", "--port", str(port)])
+                                   "none", "--host", "127.0.0.1", "--port", str(port)],
+                           TOUCHLINE_RASA_URL=self.url, RASA_AUTH_TOKEN=self.token,
+                           TRACKER_DB=str(self.workdir / "tracker.db"))
         wait_http(f"http://127.0.0.1:{port}/health", proc, self.log("api"))
         return f"http://127.0.0.1:{port}"
 

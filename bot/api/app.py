@@ -9,8 +9,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from bot.api.rasa_link import LINK
 from bot.api.routes import (
     agent_auth,
+    agent_inbox,
     demo_login,
     health,
     kicks,
@@ -44,4 +46,6 @@ def create_app() -> FastAPI:
     app.include_router(demo_login.router)
     app.include_router(agent_auth.router)
     app.include_router(staff.router)
+    app.include_router(agent_inbox.router)
+    app.add_event_handler("shutdown", LINK.aclose)
     return app

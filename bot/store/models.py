@@ -206,6 +206,9 @@ class Ticket(Base):
     rating_comment = Column(Text, nullable=True)
     contact_email = Column(String(254), nullable=True)
     """Where to reply when no agent was online (the customer gave it)."""
+    customer_typing_at = Column(DateTime, nullable=True)
+    """When the customer last typed in the widget during the takeover (the inbox shows
+    "typing" for :data:`bot.store.inbox.TYPING_SHOWN`)."""
 
 
 class KickForm(Base):
@@ -405,3 +408,15 @@ class StaffSetting(Base):
     name = Column(String(60), primary_key=True)
     value = Column(JSON, nullable=False)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class SavedReply(Base):
+    """A canned answer agents insert in the inbox; ``{first_name}`` and ``{order_number}``
+    are filled from the conversation (:mod:`bot.support.saved_replies`)."""
+
+    __tablename__ = "saved_replies"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(100), nullable=False, unique=True)
+    body = Column(Text, nullable=False)
+    created_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)

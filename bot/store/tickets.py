@@ -64,6 +64,9 @@ def open_ticket(session: Session, sender_id: str, customer_id: int | None, reaso
     ticket = session.scalar(
         select(Ticket).where(Ticket.dedup_key == key, Ticket.status == "open")
     )
+    if takeover and not ticket.takeover:  # an agent handed it back to the bot: re-arm
+        ticket.takeover = True
+        session.flush()
     return OpenedTicket(ticket, created)
 
 

@@ -17,6 +17,10 @@ from typing_extensions import NotRequired, TypedDict
 
 CARDS_TYPE: Final = "product_cards"
 """``custom["type"]`` of a product-cards payload."""
+AGENT_KEY: Final = "touchline_agent"
+"""Metadata key of a bot event a person wrote in the agent inbox:
+``{"id": agents.id, "name": display name}`` (``bot/api/rasa_link.py``); the channels show
+the name beside the message (the widget's ``agent`` field)."""
 
 
 class Button(TypedDict, total=False):
@@ -68,4 +72,7 @@ class BotMessage(TypedDict, total=False):
     image: str
     attachment: str
     custom: dict[str, Any]
+    agent: str
+    """Display name of the person who wrote the message in the agent inbox (the widget
+    shows it; absent for the assistant's own messages)."""
 

@@ -8,7 +8,7 @@ customer's text lives is in ``docs/architecture.md`` ("Customer wording").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from bot.store.carts import CartFix, CartView
@@ -166,6 +166,28 @@ def handoff_reply(ticket_id: int, created: bool) -> str:
             "reply right here; until then I'll stay quiet.")
 
 
+def handoff_offline_reply(ticket_id: int, created: bool, next_open: datetime | None) -> str:
+    """Reply to a request for a person while no agent is online: when the team is next at
+    work (``next_open``, aware, in the shop's zone; ``None``: unknown) and where to reply.
+    ``created=False``: the ticket was already open."""
+    opened = (f"I've opened ticket #{ticket_id} for our support team" if created
+              else f"I already opened ticket #{ticket_id} for this")
+    if next_open is None:
+        when = "They'll reply as soon as they're back."
+    elif next_open - datetime.now(next_open.tzinfo) < timedelta(minutes=1):
+        when = "Nobody is at their desk this minute, but someone should be back soon."
+    else:
+        when = (f"Nobody is online right now; they're next available "
+                f"{next_open.strftime('%A at %H:%M')} ({next_open.tzname()}).")
+    return (f"{opened}. {when} Please leave your e-mail address here and a person will "
+            "reply to it, or keep this chat open: your conversation waits in their queue.")
+
+
+def contact_email_noted(email: str) -> str:
+    """Said when a customer waiting for a person left an e-mail address."""
+    return f"Thank you. If we can't reply here, we'll write to {email}."
+
+
 def discount_result(result: DiscountResult) -> str:
     """Why a code did not apply, or the new total when it did."""
     if result.applied and result.cart is not None and result.reason == "already_applied":
@@ -197,6 +219,19 @@ APOLOGY = (
 
 BACK_FROM_HUMAN = "Our support team has closed your ticket, so I'm back. How can I help?"
 """Said on the first message after an agent closed the takeover ticket."""
+
+BACK_AND_RATE = (
+    "Our support team has closed your ticket, so I'm back. How would you rate the help "
+    "you got, from 1 (poor) to 5 (excellent)? You can add a comment after the number."
+)
+"""Sent as soon as an agent closes the conversation in the agent inbox."""
+RATING_BUTTONS = [{"title": str(n), "payload": str(n)} for n in range(1, 6)]
+"""Quick replies under :data:`BACK_AND_RATE`: pressing one sends the number as text."""
+RATING_THANKS = "Thank you for your rating! Is there anything else I can help with?"
+"""Said when the customer's answer to :data:`BACK_AND_RATE` was a rating."""
+RATING_SKIPPED = "No problem. What can I help you with?"
+"""Said when the customer's answer to :data:`BACK_AND_RATE` was not a rating (their
+message is kept in the conversation; the assistant asks them to say it again)."""
 
 
 def order_not_found(number: str, signed_in: bool) -> str:

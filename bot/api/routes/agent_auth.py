@@ -94,8 +94,9 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
     """
     with session_scope() as session:
         result = store.login(session, body.email, body.password)
-        if result.principal is not None:
+        if result.principal is not None:  # signed in on the inbox page: online
             store.record_action(session, result.principal.id, "login")
+            store.heartbeat(session, result.principal.id)
     if result.locked:
         logger.warning("agent login refused: account locked")
         raise HTTPException(429, "too many failed logins: this account is locked for "

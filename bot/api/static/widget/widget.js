@@ -253,6 +253,15 @@
   typing.setAttribute("aria-label", "The assistant is typing");
   typing.append(el("span"), el("span"), el("span"));
   typing.hidden = true;
+  /** Whether a person of the shop writes in this conversation: then the widget tells the
+   * server when the customer types (at most every TYPING_SIGNAL_MS), for the agent inbox. */
+  let withPerson = false;
+  let typingSignalAt = 0;
+  const TYPING_SIGNAL_MS = 2000;
+  /** "<agent> is typing…" while a person writes a reply in the agent inbox. */
+  const agentTyping = el("div", "agent-typing");
+  agentTyping.setAttribute("role", "status");
+  agentTyping.hidden = true;
   const form = el("form", "composer");
   const input = el("input", "input");
   input.type = "text";
@@ -271,7 +280,7 @@
   const player = el("audio", "reply-audio");
   player.preload = "auto";
   form.append(input, micButton, sendButton);
-  panel.append(header, log, typing, voiceState, form, player);
+  panel.append(header, log, typing, agentTyping, voiceState, form, player);
 
   // ---- conversation state -----------------------------------------------------------
   let socket = null;
@@ -291,6 +300,12 @@
   let voice = "idle";
   let recording = null;
   let playerUrl = null;
+
+  input.addEventListener("input", () => {
+    if (!withPerson || !ready || Date.now() - typingSignalAt < TYPING_SIGNAL_MS) return;
+    typingSignalAt = Date.now();
+    socket.emit("user_typing");
+  });
 
   function scrollDown() {
     log.scrollTop = log.scrollHeight;
@@ -350,6 +365,11 @@
   function botBubble(message) {
     if (!message || typeof message !== "object") return null;
     const bubble = el("div", "msg bot");
+    if (typeof message.agent === "string" && message.agent) {
+      // A person of the shop wrote this in the agent inbox.
+      bubble.classList.add("agent");
+      bubble.append(el("span", "agent-name", message.agent));
+    }
     if (typeof message.text === "string" && message.text) {
       bubble.append(el("p", "text", message.text));
     }
@@ -376,6 +396,7 @@
       if (item && item.from === "user" && typeof item.text === "string") {
         nodes.push(userBubble(item.text, item.spoken === true));
       } else if (item && item.from === "bot") {
+        if (typeof item.agent === "string") withPerson = true;
         const bubble = botBubble(item);
         if (bubble) nodes.push(bubble);
       }
@@ -516,7 +537,19 @@
       addUser(data.text, data.spoken === true);
     });
     socket.on("bot_typing", (data) => setTyping(Boolean(data && data.typing)));
-    socket.on("bot_uttered", addBot);
+    socket.on("bot_uttered", (message) => {
+      if (message && typeof message.agent === "string") {
+        agentTyping.hidden = true;
+        withPerson = true;
+      }
+      addBot(message);
+    });
+    socket.on("agent_typing", (data) => {
+      const on = Boolean(data && data.typing && typeof data.name === "string");
+      agentTyping.textContent = on ? `${data.name} is typing…` : "";
+      agentTyping.hidden = !on;
+      if (on) scrollDown();
+    });
     socket.on("disconnect", (reason) => {
       ready = false;
       setTyping(false);

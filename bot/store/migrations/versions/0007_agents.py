@@ -1,5 +1,5 @@
-"""agents: inbox accounts, their sessions and actions; tickets gain an assignee, a
-resolution, the customer's rating and a contact address
+"""agents: inbox accounts, their sessions and actions, saved replies; tickets gain an
+assignee, a resolution, the customer's rating and a contact address
 
 Revision ID: 0007
 Revises: 0006
@@ -47,6 +47,14 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
     )
+    op.create_table(
+        "saved_replies",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("title", sa.String(length=100), nullable=False, unique=True),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.Integer(), sa.ForeignKey("agents.id"), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+    )
     with op.batch_alter_table("tickets") as batch_op:
         batch_op.add_column(sa.Column("agent_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("claimed_at", sa.DateTime(), nullable=True))
@@ -54,6 +62,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("rating", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("rating_comment", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("contact_email", sa.String(length=254), nullable=True))
+        batch_op.add_column(sa.Column("customer_typing_at", sa.DateTime(), nullable=True))
         batch_op.create_foreign_key("fk_tickets_agent_id", "agents", ["agent_id"], ["id"])
         batch_op.create_index("ix_tickets_agent_id", ["agent_id"])
 
@@ -62,9 +71,10 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets") as batch_op:
         batch_op.drop_index("ix_tickets_agent_id")
         batch_op.drop_constraint("fk_tickets_agent_id", type_="foreignkey")
-        for column in ("contact_email", "rating_comment", "rating", "resolution",
-                       "claimed_at", "agent_id"):
+        for column in ("customer_typing_at", "contact_email", "rating_comment", "rating",
+                       "resolution", "claimed_at", "agent_id"):
             batch_op.drop_column(column)
+    op.drop_table("saved_replies")
     op.drop_table("agent_actions")
     op.drop_table("agent_sessions")
     op.drop_table("agents")
