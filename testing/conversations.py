@@ -18,6 +18,7 @@ from bot.config import PROJECT_ROOT
 from bot.dialogue.tracker_store import WindowedSQLTrackerStore
 from bot.store.db import session_scope
 from bot.store.tickets import open_ticket
+from bot.support.messages import AGENT_KEY
 
 INTENTS = ["greet", "order_status", "product_search", "nlu_fallback", "out_of_scope",
            "cart_issue", "human_handoff", "thank"]
@@ -37,6 +38,8 @@ UNANSWERED = {
 (taken in turn, so each is used about three times)."""
 GREETINGS = ["hello", "hi there", "hey", "good morning"]
 DAY = 86400.0
+AGENT = {AGENT_KEY: {"id": 3, "name": "Sam"}}
+"""Metadata of an agent's message, as the inbox stores it."""
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -95,9 +98,9 @@ async def _fill(store: WindowedSQLTrackerStore, shop_url: str, start: float, day
                     ticket.rating = rng.choice([None, 1, 2, 4, 5, 5])
                     if rng.random() < 0.7:
                         at += rng.uniform(10, 600)
-                        tracker.update(BotUttered("hi, Sam here", metadata={"agent_id": 3},
+                        tracker.update(BotUttered("hi, Sam here", metadata=AGENT,
                                                   timestamp=at))
-                        tracker.update(BotUttered("second", metadata={"agent_id": 3},
+                        tracker.update(BotUttered("second", metadata=AGENT,
                                                   timestamp=at + 5))
             await store.save(tracker)
         session.flush()
@@ -112,7 +115,7 @@ def fill(tracker_db: Path, shop_url: str, start: float, days: int = 6,
     out-of-scope messages take texts of :data:`UNANSWERED` in turn, greetings
     :data:`GREETINGS`; a ``human_handoff`` opens a
     takeover ticket (with a rating, sometimes none) and 70% get two agent replies (bot
-    events with ``metadata.agent_id``); half the greetings end in the fallback action.
+    events with the inbox's agent metadata); half the greetings end in the fallback action.
     """
     domain = Domain.load(PROJECT_ROOT / "domain.yml")
     store = WindowedSQLTrackerStore(domain, dialect="sqlite", db=str(tracker_db))

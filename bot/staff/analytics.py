@@ -14,7 +14,7 @@ Definitions (the page and the CSV use the same):
   rate* is the share of conversations handed off and the *containment rate* the rest.
 - *handoff intent*: the intent of the last user message before the ticket was opened.
 - *first agent reply*: seconds from the ticket's opening to the first bot message with an
-  agent id (:data:`bot.staff.events.AGENT_KEY`) after it.
+  agent id (:data:`bot.support.messages.AGENT_KEY`) after it.
 - *low confidence*: a user message whose confidence is below :data:`LOW_CONFIDENCE`.
 """
 

@@ -18,10 +18,10 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from bot.support.messages import AGENT_KEY
+
 USER, BOT, ACTION = "user", "bot", "action"
 """Rasa's ``type_name`` of user messages, bot messages and executed actions."""
-AGENT_KEY = "agent_id"
-"""Metadata key of a bot event a person sent from the agent inbox (the agent's id)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class ConversationEvent:
         confidence: its confidence in [0, 1].
         action: name of an executed action.
         channel: input channel of a user message (``rest``, ``socketio``, ``telegram``...).
-        agent: the agent id of a bot message a person sent, else ``None``.
+        agent: the agent id of a bot message a person sent from the inbox (metadata
+            :data:`bot.support.messages.AGENT_KEY`), else ``None``.
         event_id: the row id in the store (orders events of equal time).
     """
 
@@ -70,6 +71,8 @@ def from_rasa(sender_id: str, event_id: int, data: dict[str, Any]) -> Conversati
     intent = parse.get("intent") or {}
     metadata = data.get("metadata") or {}
     agent = metadata.get(AGENT_KEY) if kind == BOT else None
+    if isinstance(agent, dict):  # {"id", "name"} as the inbox writes it
+        agent = agent.get("id")
     confidence = intent.get("confidence")
     return ConversationEvent(
         conversation=sender_id, kind=kind, at=float(data.get("timestamp") or 0.0),

@@ -21,7 +21,6 @@ stays on disk, so :func:`load_model` of that file rolls back.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -144,8 +143,8 @@ class RetrainRun:
 
     def _step(self, name: str, args: list[str]) -> None:
         self.steps[name] = "running"
-        done = subprocess.run(args, cwd=self.root, capture_output=True, text=True,
-                              env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+        # the environment is inherited: `make run` exports RASA_TELEMETRY_ENABLED=false
+        done = subprocess.run(args, cwd=self.root, capture_output=True, text=True)
         if done.returncode != 0:
             self.steps[name] = "failed"
             raise RuntimeError(f"{name} failed: {(done.stderr or done.stdout)[-1500:]}")

@@ -3,7 +3,6 @@ tracker store (``TRACKER_DB``), handoffs and ratings from the shop database."""
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -109,7 +108,7 @@ def rasa_urls() -> list[str]:
 
 def rasa_token() -> str | None:
     """Rasa's ``--auth-token`` (``RASA_AUTH_TOKEN``), if set."""
-    return os.environ.get("RASA_AUTH_TOKEN") or None
+    return settings().rasa_auth_token or None
 
 
 def start_retrain() -> RetrainRun:

@@ -5,7 +5,6 @@ text stays inert (replay R7). Screenshots for the README go to ``docs/img/staff-
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timezone
 
 import pytest
@@ -13,12 +12,12 @@ import yaml
 from playwright.sync_api import Page, expect
 
 from bot.api.app import create_app
-from bot.config import PROJECT_ROOT
 from bot.staff import service
 from bot.staff.analytics import summarise
 from bot.store import agents
 from bot.store.db import session_scope
 from testing.conversations import add_message, fill
+from testing.tiny_project import make_project
 from tests.e2e.screenshots import save_screenshot
 from tests.live_http import serve
 
@@ -29,6 +28,8 @@ DAY0 = datetime(2026, 11, 2, tzinfo=timezone.utc)
 START, END = "2026-11-02", "2026-11-08"
 XSS = '<img src=x onerror="window.__xss=1">gift card please'
 WAIT_MS = 60_000
+TRAIN_MS = 600_000
+"""Train and compare: two ``rasa test`` runs and one ``rasa train`` of the tiny project."""
 
 
 @pytest.fixture
@@ -38,10 +39,9 @@ def site(tmp_path, db_url, env):
     add_message(tracker, "conv-xss", XSS, "nlu_fallback", "socketio", DAY0.timestamp() + 3600)
     env.set("TRACKER_DB", str(tracker))
     root = tmp_path / "checkout"
-    (root / "data").mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / "domain.yml", root / "domain.yml")
-    shutil.copy(PROJECT_ROOT / "data" / "rules.yml", root / "data" / "rules.yml")
+    make_project(root)  # a tiny project: train and compare takes a few minutes, not an hour
     env.set("TOUCHLINE_TRAINING_ROOT", str(root))
+    env.set("RASA_TELEMETRY_ENABLED", "false")  # inherited by train and compare's rasa runs
     with session_scope() as s:
         agents.create_agent(s, "Ada", "ada@shop.example", PASSWORD, "admin")
         agents.create_agent(s, "Sam", "sam@shop.example", PASSWORD, "agent")
@@ -63,7 +63,7 @@ def show_range(page: Page) -> None:
 
 def test_admin_uses_the_three_pages(browser, site):
     url, root = site
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     sign_in(page, url, "ada@shop.example")
     expect(page.locator("#who")).to_have_text("Ada (admin)", timeout=WAIT_MS)
@@ -102,7 +102,6 @@ def test_admin_uses_the_three_pages(browser, site):
     message.locator("button").click()
     expect(message.locator(".ok")).to_contain_text("data/nlu/review/gift_cards.yml",
                                                    timeout=WAIT_MS)
-    save_screenshot(page, "staff-review.png")
     written = (root / "data" / "nlu" / "review" / "gift_cards.yml").read_text()
     assert "gift card please" in written
     assert page.evaluate("window.__xss") is None
@@ -114,13 +113,27 @@ def test_admin_uses_the_three_pages(browser, site):
     gift = page.locator(".cluster", has_text="gift").first
     expect(gift).to_be_visible(timeout=WAIT_MS)
     save_screenshot(page, "staff-discover.png")
-    gift.locator("input[name=intent]").fill("gift_cards_info")
+    gift.locator("input[name=intent]").fill("gift_cards")
     gift.locator("input[name=response]").fill("We sell gift cards from 10 to 200 dollars.")
     gift.locator("button[type=submit]").click()
-    expect(gift.locator(".ok")).to_contain_text("promoted: gift_cards_info", timeout=WAIT_MS)
+    expect(gift.locator(".ok")).to_contain_text("promoted: gift_cards", timeout=WAIT_MS)
     domain = yaml.safe_load((root / "domain.yml").read_text())
-    assert "gift_cards_info" in domain["intents"]
+    assert "gift_cards" in domain["intents"]
     assert page.evaluate("window.__xss") is None
+
+    # train and compare with the label and the promoted cluster: gift_cards now recognised
+    page.goto(f"{url}/staff/review")
+    show_range(page)
+    page.fill("#filters input[name=q]", "gift card please")
+    page.click("#filters button")
+    page.locator("#list tr[data-conversation=conv-xss]").click(timeout=WAIT_MS)
+    page.click("#train")
+    expect(page.locator("#steps li[data-state=done]")).to_have_count(4, timeout=TRAIN_MS)
+    gift = page.locator("#f1 tr[data-intent=gift_cards] td")
+    expect(gift.nth(1)).to_have_text("0.000")
+    assert float(gift.nth(2).inner_text()) > 0.5
+    expect(page.locator("#changed")).to_contain_text("gift card please")
+    save_screenshot(page, "staff-review.png")
     context.close()
 
 

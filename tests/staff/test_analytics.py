@@ -72,7 +72,7 @@ GROUP BY rating
 """
 AGENT_REPLY = """
 SELECT min(e.timestamp) FROM events e WHERE e.sender_id = :s AND e.type_name = 'bot'
-AND json_extract(e.data, '$.metadata.agent_id') IS NOT NULL AND e.timestamp >= :t
+AND json_extract(e.data, '$.metadata.touchline_agent.id') IS NOT NULL AND e.timestamp >= :t
 """
 
 

@@ -105,12 +105,18 @@ def test_no_reminder_after_opt_out(shop):
     assert outbox.sent == []
 
 
-def test_an_opt_out_between_planning_and_sending_is_honoured(shop):
-    url, alice = shop
-    clock, outbox = Clock(T0 + timedelta(hours=2)), Outbox()
-    scheduler = ReminderScheduler(outbox, clock, url=url)
+def planned(url: str) -> tuple[ReminderScheduler, ReminderSettings, Outbox]:
+    """A scheduler two hours after Alice's last cart change, her reminder planned."""
+    outbox = Outbox()
+    scheduler = ReminderScheduler(outbox, Clock(T0 + timedelta(hours=2)), url=url)
     settings = ReminderSettings.parse({"delay_minutes": 60})
     assert scheduler.plan(settings) == 1
+    return scheduler, settings, outbox
+
+
+def test_an_opt_out_between_planning_and_sending_is_honoured(shop):
+    url, alice = shop
+    scheduler, settings, outbox = planned(url)
     with session_scope(url) as s:
         opt_out(s, alice)
     assert scheduler.run(settings) == []
@@ -122,10 +128,7 @@ def test_an_opt_out_between_planning_and_sending_is_honoured(shop):
 
 def test_a_cart_changed_after_planning_gets_no_reminder(shop):
     url, alice = shop
-    clock, outbox = Clock(T0 + timedelta(hours=2)), Outbox()
-    scheduler = ReminderScheduler(outbox, clock, url=url)
-    settings = ReminderSettings.parse({"delay_minutes": 60})
-    assert scheduler.plan(settings) == 1
+    scheduler, settings, outbox = planned(url)
     with session_scope(url) as s:
         s.execute(update(Cart).where(Cart.customer_id == alice).values(
             updated_at=T0 + timedelta(hours=1, minutes=59)))

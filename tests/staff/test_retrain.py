@@ -4,7 +4,6 @@ running Rasa server; and the comparison rules on hand-written Rasa result files.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 
@@ -12,55 +11,9 @@ import httpx
 import pytest
 
 from bot.staff.retrain import MARGIN, RetrainRun, compare, deploy, load_model
-from bot.staff.training_data import add_examples
+from bot.staff.training_data import add_examples, add_intent
 from testing.stack import RASA, free_port
-
-CONFIG = """recipe: default.v1
-language: en
-assistant_id: staff-test
-pipeline:
-  - name: WhitespaceTokenizer
-  - name: CountVectorsFeaturizer
-  - name: LogisticRegressionClassifier
-policies: []
-"""
-DOMAIN = """version: "3.1"
-intents:
-  - greet
-  - order_status
-  - gift_cards
-"""
-NLU = """version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hello
-    - hi there
-    - good morning
-    - hey
-- intent: order_status
-  examples: |
-    - where is my order
-    - my parcel has not arrived
-    - track my order
-    - when will my order come
-"""
-HELDOUT = """version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - hello there
-    - morning
-- intent: order_status
-  examples: |
-    - where is my parcel
-    - order has not arrived
-- intent: gift_cards
-  examples: |
-    - do you sell gift cards
-    - gift card please
-"""
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+from testing.tiny_project import ENV, make_project
 
 
 def write_results(folder, report, rows):
@@ -90,20 +43,16 @@ def test_comparison_blocks_a_model_that_made_an_intent_worse(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_compare_and_deploy_on_a_tiny_project(tmp_path):
+def test_train_compare_and_deploy_on_a_tiny_project(tmp_path, env):
+    env.set("RASA_TELEMETRY_ENABLED", "false")  # inherited by the run's rasa commands
     root = tmp_path / "project"
-    (root / "data" / "nlu").mkdir(parents=True)
-    (root / "config.yml").write_text(CONFIG)
-    (root / "domain.yml").write_text(DOMAIN)
-    (root / "data" / "nlu" / "base.yml").write_text(NLU)
-    (tmp_path / "heldout.yml").write_text(HELDOUT)
-    subprocess.run([RASA, "train", "--out", str(root / "models"), "--fixed-model-name",
-                    "current"], cwd=root, env=ENV, check=True, capture_output=True)
-    current = root / "models" / "current.tar.gz"
+    current = make_project(root)
+    add_intent(root, "gift_cards", "We sell gift cards.")
     add_examples(root, "gift_cards", ["do you have gift cards", "gift cards?",
                                       "can I buy a gift card", "gift card for my mum"])
 
-    run = RetrainRun(root, current, tmp_path / "heldout.yml", root / "models")
+    run = RetrainRun(root, current, root / "tests" / "data" / "nlu_heldout.yml",
+                     root / "models" / "staff")
     run.start().join()
     assert run.status == "done", run.error
     assert [s["state"] for s in run.as_dict()["steps"]] == ["done"] * 4
@@ -124,7 +73,7 @@ def test_train_compare_and_deploy_on_a_tiny_project(tmp_path):
         assert replaced == current and replaced.exists()
         assert httpx.get(f"{url}/status").json()["model_file"].endswith(run.new_model.name)
         load_model([url], replaced)  # roll back
-        assert httpx.get(f"{url}/status").json()["model_file"].endswith("current.tar.gz")
+        assert httpx.get(f"{url}/status").json()["model_file"].endswith("touchline.tar.gz")
     finally:
         server.terminate()
         server.wait(30)
