@@ -1,7 +1,6 @@
 """Cart-abandonment reminders: planned and sent by a persistent scheduler, once.
 
-Every tick (:meth:`ReminderScheduler.tick`, a server calls it every
-:data:`TICK_SECONDS`):
+Every tick (:meth:`ReminderScheduler.tick`; each server calls it, say once a minute):
 
 1. *Plan*: each cart with items, unchanged for the staff's delay, of a customer who did
    not opt out, gets a job keyed ``cart:<id>:<UTC day it runs>``
@@ -49,8 +48,6 @@ REMINDER_INTENT = "cart_reminder"
 """Intent the reminder triggers in the conversation (``domain.yml``, rule in ``data/rules``)."""
 SETTINGS_NAME = "cart_reminders"
 """Name of the staff setting holding :class:`ReminderSettings`."""
-TICK_SECONDS = 60
-"""How often a server plans and runs reminders."""
 
 Send = Callable[[str, str, dict[str, Any]], None]
 """``(conversation id, intent, entities)``: deliver one triggered intent; raises on failure."""

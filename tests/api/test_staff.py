@@ -164,3 +164,19 @@ def test_retrain_needs_a_model_and_deploy_a_finished_run(console):
     assert admin.post("/staff/api/retrain", headers=csrf).status_code == 409  # no model yet
     assert admin.post("/staff/api/retrain/deploy", headers=csrf).status_code == 409
     assert admin.post("/staff/api/retrain/rollback", headers=csrf).status_code == 409
+
+
+def test_hostile_queries_get_4xx_or_nothing_never_500(console):
+    admin, csrf = signed_in("ada@shop.example")
+    assert admin.get("/staff/api/conversations", params={**RANGE, "q": "\x00"}).json()[
+        "total"] == 0
+    assert admin.get("/staff/api/conversations", params={**RANGE, "q": "x" * 201}
+                     ).status_code == 422
+    assert admin.get("/staff/api/conversations/" + "a" * 20_000).status_code == 404
+    assert admin.get("/staff/api/conversations/%00").status_code == 404
+    assert admin.get("/staff/api/analytics", params={"channel": "<script>"}).json()[
+        "conversations"] == 0
+    assert admin.post("/staff/api/clusters/promote", headers=csrf, json={
+        "intent": "x", "examples": [], "response": "y"}).status_code == 422
+    assert admin.put("/staff/api/reminders", headers=csrf,
+                     json={"delay_minutes": None}).status_code == 422
