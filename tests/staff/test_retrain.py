@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from bot.staff.reminders import rasa_trigger
 from bot.staff.retrain import MARGIN, RetrainRun, compare, deploy, load_model
 from bot.staff.training_data import add_examples, add_intent
 from testing.stack import RASA, free_port
@@ -74,6 +75,10 @@ def test_train_compare_and_deploy_on_a_tiny_project(tmp_path, env):
         assert httpx.get(f"{url}/status").json()["model_file"].endswith(run.new_model.name)
         load_model([url], replaced)  # roll back
         assert httpx.get(f"{url}/status").json()["model_file"].endswith("touchline.tar.gz")
+        # a reminder's delivery: an intent triggered in a conversation gets the rule's answer
+        rasa_trigger(url)("shopper-1", "greet", {"cart_total": "12.50"})
+        events = httpx.get(f"{url}/conversations/shopper-1/tracker").json()["events"]
+        assert [e["text"] for e in events if e["event"] == "bot"] == ["Hello!"]
     finally:
         server.terminate()
         server.wait(30)
