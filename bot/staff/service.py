@@ -4,13 +4,12 @@ tracker store (``TRACKER_DB``), handoffs and ratings from the shop database."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from bot.config import PROJECT_ROOT, settings
+from bot.config import settings
+from bot.privacy.conversations import tracker_engine
 from bot.staff.analytics import ConversationRow, conversation_rows, handoffs, unanswered
 from bot.staff.discover import Cluster, Unanswered, discover, minilm_embedder
 from bot.staff.events import ConversationEvent, EventSource, SQLEventSource
@@ -26,15 +25,28 @@ DISMISSED = "dismissed_messages"
 MAX_DISMISSED = 5000
 
 
-@lru_cache(maxsize=4)
-def _source_for(path: str) -> SQLEventSource:
-    return SQLEventSource(sa.create_engine(f"sqlite:///{path}", future=True))
+_sources: dict[str, SQLEventSource] = {}
+
+
+class NoEvents:
+    """The events of a tracker store that holds no conversation yet: none."""
+
+    def events(self, start: float, end: float,
+               conversation: str | None = None) -> Iterator[ConversationEvent]:
+        """See :meth:`bot.staff.events.EventSource.events`; always empty."""
+        return iter(())
 
 
 def event_source() -> EventSource:
-    """Events of the SQLite tracker store ``TRACKER_DB`` (relative to the project root)."""
-    path = Path(settings().tracker_db)
-    return _source_for(str(path if path.is_absolute() else PROJECT_ROOT / path))
+    """Events of the SQLite tracker store ``TRACKER_DB`` (:func:`tracker_engine`), or
+    :class:`NoEvents` before its first conversation."""
+    path = str(settings().tracker_db)
+    if path not in _sources:
+        engine = tracker_engine(path)
+        if engine is None:
+            return NoEvents()
+        _sources[path] = SQLEventSource(engine)
+    return _sources[path]
 
 
 def day_bounds(start: date, end: date) -> tuple[float, float]:

@@ -180,3 +180,16 @@ def test_hostile_queries_get_4xx_or_nothing_never_500(console):
         "intent": "x", "examples": [], "response": "y"}).status_code == 422
     assert admin.put("/staff/api/reminders", headers=csrf,
                      json={"delay_minutes": None}).status_code == 422
+
+
+def test_before_the_first_conversation_every_page_is_empty_not_an_error(tmp_path, db_url, env):
+    env.set("TRACKER_DB", str(tmp_path / "no-conversations-yet.db"))
+    with session_scope() as s:
+        agents.create_agent(s, "Ada", "ada@shop.example", PASSWORD, "admin")
+    admin, _ = signed_in("ada@shop.example")
+    assert admin.get("/staff/api/analytics", params=RANGE).json()["conversations"] == 0
+    assert admin.get("/staff/api/conversations", params=RANGE).json()["total"] == 0
+    assert admin.get("/staff/api/clusters", params=RANGE).json()["clusters"] == []
+    assert admin.get("/staff/api/conversations/anyone").status_code == 404
+    assert admin.get("/staff/api/analytics.csv", params=RANGE).text.startswith("conversation,")
+    assert not (tmp_path / "no-conversations-yet.db").exists()  # reading made no file

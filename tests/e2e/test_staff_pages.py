@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from bot.api.app import create_app
 from bot.staff import service
 from bot.staff.analytics import summarise
+from bot.staff.reminders import load_settings
 from bot.store import agents
 from bot.store.db import session_scope
 from testing.conversations import add_message, fill
@@ -80,6 +81,14 @@ def test_admin_uses_the_three_pages(browser, site):
     expect(page.locator("#intents tr")).to_have_count(len(expected.intent_mix) + 1)
     page.wait_for_function("document.getElementById('chart').naturalWidth > 0")
     save_screenshot(page, "staff-analytics.png")
+    # cart reminders: staff switch them on with a delay and an opening sentence
+    page.check("#reminders input[name=enabled]")
+    page.fill("#reminders input[name=delay_minutes]", "90")
+    page.fill("#reminders input[name=text]", "Your basket is waiting.")
+    page.click("#reminders button")
+    expect(page.locator("#reminders-status")).to_have_text("saved", timeout=WAIT_MS)
+    saved = load_settings()
+    assert (saved.enabled, saved.delay_minutes, saved.text) == (True, 90, "Your basket is waiting.")
     page.select_option("#filters select[name=channel]", "telegram")
     page.click("#filters button")
     telegram = sum(r.channel == "telegram" for r in rows)

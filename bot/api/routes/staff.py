@@ -54,7 +54,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "staff"
 PAGES = {"analytics": "analytics.html", "review": "review.html", "discover": "discover.html"}
 ASSETS = {"staff.js": "text/javascript", "staff.css": "text/css", "analytics.js":
           "text/javascript", "review.js": "text/javascript", "discover.js": "text/javascript",
-          "retrain.js": "text/javascript"}
+          "retrain.js": "text/javascript", "reminders.js": "text/javascript"}
 HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 

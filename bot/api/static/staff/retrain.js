@@ -59,5 +59,5 @@
     () => act("/staff/api/retrain/deploy", (b) => `deployed; previous model ${b.replaced} kept`));
   document.getElementById("rollback").addEventListener("click",
     () => act("/staff/api/retrain/rollback", (b) => `rolled back to ${b.restored}`));
-  window.addEventListener("load", () => setTimeout(() => poll().catch(() => {}), 500));
+  Staff.onReady(poll);
 })();

@@ -5,6 +5,7 @@
 
 const Staff = (() => {
   let csrf = "";
+  const ready = []; // run once the page knows who is signed in (never before: no 401 races)
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -74,8 +75,13 @@ const Staff = (() => {
     const me = await response.json();
     csrf = me.csrf_token;
     document.getElementById("who").textContent = `${me.name} (${me.role})`;
-    try { await run(); } catch (error) { if (error.message !== "forbidden") status(error.message); }
+    try {
+      await run();
+      for (const hook of ready) await hook();
+    } catch (error) { if (error.message !== "forbidden") status(error.message); }
   }
+
+  function onReady(hook) { ready.push(hook); }
 
   function dates(form) {
     const params = new URLSearchParams();
@@ -92,5 +98,5 @@ const Staff = (() => {
     if (!form.end.value) form.end.value = end.toISOString().slice(0, 10);
   }
 
-  return { el, api, status, start, dates, defaultRange };
+  return { el, api, status, start, onReady, dates, defaultRange };
 })();
