@@ -53,7 +53,9 @@ class ActionApplyDiscount(ShopAction):
         code = tracker.get_slot("discount_code")
         text = tracker.latest_message.get("text") or ""
         asked = self.own_follow_up(tracker)
-        kind = "which_codes" if WHICH_CODES_RE.search(text) else (asked.kind if asked else None)
+        offered = discount_code_in(text)
+        kind = "which_codes" if WHICH_CODES_RE.search(text) and not offered else (
+            asked.kind if asked else None)
         events: list[EventType] = [SlotSet("customer_id", cid), SlotSet("topic", self.topic)]
         if kind == "which_codes":
             offers = [(o.code, o.saving) for o in usable_codes(session, cid)]
@@ -63,7 +65,7 @@ class ActionApplyDiscount(ShopAction):
             dispatcher.utter_message(text=self._why_not(session, cid, tracker))
             return events
         if kind == "code":
-            code = discount_code_in(text) or code
+            code = offered or code
         if not code:
             return [SlotSet("customer_id", cid), *ask_with_form("discount_form", "discount")]
         result = apply_code(session, cid, code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -127,7 +127,10 @@ async def answer_follow_up(
 class ActionStrayReply(Action):
     """A yes, no, hello or thanks that answers no question: a follow-up of the topic
     ("no, I meant TL-10004", "ok, and from the 22?") goes to the topic's action; anything
-    else gets "Is there anything else I can help with?"."""
+    else gets :attr:`otherwise` ("Is there anything else I can help with?")."""
+
+    otherwise = "utter_anything_else"
+    """The response sent when the message is no follow-up."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -140,5 +143,37 @@ class ActionStrayReply(Action):
         routed = await answer_follow_up(dispatcher, tracker, domain)
         if routed is not None:
             return routed
-        dispatcher.utter_message(response="utter_anything_else")
+        dispatcher.utter_message(response=self.otherwise)
         return []
+
+
+class ActionNoHandoff(ActionStrayReply):
+    """A "no" to the offer of a person: "No problem…", unless it goes on with the topic
+    ("no, I meant TL-10004", "no, cancel it")."""
+
+    otherwise = "utter_no_handoff"
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_no_handoff"
+
+
+class ActionRestart(Action):
+    """Rasa's ``action_restart``, answered here: "start over" forgets the conversation
+    (``utter_restart``, then Rasa's ``Restarted``). A message the NLU read as a restart
+    that goes on with the topic ("can I try again?", "the first one") is answered by the
+    topic's action instead, and nothing is forgotten."""
+
+    def name(self) -> str:
+        """Rasa action name (overrides Rasa's default action of that name)."""
+        return "action_restart"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """The topic action's events, or ``Restarted``."""
+        routed = await answer_follow_up(dispatcher, tracker, domain)
+        if routed is not None:
+            return routed
+        dispatcher.utter_message(response="utter_restart")
+        return [Restarted()]

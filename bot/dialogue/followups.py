@@ -42,10 +42,9 @@ PATTERNS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
             r"\b(?:klarna|paypal|pay ?pal|apple ?pay|google ?pay|bank transfer|"
             r"transfer|credit card|debit card|another card|different card)\b", _I)),
         ("methods", re.compile(
-            r"\b(?:payment (?:methods?|options?|types?)|ways? (?:to|of|I can) pay|"
-            r"how (?:can|else can|do) i pay|what (?:can|do) (?:i|you) (?:pay with|accept|take)|"
-            r"what (?:do|can) you take|(?:other|which) (?:methods?|options?)|"
-            r"methods? (?:do|can) you)\b", _I)),
+            r"\b(?:methods?|options?|ways? (?:to|of|I can) pay|how (?:can|else can|do) i pay|"
+            r"what (?:can|do) (?:i|you) (?:pay with|accept|take)|what (?:do|can) you take)\b",
+            _I)),
     ),
     "order": (
         ("cancel", re.compile(r"\bcancel", _I)),
@@ -77,7 +76,7 @@ PATTERNS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
         ("which_codes", re.compile(
             r"\b(?:which|what|any|other|available|valid)\b.{0,30}\b(?:codes?|vouchers?|"
             r"coupons?|discounts?)\b|\b(?:codes?|vouchers?|coupons?)\b.{0,20}"
-            r"\b(?:can i use|available|valid|for me|work|do you have|are there)\b", _I)),
+            r"\b(?:can i use|available|valid|for me|do you have|are there)\b", _I)),
         ("why_not", re.compile(
             r"^\W*(?:why(?: not)?|how come|what'?s wrong|but why|why doesn'?t|why didn'?t|"
             r"why won'?t|it should)\b", _I)),
@@ -167,7 +166,7 @@ def follow_up(
     if topic is None or not text.strip():
         return None
     own = TOPIC_OF_INTENT.get(intent or "")
-    if own is not None and own != topic and not _foreign_follow_up_allowed(topic, own):
+    if own is not None and own != topic and (topic, own) not in _CONFUSED:
         return None
     if topic == "order" and order_number_in(text):
         return FollowUp("order", "lookup")
@@ -179,23 +178,27 @@ def follow_up(
         return None if kick_change(text, kicker).empty else FollowUp("kicks", "kick")
     for kind, pattern in PATTERNS.get(topic, ()):
         if pattern.search(text):
+            if (topic, own) == ("cart", "search") and not (
+                    kind in ("remove", "quantity") or _IN_THE_CART.search(text)):
+                return None
             return FollowUp(topic, kind, product_ref(text) if topic == "search" else None)
     return None
 
 
 _CONFUSED = {
-    ("cart", "discount"), ("cart", "payment"), ("order", "payment"), ("order", "cart"),
+    ("cart", "discount"), ("cart", "payment"), ("cart", "search"), ("order", "payment"),
+    ("order", "cart"),
     ("payment", "order"),
     ("payment", "cart"), ("discount", "cart"), ("discount", "search"), ("search", "cart"),
     ("kicks", "search"), ("order", "search"), ("payment", "search"),
 }
 """(topic, intent's topic) pairs the NLU mixes up in follow-ups ("it says 24.99 for the
 face wash" in a cart conversation reads as a discount question): there the topic's
-follow-up wording wins over the intent."""
-
-
-def _foreign_follow_up_allowed(topic: str, own: str) -> bool:
-    return (topic, own) in _CONFUSED
+follow-up wording wins over the intent. A product query in a cart conversation continues
+the cart only to remove a line, change a quantity, or when it says "in my cart"."""
+_IN_THE_CART = re.compile(
+    r"\b(?:in (?:there|it)|(?:in|from|on) (?:my|the) (?:cart|basket|bag)|it says|"
+    r"the site says)\b", _I)
 
 
 FOLLOW_UP_WORDS = frozenset(STOP_WORDS) | frozenset({
