@@ -190,9 +190,11 @@ class ShopAction(Action, metaclass=abc.ABCMeta):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Run :meth:`handle` under the time budget; see the module docstring. A
-        follow-up of the conversation's topic goes to that topic's action."""
-        routed = follow_up_in_context(tracker)
+        """Run :meth:`handle` under the time budget; see the module docstring. For a
+        flow action (one with a :attr:`topic`), a follow-up of the conversation's topic
+        goes to that topic's action; the others (handoff, takeover check) never pass a
+        message on."""
+        routed = follow_up_in_context(tracker) if self.topic is not None else None
         owner = TOPIC_ACTIONS.get(routed.topic) if routed else None
         if owner is not None and owner is not type(self):
             return await owner().run(dispatcher, tracker, domain)

@@ -61,13 +61,18 @@ def load(folder: Path = SUITE) -> list[Conversation]:
     """Every story of the suite's files, in file and story order.
 
     Raises:
-        ValueError: a story whose ``expect`` list does not have one entry per user step.
+        ValueError: a story whose ``expect`` list does not have one entry per user step,
+            or a user text that YAML read as something else than text.
     """
     conversations = []
     for path in sorted(folder.glob("*.yml")):
         for story in yaml.safe_load(path.read_text(encoding="utf-8"))["stories"]:
             meta = story.get("metadata") or {}
-            texts = [str(step["user"]).strip() for step in story["steps"] if "user" in step]
+            texts = [step["user"] for step in story["steps"] if "user" in step]
+            if not all(isinstance(text, str) for text in texts):
+                raise ValueError(f"{path.name}: {story['story']!r}: quote every user text "
+                                 "(YAML reads a bare yes/no as a boolean)")
+            texts = [text.strip() for text in texts]
             expect = meta.get("expect") or []
             if len(expect) != len(texts):
                 raise ValueError(f"{path.name}: {story['story']!r} has {len(texts)} user "

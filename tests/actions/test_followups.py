@@ -12,6 +12,7 @@ import actions.search  # noqa: F401
 from actions.base import TOPIC_ACTIONS
 from actions.cart import ActionCartIssue
 from actions.discounts import ActionApplyDiscount
+from actions.handoff import ActionTakeoverCheck
 from actions.orders import ActionOrderStatus
 from actions.payments import ActionPaymentIssue
 from actions.repair import ActionMisunderstood, ActionStrayReply
@@ -135,3 +136,11 @@ def test_no_follow_up_without_context(shop):
     reply, _, events = _turn(ActionMisunderstood(), "why is it late?", "out_of_scope", "bob",
                              {})
     assert reply == "utter_out_of_scope" and followup(events) is None
+
+
+def test_the_takeover_check_never_passes_a_message_on(shop):
+    _, slots, _ = _turn(ActionOrderStatus(), "where is TL-10003", "order_status", "bob",
+                        {"order_id": "TL-10003"})
+    reply, _, _ = _turn(ActionTakeoverCheck(), "where is TL-10003 now?", "order_status",
+                             "bob", slots)
+    assert "TL-10003" not in reply
