@@ -117,11 +117,6 @@ THAT_ONE = "that"
 """``ref`` of "that one" / "it": the product last picked, else the first listed."""
 _THAT = re.compile(r"\b(?:that|this) one\b|\bit\b|\bthat\b", _I)
 
-RESPONSE_INTENTS = frozenset({
-    "out_of_scope", "nlu_fallback", "affirm", "deny", "greet", "thank", "goodbye",
-})
-"""Intents a short follow-up is often read as; for them the topic decides."""
-
 
 @dataclass(frozen=True)
 class FollowUp:

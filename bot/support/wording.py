@@ -383,9 +383,6 @@ def other_orders(orders: list[OrderStatus]) -> str:
 
 NO_OTHER_ORDERS = "That's the only order I can see on your account."
 """Answer to "not that one" when the account has no other order."""
-NO_ORDER_IN_CONTEXT = "Which order do you mean? Tell me its number, like the one in your " \
-    "confirmation e-mail."
-"""Answer to an order follow-up before any order was looked up."""
 
 
 def line_price(title: str, unit_price: Decimal, shop_price: Decimal,
@@ -394,7 +391,8 @@ def line_price(title: str, unit_price: Decimal, shop_price: Decimal,
 
     Args:
         title: the cart line's product.
-        unit_price: its unit price in the cart now; ``shop_price``: the catalogue's.
+        unit_price: its unit price in the cart now (a repair has set it to the shop's);
+            ``shop_price``: the catalogue's.
         old_price: the stale price the repair corrected, when it did.
         total: the cart's total now.
     """
@@ -402,10 +400,6 @@ def line_price(title: str, unit_price: Decimal, shop_price: Decimal,
         return (f"You're right: {title} was in your cart at {money(old_price)}, but the "
                 f"shop's price is {money(shop_price)}. I've corrected it, so your total is "
                 f"now {money(total)}.")
-    if unit_price != shop_price:
-        return (f"{title} is in your cart at {money(unit_price)}, and the shop's price is "
-                f"{money(shop_price)}. I've corrected it, so your total is now "
-                f"{money(total)}.")
     return (f"{title} is in your cart at {money(unit_price)} each, the same as the shop's "
             f"price. Your total is {money(total)}.")
 
