@@ -94,6 +94,11 @@ def run_system(name: str, workdir: Path, suite: list[conversations.Conversation]
         "turns_to_success": statistics.mean(o.turns for o in succeeded) if succeeded else None,
         "fallback_rate": sum(o.fallbacks for o in outcomes) / turns,
         "handoff_rate": sum(o.handoffs > 0 for o in outcomes) / len(outcomes),
+        "fallback_turns": [
+            {"story": o.name, "text": text}
+            for c, o in zip(suite, outcomes)
+            for (text, _), fell_back in zip(c.turns, o.fell_back) if fell_back
+        ],
         "failed": [
             {"story": o.name, "turns": [
                 {"text": text, "reply": reply}

@@ -102,15 +102,21 @@ class Outcome:
         name: the story's name.
         replies: the bot's reply text per turn.
         met: per turn, whether the reply had what the customer needed.
-        fallbacks: turns answered with a fallback (:data:`FALLBACK_TEXTS`).
+        fell_back: per turn, whether it was answered with a fallback
+            (:data:`FALLBACK_TEXTS`).
         handoffs: turns that offered a person (:data:`HANDOFF_TEXTS`).
     """
 
     name: str
     replies: list[str] = field(default_factory=list)
     met: list[bool] = field(default_factory=list)
-    fallbacks: int = 0
+    fell_back: list[bool] = field(default_factory=list)
     handoffs: int = 0
+
+    @property
+    def fallbacks(self) -> int:
+        """Turns answered with a fallback."""
+        return sum(self.fell_back)
 
     @property
     def success(self) -> bool:
@@ -139,6 +145,6 @@ def run(say: Say, conversation: Conversation, sender: str) -> Outcome:
         reply = reply_text(say(sender, text, conversation.customer))
         outcome.replies.append(reply)
         outcome.met.append(expectation.met(reply))
-        outcome.fallbacks += any(t in reply for t in FALLBACK_TEXTS)
+        outcome.fell_back.append(any(t in reply for t in FALLBACK_TEXTS))
         outcome.handoffs += any(t in reply for t in HANDOFF_TEXTS)
     return outcome
