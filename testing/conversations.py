@@ -1,140 +1,150 @@
-"""Seeded conversations written through Rasa's SQL tracker store (real Rasa events) and
-takeover tickets in the shop database, for the staff analytics tests and pages."""
+"""The conversation suite (``tests/data/conversations/*.yml``): load its stories, drive
+one over a channel, and judge each reply against what the customer needed.
+
+One source drives both ``rasa test`` (the files are Rasa test stories) and the REST runs
+of ``tests/e2e/test_conversations.py`` and ``bench/dialogue.py``: a story's ``metadata``
+holds ``customer`` (a demo customer the channel verified; absent: a guest) and ``expect``,
+one entry per user step: a regular expression the reply must match (case-insensitive), or
+``{has: regex, lacks: regex}``.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import random
-import threading
-from collections.abc import Coroutine
-from datetime import datetime, timezone
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.dialogue.tracker_store import WindowedSQLTrackerStore
-from bot.store.db import session_scope
-from bot.store.tickets import open_ticket
-from bot.support.messages import AGENT_KEY
 
-INTENTS = ["greet", "order_status", "product_search", "nlu_fallback", "out_of_scope",
-           "cart_issue", "human_handoff", "thank"]
-CHANNELS = ["socketio", "telegram", "rest"]
-UNANSWERED = {
-    "gift": ["do you sell gift cards", "can I buy a gift card for my brother",
-             "gift vouchers available?", "how much is a gift card",
-             "I want a gift card for 50 euros", "where can I get a gift voucher"],
-    "hours": ["what time does your shop open", "opening hours on sunday?",
-              "when do you close today", "are you open on bank holidays",
-              "what are your hours", "is the store open late on thursday"],
-    "canada": ["do you ship to canada", "delivery to toronto possible?",
-               "can you send my order to vancouver", "shipping to canada cost",
-               "do you deliver to canada", "international shipping to canada"],
-}
-"""Texts of the messages that fall back or are out of scope: three topics no intent covers
-(taken in turn, so each is used about three times)."""
-GREETINGS = ["hello", "hi there", "hey", "good morning"]
-DAY = 86400.0
-AGENT = {AGENT_KEY: {"id": 3, "name": "Sam"}}
-"""Metadata of an agent's message, as the inbox stores it."""
+SUITE = PROJECT_ROOT / "tests" / "data" / "conversations"
+"""Folder of the suite's story files."""
+DOMAIN = PROJECT_ROOT / "domain.yml"
+
+Say = Callable[[str, str, "str | None"], list[dict[str, Any]]]
+"""Sends one message: ``(sender, text, customer) -> the bot's messages``."""
 
 
-def _run(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run ``coroutine`` to completion in a thread of its own (the caller's thread may
-    already run an event loop: Playwright's sync API does)."""
-    errors: list[BaseException] = []
+@dataclass(frozen=True)
+class Expectation:
+    """What one reply must contain (``has``) and must not (``lacks``, optional)."""
 
-    def target() -> None:
-        try:
-            asyncio.run(coroutine)
-        except BaseException as error:  # noqa: BLE001 (re-raised in the caller)
-            errors.append(error)
+    has: re.Pattern[str]
+    lacks: re.Pattern[str] | None = None
 
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    def met(self, reply: str) -> bool:
+        """Whether the reply text (all the turn's messages, joined) meets it."""
+        return bool(self.has.search(reply)) and not (self.lacks and self.lacks.search(reply))
 
 
-async def _fill(store: WindowedSQLTrackerStore, shop_url: str, start: float, days: int,
-                conversations: int, seed: int) -> None:
-    rng = random.Random(seed)
-    pool = [t for texts in UNANSWERED.values() for t in texts]
-    rng.shuffle(pool)
-    missed = 0
-    with session_scope(shop_url) as session:
-        for n in range(conversations):
-            sender, channel = f"conv-{n:02d}", rng.choice(CHANNELS)
-            at = start + rng.uniform(0, days * DAY)
-            tracker = await store.get_or_create_tracker(sender)
-            handed = False
-            for turn in range(rng.randint(1, 5)):
-                at += rng.uniform(5, 120)
-                intent = rng.choice(INTENTS)
-                if intent in ("nlu_fallback", "out_of_scope"):
-                    text, missed = pool[missed % len(pool)], missed + 1
-                elif intent == "greet":
-                    text = rng.choice(GREETINGS)
-                else:
-                    text = f"message {turn} about {intent}"
-                tracker.update(UserUttered(
-                    text, {"name": intent, "confidence": rng.random()},
-                    input_channel=channel, timestamp=at))
-                if intent == "greet" and rng.random() < 0.5:  # the policy fell back
-                    tracker.update(ActionExecuted("action_default_fallback",
-                                                  timestamp=at + 0.1))
-                tracker.update(BotUttered("reply", timestamp=at + 0.2))
-                if intent == "human_handoff" and not handed:
-                    handed = True
-                    ticket = open_ticket(session, sender, None,
-                                         rng.choice(["handoff", "angry"]), "s",
-                                         takeover=True).ticket
-                    ticket.created_at = datetime.fromtimestamp(
-                        at + 0.3, timezone.utc).replace(tzinfo=None)
-                    ticket.rating = rng.choice([None, 1, 2, 4, 5, 5])
-                    if rng.random() < 0.7:
-                        at += rng.uniform(10, 600)
-                        tracker.update(BotUttered("hi, Sam here", metadata=AGENT,
-                                                  timestamp=at))
-                        tracker.update(BotUttered("second", metadata=AGENT,
-                                                  timestamp=at + 5))
-            await store.save(tracker)
-        session.flush()
+@dataclass(frozen=True)
+class Conversation:
+    """One story of the suite: its name, customer and ``(text, expectation)`` turns."""
+
+    name: str
+    customer: str | None
+    turns: tuple[tuple[str, Expectation], ...]
 
 
-def fill(tracker_db: Path, shop_url: str, start: float, days: int = 6,
-         conversations: int = 60, seed: int = 7) -> None:
-    """Write seeded conversations to the SQLite tracker store ``tracker_db``.
+def _expectation(entry: str | dict[str, str]) -> Expectation:
+    if isinstance(entry, str):
+        return Expectation(re.compile(entry, re.IGNORECASE))
+    lacks = entry.get("lacks")
+    return Expectation(re.compile(entry["has"], re.IGNORECASE),
+                       re.compile(lacks, re.IGNORECASE) if lacks else None)
 
-    Conversations start uniformly over ``days`` days from ``start`` (Unix seconds) on
-    three channels; 1-5 turns of random intents and confidences; the fell-back and
-    out-of-scope messages take texts of :data:`UNANSWERED` in turn, greetings
-    :data:`GREETINGS`; a ``human_handoff`` opens a
-    takeover ticket (with a rating, sometimes none) and 70% get two agent replies (bot
-    events with the inbox's agent metadata); half the greetings end in the fallback action.
+
+def load(folder: Path = SUITE) -> list[Conversation]:
+    """Every story of the suite's files, in file and story order.
+
+    Raises:
+        ValueError: a story whose ``expect`` list does not have one entry per user step,
+            or a user text that YAML read as something else than text.
     """
-    domain = Domain.load(PROJECT_ROOT / "domain.yml")
-    store = WindowedSQLTrackerStore(domain, dialect="sqlite", db=str(tracker_db))
-    _run(_fill(store, shop_url, start, days, conversations, seed))
-    store.engine.dispose()
+    conversations = []
+    for path in sorted(folder.glob("*.yml")):
+        for story in yaml.safe_load(path.read_text(encoding="utf-8"))["stories"]:
+            meta = story.get("metadata") or {}
+            texts = [step["user"] for step in story["steps"] if "user" in step]
+            if not all(isinstance(text, str) for text in texts):
+                raise ValueError(f"{path.name}: {story['story']!r}: quote every user text "
+                                 "(YAML reads a bare yes/no as a boolean)")
+            texts = [text.strip() for text in texts]
+            expect = meta.get("expect") or []
+            if len(expect) != len(texts):
+                raise ValueError(f"{path.name}: {story['story']!r} has {len(texts)} user "
+                                 f"steps and {len(expect)} expectations")
+            conversations.append(Conversation(
+                story["story"], meta.get("customer"),
+                tuple(zip(texts, map(_expectation, expect)))))
+    return conversations
 
 
-def add_message(tracker_db: Path, sender: str, text: str, intent: str, channel: str,
-                at: float) -> None:
-    """Store one more user message (and a bot reply) in a conversation."""
-    domain = Domain.load(PROJECT_ROOT / "domain.yml")
-    store = WindowedSQLTrackerStore(domain, dialect="sqlite", db=str(tracker_db))
+def _responses(*names: str) -> tuple[str, ...]:
+    domain = yaml.safe_load(DOMAIN.read_text(encoding="utf-8"))["responses"]
+    return tuple(v["text"] for name in names for v in domain[name])
 
-    async def write() -> None:
-        tracker = await store.get_or_create_tracker(sender)
-        tracker.update(UserUttered(text, {"name": intent, "confidence": 0.2},
-                                   input_channel=channel, timestamp=at))
-        tracker.update(BotUttered("reply", timestamp=at + 0.2))
-        await store.save(tracker)
 
-    _run(write())
-    store.engine.dispose()
+FALLBACK_TEXTS = _responses("utter_rephrase", "utter_out_of_scope", "utter_default")
+"""Replies that mean the bot did not understand (``domain.yml``)."""
+HANDOFF_TEXTS = _responses("utter_offer_human")
+"""The offer of a person (``domain.yml``)."""
+
+
+@dataclass
+class Outcome:
+    """How one conversation went.
+
+    Attributes:
+        name: the story's name.
+        replies: the bot's reply text per turn.
+        met: per turn, whether the reply had what the customer needed.
+        fell_back: per turn, whether it was answered with a fallback
+            (:data:`FALLBACK_TEXTS`).
+        handoffs: turns that offered a person (:data:`HANDOFF_TEXTS`).
+    """
+
+    name: str
+    replies: list[str] = field(default_factory=list)
+    met: list[bool] = field(default_factory=list)
+    fell_back: list[bool] = field(default_factory=list)
+    handoffs: int = 0
+
+    @property
+    def fallbacks(self) -> int:
+        """Turns answered with a fallback."""
+        return sum(self.fell_back)
+
+    @property
+    def success(self) -> bool:
+        """Every reply had what the customer needed."""
+        return all(self.met)
+
+    @property
+    def turns(self) -> int:
+        """Customer turns taken (to success, when it succeeded)."""
+        return len(self.met)
+
+
+def reply_text(messages: Sequence[dict[str, Any]]) -> str:
+    """A turn's messages as one text (texts, and button titles)."""
+    parts = []
+    for message in messages:
+        parts.append(message.get("text") or "")
+        parts += [b.get("title", "") for b in message.get("buttons") or []]
+    return "\n".join(p for p in parts if p)
+
+
+def run(say: Say, conversation: Conversation, sender: str) -> Outcome:
+    """Drive ``conversation`` as ``sender`` through ``say`` and judge every reply."""
+    outcome = Outcome(conversation.name)
+    for text, expectation in conversation.turns:
+        reply = reply_text(say(sender, text, conversation.customer))
+        outcome.replies.append(reply)
+        outcome.met.append(expectation.met(reply))
+        outcome.fell_back.append(any(t in reply for t in FALLBACK_TEXTS))
+        outcome.handoffs += any(t in reply for t in HANDOFF_TEXTS)
+    return outcome

@@ -18,7 +18,7 @@ from bot.staff import service
 from bot.staff.analytics import summarise
 from bot.store import agents
 from bot.store.db import session_scope
-from testing.conversations import UNANSWERED, fill
+from testing.seeded_conversations import UNANSWERED, fill
 
 PASSWORD = "correct horse battery"
 DAY0 = datetime(2026, 11, 2, tzinfo=timezone.utc)

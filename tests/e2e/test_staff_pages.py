@@ -17,7 +17,7 @@ from bot.staff.analytics import summarise
 from bot.staff.reminders import load_settings
 from bot.store import agents
 from bot.store.db import session_scope
-from testing.conversations import add_message, fill
+from testing.seeded_conversations import add_message, fill
 from testing.tiny_project import make_project
 from tests.e2e.screenshots import save_screenshot
 from tests.live_http import serve

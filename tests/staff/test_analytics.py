@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from bot.staff.analytics import Filters, conversation_rows, handoffs, summarise, to_csv, unanswered
 from bot.staff.events import SQLEventSource
-from testing.conversations import DAY, UNANSWERED, fill
+from testing.seeded_conversations import DAY, UNANSWERED, fill
 
 DAY0 = datetime(2026, 11, 2, tzinfo=timezone.utc).timestamp()
 
