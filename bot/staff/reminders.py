@@ -44,8 +44,10 @@ log = logging.getLogger(__name__)
 
 KIND = "cart_reminder"
 """Job kind of a cart reminder."""
-REMINDER_INTENT = "cart_reminder"
-"""Intent the reminder triggers in the conversation (``domain.yml``, rule in ``data/rules``)."""
+REMINDER_INTENT = "EXTERNAL_cart_reminder"
+"""Intent the reminder triggers in the conversation (``domain.yml``, rule in ``data/rules.yml``,
+answered by ``actions/reminders.py``); ``EXTERNAL_``: Rasa's convention for intents that come
+from outside the conversation (no NLU examples)."""
 SETTINGS_NAME = "cart_reminders"
 """Name of the staff setting holding :class:`ReminderSettings`."""
 
