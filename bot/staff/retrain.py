@@ -21,6 +21,7 @@ stays on disk, so :func:`load_model` of that file rolls back.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MARGIN = 0.02
 """Largest F1 drop of any intent that still allows deploying (2 points: a one-message
@@ -195,18 +198,46 @@ def latest_model(models: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_model(rasa_urls: list[str], model: Path, token: str | None = None) -> None:
-    """Load ``model`` into every Rasa server (``PUT /model``; the servers read the file).
+def _put_model(url: str, model: Path, token: str | None) -> None:
+    """``PUT <url>/model`` with ``model``'s path; raises ``httpx.HTTPError`` on failure."""
+    import httpx
+
+    response = httpx.put(f"{url.rstrip('/')}/model", json={"model_file": str(model)},
+                         params={"token": token} if token else None, timeout=300)
+    response.raise_for_status()
+
+
+def load_model(rasa_urls: list[str], model: Path, token: str | None = None,
+               restore: Path | None = None) -> None:
+    """Load ``model`` into every Rasa server, one at a time (``PUT /model``; the servers
+    read the file, so it must be on a disk they all see).
+
+    Args:
+        rasa_urls: the servers' base URLs, in the order they are switched.
+        model: the ``.tar.gz`` to load.
+        token: Rasa's ``--auth-token``, if set.
+        restore: the model to put back on the servers already switched when one fails
+            (``None``: leave them); a server that also refuses that is logged.
 
     Raises:
-        httpx.HTTPError: a server refused or could not be reached.
+        httpx.HTTPError: the first server that refused or could not be reached; the
+            servers after it were not touched.
     """
     import httpx
 
+    switched: list[str] = []
     for url in rasa_urls:
-        response = httpx.put(f"{url.rstrip('/')}/model", json={"model_file": str(model)},
-                             params={"token": token} if token else None, timeout=300)
-        response.raise_for_status()
+        try:
+            _put_model(url, model, token)
+        except httpx.HTTPError:
+            if restore is not None:
+                for done in switched:
+                    try:
+                        _put_model(done, restore, token)
+                    except httpx.HTTPError as error:
+                        log.error("rollback of %s to %s failed: %s", done, restore, error)
+            raise
+        switched.append(url)
 
 
 def deploy(run: RetrainRun, rasa_urls: list[str], token: str | None = None) -> Path:
@@ -217,11 +248,12 @@ def deploy(run: RetrainRun, rasa_urls: list[str], token: str | None = None) -> P
 
     Raises:
         ValueError: the run is not done, or some intent got worse than :data:`MARGIN`.
-        httpx.HTTPError: a server refused the model.
+        httpx.HTTPError: a server refused the model (the servers switched before it
+            are back on the run's current model).
     """
     if run.status != "done" or run.comparison is None or run.new_model is None:
         raise ValueError("the run has not finished")
     if not run.comparison.deployable:
         raise ValueError(f"worse than the margin: {', '.join(run.comparison.worse)}")
-    load_model(rasa_urls, run.new_model, token)
+    load_model(rasa_urls, run.new_model, token, restore=run.current_model)
     return run.current_model

@@ -114,8 +114,9 @@ _deployed: dict[str, Path] = {}
 
 
 def rasa_urls() -> list[str]:
-    """The Rasa servers to load a new model into: the local one on ``RASA_PORT``."""
-    return [f"http://127.0.0.1:{settings().rasa_port}"]
+    """The Rasa servers to load a new model into (``TOUCHLINE_RASA_URLS``, else the one
+    Rasa server of ``TOUCHLINE_RASA_URL`` / ``RASA_PORT``)."""
+    return settings().deploy_urls()
 
 
 def rasa_token() -> str | None:

@@ -96,3 +96,39 @@ def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 240) -> N
             pass
         time.sleep(0.5)
     raise AssertionError("rasa run did not answer in time")
+
+
+@pytest.mark.slow
+def test_a_model_reaches_every_rasa_server_and_the_first_refusal_rolls_back(tmp_path):
+    current = make_project(tmp_path / "project")
+    new = current.with_name("new.tar.gz")
+    new.write_bytes(current.read_bytes())
+    servers, urls = [], []
+    try:
+        for _ in range(2):
+            port = free_port()
+            servers.append(subprocess.Popen(
+                [RASA, "run", "--enable-api", "-m", str(current), "--port", str(port)],
+                cwd=current.parents[1], env=ENV, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, server in zip(urls, servers):
+            wait_until_up(url, server)
+
+        def models() -> list[str]:
+            return [httpx.get(f"{u}/status").json()["model_file"].rsplit("/", 1)[-1]
+                    for u in urls]
+
+        load_model(urls, new, restore=current)
+        assert models() == ["new.tar.gz", "new.tar.gz"]
+        load_model(urls, current, restore=new)
+        assert models() == ["touchline.tar.gz", "touchline.tar.gz"]
+
+        nobody = f"http://127.0.0.1:{free_port()}"  # a server that is down
+        with pytest.raises(httpx.HTTPError):
+            load_model([urls[0], nobody, urls[1]], new, restore=current)
+        assert models() == ["touchline.tar.gz", "touchline.tar.gz"]  # rolled back, untouched
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(30)
