@@ -36,7 +36,12 @@ class Expectation:
     lacks: re.Pattern[str] | None = None
 
     def met(self, reply: str) -> bool:
-        """Whether the reply text (all the turn's messages, joined) meets it."""
+        """Whether the reply text (all the turn's messages, joined) meets it. A reply that
+        also falls back ("Sorry, I'm not sure how to help…") meets it only when a fallback
+        is what the expectation asks for."""
+        if any(t in reply for t in FALLBACK_TEXTS) and not any(
+                self.has.search(t) for t in FALLBACK_TEXTS):
+            return False
         return bool(self.has.search(reply)) and not (self.lacks and self.lacks.search(reply))
 
 
