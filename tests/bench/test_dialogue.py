@@ -76,3 +76,11 @@ def test_a_reply_that_also_falls_back_does_not_count():
                           "that. Could you rephrase, or ask for a person?")
     asked_for = conversations._expectation("another way|outside what I can help")
     assert asked_for.met("Sorry, I didn't quite get that. Could you say it another way?")
+
+
+def test_an_expectation_may_allow_a_fallback():
+    offer = conversations._expectation({"has": "connect you with a person", "fallback": True})
+    assert offer.met("Sorry, that's outside what I can help with. I can check an order, sort "
+                     "out your cart, explain a payment problem, apply a discount code, find "
+                     "products, or give rugby goal-kick odds, and I can hand you over to a "
+                     "person.\\nWould you like me to connect you with a person?")
