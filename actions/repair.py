@@ -171,9 +171,11 @@ class ActionRestart(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """The topic action's events, or ``Restarted``."""
+        """The topic action's events (then listen: no rule follows a restart that did
+        not restart, and the core fallback would add "not sure how to help"), or
+        ``Restarted``."""
         routed = await answer_follow_up(dispatcher, tracker, domain)
         if routed is not None:
-            return routed
+            return [*routed, FollowupAction("action_listen")]
         dispatcher.utter_message(response="utter_restart")
         return [Restarted()]

@@ -5,7 +5,8 @@ One source drives both ``rasa test`` (the files are Rasa test stories) and the R
 of ``tests/e2e/test_conversations.py`` and ``bench/dialogue.py``: a story's ``metadata``
 holds ``customer`` (a demo customer the channel verified; absent: a guest) and ``expect``,
 one entry per user step: a regular expression the reply must match (case-insensitive), or
-``{has: regex, lacks: regex}``.
+``{has: regex, lacks: regex, fallback: true}`` (``fallback``: the reply may also hold a
+fallback text, e.g. the out-of-scope answer before the offer of a person).
 """
 
 from __future__ import annotations
@@ -34,9 +35,16 @@ class Expectation:
 
     has: re.Pattern[str]
     lacks: re.Pattern[str] | None = None
+    fallback: bool = False
+    """A fallback text may be part of the reply (``fallback: true`` in the story)."""
 
     def met(self, reply: str) -> bool:
-        """Whether the reply text (all the turn's messages, joined) meets it."""
+        """Whether the reply text (all the turn's messages, joined) meets it. A reply that
+        also falls back ("Sorry, I'm not sure how to help…") meets it only when a fallback
+        is what the expectation asks for (its ``has`` matches a fallback text) or allows."""
+        if not self.fallback and any(t in reply for t in FALLBACK_TEXTS) and not any(
+                self.has.search(t) for t in FALLBACK_TEXTS):
+            return False
         return bool(self.has.search(reply)) and not (self.lacks and self.lacks.search(reply))
 
 
@@ -54,7 +62,8 @@ def _expectation(entry: str | dict[str, str]) -> Expectation:
         return Expectation(re.compile(entry, re.IGNORECASE))
     lacks = entry.get("lacks")
     return Expectation(re.compile(entry["has"], re.IGNORECASE),
-                       re.compile(lacks, re.IGNORECASE) if lacks else None)
+                       re.compile(lacks, re.IGNORECASE) if lacks else None,
+                       bool(entry.get("fallback")))
 
 
 def load(folder: Path = SUITE) -> list[Conversation]:

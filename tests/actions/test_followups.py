@@ -15,7 +15,7 @@ from actions.discounts import ActionApplyDiscount
 from actions.handoff import ActionTakeoverCheck
 from actions.orders import ActionOrderStatus
 from actions.payments import ActionPaymentIssue
-from actions.repair import ActionMisunderstood, ActionStrayReply
+from actions.repair import ActionMisunderstood, ActionRestart, ActionStrayReply
 from bot.store.db import session_scope
 from bot.store.models import CartItem, Ticket
 from tests.actions.conftest import followup, make_tracker, run_action, texts
@@ -144,3 +144,12 @@ def test_the_takeover_check_never_passes_a_message_on(shop):
     reply, _, _ = _turn(ActionTakeoverCheck(), "where is TL-10003 now?", "order_status",
                              "bob", slots)
     assert "TL-10003" not in reply
+
+
+def test_a_restart_that_continues_the_topic_answers_it_and_listens(shop):
+    _, slots, _ = _turn(ActionPaymentIssue(), "my payment failed", "payment_issue", "dev", {})
+    reply, _, events = _turn(ActionRestart(), "can I try again?", "restart", "dev", slots)
+    assert "try again" in reply and followup(events) == "action_listen"
+    assert not any(e.get("event") == "restart" for e in events)
+    reply, _, events = _turn(ActionRestart(), "start over", "restart", "dev", slots)
+    assert reply == "utter_restart" and events[-1]["event"] == "restart"

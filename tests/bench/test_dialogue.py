@@ -67,3 +67,20 @@ def test_table_has_a_row_per_system():
               "fallback_rate": 0.01, "handoff_rate": 0.1}
     printed = table({"touchline": result, "ted": {**result, "turns_to_success": None}})
     assert "touchline" in printed and "98.0%" in printed and "ted" in printed
+
+
+def test_a_reply_that_also_falls_back_does_not_count():
+    wanted = conversations._expectation("try again")
+    assert wanted.met("Yes, you can try again.")
+    assert not wanted.met("Yes, you can try again.\nSorry, I'm not sure how to help with "
+                          "that. Could you rephrase, or ask for a person?")
+    asked_for = conversations._expectation("another way|outside what I can help")
+    assert asked_for.met("Sorry, I didn't quite get that. Could you say it another way?")
+
+
+def test_an_expectation_may_allow_a_fallback():
+    offer = conversations._expectation({"has": "connect you with a person", "fallback": True})
+    assert offer.met("Sorry, that's outside what I can help with. I can check an order, sort "
+                     "out your cart, explain a payment problem, apply a discount code, find "
+                     "products, or give rugby goal-kick odds, and I can hand you over to a "
+                     "person.\\nWould you like me to connect you with a person?")
