@@ -19,7 +19,7 @@ import abc
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
@@ -28,6 +28,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.config import settings
+from bot.dialogue.followups import TOPIC_SLOT, FollowUp, follow_up
 from bot.identity.metadata import verified_customer
 from bot.store.db import session_scope
 from bot.store.models import Customer
@@ -118,9 +119,48 @@ def ask_with_form(form: str, pending: str) -> list[EventType]:
     return [SlotSet("pending_request", pending), FollowupAction(form)]
 
 
+def _message(tracker: Tracker) -> tuple[str, str | None, str | None]:
+    latest = tracker.latest_message or {}
+    kicker = next(tracker.get_latest_entity_values("kicker"), None)
+    return latest.get("text") or "", (latest.get("intent") or {}).get("name"), kicker
+
+
+def follow_up_in_context(tracker: Tracker) -> FollowUp | None:
+    """The follow-up the latest message makes to the conversation's topic (the ``topic``
+    slot), see :func:`bot.dialogue.followups.follow_up`."""
+    text, intent, kicker = _message(tracker)
+    return follow_up(tracker.get_slot(TOPIC_SLOT), text, intent, kicker)
+
+
+TOPIC_ACTIONS: dict[str, type[ShopAction]] = {}
+"""The action answering each topic (its :attr:`ShopAction.topic`), filled as the action
+modules are imported."""
+
+
 class ShopAction(Action, metaclass=abc.ABCMeta):
     """Abstract base: subclasses implement :meth:`name` and :meth:`handle` (synchronous,
-    thread-safe). Abstract, so rasa-sdk does not register it as an action."""
+    thread-safe). Abstract, so rasa-sdk does not register it as an action.
+
+    A subclass with a :attr:`topic` answers that topic's follow-ups too: a message that
+    continues the conversation's topic (:func:`follow_up_in_context`) is answered by the
+    topic's action, whichever action the dialogue predicted.
+    """
+
+    topic: ClassVar[str | None] = None
+    """The topic this action answers (a value of ``TOPIC_OF_INTENT``), ``None``: none."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.topic is not None:
+            TOPIC_ACTIONS[cls.topic] = cls
+
+    def own_follow_up(self, tracker: Tracker) -> FollowUp | None:
+        """What the latest message asks of this action's topic when the conversation is
+        on it (the ``topic`` slot); ``None``: a plain request."""
+        if tracker.get_slot(TOPIC_SLOT) != self.topic:
+            return None
+        text, intent, kicker = _message(tracker)
+        return follow_up(self.topic, text, intent, kicker)
 
     @abc.abstractmethod
     def name(self) -> str:
@@ -150,7 +190,14 @@ class ShopAction(Action, metaclass=abc.ABCMeta):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Run :meth:`handle` under the time budget; see the module docstring."""
+        """Run :meth:`handle` under the time budget; see the module docstring. For a
+        flow action (one with a :attr:`topic`), a follow-up of the conversation's topic
+        goes to that topic's action; the others (handoff, takeover check) never pass a
+        message on."""
+        routed = follow_up_in_context(tracker) if self.topic is not None else None
+        owner = TOPIC_ACTIONS.get(routed.topic) if routed else None
+        if owner is not None and owner is not type(self):
+            return await owner().run(dispatcher, tracker, domain)
         try:
             own, events = await run_in_worker(
                 self.name(), tracker, dispatcher, lambda session: self._run_body(session, tracker)

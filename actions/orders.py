@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -16,9 +17,17 @@ from bot.config import settings
 from bot.identity.metadata import verified_customer
 from bot.store.customers import normalise_order_number
 from bot.store.identity import lookup_blocked, record_lookup_failure
-from bot.store.orders import find_guest_order, find_order
+from bot.store.orders import OrderStatus, customer_orders, find_guest_order, find_order
 from bot.support.answers import email_in, order_number_in
-from bot.support.wording import order_not_found, order_status
+from bot.support.wording import (
+    NO_OTHER_ORDERS,
+    cancel_order,
+    change_address,
+    order_not_found,
+    order_status,
+    other_orders,
+    why_late,
+)
 
 
 class ActionOrderStatus(ShopAction):
@@ -28,7 +37,13 @@ class ActionOrderStatus(ShopAction):
     number and the e-mail address of that order together (the form asks for both); failed
     tries are counted per conversation, order number and e-mail address, and after
     ``$TOUCHLINE_LOOKUP_ATTEMPTS`` (5) in an hour on any of them the look-up is refused.
+
+    Follow-ups use the order last shown (the ``last_order`` slot): why it is late, whether
+    its address can change, cancelling it (both offer a person), "not that one" (the
+    customer's other orders); a new order number is a new look-up.
     """
+
+    topic = "order"
 
     def name(self) -> str:
         """Rasa action name."""
@@ -41,10 +56,23 @@ class ActionOrderStatus(ShopAction):
         number = tracker.get_slot("order_id")
         known = customer_id_for(session, tracker)
         email = tracker.get_slot("order_email")
+        asked = self.own_follow_up(tracker)
+        last = tracker.get_slot("last_order") or {}
+        kind = asked.kind if asked else None
+        if kind == "lookup":
+            number = order_number_in(tracker.latest_message.get("text") or "") or number
+            email = email or last.get("email")
+        elif kind is not None and not number and last.get("number"):
+            number, email = last["number"], email or last.get("email")
+        if kind == "other_order" and known is not None and last.get("number"):
+            others = [o for o in customer_orders(session, known) if o.number != last["number"]]
+            dispatcher.utter_message(text=other_orders(others) if others else NO_OTHER_ORDERS)
+            return [SlotSet("topic", self.topic)]
         if not number or (known is None and not email):
             return ask_with_form("order_status_form", "order_status")
         shown = normalise_order_number(number) or number
-        done = [SlotSet("order_id", None), SlotSet("order_email", None)]
+        done = [SlotSet("order_id", None), SlotSet("order_email", None),
+                SlotSet("topic", self.topic)]
         if known is not None:
             order = find_order(session, number)
             found = order if order is not None and order.customer_id == known else None
@@ -60,8 +88,21 @@ class ActionOrderStatus(ShopAction):
         if found is None:
             dispatcher.utter_message(text=order_not_found(shown, signed_in=known is not None))
             return [*done, FollowupAction("utter_offer_human")]
-        dispatcher.utter_message(text=order_status(found))
-        return done
+        context = SlotSet("last_order", {"number": found.number, "email": email})
+        answer = FOLLOW_UP_ANSWERS.get(kind or "")
+        if answer is None:
+            dispatcher.utter_message(text=order_status(found))
+            return [*done, context]
+        dispatcher.utter_message(text=answer(found))
+        offer = kind in ("change_address", "cancel") and found.status in (
+            "processing", "shipped", "delayed", "delivered")
+        return [*done, context, *([FollowupAction("utter_offer_human")] if offer else [])]
+
+
+FOLLOW_UP_ANSWERS: dict[str, Callable[[OrderStatus], str]] = {
+    "why_late": why_late, "change_address": change_address, "cancel": cancel_order,
+}
+"""The order follow-ups answered in their own words (the rest get the order's status)."""
 
 
 class ValidateOrderStatusForm(FormValidationAction):

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.base import TOPIC_ACTIONS, follow_up_in_context
 from bot.support.answers import wants_to_leave, what_it_is
 from bot.support.language import is_foreign
 from bot.support.repair import OFFER_AFTER, SLOT, count_misunderstanding
@@ -89,7 +90,12 @@ class ActionMisunderstood(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Utter the answer; events: the streak slot, and the offer's ``FollowupAction``."""
+        """Utter the answer; events: the streak slot, and the offer's ``FollowupAction``.
+        A follow-up of the conversation's topic ("why is it late?") is no
+        misunderstanding: the topic's action answers it."""
+        routed = await answer_follow_up(dispatcher, tracker, domain)
+        if routed is not None:
+            return routed
         count, streak = count_misunderstanding(tracker.events, tracker.get_slot(SLOT))
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         events: list[EventType] = [SlotSet(SLOT, streak)]
@@ -104,3 +110,72 @@ class ActionMisunderstood(Action):
         if tracker.active_loop_name:
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         return [*events, SlotSet("pending_request", None), FollowupAction("utter_offer_human")]
+
+
+async def answer_follow_up(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+) -> list[EventType] | None:
+    """Run the topic's action when the latest message continues the conversation's topic
+    (:func:`actions.base.follow_up_in_context`); ``None`` when it does not."""
+    routed = follow_up_in_context(tracker)
+    owner = TOPIC_ACTIONS.get(routed.topic) if routed else None
+    if owner is None:
+        return None
+    return await owner().run(dispatcher, tracker, domain)
+
+
+class ActionStrayReply(Action):
+    """A yes, no, hello or thanks that answers no question: a follow-up of the topic
+    ("no, I meant TL-10004", "ok, and from the 22?") goes to the topic's action; anything
+    else gets :attr:`otherwise` ("Is there anything else I can help with?")."""
+
+    otherwise = "utter_anything_else"
+    """The response sent when the message is no follow-up."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_stray_reply"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Events of the topic's action, or none."""
+        routed = await answer_follow_up(dispatcher, tracker, domain)
+        if routed is not None:
+            return routed
+        dispatcher.utter_message(response=self.otherwise)
+        return []
+
+
+class ActionNoHandoff(ActionStrayReply):
+    """A "no" to the offer of a person: "No problem…", unless it goes on with the topic
+    ("no, I meant TL-10004", "no, cancel it")."""
+
+    otherwise = "utter_no_handoff"
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_no_handoff"
+
+
+class ActionRestart(Action):
+    """Rasa's ``action_restart``, answered here: "start over" forgets the conversation
+    (``utter_restart``, then Rasa's ``Restarted``). A message the NLU read as a restart
+    that goes on with the topic ("can I try again?", "the first one") is answered by the
+    topic's action instead, and nothing is forgotten."""
+
+    def name(self) -> str:
+        """Rasa action name (overrides Rasa's default action of that name)."""
+        return "action_restart"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """The topic action's events (then listen: no rule follows a restart that did
+        not restart, and the core fallback would add "not sure how to help"), or
+        ``Restarted``."""
+        routed = await answer_follow_up(dispatcher, tracker, domain)
+        if routed is not None:
+            return [*routed, FollowupAction("action_listen")]
+        dispatcher.utter_message(response="utter_restart")
+        return [Restarted()]

@@ -148,6 +148,9 @@ class Settings:
     tracker_db: str = _setting(
         "TRACKER_DB", _text("var/tracker.db"), "`var/tracker.db`",
         "Rasa's SQL tracker store (conversations)")
+    training_root: Path = _setting(
+        "TOUCHLINE_TRAINING_ROOT", lambda raw: Path(PROJECT_ROOT if raw is None else raw),
+        "the checkout", "project whose `domain.yml` and `data/` the staff pages extend")
     agent_token: str = _setting(
         "TOUCHLINE_AGENT_TOKEN", _text(""), "random, in `var/secrets.env`",
         "bearer token of `/tickets` (agents); empty: the agent API answers 503", secret=True)
@@ -160,6 +163,13 @@ class Settings:
         "`http://127.0.0.1:$RASA_PORT`",
         "where the Touchline API reaches the Rasa server (agent inbox replies)")
     """Empty: the local Rasa server on :attr:`rasa_port` (see :meth:`rasa_base_url`)."""
+    rasa_urls: tuple[str, ...] = _setting(
+        "TOUCHLINE_RASA_URLS",
+        lambda raw: tuple(u.rstrip("/") for u in (raw or "").replace(",", " ").split()),
+        "`$TOUCHLINE_RASA_URL`",
+        "every Rasa server a staff deploy loads the new model into, one at a time "
+        "(space- or comma-separated); the first refusal rolls the others back")
+    """Empty: the one server of :meth:`rasa_base_url` (see :meth:`deploy_urls`)."""
     opening_hours: str = _setting(
         "TOUCHLINE_OPENING_HOURS", _text("Mon-Fri 09:00-17:00"), "`Mon-Fri 09:00-17:00`",
         "when the support team works (`<days> HH:MM-HH:MM` groups separated by `;`); a "
@@ -297,6 +307,11 @@ class Settings:
         """Where this process reaches the Rasa server: :attr:`rasa_url`, else
         ``http://127.0.0.1:<rasa_port>``."""
         return self.rasa_url or f"http://127.0.0.1:{self.rasa_port}"
+
+    def deploy_urls(self) -> list[str]:
+        """The Rasa servers a staff deploy loads a model into: :attr:`rasa_urls`, else
+        :meth:`rasa_base_url` alone."""
+        return list(self.rasa_urls) or [self.rasa_base_url()]
 
     def named(self, name: str) -> str | None:
         """The value of the variable called ``name`` (a channel's ``*_env`` key in

@@ -90,6 +90,14 @@ def test_defaults_on_an_empty_environment():
     assert s.named("TELEGRAM_TOKEN") is None
 
 
+def test_a_deploy_reaches_the_listed_rasa_servers_else_the_one():
+    assert Settings.from_env({}).deploy_urls() == ["http://127.0.0.1:5005"]
+    assert Settings.from_env({"TOUCHLINE_RASA_URL": "http://rasa:5005/"}).deploy_urls() == [
+        "http://rasa:5005"]
+    listed = Settings.from_env({"TOUCHLINE_RASA_URLS": " http://a:5005/, http://b:5005 "})
+    assert listed.deploy_urls() == ["http://a:5005", "http://b:5005"]
+
+
 def test_values_are_typed_and_empty_values_keep_their_former_meaning():
     s = Settings.from_env({
         "ACTION_PORT": "6055", "TOUCHLINE_ACTION_TIMEOUT_S": "2.5", "TOUCHLINE_TURN_SLOTS": "",

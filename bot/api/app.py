@@ -17,6 +17,7 @@ from bot.api.routes import (
     health,
     kicks,
     search,
+    staff,
     tickets,
     widget,
 )
@@ -44,6 +45,7 @@ def create_app() -> FastAPI:
     app.include_router(widget.router)
     app.include_router(demo_login.router)
     app.include_router(agent_auth.router)
+    app.include_router(staff.router)
     app.include_router(agent_inbox.router)
     app.add_event_handler("shutdown", LINK.aclose)
     return app

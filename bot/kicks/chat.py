@@ -190,3 +190,113 @@ def kick_reply(
     except ModelOutputError:
         return APOLOGY
     return kick_odds(result, spot.described, name, spot.assumed_in_front)
+
+
+NEAR_TOUCH_M = 5.0
+"""Metres in from touch read for "near the touchline" / "out wide": the 5-metre line,
+the nearest line to touch that World Rugby's pitch markings draw."""
+_TOUCH_M = re.compile(
+    r"(\d{1,3}(?:\.\d+)?)\s*(?:m\b|metres?\b|meters?\b)?\s*(?:in\s+)?from\s+(?:the\s+)?"
+    r"(?:left\s+|right\s+)?(?:touch(?:\s*line)?|side(?:\s*line)?)", re.I)
+_NEAR_TOUCH = re.compile(
+    r"\b(?:near|by|on|close to|next to|along|out on|from|at)\s+(?:the\s+)?(?:left\s+|right\s+)?"
+    r"(?:touch\s*line|touch|side\s*line|wing)\b|\bout wide\b|\bwide out\b|\bon the wing\b",
+    re.I)
+_IN_FRONT = re.compile(
+    r"\b(?:in front(?: of (?:the )?posts)?|under the posts|straight on|dead cent(?:re|er)|"
+    r"(?:in the )?middle|cent(?:re|er) of the pitch)\b", re.I)
+_LINES = (
+    ("halfway", re.compile(r"\bhalf\s?way\b", re.I)),
+    ("10m", re.compile(r"\b(?:10|ten)[\s-]?m(?:et(?:re|er))?\s+line\b", re.I)),
+    ("5m", re.compile(r"\b(?:5|five)[\s-]?m(?:et(?:re|er))?\s+line\b", re.I)),
+    ("22", re.compile(r"\b(?:the|on|from|at)\s+(?:22|twenty[\s-]?two)\b(?!\s*m)", re.I)),
+)
+_OUT_M = re.compile(
+    r"(?<![\w.])(\d{1,3}(?:\.\d+)?)\s*(?:m\b|metres?\b|meters?\b|mtrs?\b)", re.I)
+_FROM_NUMBER = re.compile(r"\bfrom\s+(\d{1,3}(?:\.\d+)?)\b(?!\s*(?:in|%))", re.I)
+_OTHER_SIDE = re.compile(
+    r"\b(?:other|opposite)\s+(?:side|touch\s*line|wing|touch)\b|\b(?:left|right) instead\b",
+    re.I)
+_ANY_KICKER = re.compile(
+    r"\b(?:another|other|different|average|any|a typical|typical)\s+kicker\b|\bfor everyone\b",
+    re.I)
+_FOLLOW_UP_START = re.compile(
+    r"^\W*(?:and|what about|how about|what if|same|now|ok(?:ay)?|then|from|for|on|near|at|"
+    r"closer|further|wider|what about from)\b", re.I)
+
+
+@dataclass(frozen=True)
+class KickChange:
+    """What a kick message says about the spot and the kicker (``None``: not said).
+
+    Attributes:
+        distance_m: metres out, or a line name (``22``, ``halfway``, ``10m``, ``5m``).
+        touchline_m: metres in from touch.
+        in_front: the kick is in front of the posts.
+        kicker: a kicker's name.
+        other_side: "from the other side" (positions are mirrored, so the same spot).
+        any_kicker: "for another kicker" without a name: the all-kicker average.
+    """
+
+    distance_m: str | None = None
+    touchline_m: str | None = None
+    in_front: bool = False
+    kicker: str | None = None
+    other_side: bool = False
+    any_kicker: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Whether the message says nothing about a kick."""
+        return self == KickChange()
+
+
+def kick_change(text: str, kicker: str | None = None) -> KickChange:
+    """Read a kick message's spot and kicker from its words (the entity extractor's
+    ``kicker`` given as ``kicker``): "35 metres out near the touchline", "on the 22",
+    "and from in front of the posts?", "what about from 40 metres", "from the other
+    side", "for another kicker".
+    """
+    touch = _TOUCH_M.search(text)
+    rest = _TOUCH_M.sub(" ", text)
+    touchline = touch.group(1) if touch else (
+        f"{NEAR_TOUCH_M:g}" if _NEAR_TOUCH.search(rest) else None)
+    distance = next((name for name, line in _LINES if line.search(rest)), None)
+    if distance is None:
+        out = _OUT_M.search(rest) or _FROM_NUMBER.search(rest)
+        distance = out.group(1) if out else None
+    return KickChange(
+        distance_m=distance, touchline_m=touchline,
+        in_front=touchline is None and bool(_IN_FRONT.search(rest)),
+        kicker=kicker or None, other_side=bool(_OTHER_SIDE.search(text)),
+        any_kicker=kicker is None and bool(_ANY_KICKER.search(text)))
+
+
+def is_kick_follow_up(text: str, change: KickChange) -> bool:
+    """Whether a kick message changes the last kick rather than asking a new question: it
+    starts like a follow-up ("and ...", "what about ...", "from ...", "for ..."), or names
+    no distance out."""
+    return bool(_FOLLOW_UP_START.search(text)) or change.distance_m is None
+
+
+def merged_spot(last: dict[str, Any] | None, change: KickChange) -> dict[str, Any]:
+    """The kick to answer: ``last`` (``{"kicker", "distance_m", "touchline_m",
+    "pitch_spot"}``, the last kick answered; ``None``: none) changed only where
+    ``change`` says something."""
+    spot: dict[str, Any] = {"kicker": None, "distance_m": None, "touchline_m": None,
+                            "pitch_spot": []}
+    spot.update({k: v for k, v in (last or {}).items() if k in spot})
+    if change.distance_m is not None:
+        spot["distance_m"] = change.distance_m
+        spot["pitch_spot"] = [s for s in spot["pitch_spot"] if s == "in_front"]
+    if change.touchline_m is not None:
+        spot["touchline_m"] = change.touchline_m
+        spot["pitch_spot"] = []
+    elif change.in_front:
+        spot["touchline_m"] = None
+        spot["pitch_spot"] = ["in_front"]
+    if change.kicker:
+        spot["kicker"] = change.kicker
+    elif change.any_kicker:
+        spot["kicker"] = None
+    return spot

@@ -90,3 +90,7 @@ def kick_odds(result: Prediction, spot: str, asked: str | None, assumed_in_front
     if assumed_in_front:
         text += " I assumed the kick is in front of the posts."
     return f"{text} {note}".strip()
+
+
+OTHER_SIDE = "The odds are the same from the other side: the pitch is symmetrical."
+"""Said before the odds of "from the other side" (spots are mirrored across the posts)."""

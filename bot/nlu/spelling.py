@@ -40,6 +40,9 @@ from bot.nlu.embedding_model import default_model_path
 
 CORRECTED_TEXT = "touchline_corrected_text"
 """Message attribute holding the text with typos corrected (absent when nothing changed)."""
+GIBBERISH = "touchline_gibberish"
+"""Message attribute set (``True``) when no word of the message is known
+(:meth:`Speller.is_gibberish`); :class:`bot.nlu.gibberish.GibberishGate` reads it."""
 
 CUTOFF = 0.8
 """Least :class:`difflib.SequenceMatcher` ratio for a correction: one edit in a word of five
@@ -99,6 +102,15 @@ class Speller:
             return None
         match = difflib.get_close_matches(lower, self._candidates(len(lower)), 1, CUTOFF)
         return match[0] if match else None
+
+    def is_gibberish(self, text: str) -> bool:
+        """Whether ``text`` has words (:data:`WORD`) and none of them is known: not a
+        training word, not a whole word of the encoder, and not correctable into a
+        training word ("blorf quandle zix"). A text of digits or other scripts is not."""
+        words = [w.lower() for w in WORD.findall(text)][:MAX_LOOKUPS]
+        return bool(words) and not any(
+            w in self.vocabulary or w in self.encoder_words or self.correct_word(w)
+            for w in words)
 
     def correct(self, text: str) -> str | None:
         """``text`` with every correctable word replaced, or ``None`` when none was.
@@ -178,7 +190,8 @@ class SpellingCorrector(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Collect and persist the words of every training example's text.
+        """Collect and persist the words of every training example's text and of the
+        lookup tables (brands, colours).
 
         Args:
             training_data: the NLU training data.
@@ -187,6 +200,8 @@ class SpellingCorrector(GraphComponent):
             This component's resource.
         """
         texts = [str(m.get(TEXT)) for m in training_data.training_examples if m.get(TEXT)]
+        texts += [str(e) for table in training_data.lookup_tables
+                  for e in table.get("elements") or [] if isinstance(e, str)]
         words = Speller.words_of(texts)
         self.speller = Speller(words, self.speller.encoder_words)
         with self._storage.write_to(self._resource) as directory:
@@ -221,11 +236,15 @@ class SpellingCorrector(GraphComponent):
             messages: incoming messages (text only is read).
 
         Returns:
-            The same messages; :data:`CORRECTED_TEXT` set where a word was corrected.
+            The same messages; :data:`CORRECTED_TEXT` set where a word was corrected,
+            :data:`GIBBERISH` where no word is known.
         """
         for message in messages:
             text = message.get(TEXT)
             corrected = self.speller.correct(text) if isinstance(text, str) else None
             if corrected is not None:
                 message.set(CORRECTED_TEXT, corrected)
+            if isinstance(text, str) and self.speller.vocabulary and \
+                    self.speller.is_gibberish(text):
+                message.set(GIBBERISH, True)
         return messages

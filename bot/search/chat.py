@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -19,7 +19,7 @@ from bot.search.documents import categories
 from bot.search.relevance import RELEVANCE_FLOOR, relevance
 from bot.search.service import SearchService
 from bot.search.types import MAX_QUERY_CHARS, InvalidQueryError, SearchFilters, SearchHit
-from bot.search.wording import ASK_WHAT, nothing_found, products_found
+from bot.search.wording import ASK_WHAT, nothing_found, product_detail, products_found
 from bot.support.language import is_foreign
 from bot.support.messages import CARDS_TYPE, ProductCards
 from bot.support.wording import ENGLISH_ONLY
@@ -216,6 +216,8 @@ def product_search_reply(
     colour: str | None = None,
     brand: str | None = None,
     max_price: object = None,
+    exclude: Sequence[int] = (),
+    in_stock: bool = False,
 ) -> ChatReply:
     """Run hybrid search for a chat message and phrase the answer.
 
@@ -235,7 +237,8 @@ def product_search_reply(
         passes the filters or the nearest is below the relevance floor
         (:mod:`bot.search.relevance`), "what are you looking for" for an empty query.
         Who the query is for ("for men", "for my daughter") narrows the categories
-        (:func:`audience_categories`).
+        (:func:`audience_categories`). ``exclude``: product ids not to show again (a
+        follow-up of a list); ``in_stock``: only products in stock.
     """
     message = (message or "")[:MAX_QUERY_CHARS]
     if is_foreign(message):
@@ -250,14 +253,22 @@ def product_search_reply(
     extra = [w for w in (colour, brand, None if named else category) if w]
     wanted = strip_price(message)
     query = " ".join([wanted, *extra])[:MAX_QUERY_CHARS]
-    filters = SearchFilters(categories=cats, max_price=price)
+    filters = SearchFilters(categories=cats, max_price=price, in_stock=in_stock)
     try:
-        hits = service.search(query, k=CARD_COUNT, mode="hybrid", filters=filters)
+        found = service.search(query, k=CARD_COUNT + len(exclude), mode="hybrid",
+                               filters=filters)
     except InvalidQueryError:
         return ChatReply(ASK_WHAT)
+    hits = [replace(h, rank=i + 1)
+            for i, h in enumerate(h for h in found if h.id not in set(exclude))][:CARD_COUNT]
     if not hits or relevance(service, query, filters) < RELEVANCE_FLOOR:
         return ChatReply(nothing_found(wanted, price, known))
-    payload: ProductCards = {
+    return ChatReply(products_found(hits, price), cards(hits), hits)
+
+
+def cards(hits: Sequence[SearchHit]) -> ProductCards:
+    """The ``product_cards`` payload of ``hits``."""
+    return {
         "type": CARDS_TYPE,
         "products": [
             {
@@ -273,4 +284,8 @@ def product_search_reply(
             for h in hits
         ],
     }
-    return ChatReply(products_found(hits, price), payload, hits)
+
+
+def product_reply(hit: SearchHit, description: str) -> ChatReply:
+    """The answer naming one listed product ("the second one"): its details and card."""
+    return ChatReply(product_detail(hit, description), cards([hit]), [hit])

@@ -42,3 +42,12 @@ def products_found(hits: Sequence[SearchHit], price: float | None) -> str:
     lines = [f"Here is what I found{_limit(price)}:"]
     lines += [f"{h.rank}. {h.title} - ${h.price:,.2f}, {_stock_words(h.stock)}" for h in hits]
     return "\n".join(lines)
+
+
+def product_detail(hit: SearchHit, description: str) -> str:
+    """One product in words: title, brand, price, stock and the first sentence of its
+    catalogue description."""
+    brand = f" by {hit.brand}" if hit.brand else ""
+    first = description.split(". ")[0].strip().rstrip(".")
+    about = f" {first}." if first else ""
+    return f"{hit.title}{brand}: ${hit.price:,.2f}, {_stock_words(hit.stock)}.{about}"

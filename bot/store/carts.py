@@ -180,3 +180,50 @@ def repair_cart(session: Session, customer_id: int) -> CartRepair:
             item.unit_price = product.price
     session.flush()
     return repair
+
+
+def catalogue_price(session: Session, product_id: int) -> Decimal | None:
+    """The shop's current price of a product in dollars; ``None`` for an unknown id."""
+    product = session.get(Product, product_id)
+    return None if product is None else Decimal(product.price).quantize(CENT)
+
+
+def remove_product(session: Session, customer_id: int, product_id: int) -> bool:
+    """Take every line of ``product_id`` out of the customer's cart.
+
+    Returns:
+        Whether a line was removed (``False``: no cart, or the product was not in it, or a
+        concurrent request removed it first).
+    """
+    removed = session.execute(
+        delete(CartItem).where(
+            CartItem.product_id == product_id,
+            CartItem.cart_id.in_(select(Cart.id).where(Cart.customer_id == customer_id)))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.expire_all()
+    return bool(removed)
+
+
+def set_quantity(session: Session, customer_id: int, product_id: int, quantity: int) -> bool:
+    """Set the quantity of ``product_id`` in the customer's cart (``quantity`` >= 1; 0
+    removes the line, see :func:`remove_product`).
+
+    Returns:
+        Whether the product was in the cart and now has that quantity.
+
+    Raises:
+        ValueError: a negative quantity.
+    """
+    if quantity < 0:
+        raise ValueError("quantity must be >= 0")
+    if quantity == 0:
+        return remove_product(session, customer_id, product_id)
+    changed = session.execute(
+        update(CartItem).where(
+            CartItem.product_id == product_id,
+            CartItem.cart_id.in_(select(Cart.id).where(Cart.customer_id == customer_id)))
+        .values(quantity=quantity).execution_options(synchronize_session=False)
+    ).rowcount
+    session.expire_all()
+    return bool(changed)

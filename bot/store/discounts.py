@@ -64,22 +64,61 @@ def apply_code(session: Session, customer_id: int, raw_code: str) -> DiscountRes
 
     if promo is None:
         return fail("unknown")
-    if today() < promo.starts_on:
-        return fail("not_started", promo.starts_on.isoformat())
-    if today() > promo.ends_on:
-        return fail("expired", promo.ends_on.isoformat())
-    if before.subtotal < Decimal(promo.min_order_value):
-        return fail("min_order", f"{Decimal(promo.min_order_value):.2f}")
-    if promo.category and not any(ln.category == promo.category for ln in before.lines):
-        return fail("category", promo.category)
-    used = session.scalar(select(DiscountRedemption).where(
-        DiscountRedemption.code == code, DiscountRedemption.customer_id == customer_id))
-    if promo.single_use and used is not None:
-        return fail("already_used")
-    if discount_amount(promo, before.lines) <= 0:
-        return fail("category", promo.category)
+    refusal = _refusal(session, promo, customer_id, before)
+    if refusal is not None:
+        return fail(*refusal)
     cart.discount_code = code
     insert_once(session, DiscountRedemption.__table__,
                 {"code": code, "customer_id": customer_id}, ["code", "customer_id"])
     session.flush()
     return DiscountResult(code, True, "applied", None, view_cart(session, customer_id))
+
+
+def _refusal(
+    session: Session, promo: DiscountCode, customer_id: int, before: CartView
+) -> tuple[str, str | None] | None:
+    """Why ``promo`` cannot apply to the cart ``before`` (``(reason, detail)`` as in
+    :class:`DiscountResult`), or ``None`` when it can."""
+    if today() < promo.starts_on:
+        return "not_started", promo.starts_on.isoformat()
+    if today() > promo.ends_on:
+        return "expired", promo.ends_on.isoformat()
+    if before.subtotal < Decimal(promo.min_order_value):
+        return "min_order", f"{Decimal(promo.min_order_value):.2f}"
+    if promo.category and not any(ln.category == promo.category for ln in before.lines):
+        return "category", promo.category
+    used = session.scalar(select(DiscountRedemption).where(
+        DiscountRedemption.code == promo.code, DiscountRedemption.customer_id == customer_id))
+    if promo.single_use and used is not None:
+        return "already_used", None
+    if discount_amount(promo, before.lines) <= 0:
+        return "category", promo.category
+    return None
+
+
+@dataclass(frozen=True)
+class CodeOffer:
+    """A code the customer can use on their cart now and what it takes off (dollars)."""
+
+    code: str
+    percent_off: Decimal | None
+    amount_off: Decimal | None
+    saving: Decimal
+
+
+def usable_codes(session: Session, customer_id: int) -> list[CodeOffer]:
+    """The codes that would apply to the customer's cart today, largest saving first
+    (empty without a cart); the code already on the cart is left out."""
+    cart = get_cart(session, customer_id)
+    before = view_cart(session, customer_id)
+    if cart is None or before is None:
+        return []
+    offers = []
+    for promo in session.scalars(select(DiscountCode).order_by(DiscountCode.code)).all():
+        if promo.code == cart.discount_code or _refusal(session, promo, customer_id, before):
+            continue
+        offers.append(CodeOffer(
+            promo.code, None if promo.percent_off is None else Decimal(promo.percent_off),
+            None if promo.amount_off is None else Decimal(promo.amount_off),
+            discount_amount(promo, before.lines)))
+    return sorted(offers, key=lambda o: -o.saving)

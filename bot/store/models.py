@@ -368,6 +368,48 @@ class AgentAction(Base):
     at = Column(DateTime, nullable=False, default=utcnow)
 
 
+class ScheduledJob(Base):
+    """A job of the persistent scheduler (:mod:`bot.store.jobs`): run once, by one server.
+
+    ``(kind, key)`` is unique, so the same job cannot be planned twice (a cart's reminder
+    key holds the day: at most one per cart per day).
+    """
+
+    __tablename__ = "scheduled_jobs"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_scheduled_jobs_kind_key"),
+                      Index("ix_scheduled_jobs_status_run_at", "status", "run_at"))
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(40), nullable=False)  # cart_reminder
+    key = Column(String(200), nullable=False)
+    run_at = Column(DateTime, nullable=False)
+    payload = Column(JSON, nullable=False, default=dict)
+    status = Column(String(10), nullable=False, default="pending")
+    """``pending`` -> ``claimed`` (one server took it) -> ``done``, ``skipped`` or ``failed``."""
+    claimed_by = Column(String(100), nullable=True)
+    claimed_at = Column(DateTime, nullable=True)
+    finished_at = Column(DateTime, nullable=True)
+    detail = Column(Text, nullable=False, default="")
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ReminderOptOut(Base):
+    """A customer who said "stop reminders" (on any channel): no proactive message again."""
+
+    __tablename__ = "reminder_opt_outs"
+    customer_id = Column(Integer, ForeignKey("customers.id"), primary_key=True,
+                         autoincrement=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class StaffSetting(Base):
+    """A setting staff change in the staff console (reminder delay and text...), as JSON."""
+
+    __tablename__ = "staff_settings"
+    name = Column(String(60), primary_key=True)
+    value = Column(JSON, nullable=False)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
 class SavedReply(Base):
     """A canned answer agents insert in the inbox; ``{first_name}`` and ``{order_number}``
     are filled from the conversation (:mod:`bot.support.saved_replies`)."""

@@ -45,3 +45,13 @@ def find_guest_order(session: Session, number: str, email: str) -> OrderStatus |
         return None
     customer = session.get(Customer, order.customer_id)
     return order if customer is not None and customer.email == email.strip().lower() else None
+
+
+def customer_orders(session: Session, customer_id: int) -> list[OrderStatus]:
+    """The customer's orders, newest first."""
+    rows = session.scalars(
+        select(Order).where(Order.customer_id == customer_id)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+    ).all()
+    return [OrderStatus(o.number, o.status, o.carrier, o.tracking_number, o.expected_date,
+                        o.customer_id) for o in rows]

@@ -66,3 +66,21 @@ def customer_country(session: Session, customer_id: int) -> str | None:
     """The customer's country code."""
     customer = session.get(Customer, customer_id)
     return customer.country if customer else None
+
+
+@dataclass(frozen=True)
+class MethodOffer:
+    """A payment method and whether the customer's country may use it."""
+
+    code: str
+    name: str
+    available: bool
+
+
+def payment_methods(session: Session, country: str | None) -> list[MethodOffer]:
+    """Every payment method the shop knows, each marked available or not in ``country``
+    (ISO alpha-2; ``None``: available everywhere)."""
+    methods = session.scalars(select(PaymentMethod).order_by(PaymentMethod.code)).all()
+    return [MethodOffer(m.code, m.name,
+                        country is None or "*" in m.countries or country in m.countries)
+            for m in methods]

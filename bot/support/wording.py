@@ -316,3 +316,199 @@ def form_hint(slot: str, kind: str | None) -> str:
     hint = FORM_HINTS[slot]
     said = f"That looks like an {kind}, not {hint.wanted}." if kind else hint.unseen
     return f"{said} {hint.how}"
+
+
+# Follow-ups (issue #13): the questions customers ask next about the same order, payment,
+# cart or code.  Every fact comes from the shop database through the arguments.
+
+def methods_offered(methods: str) -> str:
+    """Answer to "what payment methods do you take?": the methods of the customer's
+    country (``methods``: their names joined)."""
+    return f"In your country you can pay with {methods}."
+
+
+def method_answer(name: str, available: bool, methods: str) -> str:
+    """Answer to "can I pay with <name>?" (``methods``: the country's methods)."""
+    if available:
+        return f"Yes, you can pay with {name} in your country."
+    return f"Sorry, {name} isn't offered in your country. You can pay with {methods}."
+
+
+def unknown_method(methods: str) -> str:
+    """Answer when the customer names no method the shop knows (``methods``: the
+    country's)."""
+    return f"I don't know that payment method. {methods_offered(methods)}"
+
+RETRY_ADVICE = {
+    "insufficient_funds": "It will go through once there are enough funds on the card, "
+                          "or you can use another card or payment method.",
+    "expired_card": "Please use a card that hasn't expired, or update the card's expiry "
+                    "date first.",
+    "authentication_failed": "When your bank asks you to confirm the payment (in its app "
+                             "or by SMS), approve it within a few minutes.",
+    "method_not_available": "Please choose a payment method your country offers.",
+}
+"""What to do differently before retrying, per decline code."""
+
+
+def retry_answer(amount: Decimal, decline_code: str | None) -> str:
+    """Answer to "can I retry?" after a declined payment of ``amount`` dollars."""
+    advice = RETRY_ADVICE.get(decline_code or "", "")
+    return (f"Yes, you can try again. The declined payment of {money(amount)} wasn't taken "
+            f"from your account, so a new try can't charge you twice. {advice}").strip()
+
+
+def nothing_to_retry(amount: Decimal) -> str:
+    """Answer to "can I retry?" when the last payment (``amount`` dollars) went through."""
+    return (f"Your last payment of {money(amount)} went through, so there's nothing to "
+            "retry.")
+
+
+def charge_question_answer(amount: Decimal, declined: bool) -> str:
+    """Answer to "will I be charged twice?" about the last payment of ``amount``."""
+    if declined:
+        return (f"No. The declined payment of {money(amount)} wasn't charged, so when you "
+                "pay again you're charged once.")
+    return (f"No. Your payment of {money(amount)} went through once; paying again isn't "
+            "needed. If you ever see two charges, tell me and I'll open a refund ticket.")
+
+
+def why_late(order: OrderStatus) -> str:
+    """Answer to "why is it late?" about ``order``: what the shop knows, nothing more."""
+    if order.status == "delayed":
+        text = (f"The carrier, {order.carrier or 'our courier'}, has reported a delay on "
+                f"order {order.number}, and hasn't told us the reason.")
+        if order.expected_date:
+            text += f" It is now expected on {day(order.expected_date)}."
+        if order.tracking_number:
+            text += (f" You can follow it with tracking number {order.tracking_number} on "
+                     f"{order.carrier}'s site.")
+        return text
+    return f"Order {order.number} isn't late: " + _lower_first(order_status(order))
+
+
+def _lower_first(sentence: str) -> str:
+    return sentence.replace("Your order", "your order", 1)
+
+
+def change_address(order: OrderStatus) -> str:
+    """Answer to "can I change the address?" for ``order`` (a person is offered after)."""
+    if order.status in ("shipped", "delayed"):
+        return (f"Order {order.number} is already with {order.carrier}, so I can't change "
+                f"its delivery address. {order.carrier} may let you redirect it with "
+                f"tracking number {order.tracking_number}, or a person from our team can "
+                "try.")
+    if order.status == "processing":
+        return (f"Order {order.number} hasn't shipped yet, so its address can still be "
+                "changed. A person from our team does that.")
+    return f"Order {order.number} {STATUS_WORDS[order.status]}, so its address can't change."
+
+
+def cancel_order(order: OrderStatus) -> str:
+    """Answer to "cancel it" for ``order`` (a person is offered after, except when it is
+    cancelled already)."""
+    if order.status == "processing":
+        return (f"Order {order.number} hasn't shipped yet, so it can still be cancelled. "
+                "A person from our team does that.")
+    if order.status in ("shipped", "delayed"):
+        return (f"Order {order.number} is already with {order.carrier}, so it can't be "
+                "cancelled now. Once it arrives, a person from our team can help you "
+                "return it.")
+    if order.status == "delivered":
+        return (f"Order {order.number} was delivered, so it can't be cancelled, but a "
+                "person from our team can help you return it.")
+    return f"Order {order.number} is already cancelled."
+
+
+def other_orders(orders: list[OrderStatus]) -> str:
+    """The customer's other orders, one status each (``orders`` non-empty)."""
+    return "\n".join(order_status(o) for o in orders)
+
+
+NO_OTHER_ORDERS = "That's the only order I can see on your account."
+"""Answer to "not that one" when the account has no other order."""
+
+
+def line_price(title: str, unit_price: Decimal, shop_price: Decimal,
+               old_price: Decimal | None, total: Decimal) -> str:
+    """Answer to "it says 24.99 for the <line> but the site says less".
+
+    Args:
+        title: the cart line's product.
+        unit_price: its unit price in the cart now (a repair has set it to the shop's);
+            ``shop_price``: the catalogue's.
+        old_price: the stale price the repair corrected, when it did.
+        total: the cart's total now.
+    """
+    if old_price is not None and old_price != unit_price:
+        return (f"You're right: {title} was in your cart at {money(old_price)}, but the "
+                f"shop's price is {money(shop_price)}. I've corrected it, so your total is "
+                f"now {money(total)}.")
+    return (f"{title} is in your cart at {money(unit_price)} each, the same as the shop's "
+            f"price. Your total is {money(total)}.")
+
+
+def line_removed(title: str, total: Decimal) -> str:
+    """After a cart line was removed; ``total``: the cart's new total."""
+    return f"I've removed {title} from your cart. Your total is now {money(total)}."
+
+
+def quantity_set(title: str, quantity: int, total: Decimal) -> str:
+    """After a line's quantity changed; ``total``: the cart's new total."""
+    return f"Done: {quantity} x {title} in your cart. Your total is now {money(total)}."
+
+
+def no_such_line(titles: list[str]) -> str:
+    """When the line a customer named is not in the cart (``titles``: what it holds)."""
+    if not titles:
+        return "Your cart is empty."
+    return "I couldn't tell which item you mean. Your cart holds " + ", ".join(titles) + "."
+
+
+ASK_QUANTITY = "How many would you like? Tell me a number, like \"make it 2\"."
+"""When a quantity change names no number."""
+
+
+def why_not(code: str, reason: str, detail: str | None, subtotal: Decimal | None) -> str:
+    """Answer to "why not?" after the code ``code`` was refused for ``reason`` (a
+    :class:`bot.store.discounts.DiscountResult` reason); ``subtotal``: the cart's now."""
+    if reason == "min_order" and detail and subtotal is not None:
+        return (f"{code} needs an order of at least ${detail}, and the items in your cart "
+                f"come to {money(subtotal)}, so it can't apply yet.")
+    if reason == "category" and detail:
+        return (f"{code} only takes money off {detail.replace('-', ' ')} items, and your "
+                "cart has none.")
+    if reason in ("expired", "not_started") and detail:
+        when = day(date.fromisoformat(detail))
+        return (f"{code} ended on {when}." if reason == "expired"
+                else f"{code} starts on {when}, so it doesn't work yet.")
+    if reason == "already_used":
+        return f"{code} can be used once per customer, and you've already used it."
+    if reason == "unknown":
+        return (f"There is no code {code} in our shop, so I couldn't apply it. Please "
+                "check the spelling on your voucher.")
+    return discount_result_reason(code, reason, detail)
+
+
+def discount_result_reason(code: str, reason: str, detail: str | None) -> str:
+    """The refusal sentence of :func:`discount_result` for ``reason``."""
+    template = DISCOUNT_REASONS.get(reason, "The code {code} can't be applied.")
+    return template.format(code=code, detail=detail)
+
+
+def applied_already(code: str) -> str:
+    """Answer to "why not?" when the last code did apply."""
+    return f"{code} did apply to your cart: you'll see it in your total."
+
+
+NO_CODE_IN_CONTEXT = "Which code do you mean? Tell me the code as it is written on your " \
+    "voucher."
+"""Answer to a code follow-up before any code was checked."""
+
+
+def usable_codes_answer(offers: list[tuple[str, Decimal]]) -> str:
+    """The codes that would apply to the cart now, each with its saving in dollars."""
+    if not offers:
+        return "None of our current codes would apply to your cart right now."
+    listed = ", ".join(f"{code} (saves {money(saving)})" for code, saving in offers)
+    return f"These codes would work on your cart now: {listed}. Just tell me which to apply."

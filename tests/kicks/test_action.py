@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import bot.kicks.predictor as predictor_module
-from actions.kicks import KICK_SLOTS, ActionKickPrediction
+from actions.kicks import CONTEXT_SLOT, KICK_SLOTS, ActionKickPrediction
 from bot.api.routes import kicks
 from bot.config import PROJECT_ROOT
 from bot.kicks.predictor import KickModelMissing, KickPredictor
@@ -22,8 +22,10 @@ def _run(slots):
     tracker = Tracker("u1", slots, {"text": "odds?"}, [], False, None, {}, "action_listen")
     dispatcher = CollectingDispatcher()
     events = asyncio.run(ActionKickPrediction().run(dispatcher, tracker, {}))
-    # the action clears the kick slots after every answer
-    assert events == [SlotSet(name, None) for name in KICK_SLOTS]
+    # the action clears the message's kick slots after every answer and keeps the kick
+    # answered as the context of a follow-up
+    assert events[:len(KICK_SLOTS)] == [SlotSet(name, None) for name in KICK_SLOTS]
+    assert [e["name"] for e in events[len(KICK_SLOTS):]] == [CONTEXT_SLOT, "topic"]
     assert len(dispatcher.messages) == 1
     return dispatcher.messages[0]["text"]
 
@@ -92,3 +94,25 @@ def test_serving_does_not_import_the_trainer():
     done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _say(text, slots):
+    tracker = Tracker("u1", slots, {"text": text}, [], False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionKickPrediction().run(dispatcher, tracker, {}))
+    context = next(e["value"] for e in events if e["name"] == CONTEXT_SLOT)
+    return dispatcher.messages[0]["text"], context
+
+
+def test_a_follow_up_changes_only_what_it_names(predictor, monkeypatch):
+    monkeypatch.setattr(predictor_module, "_predictor", predictor)
+    first, spot = _say("what are the chances from 35 metres out near the touchline?",
+                       {"distance_m": "35", "kicker": "Finn Albright"})
+    assert "from 35 m out, 5 m in from touch" in first and "assumed" not in first
+    front, spot = _say("and from in front of the posts?", {"last_kick": spot, "topic": "kicks"})
+    assert front.startswith("Finn Albright's chance from 35 m out in front of the posts")
+    farther, _ = _say("what about from 40 metres", {"last_kick": spot, "topic": "kicks"})
+    assert "from 40 m out in front of the posts" in farther
+    fresh, _ = _say("odds from 30 metres in front of the posts?",
+                    {"last_kick": spot, "distance_m": "30", "pitch_spot": ["in_front"]})
+    assert "Finn Albright" not in fresh  # a whole new question starts fresh

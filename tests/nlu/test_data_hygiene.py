@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INTENTS = {
     "greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "cart_issue",
     "payment_issue", "discount_code", "order_status", "product_search", "kick_stats",
-    "human_handoff", "out_of_scope", "restart",
+    "human_handoff", "out_of_scope", "restart", "stop_reminders",
 }  # fmt: skip
 
 

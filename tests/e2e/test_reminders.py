@@ -1,0 +1,110 @@
+"""Cart reminders end to end: two scheduler processes (``python -m
+bot.staff.reminder_loop``, as ``make run`` starts it) against one database send one
+reminder; the scheduler delivers the reminder through Rasa's ``trigger_intent`` into a real
+model's conversation (the cart's real total and its two buttons), "stop reminders" records
+the opt-out, and the next day's tick sends nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import yaml
+from sqlalchemy import select, update
+
+from bot.config import PROJECT_ROOT
+from bot.staff.reminders import ReminderScheduler, rasa_trigger, save_settings
+from bot.store.carts import view_cart
+from bot.store.db import session_scope
+from bot.store.jobs import DONE
+from bot.store.models import Cart, Customer, ScheduledJob
+from bot.store.proactive import opted_out
+from bot.support.wording import money
+
+T0 = datetime(2026, 12, 1, 12, 0)
+RESPONSES = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())["responses"]
+
+
+def response(name: str) -> str:
+    return RESPONSES[name][0]["text"]
+
+
+def bot_messages(stack, sender: str) -> list[dict]:
+    return [e for e in stack.tracker(sender)["events"] if e["event"] == "bot"]
+
+
+def test_two_scheduler_processes_send_exactly_one_reminder(stack):
+    url = stack.env["DATABASE_URL"]
+    now = datetime.utcnow()
+    with session_scope(url) as s:
+        bob = s.scalar(select(Customer).where(Customer.sender_id == "bob"))
+        s.execute(update(Cart).values(updated_at=now + timedelta(days=30)))
+        s.execute(update(Cart).where(Cart.customer_id == bob.id).values(
+            updated_at=now - timedelta(hours=2)))
+        total = view_cart(s, bob.id).total
+        cart_id = s.scalar(select(Cart.id).where(Cart.customer_id == bob.id))
+    save_settings({"enabled": True, "delay_minutes": 60, "quiet_start": "00:00",
+                   "quiet_end": "00:00"}, url)  # no quiet hours: the real clock decides
+    stack.say("bob", "hello", customer="bob")
+    env = {**stack.env, "TOUCHLINE_RASA_URL": stack.url, "RASA_AUTH_TOKEN": stack.token}
+    loops = [subprocess.Popen([sys.executable, "-m", "bot.staff.reminder_loop", "--ticks",
+                               "4", "--every", "0.3"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outputs = [loop.communicate(timeout=300)[0] for loop in loops]
+    assert [loop.returncode for loop in loops] == [0, 0], outputs
+    sent = sorted(out.strip().splitlines()[-1] for out in outputs)
+    assert sent == ["sent 0", "sent 1"], outputs
+    reminders = [m for m in bot_messages(stack, "bob") if m["text"].endswith(
+        f"Your cart comes to {money(total)}. Would you like to check out, or is something "
+        "holding you up?")]
+    assert len(reminders) == 1
+    with session_scope(url) as s:
+        jobs = s.scalars(select(ScheduledJob).where(
+            ScheduledJob.key.startswith(f"cart:{cart_id}:"))).all()
+        assert [(j.key, j.status) for j in jobs] == [
+            (f"cart:{cart_id}:{now.date().isoformat()}", DONE)]
+
+
+def test_a_reminder_states_the_total_and_stop_reminders_stops_the_next(stack):
+    url = stack.env["DATABASE_URL"]
+    with session_scope(url) as s:
+        alice = s.scalar(select(Customer).where(Customer.sender_id == "alice"))
+        s.execute(update(Cart).values(updated_at=T0 + timedelta(days=30)))
+        s.execute(update(Cart).where(Cart.customer_id == alice.id).values(updated_at=T0))
+        alice_id = alice.id
+        total = view_cart(s, alice_id).total
+    assert total > 0
+    save_settings({"enabled": True, "delay_minutes": 60, "quiet_start": "21:00",
+                   "quiet_end": "08:00", "text": "Your rugby kit is still waiting."}, url)
+    stack.say("alice", "hello", customer="alice")
+    clock = [T0 + timedelta(hours=2)]
+    scheduler = ReminderScheduler(rasa_trigger(stack.url, stack.token), lambda: clock[0],
+                                  url=url)
+
+    assert scheduler.tick() == ["alice"]
+    reminder = bot_messages(stack, "alice")[-1]
+    assert reminder["text"] == (f"Your rugby kit is still waiting. Your cart comes to "
+                                f"{money(total)}. Would you like to check out, or is "
+                                "something holding you up?")
+    assert [b["payload"] for b in reminder["data"]["buttons"]] == ["/cart_issue",
+                                                                   "/human_handoff"]
+    assert scheduler.tick() == []  # one per cart per day
+
+    reply = stack.say("alice", "please stop the reminders", customer="alice")
+    assert [m["text"] for m in reply] == [response("utter_reminders_stopped")]
+    with session_scope(url) as s:
+        assert opted_out(s, alice_id)
+    again = stack.say("alice", "stop reminders", customer="alice")
+    assert [m["text"] for m in again] == [response("utter_reminders_already_stopped")]
+
+    clock[0] += timedelta(days=1)  # a new day: the cart is still idle, but she opted out
+    before = len(bot_messages(stack, "alice"))
+    assert scheduler.tick() == []
+    assert len(bot_messages(stack, "alice")) == before
+
+
+def test_an_anonymous_visitor_is_told_stop_reminders_needs_a_sign_in(stack):
+    reply = stack.say("reminder-guest", "don't send me reminders")
+    assert [m["text"] for m in reply] == [response("utter_reminders_sign_in")]
