@@ -8,7 +8,8 @@ Every tick (:meth:`ReminderScheduler.tick`; each server calls it, say once a min
    one reminder per cart per day). A job planned during quiet hours runs when they end.
 2. *Run*: due jobs are claimed (:func:`bot.store.jobs.claim_due`: exactly one server gets
    each) and, unless the customer opted out since, the cart changed or emptied, or it is
-   quiet hours, sent to each chat the customer can be reached in: the Rasa conversation
+   quiet hours, sent to each chat the customer can be reached in and no person holds (a
+   conversation taken over by an agent gets nothing from the bot): the Rasa conversation
    gets the intent :data:`REMINDER_INTENT` through Rasa's ``trigger_intent`` HTTP route
    with the cart's total as an entity; the bot's rule answers with the reminder and its
    buttons.
@@ -39,6 +40,7 @@ from bot.store.proactive import (
     set_setting,
     setting,
 )
+from bot.store.tickets import takeover_ticket
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +186,10 @@ class ReminderScheduler:
             view = view_cart(session, customer)
             if view is None:
                 return SKIPPED, "cart gone", []
-        chats = [c for c in [sender, *(str(ConversationId.telegram(t)) for t in telegram)] if c]
+            chats = [c for c in [sender, *(str(ConversationId.telegram(t)) for t in telegram)]
+                     if c and takeover_ticket(session, c) is None]
         if not chats:
-            return SKIPPED, "no chat to reach the customer in", []
+            return SKIPPED, "no chat to reach the customer in that no person holds", []
         reached = []
         for chat in chats:
             try:

@@ -15,6 +15,7 @@ from bot.store.db import session_scope
 from bot.store.jobs import DONE, SKIPPED
 from bot.store.models import Cart, Customer, ScheduledJob, TelegramAccount
 from bot.store.proactive import opt_out
+from bot.store.tickets import open_ticket
 
 T0 = datetime(2026, 12, 1, 12, 0)
 """Alice's cart last changed then; every other cart is changed much later (not idle)."""
@@ -124,6 +125,28 @@ def test_an_opt_out_between_planning_and_sending_is_honoured(shop):
         assert s.scalar(select(ScheduledJob.detail)) == "opted out"
         assert s.scalar(select(ScheduledJob.status)) == SKIPPED
     assert outbox.sent == []
+
+
+def test_a_conversation_a_person_holds_gets_no_reminder(shop):
+    """Alice's widget conversation is taken over by an agent: only her Telegram chat gets
+    the reminder; with both held, nothing is sent."""
+    url, alice = shop
+    scheduler, settings, outbox = planned(url)
+    with session_scope(url) as s:
+        open_ticket(s, "alice", alice, "handoff", "wants a person", takeover=True)
+    assert scheduler.run(settings) == ["telegram:777"]
+    assert [conversation for conversation, _, _ in outbox.sent] == ["telegram:777"]
+
+
+def test_no_reminder_while_every_chat_is_held_by_a_person(shop):
+    url, alice = shop
+    scheduler, settings, outbox = planned(url)
+    with session_scope(url) as s:
+        for chat in ("alice", "telegram:777"):
+            open_ticket(s, chat, alice, "handoff", "wants a person", takeover=True)
+    assert scheduler.run(settings) == [] and outbox.sent == []
+    with session_scope(url) as s:
+        assert s.scalar(select(ScheduledJob.status)) == SKIPPED
 
 
 def test_a_cart_changed_after_planning_gets_no_reminder(shop):
