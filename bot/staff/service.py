@@ -1,5 +1,6 @@
 """The staff pages' reads, over the configured stores: conversation events from the
-tracker store (``TRACKER_DB``), handoffs and ratings from the shop database."""
+tracker store (``TRACKER_DB``) or, in the production profile, from the event consumer's
+table, handoffs and ratings from the shop database."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.staff.analytics import ConversationRow, conversation_rows, handoffs, un
 from bot.staff.discover import Cluster, Unanswered, discover, minilm_embedder
 from bot.staff.events import ConversationEvent, EventSource, SQLEventSource
 from bot.staff.retrain import RetrainRun, deploy, latest_model, load_model
-from bot.store.db import session_scope
+from bot.store.db import get_engine, session_scope
 from bot.store.proactive import set_setting, setting
 
 MAX_DISCOVER = 2000
@@ -26,6 +27,10 @@ MAX_DISMISSED = 5000
 
 
 _sources: dict[str, SQLEventSource] = {}
+CONSUMER_TABLE = "conversation_events"
+"""The event consumer's table in the shop database (:mod:`bot.runtime.event_consumer`,
+migration 0009): the columns of Rasa's ``events`` table that :class:`SQLEventSource`
+reads, one row per event every server published."""
 
 
 class NoEvents:
@@ -38,8 +43,19 @@ class NoEvents:
 
 
 def event_source() -> EventSource:
-    """Events of the SQLite tracker store ``TRACKER_DB`` (:func:`tracker_engine`), or
-    :class:`NoEvents` before its first conversation."""
+    """Where the pages read conversation events.
+
+    Returns:
+        With an event broker (``RABBITMQ_URL``, the production profile) the consumer's
+        :data:`CONSUMER_TABLE` in the shop database, which holds every server's events;
+        else the tracker store ``TRACKER_DB`` (:func:`tracker_engine`), or
+        :class:`NoEvents` before its first conversation.
+    """
+    if settings().rabbitmq_url:
+        url = str(get_engine().url)
+        if url not in _sources:
+            _sources[url] = SQLEventSource(get_engine(), table=CONSUMER_TABLE)
+        return _sources[url]
     path = str(settings().tracker_db)
     if path not in _sources:
         engine = tracker_engine(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import statistics
 from datetime import datetime, timezone
 
@@ -178,3 +179,30 @@ def test_review_filters_and_unanswered_messages(filled):
         "g.timestamp > e.timestamp AND g.timestamp < f.timestamp)))")).scalar()
     assert len(missed) == expected
     assert texts <= {e.text for e in missed}  # every off-topic text was a fell-back message
+
+
+def test_the_production_profile_reads_the_event_consumers_table(tmp_path, any_db_url, env):
+    """With an event broker configured, the pages read the consumer's table in the shop
+    database (SQLite and PostgreSQL): every event the tracker store holds, stored by the
+    consumer's own writer, gives the same conversations and figures as the tracker store."""
+    from bot.runtime.event_consumer import store_events
+    from bot.staff.service import event_source
+
+    fill(tmp_path / "t.db", any_db_url, DAY0)
+    tracker = SQLEventSource(sa.create_engine(f"sqlite:///{tmp_path / 't.db'}"))
+    with tracker.engine.connect() as conn:
+        # As Rasa's tracker store publishes each event: its JSON with the sender id.
+        published = [{"sender_id": sender, **json.loads(data)} for sender, data in conn.execute(
+            sa.text("SELECT sender_id, data FROM events ORDER BY id"))]
+    assert store_events(published + published[:5], any_db_url) == len(published)  # resent: once
+    env.set("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+    consumer = event_source()
+    assert isinstance(consumer, SQLEventSource) and consumer.table.name == "conversation_events"
+    a, b = DAY0, DAY0 + 7 * DAY
+
+    def strip(events):  # row ids differ between the two stores
+        return [e.__class__(**{**e.__dict__, "event_id": 0}) for e in events]
+
+    assert strip(consumer.events(a, b)) == strip(tracker.events(a, b))
+    assert summarise(conversation_rows(consumer.events(a, b), {})) == summarise(
+        conversation_rows(tracker.events(a, b), {}))
