@@ -101,7 +101,8 @@ class Ledger:
                 self.failures.append(f"{sender}: no reply in phase {self.phase}")
 
 
-def rest_turn(url: str, sender: str, text: str) -> tuple[list[dict], int, int]:
+def rest_turn(url: str, sender: str, text: str,
+              message_id: str | None = None) -> tuple[list[dict], int, int]:
     """One REST message, sent again while refused: an nginx 502/503/504, a cut connection,
     or the apology a turn that failed answers with (it asks the customer to try again);
     ``(replies, attempts, apologies)``.
@@ -112,8 +113,9 @@ def rest_turn(url: str, sender: str, text: str) -> tuple[list[dict], int, int]:
     apologies = 0
     for attempt in range(1, RETRIES + 1):
         try:
-            r = httpx.post(f"{url}/webhooks/rest/webhook",
-                           json={"sender": sender, "message": text}, timeout=120)
+            body = {"sender": sender, "message": text,
+                    **({"message_id": message_id} if message_id else {})}
+            r = httpx.post(f"{url}/webhooks/rest/webhook", json=body, timeout=120)
             if r.status_code == 200 and not any(m.get("text") == APOLOGY for m in r.json()):
                 return r.json(), attempt, apologies
             if r.status_code == 200:
@@ -134,7 +136,8 @@ def rest_customer(urls: list[str], sender: str, ledger: Ledger, stop: threading.
         ledger.inflight[sender] = f"{TEXTS[i % len(TEXTS)]!r} sent in phase {ledger.phase}"
         try:
             replies, attempts, apologies = rest_turn(urls[i % len(urls)], sender,
-                                                     TEXTS[i % len(TEXTS)])
+                                                     TEXTS[i % len(TEXTS)],
+                                                     f"{sender}-message-{i:06d}")
         except RuntimeError as exc:
             ledger.failures.append(f"{exc} (phase {ledger.phase})")
             return

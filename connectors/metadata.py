@@ -10,6 +10,11 @@ as a flat one), and refuse it with a clear message.
 
 from __future__ import annotations
 
+import re
+
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{8,64}")
+"""A message id a client may attach (the widget's ``id``, REST's ``message_id``; the widget
+sends 32 hex digits): a message whose id the conversation already holds is not run again."""
 MAX_METADATA_DEPTH = 8
 """Deepest nesting of objects and arrays accepted (the top-level object is depth 1)."""
 MAX_METADATA_CHARS = 16_384

@@ -21,7 +21,14 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
   every message until it expires (there is no connection to bind a ``jti`` to);
 * the message goes through :func:`connectors.sanitize.sanitize_text` (slash-intent
   allow-list, length cap, empty messages → the rephrase flow);
-* a turn that failed silently gets an apology (:func:`bot.dialogue.turn.run_turn`).
+* a turn that failed silently gets an apology (:func:`bot.dialogue.turn.run_turn`);
+* ``message_id`` (optional, 8-64 letters, digits or ``-``) makes a resent message safe: it
+  is stored in the user event's metadata (``client_id``), and a message whose id the
+  conversation already holds is not run again: the answer is the bot messages that
+  answered it then.  A client whose request was cut (a timeout, a server that died
+  mid-turn) resends with the same id and gets one turn, never two.  The check and the
+  turn hold the conversation's ``rest:<sender>`` lock in the agent's lock store, so two
+  copies sent to two servers at once are also run once.
 
 Streaming (``?stream=true``) is not offered.
 """
@@ -31,20 +38,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.dialogue.turn import ConversationId, run_turn
+from bot.dialogue.conversation_reads import replies_after
+from bot.dialogue.turn import ConversationId, ensure_reply, run_turn
 from bot.identity.metadata import stamp
 from bot.identity.revocation import is_revoked
 from bot.identity.tokens import IdentityError, IdentityKeys, verify
 from bot.support.display import has_surrogates
-from connectors.metadata import MAX_METADATA_DEPTH, metadata_problem
+from bot.support.messages import BotMessage
+from connectors.metadata import CLIENT_ID_PATTERN, MAX_METADATA_DEPTH, metadata_problem
 from connectors.sanitize import sanitize_message
+from connectors.widget_history import CLIENT_ID, sql_store
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +83,16 @@ def verified_customer(sender: str, metadata: dict[str, Any], keys: IdentityKeys)
     if is_revoked(identity):
         raise IdentityError("the shop revoked this sign-in", "revoked")
     return identity.customer_id
+
+
+def collected(sender: str, event: BotUttered) -> BotMessage:
+    """A stored bot message in the format the turn returned it (Rasa's
+    ``CollectingOutputChannel._message``: keys without a value are left out)."""
+    data = event.data or {}
+    message = {"recipient_id": sender, "text": event.text, "image": data.get("image"),
+               "buttons": data.get("buttons"), "attachment": data.get("attachment"),
+               "custom": data.get("custom")}
+    return cast(BotMessage, {k: v for k, v in message.items() if v is not None})
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -115,6 +136,10 @@ class RestInput(InputChannel):
                 return response.json(
                     {"error": "'sender' belongs to another channel's conversations"}, status=403
                 )
+            message_id = body.get("message_id")
+            if message_id is not None and not (
+                    isinstance(message_id, str) and CLIENT_ID_PATTERN.fullmatch(message_id)):
+                return _bad_request("'message_id' must be 8-64 letters, digits or '-'")
             metadata = body.get("metadata")
             problem = metadata_problem(metadata)
             if problem is not None:
@@ -127,7 +152,21 @@ class RestInput(InputChannel):
                 logger.info("REST message from %s refused: %s", sender, exc)
                 return response.json({"error": f"customer_token refused: {exc}"}, status=401)
             stamp(metadata, customer)
-            return response.json(await run_turn(on_new_message, text, sender, self.name(),
-                                                metadata))
+            if message_id is None:
+                return response.json(await run_turn(on_new_message, text, sender,
+                                                    self.name(), metadata))
+            metadata[CLIENT_ID] = message_id
+            agent = getattr(request.app.ctx, "agent", None)
+            store = sql_store(agent.tracker_store if agent is not None else None)
+            if agent is None or agent.lock_store is None or store is None:
+                return response.json({"error": "the assistant is starting; retry"}, status=503)
+            async with agent.lock_store.lock(f"rest:{sender}"):
+                answered = await asyncio.to_thread(replies_after, store, sender, CLIENT_ID,
+                                                   message_id)
+                if answered is not None:  # stored already: its answer, not a second turn
+                    return response.json(await asyncio.to_thread(
+                        ensure_reply, sender, [collected(sender, e) for e in answered]))
+                return response.json(await run_turn(on_new_message, text, sender,
+                                                    self.name(), metadata))
 
         return hook

@@ -91,7 +91,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -117,6 +116,7 @@ from bot.store.identity import consume_token_id
 from bot.store.inbox import customer_typing
 from bot.support.display import displayed_text
 from bot.support.messages import AGENT_KEY, BotMessage
+from connectors.metadata import CLIENT_ID_PATTERN
 from connectors.pubsub import client_manager, delivered, sanic_workers
 from connectors.sanitize import sanitize_message
 from connectors.sessions import SessionSigner
@@ -131,8 +131,6 @@ from connectors.widget_history import (
 
 logger = logging.getLogger(__name__)
 
-CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{8,64}")
-"""A message id the widget may attach (it sends 32 hex digits)."""
 
 
 def transports() -> list[str]:

@@ -175,10 +175,13 @@ class Cluster:
         r.raise_for_status()
         return str(r.json()["model_id"])
 
-    def say(self, sender: str, text: str, timeout: float = 120) -> httpx.Response:
-        """One REST turn through nginx (the raw response: the caller checks it)."""
-        return httpx.post(f"{self.url}/webhooks/rest/webhook",
-                          json={"sender": sender, "message": text}, timeout=timeout)
+    def say(self, sender: str, text: str, timeout: float = 120,
+            message_id: str | None = None) -> httpx.Response:
+        """One REST turn through nginx (the raw response: the caller checks it); with a
+        ``message_id`` a resent copy is run once (``connectors/rest.py``)."""
+        body = {"sender": sender, "message": text,
+                **({"message_id": message_id} if message_id else {})}
+        return httpx.post(f"{self.url}/webhooks/rest/webhook", json=body, timeout=timeout)
 
     def tracker(self, sender: str) -> dict[str, Any]:
         """The conversation's tracker from Rasa server 0's HTTP API (any server would do:

@@ -1,7 +1,8 @@
 """Bounded, blocking reads of a conversation's messages from Rasa's SQL ``events`` table.
 
 The widget shows a conversation's latest turns when it resumes and older ones on request,
-and checks whether a message it was sent again is already stored.  Rasa's
+and checks whether a message it was sent again is already stored (the REST channel also
+reads what answered it).  Rasa's
 ``retrieve_full_tracker`` loads and replays every event of the conversation (611 ms for
 1,500 turns) on the event loop; these functions read only user and bot events, at most a
 page of turns, and are plain blocking functions meant for a worker thread
@@ -71,22 +72,55 @@ def message_page(store: SQLTrackerStore, sender_id: str, turns: int,
     return MessagePage([e for e in events if e is not None], first)
 
 
+def _user_message_id(conn: sa.engine.Connection, table: sa.Table, sender_id: str, key: str,
+                     value: str) -> int | None:
+    """Row id of the first stored user event of ``sender_id`` whose ``metadata[key] ==
+    value`` (narrowed with ``LIKE`` on the JSON text, then checked exactly), else ``None``."""
+    pattern = "%" + json.dumps(value).replace("\\", "\\\\").replace("%", "\\%").replace(
+        "_", "\\_") + "%"
+    query = sa.select(table.c.id, table.c.data).where(
+        table.c.sender_id == sender_id, table.c.type_name == USER,
+        table.c.data.like(pattern, escape="\\"),
+    ).order_by(table.c.id)
+    for row_id, data in conn.execute(query):
+        metadata = json.loads(data).get("metadata") or {}
+        if metadata.get(key) == value:
+            return int(row_id)
+    return None
+
+
 def has_user_message(store: SQLTrackerStore, sender_id: str, key: str, value: str) -> bool:
     """Whether a stored user event of ``sender_id`` has ``metadata[key] == value``.
 
     Blocking: call it in a thread.  ``value`` should be a short token (the rows are first
     narrowed with ``LIKE`` on the JSON text, then checked exactly).
     """
-    table = store.SQLEvent.__table__
-    pattern = "%" + json.dumps(value).replace("\\", "\\\\").replace("%", "\\%").replace(
-        "_", "\\_") + "%"
-    query = sa.select(table.c.data).where(
-        table.c.sender_id == sender_id, table.c.type_name == USER,
-        table.c.data.like(pattern, escape="\\"),
-    )
     with store.engine.connect() as conn:
-        for data in conn.execute(query).scalars():
-            metadata = json.loads(data).get("metadata") or {}
-            if metadata.get(key) == value:
-                return True
-    return False
+        return _user_message_id(conn, store.SQLEvent.__table__, sender_id, key, value) is not None
+
+
+def replies_after(store: SQLTrackerStore, sender_id: str, key: str, value: str
+                  ) -> list[BotUttered] | None:
+    """The bot messages that answered the stored user message with ``metadata[key] ==
+    value`` (those after it and before the conversation's next user message, oldest
+    first), or ``None`` when no such user message is stored.
+
+    Blocking: call it in a thread (see :func:`has_user_message` for ``value``).
+    """
+    table = store.SQLEvent.__table__
+    with store.engine.connect() as conn:
+        start = _user_message_id(conn, table, sender_id, key, value)
+        if start is None:
+            return None
+        rows = sa.select(table.c.type_name, table.c.data).where(
+            table.c.sender_id == sender_id, table.c.id > start,
+            table.c.type_name.in_((USER, BOT)),
+        ).order_by(table.c.id)
+        replies: list[BotUttered] = []
+        for type_name, data in conn.execute(rows):
+            if type_name == USER:
+                break
+            event = Event.from_parameters(json.loads(data))
+            if isinstance(event, BotUttered):
+                replies.append(event)
+    return replies

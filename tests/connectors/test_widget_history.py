@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
-from bot.dialogue.conversation_reads import has_user_message
+from bot.dialogue.conversation_reads import has_user_message, replies_after
 from connectors.widget_history import CLIENT_ID, history_page
 from tests.dialogue.test_tracker_store import store
 
@@ -76,3 +76,15 @@ def test_a_stored_message_id_is_found_exactly(tmp_path):
     assert not has_user_message(s, "long", CLIENT_ID, "message-id-042")
     assert not has_user_message(s, "long", CLIENT_ID, "message_id_0042")  # "_" is no wildcard
     assert not has_user_message(s, "other", CLIENT_ID, "message-id-0042")
+
+
+def test_the_replies_to_a_stored_message_are_those_before_the_next_user_message(tmp_path):
+    """What the REST channel answers a resent message with (``replies_after``)."""
+    s = store(tmp_path)
+    asyncio.run(long_conversation(s, "long"))
+    assert [e.text for e in replies_after(s, "long", CLIENT_ID, "message-id-0042")] == [
+        "answer 42"]
+    last = replies_after(s, "long", CLIENT_ID, f"message-id-{TURNS - 1:04d}")
+    assert [e.text for e in last] == [f"answer {TURNS - 1}"]
+    assert replies_after(s, "long", CLIENT_ID, "message-id-042") is None
+    assert replies_after(s, "other", CLIENT_ID, "message-id-0042") is None

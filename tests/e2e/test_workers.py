@@ -407,6 +407,38 @@ def test_a_message_resent_through_the_other_worker_is_processed_once(workers_sta
     run(main())
 
 
+def say_once(conn: http.client.HTTPConnection, sender: str, text: str,
+             message_id: str) -> tuple[int, list]:
+    body = json.dumps({"sender": sender, "message": text, "message_id": message_id})
+    conn.request("POST", "/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def test_a_rest_message_with_an_id_is_run_once_however_often_and_wherever_it_is_sent(
+        workers_stack):
+    """A REST client resends a message whose answer it never got (a timeout, a server
+    that died mid-turn) with the same ``message_id``: one turn, the same answer, whether
+    the copies reach one worker one after the other or both workers at once."""
+    a, b = connections_on_both(workers_stack, lambda: rest_connection(workers_stack))
+    first = say_once(a, "w-once", "where is my order?", "rest-resend-0001")
+    assert first[0] == 200 and "order number" in first[1][0]["text"]
+    assert say_once(b, "w-once", "where is my order?", "rest-resend-0001") == first
+
+    async def both() -> list:
+        return await asyncio.gather(
+            asyncio.to_thread(say_once, a, "w-once", "it's TL-10001", "rest-resend-0002"),
+            asyncio.to_thread(say_once, b, "w-once", "it's TL-10001", "rest-resend-0002"),
+        )
+
+    one, two = asyncio.run(both())
+    assert one == two and one[0] == 200 and "e-mail address" in one[1][0]["text"]
+    users = [e["text"] for e in workers_stack.tracker("w-once")["events"] if e["event"] == "user"]
+    assert users == ["where is my order?", "it's TL-10001"]
+    bad = say_once(a, "w-once", "hi", "no")  # too short to be an id: refused, not run
+    assert bad[0] == 400 and "message_id" in bad[1]["error"]
+
+
 # ---- long-polling with two workers: refused at once, and the widget says why --------------
 
 
