@@ -6,14 +6,15 @@ the action the policies predict with the story's; it executes no action, so what
 actions did to the tracker must be in the story too. Every story of the suite is driven over
 REST against a real stack (a fresh seeded shop, the stories in suite order as
 ``tests/e2e/test_conversations.py`` drives them); then the conversation's tracker
-(``GET /conversations/<id>/tracker``) gives, after each user event:
+(``GET /conversations/<id>/tracker?include_events=ALL``: a restart hides nothing) gives,
+after each user event:
 
 * the user step: the text as sent, the intent and the entities the NLU found (entity
   markup, ``[TL-10003](order_id)``);
 * every ``SlotSet`` (``slot_was_set``), ``ActiveLoop`` (``active_loop``) and predicted
-  ``ActionExecuted`` (``action``; not ``action_listen``, and not an action no policy
-  predicted, e.g. a session start; an action a custom action asked for is recorded, see
-  :data:`FOLLOWUP`).
+  ``ActionExecuted`` (``action``; not ``action_listen``, and not an action that neither a
+  policy nor a custom action chose, e.g. the first session start; an action a custom
+  action asked for is recorded and marked, see :data:`FOLLOWUP`).
 
 The steps are written into the files in place: comments, names and ``metadata`` (the
 reply expectations the REST judge uses) stay as they are. The recorded actions are a
@@ -83,7 +84,8 @@ def annotate(text: str, entities: list[dict[str, Any]], known: set[str]) -> str:
 def steps_from_tracker(events: list[dict[str, Any]], known: set[str]) -> list[Step]:
     """The story steps of a tracker's ``events`` (Rasa's JSON events) from the first user
     event on: user steps with intent and entity markup, then the slots set, loops changed
-    and policy-predicted actions until the next user event."""
+    and the actions a policy predicted or a custom action asked for (``"followup": True``)
+    until the next user event."""
     steps: list[Step] = []
     started = False
     for event in events:
