@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rasa.shared.nlu.training_data.entities_parser import replace_entities
 
 from bot.config import PROJECT_ROOT
 
@@ -66,30 +67,36 @@ def _expectation(entry: str | dict[str, str]) -> Expectation:
                        bool(entry.get("fallback")))
 
 
-def load(folder: Path = SUITE) -> list[Conversation]:
-    """Every story of the suite's files, in file and story order.
+def load_file(path: Path) -> list[Conversation]:
+    """The stories of one suite file, in file order. A user text's entity markup
+    (``[TL-10003](order_id)``, recorded by :mod:`testing.story_recorder`) is removed: the
+    plain text is what the customer sends.
 
     Raises:
         ValueError: a story whose ``expect`` list does not have one entry per user step,
             or a user text that YAML read as something else than text.
     """
     conversations = []
-    for path in sorted(folder.glob("*.yml")):
-        for story in yaml.safe_load(path.read_text(encoding="utf-8"))["stories"]:
-            meta = story.get("metadata") or {}
-            texts = [step["user"] for step in story["steps"] if "user" in step]
-            if not all(isinstance(text, str) for text in texts):
-                raise ValueError(f"{path.name}: {story['story']!r}: quote every user text "
-                                 "(YAML reads a bare yes/no as a boolean)")
-            texts = [text.strip() for text in texts]
-            expect = meta.get("expect") or []
-            if len(expect) != len(texts):
-                raise ValueError(f"{path.name}: {story['story']!r} has {len(texts)} user "
-                                 f"steps and {len(expect)} expectations")
-            conversations.append(Conversation(
-                story["story"], meta.get("customer"),
-                tuple(zip(texts, map(_expectation, expect)))))
+    for story in yaml.safe_load(path.read_text(encoding="utf-8"))["stories"]:
+        meta = story.get("metadata") or {}
+        texts = [step["user"] for step in story["steps"] if "user" in step]
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError(f"{path.name}: {story['story']!r}: quote every user text "
+                             "(YAML reads a bare yes/no as a boolean)")
+        texts = [replace_entities(text.strip()) for text in texts]
+        expect = meta.get("expect") or []
+        if len(expect) != len(texts):
+            raise ValueError(f"{path.name}: {story['story']!r} has {len(texts)} user "
+                             f"steps and {len(expect)} expectations")
+        conversations.append(Conversation(
+            story["story"], meta.get("customer"),
+            tuple(zip(texts, map(_expectation, expect)))))
     return conversations
+
+
+def load(folder: Path = SUITE) -> list[Conversation]:
+    """Every story of the suite's files, in file and story order (:func:`load_file`)."""
+    return [c for path in sorted(folder.glob("*.yml")) for c in load_file(path)]
 
 
 def _responses(*names: str) -> tuple[str, ...]:

@@ -319,10 +319,12 @@ class Stack:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def tracker(self, sender: str) -> dict[str, Any]:
-        """The conversation's tracker from Rasa's HTTP API."""
+    def tracker(self, sender: str, include_events: str = "AFTER_RESTART") -> dict[str, Any]:
+        """The conversation's tracker from Rasa's HTTP API; ``include_events`` as Rasa's
+        parameter of that name (``ALL``: also the events before a restart)."""
         r = httpx.get(
-            f"{self.url}/conversations/{sender}/tracker", params={"token": self.token}, timeout=30
+            f"{self.url}/conversations/{sender}/tracker",
+            params={"token": self.token, "include_events": include_events}, timeout=30,
         )
         r.raise_for_status()
         return r.json()
