@@ -17,6 +17,7 @@ from testing.fake_twilio import ACCOUNT_SID, FakeTwilio
 from testing.stack import free_port
 from tests.live_http import serve
 
+pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
 AGENT_PHONE = "+441632960961"
 WAIT_MS = 10_000
