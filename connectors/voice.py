@@ -32,6 +32,10 @@ Routes, under Rasa's channel prefix ``/webhooks/voice/``:
     parameter), 401 (token does not match the session), 413 (too large or too long), 415
     (not audio), 503 (speech engines unavailable); the body is ``{"error": "..."}``.
 
+Messages sent into a call's conversation from outside a turn (the agent inbox, over
+Rasa's events API with ``output_channel=voice``) are spoken on the live call
+(:meth:`VoiceInput.get_output_channel`, :mod:`connectors.voice_output`).
+
 ``credentials.yml``::
 
     connectors.voice.VoiceInput:
