@@ -3,6 +3,7 @@ after a close in the agent inbox, the customer's 1-5 rating is stored with the t
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timezone
 
@@ -17,6 +18,7 @@ from bot.dialogue.turn import ConversationId, Namespace
 from bot.store.agents import online_agents
 from bot.store.inbox import awaiting_rating, rate, set_contact_email
 from bot.store.tickets import open_ticket, takeover_ticket
+from bot.support.call_transfer import Transfer, TransferFailed
 from bot.support.opening_hours import team_next_available
 from bot.support.rating import parse_rating
 from bot.support.summary import conversation_summary
@@ -28,7 +30,10 @@ from bot.support.wording import (
     handoff_offline_reply,
     handoff_reply,
     phone_handoff_reply,
+    phone_transfer_reply,
 )
+
+logger = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 """An e-mail address in a message (a customer waiting for a person leaves one)."""
@@ -37,7 +42,8 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 class ActionHandoff(ShopAction):
     """Open (or reuse) a takeover ticket and tell the customer its number; when no agent
     is online, also when the team is next available and to leave an e-mail address; on a
-    phone call, that a person will call back (the inbox shows the caller's number)."""
+    phone call, the call is put through to ``$TOUCHLINE_AGENT_PHONE`` while an agent is
+    online, else a person will call back (the inbox shows the caller's number)."""
 
     def name(self) -> str:
         """Rasa action name."""
@@ -50,8 +56,9 @@ class ActionHandoff(ShopAction):
         cid = customer_id_for(session, tracker)
         opened = open_ticket(session, tracker.sender_id, cid, "handoff",
                              conversation_summary(tracker.events), takeover=True)
-        if ConversationId.parse(tracker.sender_id).namespace is Namespace.PHONE_CALL:
-            text = phone_handoff_reply(opened.ticket.id, opened.created)
+        conversation = ConversationId.parse(tracker.sender_id)
+        if conversation.namespace is Namespace.PHONE_CALL:
+            text = self._phone(session, conversation.key, opened.ticket.id, opened.created)
         elif online_agents(session) or opened.ticket.agent_id is not None:
             text = handoff_reply(opened.ticket.id, opened.created)
         else:  # nobody to answer now: say when, and ask where to reply
@@ -60,6 +67,21 @@ class ActionHandoff(ShopAction):
                 config.opening_hours, config.timezone, datetime.now(timezone.utc)))
         dispatcher.utter_message(text=text)
         return [SlotSet("human_takeover", True), SlotSet("ticket_id", opened.ticket.id)]
+
+    @staticmethod
+    def _phone(session: Session, call_sid: str, ticket_id: int, created: bool) -> str:
+        """On a phone call: transfer it to the agent number (:class:`Transfer`) when one is
+        configured and an agent is online, else (or when Twilio refuses) a call-back."""
+        transfer = Transfer.configured(settings())
+        if transfer is not None and online_agents(session):
+            text = phone_transfer_reply(ticket_id, created)
+            try:
+                transfer.redirect(call_sid, text)
+                logger.info("call %s transferred to the agent number", call_sid)
+                return text
+            except TransferFailed as exc:
+                logger.error("call %s not transferred: %s", call_sid, exc)
+        return phone_handoff_reply(ticket_id, created)
 
 
 class ActionTakeoverCheck(ShopAction):

@@ -13,6 +13,7 @@ The README's "Configuration reference" table is :func:`configuration_table` (che
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -99,6 +100,24 @@ def _retention_days(raw: str | None) -> int:
     if days < 1:
         raise ValueError(f"{days} is below 1 day")
     return days
+
+
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+"""A phone number in E.164 form: ``+``, country code and number, 7 to 15 digits (ITU-T E.164)."""
+
+
+def _e164_or_none(raw: str | None) -> str | None:
+    """Parser: an E.164 phone number (``+441632960961``), ``None`` when unset or empty.
+
+    Raises:
+        ValueError: anything else (spaces, no ``+``, too short or long).
+    """
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if not E164.fullmatch(value):
+        raise ValueError(f"{raw!r} is not an E.164 number such as +441632960961")
+    return value
 
 
 VOICE_PIPELINES = ("speculative", "sequential")
@@ -205,6 +224,16 @@ class Settings:
         "TOUCHLINE_VOICE_SILENCE_S", lambda raw: float(raw) if raw else None,
         "8 (`silence_s` in `credentials.yml`)",
         "caller silence before the re-prompt, and again before goodbye (seconds)")
+    agent_phone: str | None = _setting(
+        "TOUCHLINE_AGENT_PHONE", _e164_or_none, "unset (callers are called back)",
+        "E.164 number a phone caller asking for a person is transferred to (TwiML `<Dial>`) "
+        "while an agent is online; needs `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`")
+    twilio_account_sid: str | None = _setting(
+        "TWILIO_ACCOUNT_SID", _text_or_none, "unset",
+        "Twilio account (`AC...`) whose REST API redirects a live call to the agent number")
+    twilio_api_url: str = _setting(
+        "TWILIO_API_BASE_URL", lambda raw: (raw or "https://api.twilio.com").rstrip("/"),
+        "`https://api.twilio.com`", "Twilio's REST API (a test server)")
     asr_engine: str = _setting(
         "TOUCHLINE_ASR_ENGINE", _lower_or("whisper"), "whisper",
         "speech recognition engine: `whisper` or `pocketsphinx`")
@@ -331,7 +360,8 @@ CHANNEL_VARIABLES = (
              "public base URL of the Rasa server put in the TwiML stream URL (and signed by "
              "Twilio)"),
     Variable("TWILIO_AUTH_TOKEN", "unset (phone calls refused)",
-             "checks `X-Twilio-Signature` on `/webhooks/voice/twiml`"),
+             "checks `X-Twilio-Signature` on `/webhooks/voice/twiml`; with "
+             "`TWILIO_ACCOUNT_SID`, authenticates call transfers"),
 )
 """Variables whose names ``credentials.yml`` gives (``*_env`` keys; these are the defaults),
 read with :meth:`Settings.named` by the Telegram and voice channels."""

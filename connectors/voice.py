@@ -32,6 +32,10 @@ Routes, under Rasa's channel prefix ``/webhooks/voice/``:
     parameter), 401 (token does not match the session), 413 (too large or too long), 415
     (not audio), 503 (speech engines unavailable); the body is ``{"error": "..."}``.
 
+Messages sent into a call's conversation from outside a turn (the agent inbox, over
+Rasa's events API with ``output_channel=voice``) are spoken on the live call
+(:meth:`VoiceInput.get_output_channel`, :mod:`connectors.voice_output`).
+
 ``credentials.yml``::
 
     connectors.voice.VoiceInput:
@@ -49,7 +53,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from sanic.exceptions import WebsocketClosed
 from sanic.request import Request
@@ -67,6 +71,7 @@ from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.sessions import SessionSigner
 from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
+from connectors.voice_output import CallOutput
 from connectors.voice_speculation import Speculator, response_openers
 from connectors.voice_turn import answer_speech, speak_all
 
@@ -139,6 +144,11 @@ class VoiceInput(InputChannel):
         return cls(env("public_url_env", "TOUCHLINE_VOICE_PUBLIC_URL"),
                    env("twilio_auth_token_env", "TWILIO_AUTH_TOKEN"),
                    CallSettings.for_pipeline(config.voice_pipeline, silence))
+
+    def get_output_channel(self) -> OutputChannel:
+        """Where messages sent into a call's conversation from outside a turn go (the agent
+        inbox): spoken on the live call (:class:`connectors.voice_output.CallOutput`)."""
+        return CallOutput()
 
     def call_token(self, call_sid: str, caller: str | None) -> str:
         """The stream token of ``call_sid`` from ``caller`` (HMAC-SHA256 with the session

@@ -31,6 +31,9 @@ Behaviour of a call:
   customer's (the verified customer in the metadata), three wrong ones end the offer.
   Caller ID can be spoofed, so the number alone identifies nobody; every other call is
   anonymous.  The digits are never logged nor sent to Rasa;
+* while the call is live it is listed in :data:`LIVE_CALLS` (of this process), so an agent's
+  message sent into the conversation from the agent inbox is spoken on it
+  (:meth:`TwilioCall.announce`, after whatever the bot is still saying);
 * malformed messages (not JSON, unknown events, bad base64, media before ``start``) are
   counted and ignored; an unsupported media format or a bad stream token closes the
   stream with a reason.
@@ -96,6 +99,10 @@ T = TypeVar("T")
 Send = Callable[[str], Awaitable[None]]
 Speculate = Callable[[str, Transcript, dict[str, Any]], Awaitable[Speculation | None]]
 """``(sender_id, early transcript, metadata)`` -> what Rasa would do, without side effects."""
+
+
+LIVE_CALLS: dict[str, TwilioCall] = {}
+"""The calls whose stream this process holds, by Rasa conversation id (``voice:<sid>``)."""
 
 
 class CallEnded(Exception):
@@ -268,6 +275,8 @@ class TwilioCall:
         """The call is over: stop speaking; a Rasa turn in progress may finish (up to
         :data:`TURN_FINISH_S` seconds) so the caller's last message is not lost."""
         self._closed = True
+        if self.call_sid is not None and LIVE_CALLS.get(self.sender_id) is self:
+            del LIVE_CALLS[self.sender_id]
         if self._speaking is not None:
             self._speaking.cancel()
         if self._worker is not None:
@@ -310,6 +319,7 @@ class TwilioCall:
         self._rate = rate
         self._resampler = soxr.ResampleStream(rate, ASR_RATE, 1, dtype="float32")
         self._worker = asyncio.create_task(self._work())
+        LIVE_CALLS[self.sender_id] = self
         logger.info("call %s started (stream %s)", call_sid, stream_sid)
         offer = await asyncio.to_thread(asks_for_pin, self.caller)
         if offer:
@@ -463,6 +473,25 @@ class TwilioCall:
         if self._speaking is not None and not self._speaking.done():
             self._speaking.cancel()
         self._speaking = asyncio.create_task(self._stream(text))
+
+    def announce(self, text: str) -> None:
+        """Speak ``text`` (an agent's message) once the bot has finished what it is saying
+        now; the caller can speak over it as over any reply (barge-in)."""
+        if self._closed or self._ending:
+            return
+        before = self._speaking
+        self._speaking = asyncio.create_task(self._after(before, text))
+
+    async def _after(self, before: asyncio.Task | None, text: str) -> None:
+        """Wait for ``before`` (the bot's reply being sent), then speak ``text``; cancelling
+        this (barge-in, hang-up) cancels ``before`` too."""
+        if before is not None and not before.done():
+            try:
+                await asyncio.wait({before})
+            except asyncio.CancelledError:
+                before.cancel()
+                raise
+        await self._stream(text)
 
     async def _work(self) -> None:
         while (item := await self._utterances.get()) is not None:

@@ -192,6 +192,17 @@ def phone_handoff_reply(ticket_id: int, created: bool) -> str:
             "call you back on this number as soon as they can. You can hang up now.")
 
 
+def phone_transfer_reply(ticket_id: int, created: bool) -> str:
+    """Said on a phone call that is transferred to the agent number (Twilio ``<Say>``)."""
+    opened = (f"I've opened ticket number {ticket_id}" if created
+              else f"I already opened ticket number {ticket_id} for this")
+    return f"{opened}. {CALL_PUT_THROUGH}"
+
+
+CALL_PUT_THROUGH = "I'm putting you through to a person now, please hold."
+"""Said on a phone call an agent transfers from the inbox (Twilio ``<Say>``)."""
+
+
 def contact_email_noted(email: str) -> str:
     """Said when a customer waiting for a person left an e-mail address."""
     return f"Thank you. If we can't reply here, we'll write to {email}."

@@ -16,6 +16,7 @@ from bot.support.wording import (
     contact_email_noted,
     handoff_offline_reply,
 )
+from testing.fake_twilio import ACCOUNT_SID, FakeTwilio
 from tests.actions.conftest import make_tracker, run_action, slot, texts
 
 
@@ -94,3 +95,25 @@ def test_a_caller_who_asks_for_a_person_hears_they_will_be_called_back(shop):
     msgs, events = run_action(ActionHandoff(), make_tracker("voice:CA0123", "a person please"))
     assert "call you back on this number" in texts(msgs)
     assert "reply right here" not in texts(msgs) and slot(events, "human_takeover") is True
+
+
+def test_with_an_agent_number_a_caller_is_put_through_else_called_back(shop, env):
+    twilio = FakeTwilio("twilio-token").start()
+    try:
+        env.set("TOUCHLINE_AGENT_PHONE", "+441632960961")
+        env.set("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        env.set("TWILIO_AUTH_TOKEN", "twilio-token")
+        env.set("TWILIO_API_BASE_URL", twilio.base_url)
+        msgs, _ = run_action(ActionHandoff(), make_tracker("voice:CAnone", "a person please"))
+        assert "call you back" in texts(msgs) and twilio.updates == []  # nobody online
+        agent(online=True)
+        msgs, events = run_action(ActionHandoff(), make_tracker("voice:CAput", "a person"))
+        assert "putting you through to a person" in texts(msgs)
+        assert slot(events, "human_takeover") is True
+        [update] = twilio.updates
+        assert (update.call_sid, update.authorised) == ("CAput", True)
+        twilio.ended.add("CAgone")  # Twilio refuses: the caller is called back instead
+        msgs, _ = run_action(ActionHandoff(), make_tracker("voice:CAgone", "a person"))
+        assert "call you back" in texts(msgs) and len(twilio.updates) == 2
+    finally:
+        twilio.close()

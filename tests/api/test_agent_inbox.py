@@ -21,6 +21,7 @@ from bot.store import agents
 from bot.store.db import session_scope
 from bot.store.models import AgentAction, Customer, Ticket
 from bot.store.tickets import open_ticket
+from testing.fake_twilio import ACCOUNT_SID, FakeTwilio
 from testing.stack import free_port
 from tests.live_http import serve
 
@@ -233,3 +234,39 @@ def test_customer_typing_shows_only_while_a_person_holds_the_conversation(inbox)
     with session_scope() as s:
         s.get(Ticket, ticket).takeover = False
         assert not customer_typing(s, "web-7")
+
+
+def test_an_agent_transfers_a_phone_call_to_the_agent_number(inbox, env):
+    twilio = FakeTwilio("twilio-token").start()
+    try:
+        call, web = handoff("voice:CAinbox"), handoff("web-transfer")
+        ann = TestClient(create_app())
+        csrf = sign_in(ann, "ann@shop.example")
+        for ticket in (call, web):
+            assert ann.post(f"/agent/api/tickets/{ticket}/claim", headers=csrf).status_code == 200
+        r = ann.post(f"/agent/api/tickets/{call}/transfer", headers=csrf)
+        assert r.status_code == 409 and "TOUCHLINE_AGENT_PHONE" in r.json()["detail"]
+        env.set("TOUCHLINE_AGENT_PHONE", "+441632960961")
+        env.set("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        env.set("TWILIO_AUTH_TOKEN", "twilio-token")
+        env.set("TWILIO_API_BASE_URL", twilio.base_url)
+        assert ann.post(f"/agent/api/tickets/{call}/transfer").status_code == 403  # no CSRF
+        r = ann.post(f"/agent/api/tickets/{web}/transfer", headers=csrf)
+        assert r.status_code == 409 and "only a phone call" in r.json()["detail"]
+        r = ann.post(f"/agent/api/tickets/{call}/transfer", headers=csrf)
+        assert r.json() == {"status": "transferred", "to": "+441632960961"}
+        [update] = twilio.updates
+        assert (update.call_sid, update.authorised) == ("CAinbox", True)
+        assert "<Dial>+441632960961</Dial>" in update.form["Twiml"]
+        twilio.ended.add("CAinbox")
+        r = ann.post(f"/agent/api/tickets/{call}/transfer", headers=csrf)
+        assert r.status_code == 502 and "may have ended" in r.json()["detail"]
+        bob = TestClient(create_app())
+        r = bob.post(f"/agent/api/tickets/{call}/transfer",
+                     headers=sign_in(bob, "bob@shop.example"))
+        assert r.status_code == 409  # ann holds it
+        with session_scope() as s:
+            logged = s.scalars(select(AgentAction).where(AgentAction.action == "transfer")).all()
+            assert [(a.agent_id, a.ticket_id) for a in logged] == [(inbox["ann"], call)]
+    finally:
+        twilio.close()

@@ -13,22 +13,27 @@ import asyncio
 import base64
 import json
 import time
+import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
+from bot.api.rasa_link import agent_event, output_channel
 from bot.identity.metadata import VERIFIED_CUSTOMER
 from bot.speech.audio import Audio, decode, encode, silence
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
 from bot.store import customers
+from bot.store.agents import create_agent, heartbeat, set_away
 from bot.store.db import session_scope
 from bot.store.phones import register_phone
+from bot.support.messages import AGENT_KEY
 from connectors.sessions import SessionSigner
 from connectors.voice import CALL_STREAM, stream_claim
 from connectors.wording import GOODBYE, NOT_HEARD, PIN_OK, PIN_PROMPT, PIN_WRONG, REPROMPT
+from testing.fake_twilio import ACCOUNT_SID, FakeTwilio
 from testing.sio_client import Tab, run
 from testing.stack import Stack, free_port, stack_env
 from testing.twilio_caller import TwilioCaller
@@ -40,9 +45,21 @@ TWILIO_TOKEN = "twilio-auth-token-for-tests"
 SILENCE_S = 2.5
 
 
+AGENT_PHONE = "+441632960961"
+
+
 @pytest.fixture(scope="module")
-def voice(model, tmp_path_factory):
-    """Rasa + action server with the voice channel (short silence timeout)."""
+def twilio():
+    """Twilio's REST API (call updates), faked on 127.0.0.1."""
+    fake = FakeTwilio(TWILIO_TOKEN).start()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def voice(model, tmp_path_factory, twilio):
+    """Rasa + action server with the voice channel (short silence timeout; callers asking
+    for a person are put through to :data:`AGENT_PHONE` over the fake Twilio API)."""
     work = tmp_path_factory.mktemp("voice")
     port = free_port()
     env = stack_env(
@@ -51,6 +68,9 @@ def voice(model, tmp_path_factory):
         TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
         TOUCHLINE_VOICE_PUBLIC_URL=f"http://127.0.0.1:{port}",
         TOUCHLINE_VOICE_SILENCE_S=str(SILENCE_S),
+        TOUCHLINE_AGENT_PHONE=AGENT_PHONE,
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_API_BASE_URL=twilio.base_url,
     )
     running = Stack(work, model, env, rasa_port=port).start()
     r = httpx.get(f"{running.url}/webhooks/voice/", timeout=120)
@@ -612,3 +632,103 @@ def test_an_unregistered_caller_is_not_asked_for_a_pin_and_keys_change_nothing(
     assert "pin" not in greeting
     assert all(VERIFIED_CUSTOMER not in e["metadata"]
                for e in user_events(voice, "voice:CAnopin"))
+
+
+AGENT_SAYS = "Hello, this is Dana from the support team. Your refund was sent this morning."
+
+
+def agent_message(voice: Stack, sender: str, text: str) -> httpx.Response:
+    """An agent's message into ``sender`` as the agent inbox sends it (Rasa's events API,
+    the inbox's output channel and event, :mod:`bot.api.rasa_link`)."""
+    url = f"{voice.url}/conversations/{sender}/tracker/events"
+    params = {"output_channel": output_channel(sender), "execute_side_effects": "true",
+              "token": voice.token}
+    return httpx.post(url, params=params, json=[agent_event(text, 7, "Dana")], timeout=30)
+
+
+def agent_events(voice: Stack, sender: str) -> list[dict]:
+    r = httpx.get(
+        f"{voice.url}/conversations/{sender}/tracker", params={"token": voice.token}, timeout=30
+    )
+    return [e for e in r.json()["events"]
+            if e["event"] == "bot" and AGENT_KEY in (e.get("metadata") or {})]
+
+
+def test_an_agents_message_is_spoken_on_the_live_call_and_stored(voice, engines):
+    async def call() -> tuple[TwilioCaller, float]:
+        async with caller(voice, "CAagent") as c:
+            await reply_sent(c, voice, engines, 0)
+            sent = time.perf_counter()
+            r = await asyncio.to_thread(agent_message, voice, "voice:CAagent", AGENT_SAYS)
+            assert r.status_code == 200, r.text
+            sentences = len(list(engines.synthesizer.speak(AGENT_SAYS)))
+            await c.wait_marks(sentences, after=sent)
+            return c, sent
+
+    c, sent = asyncio.run(call())
+    assert output_channel("voice:CAagent") == "voice"
+    assert_says(engines, c.audio(after=sent), AGENT_SAYS)
+    [stored] = agent_events(voice, "voice:CAagent")
+    assert stored["text"] == AGENT_SAYS
+    assert stored["metadata"][AGENT_KEY] == {"id": 7, "name": "Dana"}
+
+
+def test_an_agents_message_after_the_hang_up_is_stored_not_spoken(voice, engines):
+    async def call() -> None:
+        async with caller(voice, "CAgone") as c:
+            await reply_sent(c, voice, engines, 0)
+            await c.hang_up()
+            await asyncio.wait_for(c.closed.wait(), 10)
+
+    asyncio.run(call())
+    r = agent_message(voice, "voice:CAgone", AGENT_SAYS)
+    assert r.status_code == 200, r.text
+    assert [e["text"] for e in agent_events(voice, "voice:CAgone")] == [AGENT_SAYS]
+    log = voice.log("rasa").read_text()
+    assert "voice:CAgone: no live call stream in this process" in log
+    assert httpx.get(f"{voice.url}/webhooks/voice/", timeout=10).status_code == 200
+
+
+PERSON = "I want to speak to a real person."
+
+
+def ask_for_a_person(voice: Stack, engines: SpeechEngines, sid: str) -> str:
+    """Call, ask for a person out loud, wait for the whole spoken answer; return it."""
+    async def call() -> None:
+        async with caller(voice, sid) as c:
+            await reply_sent(c, voice, engines, 0)
+            end = await c.say(trimmed(say(engines, PERSON)))
+            await reply_sent(c, voice, engines, 1, after=end)
+
+    asyncio.run(call())
+    [_, asked] = user_events(voice, f"voice:{sid}")
+    assert asked["parse_data"]["intent"]["name"] == "human_handoff"
+    return replies(voice, f"voice:{sid}")[1]
+
+
+def test_a_caller_asking_for_a_person_is_called_back_while_no_agent_is_online(
+        voice, engines, twilio):
+    reply = ask_for_a_person(voice, engines, "CAnobody")
+    assert "call you back on this number" in reply
+    assert [u for u in twilio.updates if u.call_sid == "CAnobody"] == []
+
+
+def test_a_caller_asking_for_a_person_is_put_through_to_the_agent_number(
+        voice, engines, twilio):
+    with session_scope(voice.env["DATABASE_URL"]) as session:
+        agent = create_agent(session, "Dana", "dana-phone@example.com", "a long passphrase 1")
+        session.flush()
+        heartbeat(session, agent.id)
+        agent_id = agent.id
+    try:
+        reply = ask_for_a_person(voice, engines, "CAtransfer")
+    finally:
+        with session_scope(voice.env["DATABASE_URL"]) as session:
+            set_away(session, agent_id)
+    assert "putting you through to a person" in reply
+    [update] = [u for u in twilio.updates if u.call_sid == "CAtransfer"]
+    assert (update.account_sid, update.authorised) == (ACCOUNT_SID, True)
+    twiml = ET.fromstring(update.form["Twiml"])
+    assert twiml.tag == "Response"
+    assert [(e.tag, e.text) for e in twiml] == [("Say", reply), ("Dial", AGENT_PHONE)]
+    assert "Traceback" not in voice.log("actions").read_text()

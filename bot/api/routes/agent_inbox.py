@@ -17,6 +17,11 @@ need a signed-in agent, :mod:`bot.api.auth`).
 * ``POST .../reply`` ``{"text"}``: the message reaches the customer on their channel and is
   stored in the conversation as a bot event carrying the agent (:mod:`bot.api.rasa_link`);
   409 unless the agent holds the ticket, 502 when the Rasa server does not take it.
+* ``POST .../transfer``: a phone call is put through to ``$TOUCHLINE_AGENT_PHONE``
+  (Twilio call update with ``<Say>`` and ``<Dial>``, :mod:`bot.support.call_transfer`);
+  the line said is stored in the conversation as the agent's message.  409 unless the
+  agent holds the ticket of a phone call and the transfer is configured, 502 when Twilio
+  refuses (the call may be over).
 * ``POST .../typing`` ``{"typing": bool}``: the widget shows "<name> is typing".
 * ``POST .../handback``: the bot answers again; the ticket stays open and assigned.
 * ``POST .../close`` ``{"resolution"}``: closes it, the bot says it is back and asks for a
@@ -52,9 +57,11 @@ from sqlalchemy.engine import Engine
 from bot.api.auth import CurrentAdmin, CurrentAgent
 from bot.api.rasa_link import LINK, RasaUnavailable, agent_event, bot_event, slot_event
 from bot.config import PROJECT_ROOT, settings
+from bot.dialogue.turn import ConversationId, Namespace
 from bot.store import inbox
 from bot.store.agents import online_agents, record_action
 from bot.store.db import session_scope
+from bot.support.call_transfer import Transfer, TransferFailed
 from bot.support.saved_replies import (
     SavedReplyError,
     add_saved_reply,
@@ -62,7 +69,7 @@ from bot.support.saved_replies import (
     saved_replies,
 )
 from bot.support.transcript import Line, read_lines, what_the_bot_knew
-from bot.support.wording import BACK_AND_RATE, RATING_BUTTONS
+from bot.support.wording import BACK_AND_RATE, CALL_PUT_THROUGH, RATING_BUTTONS
 
 logger = logging.getLogger(__name__)
 
@@ -322,6 +329,32 @@ async def reply(ticket_id: TicketId, body: ReplyIn, agent: CurrentAgent) -> dict
                                slot_event(TAKEOVER_SLOT, True)])
     await asyncio.to_thread(_log, agent.id, "reply", ticket_id, f"{len(body.text)} characters")
     return {"status": "sent"}
+
+
+@router.post("/agent/api/tickets/{ticket_id}/transfer")
+async def transfer(ticket_id: TicketId, agent: CurrentAgent) -> dict[str, Any]:
+    """Put the phone call through to the agent number (see the module docstring)."""
+    conversation = ConversationId.parse(await asyncio.to_thread(_held, ticket_id, agent.id))
+    if conversation.namespace is not Namespace.PHONE_CALL:
+        raise HTTPException(409, "only a phone call can be transferred")
+    to = Transfer.configured(settings())
+    if to is None:
+        raise HTTPException(409, "set TOUCHLINE_AGENT_PHONE, TWILIO_ACCOUNT_SID and "
+                                 "TWILIO_AUTH_TOKEN to transfer calls")
+    try:
+        await asyncio.to_thread(to.redirect, conversation.key, CALL_PUT_THROUGH)
+    except TransferFailed as exc:
+        logger.error("call %s not transferred: %s", conversation.key, exc)
+        raise HTTPException(502, "the call could not be transferred (it may have ended)"
+                            ) from None
+    await asyncio.to_thread(_log, agent.id, "transfer", ticket_id, to.number)
+    try:  # the call has left the stream: the line is stored, not spoken twice
+        await LINK.send_events(str(conversation),
+                               [agent_event(CALL_PUT_THROUGH, agent.id, agent.name)])
+    except RasaUnavailable as exc:
+        logger.error("transfer of ticket %d not stored in the conversation: %s", ticket_id,
+                     exc)
+    return {"status": "transferred", "to": to.number}
 
 
 @router.post("/agent/api/tickets/{ticket_id}/typing")

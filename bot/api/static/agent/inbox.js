@@ -246,6 +246,7 @@
     const mine = me && ticket.agent_id === me.id && ticket.status === "open";
     $("claim").hidden = !(ticket.status === "open" && ticket.agent_id === null);
     $("handback").hidden = !(mine && ticket.takeover);
+    $("transfer").hidden = !(mine && ticket.channel === "phone");
     $("composer").hidden = !mine;
     $("closer").hidden = !mine;
     $("assign-label").hidden = !(me && me.role === "admin" && ticket.status === "open");
@@ -285,6 +286,10 @@
 
   $("claim").addEventListener("click", () => act("claim"));
   $("handback").addEventListener("click", () => act("handback"));
+  $("transfer").addEventListener("click", async () => {
+    const done = await act("transfer");
+    if (done) $("conv-state").textContent = `call put through to ${done.to}`;
+  });
   $("assign").addEventListener("change", () => {
     const value = $("assign").value;
     act("assign", { agent_id: value === "" ? null : Number(value) });
