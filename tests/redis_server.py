@@ -7,24 +7,14 @@ answering on 127.0.0.1:6379 is used instead; with neither the test fails and say
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from testing.services import redis_answers
 from testing.stack import free_port
-
-
-def answers(port: int) -> bool:
-    """Whether a Redis server on 127.0.0.1:``port`` answers ``PING``."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 @contextmanager
@@ -37,7 +27,7 @@ def redis_url(workdir: Path) -> Iterator[str]:
     """
     binary = shutil.which("redis-server")
     if binary is None:
-        if answers(6379):
+        if redis_answers(6379):
             yield "redis://127.0.0.1:6379/0"
             return
         raise RuntimeError("Redis is needed: apt-get install redis-server")
@@ -49,7 +39,7 @@ def redis_url(workdir: Path) -> Iterator[str]:
     )
     try:
         deadline = time.monotonic() + 10
-        while not answers(port):
+        while not redis_answers(port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the throwaway redis-server did not start")
             time.sleep(0.05)
