@@ -61,6 +61,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
+from bot.dialogue.event_outbox import ConfirmingPikaEventBroker, Outbox
 from bot.privacy import redactor
 from bot.privacy.brokers import RedactingEventBroker
 from bot.privacy.logs import install_log_redaction
@@ -94,6 +95,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         """
         self.redactor: Redactor = redactor()
         install_log_redaction(self.redactor)
+        self._event_outbox: Outbox | None = None
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             # Keep connections open between turns, and commit with one fsync (WAL with
@@ -123,8 +125,21 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         self._event_broker = (None if broker is None or isinstance(broker, RedactingEventBroker)
                               else RedactingEventBroker(broker, self.redactor))
 
+    def outbox(self) -> Outbox | None:
+        """The event outbox, when the broker is a :class:`ConfirmingPikaEventBroker`
+        (:mod:`bot.dialogue.event_outbox`); ``None`` for any other broker or none."""
+        broker = self._event_broker.broker if self._event_broker is not None else None
+        if not isinstance(broker, ConfirmingPikaEventBroker):
+            return None
+        if self._event_outbox is None:
+            self._event_outbox = Outbox(self.engine, broker)
+        return self._event_outbox
+
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The working tracker of the latest session (a copy), or ``None`` if unknown."""
+        outbox = self.outbox()
+        if outbox is not None:  # a restarted server sweeps what a killed one left
+            outbox.send([])
         entry = await self._current(sender_id)
         return entry.tracker.copy() if entry.tracker is not None else None
 
@@ -134,23 +149,30 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         The cache entry is the one :meth:`retrieve` checked against the database; Rasa
         retrieves and saves under the conversation's lock, which every process holds in
         turn (:mod:`bot.dialogue.lock_store`), so no other process stored events between.
+
+        Events reach the broker only once committed (Rasa publishes first): through the
+        outbox when there is one (written in the same transaction, :meth:`outbox`), else
+        published after the commit as Rasa's ``stream_events`` would.
         """
+        outbox = self.outbox()
         new_events = None
-        if self.event_broker is not None:  # what Rasa's stream_events would publish
+        if self.event_broker is not None and outbox is None:
             old = await self.retrieve(tracker.sender_id)
             new_events = TrackerEventDiffEngine.event_difference(old, tracker)
         entry = self._cache.get(tracker.sender_id)
         if entry is None:  # never retrieved here: Rasa's count-based diff
             with self.session_scope() as session:
                 events = list(self._additional_events(session, tracker))
-            self._append(tracker.sender_id, events)
+            _last_id, messages = self._append(tracker.sender_id, events, outbox is not None)
             await self._current(tracker.sender_id)
         else:
-            last_id = self._append(tracker.sender_id, list(tracker.events)[entry.stored :])
+            last_id, messages = self._append(tracker.sender_id,
+                                             list(tracker.events)[entry.stored :],
+                                             outbox is not None)
             self._remember(window(tracker, self.domain.slots), last_id or entry.last_id)
-        # Published after the commit (Rasa publishes first): a save that fails publishes
-        # nothing, so the broker never carries events the tracker store does not hold.
-        if self.event_broker is not None and new_events:
+        if outbox is not None:
+            outbox.send(messages)
+        elif self.event_broker is not None and new_events:
             await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def _current(self, sender_id: str) -> _Entry:
@@ -179,10 +201,15 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             self._cache.popitem(last=False)
         return entry
 
-    def _append(self, sender_id: str, events: list[Event]) -> int | None:
-        """Store ``events``; returns the id of the last one (``None`` when none)."""
+    def _append(self, sender_id: str, events: list[Event], outboxed: bool = False
+                ) -> tuple[int | None, list[tuple[int, dict[str, Any]]]]:
+        """Store ``events`` (redacted), with their broker messages in the outbox when
+        ``outboxed``; returns the id of the last event (``None`` when none) and the
+        ``(outbox row id, message)`` pairs."""
         if not events:
-            return None
+            return None, []
+        bodies = [self.redactor.value({"sender_id": sender_id, **event.as_dict()})
+                  for event in events] if outboxed else []
         with self.session_scope() as session:
             rows = []
             for event in events:
@@ -200,10 +227,12 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.add_all(rows)
+            messages = Outbox.add(session, bodies)
             session.flush()
             last_id = rows[-1].id
+            pairs = [(message.id, body) for message, body in zip(messages, bodies)]
             session.commit()
-        return last_id
+        return last_id, pairs
 
 
 def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:  # noqa: ANN401

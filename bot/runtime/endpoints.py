@@ -12,8 +12,9 @@ Two profiles, chosen by the environment (:func:`services_from_settings`):
 * **production** (any of these set): ``DATABASE_URL`` (or ``TRACKER_DB``) on PostgreSQL puts
   the tracker store there; ``REDIS_URL`` the conversation locks on Redis
   (:class:`bot.dialogue.redis_lock_store.RedisLockStore`); ``RABBITMQ_URL`` adds Rasa's
-  ``pika`` event broker (every event published, redacted by the tracker store's
-  :class:`bot.privacy.brokers.RedactingEventBroker`, to ``$TOUCHLINE_EVENT_QUEUE``);
+  ``pika`` event broker with publisher confirms
+  (:class:`bot.dialogue.event_outbox.ConfirmingPikaEventBroker`: every event, redacted by
+  the tracker store, goes through its transactional outbox to ``$TOUCHLINE_EVENT_QUEUE``);
   ``TOUCHLINE_MODEL_URL`` makes each server load its model from a model server.
 
 Usage: ``python -m bot.runtime.endpoints OUT.yml`` reads ``ACTION_PORT`` (default 5055),
@@ -93,12 +94,14 @@ def sql_tracker_store(url: str) -> dict[str, Any]:
 
 
 def pika_broker(url: str, queue: str) -> dict[str, Any]:
-    """Rasa ``pika`` event broker keys for an ``amqp://`` ``url``
-    (``rasa/core/brokers/pika.py::PikaEventBroker.__init__``); the exchange is named after
-    the queue, so two deployments on one RabbitMQ never receive each other's events."""
+    """Event broker keys for an ``amqp://`` ``url``: Rasa's ``pika`` broker's
+    (``rasa/core/brokers/pika.py::PikaEventBroker.__init__``) for its subclass
+    :class:`bot.dialogue.event_outbox.ConfirmingPikaEventBroker`; the exchange is named
+    after the queue, so two deployments on one RabbitMQ never receive each other's
+    events."""
     parts = urlsplit(url)
     return {
-        "type": "pika",
+        "type": "bot.dialogue.event_outbox.ConfirmingPikaEventBroker",
         "url": url,
         "port": parts.port or 5672,
         "username": unquote(parts.username or "guest"),

@@ -441,3 +441,16 @@ class ConversationEvent(Base):
     data = Column(Text, nullable=False)
     """The event as published (JSON, already redacted by the publishing tracker store)."""
     received_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class EventOutboxMessage(Base):
+    """A conversation event's broker message, written by the tracker store in the same
+    transaction as the event and deleted once RabbitMQ confirmed it
+    (:mod:`bot.dialogue.event_outbox`): what a killed server or a RabbitMQ outage has not
+    yet published."""
+
+    __tablename__ = "event_outbox"
+    id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    body = Column(Text, nullable=False)
+    """The message as published: JSON of ``{"sender_id": ..., **event}``, redacted."""
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)

@@ -61,7 +61,7 @@ def test_main_writes_the_cluster_files(tmp_path, env):
     endpoints = yaml.safe_load((tmp_path / "c" / "endpoints.yml").read_text())
     assert endpoints["models"]["url"] == "http://127.0.0.1:6100/models/touchline.tar.gz"
     assert endpoints["lock_store"]["type"] == "bot.dialogue.redis_lock_store.RedisLockStore"
-    assert endpoints["event_broker"]["type"] == "pika"
+    assert endpoints["event_broker"]["type"].endswith("ConfirmingPikaEventBroker")
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
 
 

@@ -63,7 +63,7 @@ def test_the_environment_chooses_the_production_profile():
     assert config["lock_store"] == {"type": "bot.dialogue.redis_lock_store.RedisLockStore",
                                     "url": "redis://cache.internal:6379/1",
                                     "key_prefix": "touchline:lock:"}
-    assert config["event_broker"]["type"] == "pika"
+    assert config["event_broker"]["type"].endswith("ConfirmingPikaEventBroker")
     assert (config["event_broker"]["queues"], config["event_broker"]["exchange_name"]) == (
         ["events_eu"], "events_eu.exchange")
     assert config["models"] == {"url": "http://models.internal/touchline.tar.gz",
@@ -113,7 +113,8 @@ def test_rasa_loads_the_production_profile_and_events_reach_the_consumer(
                 UserUttered("my card is 4111 1111 1111 1111", {"name": "pay"}),
                 UserUttered("thanks", {"name": "thank"})], slots=Domain.empty().slots)
             await tracker_store.save(tracker)
-        await asyncio.to_thread(wait_until, lambda: stored(pg_db_url, sender), "events", 60)
+        await asyncio.to_thread(wait_until, lambda: len(stored(pg_db_url, sender)) == 2,
+                                "events", 60)
         stop.set()
         await consumer
         await broker.close()

@@ -1,0 +1,162 @@
+"""The event outbox between the tracker store (real PostgreSQL) and a real RabbitMQ node of
+this module (the tests stop it), read back by the real event consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import rasa.shared.core.events  # noqa: F401  (the pika broker uses it without importing it)
+import sqlalchemy as sa
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.dialogue.event_outbox import ConfirmingPikaEventBroker, Outbox
+from bot.dialogue.tracker_store import WindowedSQLTrackerStore
+from bot.runtime.endpoints import pika_broker, sql_tracker_store
+from bot.runtime.event_consumer import Source, consume
+from bot.store.db import session_scope
+from bot.store.models import ConversationEvent, EventOutboxMessage, utcnow
+from testing.services import RabbitServer
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture(scope="module")
+def rabbit(tmp_path_factory) -> Iterator[RabbitServer]:
+    """A RabbitMQ node of this module (never the machine's shared one: tests stop it)."""
+    with RabbitServer(tmp_path_factory.mktemp("rabbit")) as server:
+        yield server
+
+
+async def open_store(db_url: str, rabbit_url: str, queue: str
+                     ) -> tuple[WindowedSQLTrackerStore, ConfirmingPikaEventBroker]:
+    """The tracker store and broker a Rasa server of the production profile makes."""
+    broker = await EventBroker.create(EndpointConfig.from_dict(pika_broker(rabbit_url, queue)),
+                                      asyncio.get_running_loop())
+    assert isinstance(broker, ConfirmingPikaEventBroker)
+    store = TrackerStore.create(EndpointConfig.from_dict(sql_tracker_store(db_url)),
+                                Domain.empty(), broker)
+    assert isinstance(store, WindowedSQLTrackerStore)
+    return store, broker
+
+
+def turn(sender: str, *texts: str) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events(
+        sender, [UserUttered(t, {"name": "greet"}) for t in texts], slots=[])
+
+
+def consumed(url: str, sender: str) -> list[str]:
+    """Texts the consumer stored for ``sender``, oldest first."""
+    with session_scope(url) as session:
+        rows = session.scalars(sa.select(ConversationEvent.data)
+                               .where(ConversationEvent.sender_id == sender)
+                               .order_by(ConversationEvent.timestamp))
+        return [json.loads(r)["text"] for r in rows]
+
+
+def outbox_rows(url: str) -> int:
+    with session_scope(url) as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(EventOutboxMessage))
+
+
+async def until(check: object, timeout: float = 60) -> None:
+    """Await ``check()`` (polled every 100 ms) being true; fails after ``timeout`` s."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await asyncio.to_thread(check):  # type: ignore[arg-type]
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+def test_saved_events_are_published_and_leave_the_outbox(pg_db_url, rabbit):
+    queue, sender = f"outbox_{uuid.uuid4().hex[:8]}", "alice"
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        consumer = asyncio.create_task(consume(Source(rabbit.url, queue), pg_db_url, stop))
+        store, broker = await open_store(pg_db_url, rabbit.url, queue)
+        await store.save(turn(sender, "hi", "my card is 4111 1111 1111 1111"))
+        await until(lambda: len(consumed(pg_db_url, sender)) == 2)
+        await until(lambda: outbox_rows(pg_db_url) == 0)
+        stop.set()
+        await consumer
+        await store.outbox().close()
+        await broker.close()
+
+    asyncio.run(main())
+    texts = consumed(pg_db_url, sender)
+    assert texts[0] == "hi" and "4111" not in texts[1]
+
+
+def test_what_a_killed_server_left_is_sent_by_another(pg_db_url, rabbit):
+    queue, sender = f"outbox_{uuid.uuid4().hex[:8]}", "bob"
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        consumer = asyncio.create_task(consume(Source(rabbit.url, queue), pg_db_url, stop))
+        store, broker = await open_store(pg_db_url, rabbit.url, queue)
+        # A server killed after its commit: the events and their messages are stored, the
+        # messages never sent (the state ``_append`` leaves before ``Outbox.send``).
+        store._append(sender, list(turn(sender, "one", "two").events), outboxed=True)
+        with store.session_scope() as session:
+            session.execute(sa.update(EventOutboxMessage).values(
+                created_at=utcnow() - timedelta(minutes=1)))
+            session.commit()
+        assert consumed(pg_db_url, sender) == [] and outbox_rows(pg_db_url) == 2
+        # Any later turn of this server (or another) starts the sweep.
+        assert await store.retrieve("someone else") is None
+        await until(lambda: consumed(pg_db_url, sender) == ["one", "two"])
+        await until(lambda: outbox_rows(pg_db_url) == 0)
+        stop.set()
+        await consumer
+        await store.outbox().close()
+        await broker.close()
+
+    asyncio.run(main())
+
+
+def test_rabbitmq_down_keeps_the_turn_and_its_events(pg_db_url, rabbit):
+    queue, sender = f"outbox_{uuid.uuid4().hex[:8]}", "carol"
+
+    async def main() -> None:
+        store, broker = await open_store(pg_db_url, rabbit.url, queue)
+        outbox = store.outbox()
+        assert isinstance(outbox, Outbox)
+        await asyncio.to_thread(rabbit.stop)
+        try:
+            await store.save(turn(sender, "while down"))  # the turn itself succeeds
+            tracker = await store.retrieve(sender)
+            assert tracker is not None and tracker.latest_message.text == "while down"
+            await asyncio.sleep(1)
+            assert outbox_rows(pg_db_url) == 1, "the message waits in the outbox"
+        finally:
+            await asyncio.to_thread(rabbit.start)
+        stop = asyncio.Event()
+        consumer = asyncio.create_task(consume(Source(rabbit.url, queue), pg_db_url, stop))
+
+        async def swept() -> bool:
+            try:
+                return await outbox.sweep(older_than_s=0) == 1
+            except Exception:  # the broker's robust connection still reconnecting
+                await asyncio.sleep(0.5)
+                return False
+
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await swept():
+            assert asyncio.get_running_loop().time() < deadline, "never published"
+        await until(lambda: consumed(pg_db_url, sender) == ["while down"])
+        assert outbox_rows(pg_db_url) == 0
+        stop.set()
+        await consumer
+        await outbox.close()
+        await broker.close()
+
+    asyncio.run(main())
