@@ -148,7 +148,9 @@ def rest_customer(urls: list[str], sender: str, ledger: Ledger, stop: threading.
 
 def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
                     stop: threading.Event) -> None:
-    """A widget conversation over WebSocket through nginx, closed loop: a connection cut by
+    """A widget conversation over WebSocket through nginx, closed loop, sending as the
+    widget does: each message carries an ``id`` and is sent again (same id) until the
+    channel acknowledges it stored and the replies are not the apology; a connection cut by
     a restart is opened again and the session resumed (its id is the conversation)."""
 
     async def main() -> None:
@@ -157,7 +159,8 @@ def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
         tab = None
         while not stop.is_set():
             start = time.monotonic()
-            attempts = 0
+            attempts = apologies = 0
+            message_id = f"{sender}-w-{i:06d}"
             ledger.inflight[sender] = f"widget turn {i} sent in phase {ledger.phase}"
             while True:
                 attempts += 1
@@ -166,12 +169,21 @@ def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
                         tab = await Tab.connect(cluster, route=sender)  # type: ignore[arg-type]
                         session = await tab.join(session)
                     before = tab.count("bot_uttered")
-                    await tab.emit("user_uttered", {"message": TEXTS[i % len(TEXTS)],
-                                                    "session_id": session["session_id"]})
-                    await tab.next("bot_typing", timeout=60)  # the turn starts
-                    await tab.next("bot_typing", timeout=60)  # and ends
+                    ack = await tab.ack(await tab.request("user_uttered", {
+                        "message": TEXTS[i % len(TEXTS)], "id": message_id,
+                        "session_id": session["session_id"]}), timeout=120)
                     replies = [d for e, d in tab.events if e == "bot_uttered"][before:]
-                    break
+                    if ack.get("status") == "duplicate":
+                        break  # stored by an attempt whose answer was cut
+                    if ack.get("status") != "ok":
+                        raise RuntimeError(f"acknowledged {ack}")
+                    if not any(r.get("text") == APOLOGY for r in replies):
+                        break
+                    apologies += 1  # the turn failed: the customer sends it again
+                    if attempts >= RETRIES:
+                        ledger.failures.append(f"{sender}: apologies only in {ledger.phase}")
+                        return
+                    await asyncio.sleep(min(0.25 * 2 ** attempts, 5))
                 except Exception:  # connection cut or no answer: reconnect and resend
                     tab = None
                     ledger.inflight[sender] = (f"widget turn {i}, attempt {attempts} failed "
@@ -182,7 +194,7 @@ def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
                     await asyncio.sleep(min(0.25 * 2 ** attempts, 5))
             ledger.inflight.pop(sender, None)
             ledger.record(str(session["session_id"]), time.monotonic() - start, attempts,
-                          sum(r.get("text") == APOLOGY for r in replies), not replies)
+                          apologies, False)
             i += 1
 
     asyncio.run(main())
