@@ -15,6 +15,7 @@ from bot.store.db import session_scope
 from bot.store.tickets import open_ticket
 from testing.fake_twilio import ACCOUNT_SID, FakeTwilio
 from testing.stack import free_port
+from tests.e2e.screenshots import save_screenshot
 from tests.live_http import serve
 
 pytestmark = pytest.mark.slow
@@ -69,6 +70,7 @@ def test_an_agent_transfers_a_phone_call_from_the_inbox(browser: Browser, db_url
             "n => document.getElementById('conv-state').textContent.includes(n)",
             arg=AGENT_PHONE, timeout=WAIT_MS)
         assert page.locator("#conv-error").text_content() == ""
+        save_screenshot(page, "inbox-phone-transfer.png")
         context.close()
     [update] = twilio.updates
     assert (update.call_sid, update.authorised) == ("CAbutton", True)
