@@ -28,7 +28,9 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
   answered it then.  A client whose request was cut (a timeout, a server that died
   mid-turn) resends with the same id and gets one turn, never two.  The check and the
   turn hold the conversation's ``rest:<sender>`` lock in the agent's lock store, so two
-  copies sent to two servers at once are also run once.
+  copies sent to two servers at once are also run once.  When the lock store or the
+  tracker store cannot be reached for that check, the answer is the apology (send it
+  again), never a 500.
 
 Streaming (``?stream=true``) is not offered.
 """
@@ -47,12 +49,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.dialogue.conversation_reads import replies_after
-from bot.dialogue.turn import ConversationId, ensure_reply, run_turn
+from bot.dialogue.turn import ConversationId, bounded_traceback, ensure_reply, run_turn
 from bot.identity.metadata import stamp
 from bot.identity.revocation import is_revoked
 from bot.identity.tokens import IdentityError, IdentityKeys, verify
 from bot.support.display import has_surrogates
 from bot.support.messages import BotMessage
+from bot.support.wording import APOLOGY
 from connectors.metadata import CLIENT_ID_PATTERN, MAX_METADATA_DEPTH, metadata_problem
 from connectors.sanitize import sanitize_message
 from connectors.widget_history import CLIENT_ID, sql_store
@@ -160,13 +163,18 @@ class RestInput(InputChannel):
             store = sql_store(agent.tracker_store if agent is not None else None)
             if agent is None or agent.lock_store is None or store is None:
                 return response.json({"error": "the assistant is starting; retry"}, status=503)
-            async with agent.lock_store.lock(f"rest:{sender}"):
-                answered = await asyncio.to_thread(replies_after, store, sender, CLIENT_ID,
-                                                   message_id)
-                if answered is not None:  # stored already: its answer, not a second turn
-                    return response.json(await asyncio.to_thread(
-                        ensure_reply, sender, [collected(sender, e) for e in answered]))
-                return response.json(await run_turn(on_new_message, text, sender,
-                                                    self.name(), metadata))
+            try:
+                async with agent.lock_store.lock(f"rest:{sender}"):
+                    answered = await asyncio.to_thread(replies_after, store, sender,
+                                                       CLIENT_ID, message_id)
+                    if answered is not None:  # stored already: its answer, not a new turn
+                        return response.json(await asyncio.to_thread(
+                            ensure_reply, sender, [collected(sender, e) for e in answered]))
+                    return response.json(await run_turn(on_new_message, text, sender,
+                                                        self.name(), metadata))
+            except Exception as exc:  # lock store or tracker store down: ask to resend
+                logger.error("REST message %s from %s not taken\n%s", message_id, sender,
+                             bounded_traceback(exc))
+                return response.json([{"recipient_id": sender, "text": APOLOGY}])
 
         return hook

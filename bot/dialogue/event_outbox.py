@@ -117,8 +117,13 @@ class Outbox:
             logger.warning("could not publish %d events now, the outbox keeps them: %r",
                            len(messages) - len(sent), exc)
         if sent:
-            with self.engine.begin() as conn:
-                conn.execute(_TABLE.delete().where(_TABLE.c.id.in_(sent)))
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(_TABLE.delete().where(_TABLE.c.id.in_(sent)))
+            except Exception as exc:  # database down: the sweep sends them again
+                logger.warning("could not delete %d published events from the outbox (they "
+                               "are sent again, the consumer stores them once): %r",
+                               len(sent), exc)
 
     async def sweep(self, older_than_s: float = GRACE_S) -> int:
         """Publish (then delete) up to :data:`SWEEP_BATCH` rows older than ``older_than_s``

@@ -25,7 +25,7 @@ from bot.runtime.endpoints import pika_broker, sql_tracker_store
 from bot.runtime.event_consumer import Source, consume
 from bot.store.db import session_scope
 from bot.store.models import ConversationEvent, EventOutboxMessage, utcnow
-from testing.services import RabbitServer
+from testing.services import PostgresServer, RabbitServer
 
 pytestmark = pytest.mark.servers
 
@@ -160,3 +160,29 @@ def test_rabbitmq_down_keeps_the_turn_and_its_events(pg_db_url, rabbit):
         await broker.close()
 
     asyncio.run(main())
+
+
+def test_a_database_down_after_the_publish_keeps_the_rows_for_the_sweep(
+        rabbit, tmp_path, caplog):
+    with PostgresServer(tmp_path / "pg") as pg:
+        url = pg.database("outbox")
+        queue = f"outbox_{uuid.uuid4().hex[:8]}"
+
+        async def main() -> None:
+            store, broker = await open_store(url, rabbit.url, queue)
+            outbox = store.outbox()
+            assert isinstance(outbox, Outbox)
+            _last, messages = store._append("dave", list(turn("dave", "hi").events),
+                                            outboxed=True)
+            await asyncio.to_thread(pg.stop)
+            try:
+                await outbox._publish(messages)  # published; the delete fails, not the task
+            finally:
+                await asyncio.to_thread(pg.start)
+            assert outbox_rows(url) == 1, "kept: the sweep sends it again"
+            assert await outbox.sweep(older_than_s=0) == 1
+            assert outbox_rows(url) == 0
+            await broker.close()
+
+        asyncio.run(main())
+    assert "could not delete 1 published events" in caplog.text
