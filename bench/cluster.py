@@ -1,8 +1,11 @@
 """Load and fault run of the production profile (``make run-cluster``) on one machine.
 
-Three Rasa servers, one action server, nginx, PostgreSQL 16 with pgvector, Redis, RabbitMQ
+Three Rasa servers, two action servers, nginx, PostgreSQL 16 with pgvector, Redis, RabbitMQ
 (throwaway instances of this run: it restarts them) and the event consumer
-(:class:`testing.cluster.Cluster`).  ``--conversations`` REST conversations and
+(:class:`testing.cluster.Cluster`); where the machine allows it (root, network namespaces),
+each Rasa and action server runs in a network namespace of its own, as its own host on a
+bridge (:mod:`testing.netns`), reaching Redis, RabbitMQ and nginx's internal server at
+the bridge's address and PostgreSQL through its UNIX socket.  ``--conversations`` REST conversations and
 ``--widget`` widget conversations (WebSocket through nginx) run closed loop (each sends its
 next message when the previous one is answered; a refused or cut request is sent again,
 as a client does) through these phases, ``--phase-s`` seconds each:
@@ -21,7 +24,8 @@ first k servers (their own ports, nginx left out so that only k servers take tur
 ``--phase-s`` each, with the cost per turn: CPU seconds of the Rasa, action and consumer
 processes, PostgreSQL commits and inserted rows, Redis commands, broker messages.
 
-Usage: ``python -m bench.cluster [--phase-s 20] [--conversations 16] [--model M.tar.gz]``.
+Usage: ``python -m bench.cluster [--phase-s 20] [--conversations 16] [--model M.tar.gz]
+[--action-servers 2] [--netns auto|on|off]``.
 Prints tables and writes JSON (default ``bench/data/cluster.json``); exits 1 when an
 assertion fails.
 """
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -51,6 +56,7 @@ import sqlalchemy as sa
 from bot.config import PROJECT_ROOT
 from bot.store.schema import init_db
 from bot.support.wording import APOLOGY
+from testing import netns
 from testing.cluster import Cluster
 from testing.services import PostgresServer, RabbitServer, RedisServer, wait_until
 from testing.sio_client import Tab
@@ -373,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=16)
     parser.add_argument("--widget", type=int, default=4)
     parser.add_argument("--servers", type=int, default=3)
+    parser.add_argument("--action-servers", type=int, default=2)
+    parser.add_argument("--netns", choices=("auto", "on", "off"), default="auto",
+                        help="each Rasa and action server in its own network namespace "
+                             "(auto: where the machine allows it)")
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=OUT)
@@ -382,8 +392,13 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model or train_project_model(work / "model")
     new_model = work / "rolled.tar.gz"
     new_model.write_bytes(model.read_bytes())  # same weights, a new file (new ETag)
-    with PostgresServer(work / "pg") as pg, RedisServer(work / "redis") as redis_server, \
-            RabbitServer(work / "rabbit") as rabbit:
+    use_netns = netns.available() if args.netns == "auto" else args.netns == "on"
+    with contextlib.ExitStack() as stack:
+        network = stack.enter_context(netns.Network()) if use_netns else None
+        host = network.gateway if network is not None else "127.0.0.1"
+        pg = stack.enter_context(PostgresServer(work / "pg"))  # a UNIX socket: every host
+        redis_server = stack.enter_context(RedisServer(work / "redis", host=host))
+        rabbit = stack.enter_context(RabbitServer(work / "rabbit", host=host))
         url = pg.database("shop")
         init_db(url)
         env = stack_env(work, DATABASE_URL=url, REDIS_URL=redis_server.url,
@@ -391,12 +406,14 @@ def main(argv: list[str] | None = None) -> int:
                         TOUCHLINE_DB_POOL="4")
         prepare_features(env)
         cluster = Cluster(work / "cluster", model, env, rasa_servers=args.servers,
-                          action_servers=1)
+                          action_servers=args.action_servers, network=network)
         (work / "cluster").mkdir(exist_ok=True)
         started = time.monotonic()
         cluster.start()
         try:
-            print(f"cluster up in {time.monotonic() - started:.0f} s", flush=True)
+            print(f"cluster up in {time.monotonic() - started:.0f} s"
+                  f"{' (each server in its own network namespace)' if network else ''}",
+                  flush=True)
             for i in range(args.servers):  # warm each server up, let start-up work settle
                 rest_turn(cluster.server_url(i), f"warm-up-{i}", "hi")
             time.sleep(WARM_UP_S)
@@ -405,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             report = faults(cluster, pg, redis_server, rabbit, new_model, args)
         finally:
             cluster.close()
+    report["network_namespaces"] = use_netns
     report |= {"scaling": scaling, "config": {k: str(v) for k, v in vars(args).items()},
                "cpus": psutil.cpu_count()}
     print_report(report)

@@ -1,7 +1,8 @@
 """The production profile started for tests and benchmarks: N Rasa servers, M action
 servers, nginx and the event consumer, from the files :mod:`bot.runtime.cluster` writes for
 ``make run-cluster``, with each process under the harness's control (kill one, restart
-one, roll a new model one server at a time).
+one, roll a new model one server at a time).  With a :class:`testing.netns.Network` each
+Rasa and action server runs in a network namespace of its own, as its own host.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 from bot.config import PROJECT_ROOT
 from bot.runtime.cluster import MODEL_NAME, Layout, rasa_env, write_cluster
 from bot.runtime.endpoints import Services
+from testing.netns import Network
 from testing.services import ensure_debian_package, wait_until
 from testing.stack import ACTION_SERVER, RASA_SERVER, free_port, wait_http
 
@@ -48,6 +50,9 @@ class Cluster:
     token: str = "cluster-token"
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     layout: Layout | None = None
+    network: Network | None = None
+    """Hosts for the servers (``None``: every process on 127.0.0.1); the services in
+    :attr:`env` must then listen on its gateway address."""
 
     @property
     def url(self) -> str:
@@ -64,13 +69,16 @@ class Cluster:
     def server_url(self, i: int) -> str:
         """Rasa server ``i``'s own URL (its HTTP API, which nginx does not expose)."""
         assert self.layout is not None
-        return f"http://127.0.0.1:{self.layout.rasa_ports[i]}"
+        return f"http://{self.layout.rasa_host(i)}:{self.layout.rasa_ports[i]}"
 
     def log(self, name: str) -> Path:
         """Log file of process ``name``."""
         return self.workdir / f"{name}.log"
 
-    def _spawn(self, name: str, args: list[str], **env: str) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], host: str | None = None,
+               **env: str) -> subprocess.Popen:
+        if host is not None and self.network is not None:
+            args = self.network.command(host, args)
         with self.log(name).open("a") as log:
             proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env={**self.env, **env},
                                     stdout=log, stderr=subprocess.STDOUT,
@@ -97,6 +105,13 @@ class Cluster:
         models.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.model, models / MODEL_NAME)
         self.layout = free_layout(self.workdir, self.rasa_servers, self.action_servers, models)
+        if self.network is not None:
+            self.layout = replace(
+                self.layout, internal_host=self.network.gateway,
+                rasa_hosts=tuple(self.network.add_host(f"rasa{i}")
+                                 for i in range(self.rasa_servers)),
+                action_hosts=tuple(self.network.add_host(f"actions{i}")
+                                   for i in range(self.action_servers)))
         services = Services(tracker_url=self.env["DATABASE_URL"],
                             redis_url=self.env["REDIS_URL"],
                             rabbitmq_url=self.env["RABBITMQ_URL"],
@@ -106,12 +121,12 @@ class Cluster:
         nginx = ensure_debian_package("nginx", "nginx")
         self._spawn("nginx", [nginx, "-p", str(self.workdir), "-c",
                               str(self.workdir / "nginx.conf"), "-e", "stderr"])
-        wait_until(lambda: _answers(f"http://127.0.0.1:{self.layout.internal_port}/models/"
-                                    f"{MODEL_NAME}"), "nginx", 20)
+        wait_until(lambda: _answers(self.layout.model_url), "nginx", 20)
         for i, port in enumerate(self.layout.action_ports):
+            host = self.layout.action_host(i)
             proc = self._spawn(f"actions{i}", [*ACTION_SERVER, "--port", str(port)],
-                               SANIC_HOST="127.0.0.1")
-            wait_http(f"http://127.0.0.1:{port}/health", proc, self.log(f"actions{i}"))
+                               f"actions{i}", SANIC_HOST=host)
+            wait_http(f"http://{host}:{port}/health", proc, self.log(f"actions{i}"))
         self._spawn("consumer", [sys.executable, "-m", "bot.runtime.event_consumer"])
         for i in range(self.rasa_servers):
             self.spawn_rasa(i)
@@ -122,10 +137,11 @@ class Cluster:
     def spawn_rasa(self, i: int) -> None:
         """Start Rasa server ``i`` (it loads the model from the model server)."""
         assert self.layout is not None
-        args = ["run", "--enable-api", "--auth-token", self.token, "--interface", "127.0.0.1",
-                "--port", str(self.layout.rasa_ports[i]), "--credentials", "credentials.yml",
+        args = ["run", "--enable-api", "--auth-token", self.token, "--interface",
+                self.layout.rasa_host(i), "--port", str(self.layout.rasa_ports[i]),
+                "--credentials", "credentials.yml",
                 "--endpoints", str(self.workdir / "endpoints.yml")]
-        self._spawn(f"rasa{i}", [*RASA_SERVER, *args], **rasa_env(self.pool))
+        self._spawn(f"rasa{i}", [*RASA_SERVER, *args], f"rasa{i}", **rasa_env(self.pool))
 
     def wait_rasa(self, i: int, timeout: float = 300) -> None:
         """Wait until Rasa server ``i`` answers with a model loaded."""

@@ -88,11 +88,14 @@ class RedisServer:
     workdir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    host: str = "127.0.0.1"
+    """Address it listens on besides 127.0.0.1 (a :class:`testing.netns.Network`'s
+    gateway, for servers in namespaces) and that :attr:`url` names."""
 
     @property
     def url(self) -> str:
-        """``redis://127.0.0.1:<port>/0``."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """``redis://<host>:<port>/0``."""
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> RedisServer:
         """Start it and wait until it answers (10 s at most).
@@ -103,7 +106,9 @@ class RedisServer:
         binary = ensure_debian_package("redis-server", "redis-server")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            # Protected mode refuses other addresses than loopback without a password.
+            [binary, "--port", str(self.port), "--bind", *sorted({"127.0.0.1", self.host}),
+             "--protected-mode", "yes" if self.host == "127.0.0.1" else "no", "--save", "",
              "--appendonly", "no", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: redis_answers(self.port), f"redis-server on {self.port}", 10)
@@ -140,11 +145,14 @@ class RabbitServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     data: Path | None = None
+    host: str = "127.0.0.1"
+    """Address :attr:`url` names; any other than 127.0.0.1 lets ``guest`` log in from
+    other addresses (RabbitMQ's ``loopback_users``), for servers in namespaces."""
 
     @property
     def url(self) -> str:
-        """``amqp://guest:guest@127.0.0.1:<port>/``."""
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        """``amqp://guest:guest@<host>:<port>/``."""
+        return f"amqp://guest:guest@{self.host}:{self.port}/"
 
     def _env(self, base: Path) -> dict[str, str]:
         return {**os.environ,
@@ -155,7 +163,9 @@ class RabbitServer:
                 "RABBITMQ_LOG_BASE": str(base / "log"),
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "plugins"),
                 "RABBITMQ_PID_FILE": str(base / "rabbit.pid"),
-                "RABBITMQ_CONFIG_FILE": str(base / "none")}
+                "RABBITMQ_CONFIG_FILE": str(base / "none"),
+                **({} if self.host == "127.0.0.1" else
+                   {"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-rabbit loopback_users []"})}
 
     def start(self) -> RabbitServer:
         """Start it and wait until it accepts connections (60 s at most).

@@ -4,6 +4,7 @@ Debian's nginx itself (``nginx -t``)."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -40,6 +41,21 @@ def test_nginx_accepts_the_generated_configuration(tmp_path):
     text = nginx_config(layout)
     assert "hash $sticky consistent;" in text and "location / { return 404; }" in text
     assert text.count("server 127.0.0.1:600") == 3 + 3 + 2  # sticky, round robin, actions
+
+
+def test_servers_on_other_hosts_are_balanced_and_listened_for_there(tmp_path):
+    layout = replace(Layout.plan(tmp_path, rasa_servers=2, action_servers=2, first_port=6000),
+                     internal_host="10.0.0.1", rasa_hosts=("10.0.0.10", "10.0.0.11"),
+                     action_hosts=("10.0.0.20", "10.0.0.21"))
+    text = nginx_config(layout)
+    assert text.count("server 10.0.0.10:6001") == 2 and text.count("server 10.0.0.11:6002") == 2
+    assert "server 10.0.0.20:6003" in text and "server 10.0.0.21:6004" in text
+    assert "listen 10.0.0.1:6000;" in text and "listen 127.0.0.1:8080;" in text
+    assert "127.0.0.1:600" not in text
+    assert layout.model_url == "http://10.0.0.1:6000/models/touchline.tar.gz"
+    lines = procfile(layout, pool=4).splitlines()
+    assert "--interface 10.0.0.11 --port 6002" in next(x for x in lines if x.startswith("rasa2"))
+    assert "SANIC_HOST=10.0.0.21 " in next(x for x in lines if x.startswith("actions2"))
 
 
 def test_procfile_runs_n_rasa_and_m_action_servers_and_the_consumer(tmp_path):
