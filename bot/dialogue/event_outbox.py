@@ -33,6 +33,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from aiormq.exceptions import ChannelInvalidStateError
 from rasa.core.brokers.pika import PikaEventBroker
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -61,13 +62,30 @@ class ConfirmingPikaEventBroker(PikaEventBroker):
         """Publish ``event`` as :meth:`publish` would, and return once RabbitMQ confirmed it
         (aio-pika channels confirm by default).
 
+        A channel found closed is replaced once: aio-pika 8's robust channel can leave the
+        exchange on its old, closed channel when RabbitMQ restarts (``bench/cluster.py``
+        saw one server fail every publish after the restart with
+        ``ChannelInvalidStateError``), so a fresh channel is opened and the exchange and
+        queues declared on it again (``PikaEventBroker._set_up_exchange``).
+
         Raises:
             ConnectionError: not connected.
             asyncio.TimeoutError: no confirmation within :data:`PUBLISH_TIMEOUT_S`.
             aio_pika.exceptions.AMQPError: refused or the connection was lost.
         """
-        if self._exchange is None:
+        if self._exchange is None or self._connection is None:
             raise ConnectionError("the RabbitMQ exchange is not set up")
+        try:
+            await self._publish_once(event)
+        except ChannelInvalidStateError:
+            channel = await asyncio.wait_for(self._connection.channel(), PUBLISH_TIMEOUT_S)
+            self._exchange = await asyncio.wait_for(self._set_up_exchange(channel),
+                                                    PUBLISH_TIMEOUT_S)
+            logger.warning("the RabbitMQ channel was closed: publishing on a new one")
+            await self._publish_once(event)
+
+    async def _publish_once(self, event: dict[str, Any]) -> None:
+        assert self._exchange is not None
         await asyncio.wait_for(self._exchange.publish(self._message(event, None), ""),
                                PUBLISH_TIMEOUT_S)
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
+import aio_pika
 import pytest
 import rasa.shared.core.events  # noqa: F401  (the pika broker uses it without importing it)
 import sqlalchemy as sa
@@ -186,3 +187,27 @@ def test_a_database_down_after_the_publish_keeps_the_rows_for_the_sweep(
 
         asyncio.run(main())
     assert "could not delete 1 published events" in caplog.text
+
+
+def test_a_closed_channel_is_replaced_before_the_publish(rabbit):
+    queue = f"outbox_{uuid.uuid4().hex[:8]}"
+
+    async def main() -> None:
+        broker = await EventBroker.create(
+            EndpointConfig.from_dict(pika_broker(rabbit.url, queue)),
+            asyncio.get_running_loop())
+        assert isinstance(broker, ConfirmingPikaEventBroker)
+        # What bench/cluster.py found after a RabbitMQ restart: the exchange left on a
+        # closed channel, every publish failing with ChannelInvalidStateError.
+        stale = await broker._connection.transport.connection.channel()
+        await stale.close()
+        broker._exchange.channel = stale
+        await broker.publish_confirmed({"sender_id": "erin", "event": "user", "text": "hi"})
+        connection = await aio_pika.connect(rabbit.url)
+        channel = await connection.channel()
+        message = await (await channel.get_queue(queue)).get(timeout=5)
+        assert json.loads(message.body)["text"] == "hi"
+        await connection.close()
+        await broker.close()
+
+    asyncio.run(main())
