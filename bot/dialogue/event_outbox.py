@@ -33,7 +33,6 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from aiormq.exceptions import ChannelInvalidStateError
 from rasa.core.brokers.pika import PikaEventBroker
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -50,6 +49,8 @@ PUBLISH_TIMEOUT_S = 5.0
 """Longest wait for RabbitMQ to confirm one message (seconds)."""
 SWEEP_BATCH = 256
 """Most rows one sweep publishes."""
+REOPEN_S = 5.0
+"""Least time between two fresh connections to RabbitMQ after failed publishes (seconds)."""
 
 _TABLE = EventOutboxMessage.__table__
 
@@ -62,32 +63,50 @@ class ConfirmingPikaEventBroker(PikaEventBroker):
         """Publish ``event`` as :meth:`publish` would, and return once RabbitMQ confirmed it
         (aio-pika channels confirm by default).
 
-        A channel found closed is replaced once: aio-pika 8's robust channel can leave the
-        exchange on its old, closed channel when RabbitMQ restarts (``bench/cluster.py``
-        saw one server fail every publish after the restart with
-        ``ChannelInvalidStateError``), so a fresh channel is opened and the exchange and
-        queues declared on it again (``PikaEventBroker._set_up_exchange``).
+        A publish that fails other than by a time-out opens the connection and channel
+        afresh (at most once per :data:`REOPEN_S`) and is tried once more: after RabbitMQ
+        restarts, aio-pika 8's robust connection can stay down for good ("Connection was
+        not opened") or leave the exchange on a closed channel
+        (``ChannelInvalidStateError``), and ``bench/cluster.py`` saw a server fail every
+        publish from then on.
 
         Raises:
-            ConnectionError: not connected.
+            ConnectionError: not connected, or reopened too recently.
             asyncio.TimeoutError: no confirmation within :data:`PUBLISH_TIMEOUT_S`.
-            aio_pika.exceptions.AMQPError: refused or the connection was lost.
+            Exception: what aio-pika raised on the second attempt.
         """
         if self._exchange is None or self._connection is None:
             raise ConnectionError("the RabbitMQ exchange is not set up")
         try:
             await self._publish_once(event)
-        except ChannelInvalidStateError:
-            channel = await asyncio.wait_for(self._connection.channel(), PUBLISH_TIMEOUT_S)
-            self._exchange = await asyncio.wait_for(self._set_up_exchange(channel),
-                                                    PUBLISH_TIMEOUT_S)
-            logger.warning("the RabbitMQ channel was closed: publishing on a new one")
+        except asyncio.TimeoutError:
+            raise
+        except Exception as exc:
+            await self._reopen(exc)
             await self._publish_once(event)
 
     async def _publish_once(self, event: dict[str, Any]) -> None:
         assert self._exchange is not None
         await asyncio.wait_for(self._exchange.publish(self._message(event, None), ""),
                                PUBLISH_TIMEOUT_S)
+
+    async def _reopen(self, cause: Exception) -> None:
+        """A new connection (Rasa's ``_connect``: its attempts and delays) and channel with
+        the exchange and queues declared again; the old connection is closed.
+
+        Raises:
+            ConnectionError: reopened less than :data:`REOPEN_S` ago (``cause`` chained).
+        """
+        now = asyncio.get_running_loop().time()
+        if now - getattr(self, "_reopened_at", -REOPEN_S) < REOPEN_S:
+            raise ConnectionError("RabbitMQ unavailable") from cause
+        self._reopened_at = now
+        logger.warning("publishing failed (%r): connecting to RabbitMQ afresh", cause)
+        old, self._connection = self._connection, await self._connect()
+        self._exchange = await self._set_up_exchange(await self._connection.channel())
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.close(), PUBLISH_TIMEOUT_S)
 
 
 class Outbox:

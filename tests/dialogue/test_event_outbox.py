@@ -189,7 +189,8 @@ def test_a_database_down_after_the_publish_keeps_the_rows_for_the_sweep(
     assert "could not delete 1 published events" in caplog.text
 
 
-def test_a_closed_channel_is_replaced_before_the_publish(rabbit):
+@pytest.mark.parametrize("broken", ["channel", "connection"])
+def test_a_closed_channel_or_connection_is_opened_afresh_for_the_publish(rabbit, broken):
     queue = f"outbox_{uuid.uuid4().hex[:8]}"
 
     async def main() -> None:
@@ -197,11 +198,14 @@ def test_a_closed_channel_is_replaced_before_the_publish(rabbit):
             EndpointConfig.from_dict(pika_broker(rabbit.url, queue)),
             asyncio.get_running_loop())
         assert isinstance(broker, ConfirmingPikaEventBroker)
-        # What bench/cluster.py found after a RabbitMQ restart: the exchange left on a
-        # closed channel, every publish failing with ChannelInvalidStateError.
-        stale = await broker._connection.transport.connection.channel()
-        await stale.close()
-        broker._exchange.channel = stale
+        # What bench/cluster.py found after RabbitMQ restarts: the exchange left on a closed
+        # channel (ChannelInvalidStateError), or the robust connection down for good.
+        if broken == "channel":
+            stale = await broker._connection.transport.connection.channel()
+            await stale.close()
+            broker._exchange.channel = stale
+        else:
+            await broker._connection.close()
         await broker.publish_confirmed({"sender_id": "erin", "event": "user", "text": "hi"})
         connection = await aio_pika.connect(rabbit.url)
         channel = await connection.channel()
