@@ -342,7 +342,8 @@ class LocalPubSubManager(DeliveryBarrier):
     """python-socketio client manager sharing emits among the processes of one host.
 
     Each process listens on ``<folder>/<pid>`` (a UNIX stream socket) once its server
-    initialises the manager (on the first connection, after Sanic forked the workers),
+    initialises the manager (when each Sanic worker starts, ``connectors/socketio.py``;
+    python-socketio alone would wait for the worker's first connection),
     and keeps one connection to every other listening process, over which it writes
     length-prefixed JSON frames in order.  The socket of a process that has gone is
     removed.  Emits addressed to one socket of this process are not published.
