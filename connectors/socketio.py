@@ -83,14 +83,14 @@ sit on different workers: every emit to a session's room reaches them all throug
 :func:`connectors.pubsub.client_manager` (Redis with ``$REDIS_URL``).  HTTP
 long-polling is accepted with one worker only (:func:`transports`).  Every worker starts
 its client manager when it starts (python-socketio would wait for the first connection),
-so it hears the other processes from the start.
+so it hears the other processes from the start.  CORS: like Rasa's channel, socket.io
+leaves CORS to Sanic (``rasa run --cors``); the widget connects over WebSocket, which
+needs none, and falls back to polling, which does.
 
 The same pub/sub carries what only another process can do: an agent's message for a phone
 call whose Media Stream another process holds is offered to the others
 (:meth:`SocketIOInput.forward_call_message`) and spoken by the one that holds it
-(:meth:`SocketIOInput.take_call_message`; :mod:`bot.dialogue.call_messages`).  CORS: like Rasa's
-channel, socket.io leaves CORS to Sanic (``rasa run --cors``); the widget connects over
-WebSocket, which needs none, and falls back to polling, which does.
+(:meth:`SocketIOInput.take_call_message`; :mod:`bot.dialogue.call_messages`).
 """
 
 from __future__ import annotations
