@@ -4,8 +4,8 @@ A simulated Twilio call (``testing/twilio_caller.py``) holds its Media Stream on
 worker; the agent's message is posted to Rasa's events API (``output_channel=voice``, as
 the agent inbox sends it, :mod:`bot.api.rasa_link`) over a connection the *other* worker
 holds, and the caller must hear it exactly once: forwarded over the workers' pub/sub
-(``connectors/pubsub.py``, UNIX stream sockets) to the worker holding the stream
-(``bot/dialogue/call_messages.py``).  Posted to the holder itself, it is spoken there;
+(``connectors/pubsub.py``: UNIX stream sockets, and Redis as in the production profile)
+to the worker holding the stream (``bot/dialogue/call_messages.py``).  Posted to the holder itself, it is spoken there;
 after the caller hung up, it is stored only, with one warning.  Which worker holds a
 connection is read from the kernel's socket table (``tests/e2e/test_workers.py``).
 """
@@ -17,6 +17,7 @@ import http.client
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -36,6 +37,7 @@ from tests.e2e.test_voice import (
     reply_sent,
 )
 from tests.e2e.test_workers import rest_connection, worker_of, workers
+from tests.redis_server import redis_url
 
 pytestmark = pytest.mark.slow
 
@@ -43,26 +45,48 @@ SPOKEN = "agent message spoken on the call"
 """What ``connectors/voice_output.py`` logs each time a worker speaks an agent's message."""
 
 
+def start_voice_workers(work: Path, model: Path, **env: str) -> Stack:
+    """Rasa with the voice channel on two workers (a long silence timeout, so no re-prompt
+    is spoken meanwhile), once both have loaded the speech engines."""
+    port = free_port()
+    settings = stack_env(work, SANIC_WORKERS="2", TOUCHLINE_SESSION_SECRET=SECRET,
+                         TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+                         TOUCHLINE_VOICE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+                         TOUCHLINE_VOICE_SILENCE_S="300", **env)
+    if "REDIS_URL" not in env:
+        settings.pop("REDIS_URL", None)
+    stack = Stack(work, model, settings, rasa_port=port).start()
+    deadline = time.monotonic() + 300
+    while stack.log("rasa").read_text().count("voice: whisper recognizer") < 2:
+        if time.monotonic() > deadline:
+            stack.close()
+            raise AssertionError("the speech engines did not load on both workers")
+        time.sleep(0.5)
+    return stack
+
+
 @pytest.fixture(scope="module")
 def voice_workers(model, tmp_path_factory) -> Iterator[Stack]:
-    """Rasa with the voice channel on two workers sharing emits over UNIX stream sockets
-    (no ``REDIS_URL``); a long silence timeout, so no re-prompt is spoken meanwhile."""
+    """Two workers sharing emits over UNIX stream sockets (no ``REDIS_URL``)."""
     work = tmp_path_factory.mktemp("voice-workers")
-    port = free_port()
-    env = stack_env(work, SANIC_WORKERS="2", TOUCHLINE_SESSION_SECRET=SECRET,
-                    TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
-                    TOUCHLINE_VOICE_PUBLIC_URL=f"http://127.0.0.1:{port}",
-                    TOUCHLINE_VOICE_SILENCE_S="300")
-    env.pop("REDIS_URL", None)
-    stack = Stack(work, model, env, rasa_port=port).start()
+    stack = start_voice_workers(work, model)
     try:
-        deadline = time.monotonic() + 300
-        while stack.log("rasa").read_text().count("voice: whisper recognizer") < 2:
-            assert time.monotonic() < deadline, "the speech engines did not load on both"
-            time.sleep(0.5)
         yield stack
     finally:
         stack.close()
+
+
+@pytest.fixture(scope="module")
+def redis_voice_workers(model, tmp_path_factory) -> Iterator[Stack]:
+    """Two workers sharing emits through a Redis server (``REDIS_URL``), as the Rasa
+    servers of the production profile do."""
+    work = tmp_path_factory.mktemp("voice-workers-redis")
+    with redis_url(work) as url:
+        stack = start_voice_workers(work, model, REDIS_URL=url)
+        try:
+            yield stack
+        finally:
+            stack.close()
 
 
 def stream_worker(stack: Stack, c: TwilioCaller, timeout: float = 30) -> int:
@@ -153,6 +177,15 @@ def test_an_agents_message_posted_to_the_other_worker_is_spoken_once_on_the_call
     assert "voice:CAacross: no live call stream" not in log
     [stored] = agent_events(voice_workers, "voice:CAacross")
     assert stored["text"] == AGENT_SAYS
+
+
+def test_an_agents_message_posted_to_the_other_worker_is_spoken_once_through_redis(
+        redis_voice_workers, engines):
+    stack = redis_voice_workers
+    c, sent, _ = asyncio.run(agent_message_heard(stack, engines, "CAredis", False))
+    assert_heard_once(c, engines, sent)
+    log = stack.log("rasa").read_text()
+    assert log.count(SPOKEN) == 1 and "no live call stream" not in log
 
 
 def test_an_agents_message_posted_to_the_worker_holding_the_call_is_spoken_there_once(
