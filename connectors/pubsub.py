@@ -24,6 +24,11 @@ A widget turn waits for it before the session's next turn may start
 (:func:`delivered`), so a tab on another worker gets each turn whole and in order: without
 it, a turn's replies could still sit in that worker's inbox when the next turn, run on
 that worker, emitted its own directly to the tab.
+
+They also carry *offers* (:meth:`DeliveryBarrier.offer`): something only one process can
+handle (an agent's message for a phone call whose Media Stream another process holds,
+:mod:`bot.dialogue.call_messages`) is offered to every other process; each hands it to its
+taker (:meth:`DeliveryBarrier.take_offers`) and answers whether it took it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import stat
 import struct
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +67,8 @@ INBOX_FRAMES = 1000
 """Frames a process buffers before it stops reading its peers (they then wait)."""
 BARRIER, BARRIER_DONE = "touchline_barrier", "touchline_barrier_done"
 """Pub/sub methods of :class:`DeliveryBarrier` (python-socketio ignores unknown methods)."""
+OFFER, OFFER_ANSWER = "touchline_offer", "touchline_offer_answer"
+"""Pub/sub methods of :meth:`DeliveryBarrier.offer`."""
 _HEADER = struct.Struct("!I")
 
 
@@ -114,12 +121,18 @@ def private_folder(path: Path) -> Path:
     return path
 
 
+Taker = Callable[[Any], Awaitable[bool]]
+"""Handles an offer's data in this process; ``True``: taken (``False``: not for it)."""
+
+
 class _Confirmations:
-    """The confirmations one barrier has received (counted before ``expected`` is known)."""
+    """The answers one barrier or offer has received (counted before ``expected`` is known;
+    ``taken`` counts the answers of an offer that took it)."""
 
     def __init__(self) -> None:
         self.expected: int | None = None
         self.received = 0
+        self.taken = 0
         self.changed = asyncio.Event()
 
     def complete(self) -> bool:
@@ -144,7 +157,9 @@ class DeliveryBarrier(AsyncPubSubManager):
         """python-socketio's arguments."""
         super().__init__(*args, **kwargs)
         self._barriers: dict[str, _Confirmations] = {}
+        self._offers: dict[str, _Confirmations] = {}
         self._replies: set[asyncio.Task[Any]] = set()
+        self._taker: Taker | None = None
 
     async def barrier(self, timeout: float = SEND_TIMEOUT_S) -> None:
         """Wait until every other process has handed all that this process published
@@ -173,6 +188,43 @@ class DeliveryBarrier(AsyncPubSubManager):
         finally:
             del self._barriers[token]
 
+    def take_offers(self, taker: Taker) -> None:
+        """Hand the data of other processes' offers (:meth:`offer`) to ``taker``; without
+        one, this process declines every offer."""
+        self._taker = taker
+
+    async def offer(self, data: Any, timeout: float = SEND_TIMEOUT_S) -> bool:  # noqa: ANN401
+        """Offer ``data`` (JSON-ready) to every other process's taker.
+
+        Args:
+            data: what the takers get.
+            timeout: seconds to wait for the answers; past it an error naming how many
+                processes did not answer is logged and the offer counts as not taken.
+
+        Returns:
+            ``True`` as soon as one process answers that it took it; ``False`` once every
+            other process declined (at once when there is none).
+        """
+        token = uuid.uuid4().hex
+        answers = self._offers[token] = _Confirmations()
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            taken = await self._publish({"method": OFFER, "id": token, "data": data,
+                                         "host_id": self.host_id})
+            answers.expected = self._others(taken)
+            while not (answers.taken or answers.complete()):
+                left = deadline - asyncio.get_running_loop().time()
+                await asyncio.wait_for(answers.changed.wait(), max(left, 0))
+                answers.changed.clear()
+            return answers.taken > 0
+        except asyncio.TimeoutError:
+            logger.error("socket.io offer not answered by %s of %s processes in %.0f s",
+                         (answers.expected or 0) - answers.received, answers.expected,
+                         timeout)
+            return False
+        finally:
+            del self._offers[token]
+
     def _others(self, taken: Any) -> int:  # noqa: ANN401
         """How many other processes took a message, from ``_publish``'s result."""
         return taken if isinstance(taken, int) else 0
@@ -187,7 +239,7 @@ class DeliveryBarrier(AsyncPubSubManager):
         return data if isinstance(data, dict) else None
 
     async def _listen(self) -> AsyncIterator[Any]:
-        """:meth:`_incoming` less the barrier messages, which are answered here."""
+        """:meth:`_incoming` less the barrier and offer messages, which are answered here."""
         async for message in self._incoming():
             try:
                 data = self._decode(message)
@@ -196,7 +248,17 @@ class DeliveryBarrier(AsyncPubSubManager):
             if isinstance(data, dict) and data.get("method") in (BARRIER, BARRIER_DONE):
                 self._barrier_message(data)
                 continue
+            if isinstance(data, dict) and data.get("method") in (OFFER, OFFER_ANSWER):
+                self._offer_message(data)
+                continue
             yield message
+
+    def _reply(self, reply: Awaitable[Any]) -> None:
+        """Run ``reply`` (a publication) in a task of its own: this stream never waits for
+        it."""
+        task = asyncio.ensure_future(reply)
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
 
     def _barrier_message(self, data: dict[str, Any]) -> None:
         """Confirm another process's barrier (everything before it has been handled: this
@@ -205,9 +267,7 @@ class DeliveryBarrier(AsyncPubSubManager):
         if data["method"] == BARRIER and data.get("host_id") != self.host_id:
             reply = {"method": BARRIER_DONE, "id": data.get("id"), "to": data.get("host_id"),
                      "host_id": self.host_id}
-            task = asyncio.ensure_future(self._publish(reply))  # never blocks this stream
-            self._replies.add(task)
-            task.add_done_callback(self._replies.discard)
+            self._reply(self._publish(reply))
         elif data["method"] == BARRIER_DONE and data.get("to") == self.host_id:
             confirmations = self._barriers.get(str(data.get("id")))
             if confirmations is not None:
@@ -215,11 +275,45 @@ class DeliveryBarrier(AsyncPubSubManager):
                 confirmations.changed.set()
 
 
+    def _offer_message(self, data: dict[str, Any]) -> None:
+        """Hand another process's offer to the taker and answer it (in a task: the stream
+        goes on meanwhile), or count an answer to one of ours."""
+        if data["method"] == OFFER and data.get("host_id") != self.host_id:
+            self._reply(self._answer(data))
+        elif data["method"] == OFFER_ANSWER and data.get("to") == self.host_id:
+            answers = self._offers.get(str(data.get("id")))
+            if answers is not None:
+                answers.received += 1
+                answers.taken += data.get("taken") is True
+                answers.changed.set()
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        """Run the taker on ``offer``'s data and tell its sender whether it took it (a
+        taker's exception is logged and answered as not taken)."""
+        taken = False
+        if self._taker is not None:
+            try:
+                taken = await self._taker(offer.get("data"))
+            except Exception:
+                logger.exception("socket.io offer from another process failed here")
+        await self._publish({"method": OFFER_ANSWER, "id": offer.get("id"),
+                             "to": offer.get("host_id"), "taken": taken is True,
+                             "host_id": self.host_id})
+
+
 async def delivered(manager: AsyncManager) -> None:
     """:meth:`DeliveryBarrier.barrier` of ``manager``; nothing to wait for with
     python-socketio's in-process manager (one Rasa process)."""
     if isinstance(manager, DeliveryBarrier):
         await manager.barrier()
+
+
+async def offered(manager: AsyncManager, data: Any) -> bool:  # noqa: ANN401
+    """:meth:`DeliveryBarrier.offer` of ``manager``; ``False`` with python-socketio's
+    in-process manager (one Rasa process: there is nobody to offer it to)."""
+    if isinstance(manager, DeliveryBarrier):
+        return await manager.offer(data)
+    return False
 
 
 class RedisPubSubManager(DeliveryBarrier, AsyncRedisManager):
@@ -248,7 +342,8 @@ class LocalPubSubManager(DeliveryBarrier):
     """python-socketio client manager sharing emits among the processes of one host.
 
     Each process listens on ``<folder>/<pid>`` (a UNIX stream socket) once its server
-    initialises the manager (on the first connection, after Sanic forked the workers),
+    initialises the manager (when each Sanic worker starts, ``connectors/socketio.py``;
+    python-socketio alone would wait for the worker's first connection),
     and keeps one connection to every other listening process, over which it writes
     length-prefixed JSON frames in order.  The socket of a process that has gone is
     removed.  Emits addressed to one socket of this process are not published.
@@ -256,10 +351,14 @@ class LocalPubSubManager(DeliveryBarrier):
 
     name = "touchline-local"
 
-    def __init__(self, folder: Path | None = None) -> None:
-        """Publish among the processes using ``folder`` (default :func:`default_folder`)."""
+    def __init__(self, folder: Path | None = None, name: str | None = None) -> None:
+        """Publish among the processes using ``folder`` (default :func:`default_folder`),
+        listening on ``<folder>/<name>`` (default: this process's pid, read when
+        :meth:`initialize` runs, after Sanic forked the workers; a name lets several
+        managers share one process, as in the tests)."""
         super().__init__(channel=CHANNEL)
         self.folder = folder or default_folder()
+        self.name_in_folder = name
         self._listener: socket.socket | None = None
         self._server: asyncio.AbstractServer | None = None  # held: uvloop closes a dropped one
         self._inbox: asyncio.Queue[bytes] | None = None
@@ -269,7 +368,7 @@ class LocalPubSubManager(DeliveryBarrier):
     def initialize(self) -> None:
         """Listen on this process's socket and start reading (python-socketio calls this)."""
         self.host_id = uuid.uuid4().hex  # the parent's id was copied into every worker
-        path = private_folder(self.folder) / str(os.getpid())
+        path = private_folder(self.folder) / self._own()
         path.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(path))
@@ -314,7 +413,7 @@ class LocalPubSubManager(DeliveryBarrier):
         """
         payload = self.json.dumps(data).encode()
         frame = _HEADER.pack(len(payload)) + payload
-        own = str(os.getpid())
+        own = self._own()
         try:
             peers = [p for p in private_folder(self.folder).iterdir() if p.name != own]
         except OSError:
@@ -324,6 +423,10 @@ class LocalPubSubManager(DeliveryBarrier):
         for peer in peers:
             taken += await self._send(peer, frame, data)
         return taken
+
+    def _own(self) -> str:
+        """The name of this manager's socket in the folder."""
+        return self.name_in_folder or str(os.getpid())
 
     async def _send(self, peer: Path, frame: bytes, data: dict[str, Any]) -> bool:
         """Write one frame to ``peer`` (connecting first when needed); whether it took it."""

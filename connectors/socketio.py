@@ -81,9 +81,16 @@ tokens do not survive a restart and are not accepted by another server: set it w
 sessions must outlive a restart.  With several Sanic workers, the tabs of one session may
 sit on different workers: every emit to a session's room reaches them all through
 :func:`connectors.pubsub.client_manager` (Redis with ``$REDIS_URL``).  HTTP
-long-polling is accepted with one worker only (:func:`transports`).  CORS: like Rasa's
-channel, socket.io leaves CORS to Sanic (``rasa run --cors``); the widget connects over
-WebSocket, which needs none, and falls back to polling, which does.
+long-polling is accepted with one worker only (:func:`transports`).  Every worker starts
+its client manager when it starts (python-socketio would wait for the first connection),
+so it hears the other processes from the start.  CORS: like Rasa's channel, socket.io
+leaves CORS to Sanic (``rasa run --cors``); the widget connects over WebSocket, which
+needs none, and falls back to polling, which does.
+
+The same pub/sub carries what only another process can do: an agent's message for a phone
+call whose Media Stream another process holds is offered to the others
+(:meth:`SocketIOInput.forward_call_message`) and spoken by the one that holds it
+(:meth:`SocketIOInput.take_call_message`; :mod:`bot.dialogue.call_messages`).
 """
 
 from __future__ import annotations
@@ -105,6 +112,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.config import settings
+from bot.dialogue.call_messages import PROCESS_CALLS, CallMessage, CallMessages
 from bot.dialogue.conversation_reads import has_user_message
 from bot.dialogue.turn import run_turn
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
@@ -117,7 +125,7 @@ from bot.store.inbox import customer_typing
 from bot.support.display import displayed_text
 from bot.support.messages import AGENT_KEY, BotMessage
 from connectors.metadata import CLIENT_ID_PATTERN
-from connectors.pubsub import client_manager, delivered, sanic_workers
+from connectors.pubsub import DeliveryBarrier, client_manager, delivered, offered, sanic_workers
 from connectors.sanitize import sanitize_message
 from connectors.sessions import SessionSigner
 from connectors.widget_history import (
@@ -130,6 +138,9 @@ from connectors.widget_history import (
 )
 
 logger = logging.getLogger(__name__)
+
+CALL_MESSAGE = "call_message"
+"""Key of a :class:`CallMessage` in the data of a pub/sub offer."""
 
 
 
@@ -195,12 +206,15 @@ class SocketIOInput(RasaSocketIOInput):
     """
 
     def __init__(self, *args: Any, feed: TurnFeed = PROCESS_FEED,
-                 **kwargs: Any) -> None:  # noqa: ANN401
+                 calls: CallMessages = PROCESS_CALLS, **kwargs: Any) -> None:  # noqa: ANN401
         """Rasa's arguments (see ``RasaSocketIOInput.__init__``), plus:
 
         Args:
             feed: where turns made elsewhere (spoken ones) are published; they are shown in
                 the session's tabs (:meth:`share`).
+            calls: the hub of messages for phone calls: this channel forwards the ones this
+                process cannot speak to the other Rasa processes over its pub/sub, and
+                speaks the ones they forward through it (:meth:`forward_call_message`).
 
         Raises:
             ValueError: ``session_persistence`` is off or ``jwt_key`` is set; sessions are
@@ -213,6 +227,7 @@ class SocketIOInput(RasaSocketIOInput):
             raise ValueError("jwt_key is not supported; sessions use signed session tokens")
         self.signer = SessionSigner.from_env()
         self.feed = feed
+        self.calls = calls
         self.identity_keys = IdentityKeys.from_settings()
         self._app: Sanic | None = None
         self._sessions: dict[str, str] = {}
@@ -486,6 +501,30 @@ class SocketIOInput(RasaSocketIOInput):
         for message in turn.messages:
             await self.sio.emit(self.bot_message_evt, public_message(message), **room)
 
+    async def forward_call_message(self, message: CallMessage) -> bool:
+        """Offer ``message`` to the other Rasa processes over the client manager's pub/sub
+        (:func:`connectors.pubsub.offered`); the one holding the call speaks it
+        (:meth:`take_call_message`).
+
+        Returns:
+            Whether another process spoke it (``False`` with one process, before start-up,
+            or when no process holds the call).
+        """
+        if self.sio is None:
+            return False
+        return await offered(self.sio.manager, {CALL_MESSAGE: message.as_dict()})
+
+    async def take_call_message(self, data: Any) -> bool:  # noqa: ANN401
+        """Speak a message another process offered (:meth:`forward_call_message`) if this
+        process holds its call (:meth:`CallMessages.speak_here`, never forwarded again).
+
+        Returns:
+            Whether it was spoken here (``False`` too for an offer of something else).
+        """
+        message = CallMessage.from_dict(data.get(CALL_MESSAGE) if isinstance(data, dict)
+                                        else None)
+        return message is not None and await self.calls.speak_here(message)
+
     async def _user_typing(self, sid: str) -> None:
         """Handle ``user_typing`` (the widget sends it at most every 2 s while its customer
         types to a person): the agent inbox shows the customer typing
@@ -531,11 +570,20 @@ class SocketIOInput(RasaSocketIOInput):
                           client_manager=client_manager(), transports=transports())
         self.sio = sio
         self.feed.subscribe(self.share)
+        self.calls.forward_with(self.forward_call_message)
+        if isinstance(sio.manager, DeliveryBarrier):
+            sio.manager.take_offers(self.take_call_message)
         hook = SocketBlueprint(sio, self.socketio_path, "touchline_socketio", __name__)
 
         @hook.listener("before_server_start")
         async def remember_app(app: Sanic, _loop: object) -> None:
             self._app = app
+            # Start the pub/sub now, in this worker (python-socketio starts it on the first
+            # connection): a worker no widget has reached yet must still hear the others
+            # (offers of call messages, connectors/pubsub.py) under an id of its own.
+            if not sio.manager_initialized:
+                sio.manager_initialized = True
+                sio.manager.initialize()
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -33,8 +33,9 @@ Routes, under Rasa's channel prefix ``/webhooks/voice/``:
     (not audio), 503 (speech engines unavailable); the body is ``{"error": "..."}``.
 
 Messages sent into a call's conversation from outside a turn (the agent inbox, over
-Rasa's events API with ``output_channel=voice``) are spoken on the live call
-(:meth:`VoiceInput.get_output_channel`, :mod:`connectors.voice_output`).
+Rasa's events API with ``output_channel=voice``) are spoken on the live call, by whichever
+Rasa process holds its stream (:meth:`VoiceInput.get_output_channel`,
+:mod:`connectors.voice_output`, :mod:`bot.dialogue.call_messages`).
 
 ``credentials.yml``::
 
@@ -63,6 +64,7 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from websockets.exceptions import ConnectionClosed
 
 from bot.config import settings
+from bot.dialogue.call_messages import PROCESS_CALLS, CallMessages
 from bot.dialogue.turn import ConversationId
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
@@ -71,7 +73,7 @@ from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from connectors.sessions import SessionSigner
 from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
-from connectors.voice_output import CallOutput
+from connectors.voice_output import CallOutput, speak_on_live_call
 from connectors.voice_speculation import Speculator, response_openers
 from connectors.voice_turn import answer_speech, speak_all
 
@@ -113,11 +115,16 @@ class VoiceInput(InputChannel):
         settings: call timing.
         feed: where a widget session's spoken turns are published, so the session's other
             tabs show them (the widget channel subscribes to the same feed).
+        calls: the hub through which messages sent into a call's conversation from
+            outside a turn reach the process holding the call (this channel speaks those
+            of the calls this process holds; the widget channel forwards the others).
     """
 
     def __init__(self, public_url: str | None = None, twilio_auth_token: str | None = None,
-                 settings: CallSettings | None = None, feed: TurnFeed = PROCESS_FEED) -> None:
+                 settings: CallSettings | None = None, feed: TurnFeed = PROCESS_FEED,
+                 calls: CallMessages = PROCESS_CALLS) -> None:
         self.feed = feed
+        self.calls = calls
         self.public_url = public_url.rstrip("/") if public_url else None
         self.validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
         self.settings = settings or CallSettings()
@@ -147,8 +154,9 @@ class VoiceInput(InputChannel):
 
     def get_output_channel(self) -> OutputChannel:
         """Where messages sent into a call's conversation from outside a turn go (the agent
-        inbox): spoken on the live call (:class:`connectors.voice_output.CallOutput`)."""
-        return CallOutput()
+        inbox): spoken on the live call, in whichever process holds it
+        (:class:`connectors.voice_output.CallOutput`)."""
+        return CallOutput(self.calls)
 
     def call_token(self, call_sid: str, caller: str | None) -> str:
         """The stream token of ``call_sid`` from ``caller`` (HMAC-SHA256 with the session
@@ -206,6 +214,7 @@ class VoiceInput(InputChannel):
     ) -> Blueprint:
         """Routes: ``GET /``, ``POST /twiml``, WebSocket ``/stream``, ``POST /utterance``."""
         hook = Blueprint("touchline_voice", __name__)
+        self.calls.speak_with(speak_on_live_call)  # the calls whose stream this process holds
 
         @hook.listener("after_server_start")
         async def load(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:

@@ -33,7 +33,8 @@ Behaviour of a call:
   anonymous.  The digits are never logged nor sent to Rasa;
 * while the call is live it is listed in :data:`LIVE_CALLS` (of this process), so an agent's
   message sent into the conversation from the agent inbox is spoken on it
-  (:meth:`TwilioCall.announce`, after whatever the bot is still saying);
+  (:meth:`TwilioCall.announce`, after whatever the bot is still saying), also when the
+  request reached another Rasa process (:mod:`connectors.voice_output`);
 * malformed messages (not JSON, unknown events, bad base64, media before ``start``) are
   counted and ignored; an unsupported media format or a bad stream token closes the
   stream with a reason.
