@@ -4,11 +4,11 @@ Three Rasa servers, two action servers, nginx, PostgreSQL 16 with pgvector, Redi
 (throwaway instances of this run: it restarts them) and the event consumer
 (:class:`testing.cluster.Cluster`); where the machine allows it (root, network namespaces),
 each Rasa and action server runs in a network namespace of its own, as its own host on a
-bridge (:mod:`testing.netns`), reaching Redis, RabbitMQ and nginx's internal server at
-the bridge's address and PostgreSQL through its UNIX socket.  ``--conversations`` REST conversations and
-``--widget`` widget conversations (WebSocket through nginx) run closed loop (each sends its
-next message when the previous one is answered; a refused or cut request is sent again,
-as a client does) through these phases, ``--phase-s`` seconds each:
+bridge (:mod:`testing.netns`), reaching Redis, RabbitMQ and nginx's internal server at the
+bridge's address and PostgreSQL through its UNIX socket. ``--conversations`` REST
+conversations and ``--widget`` widget conversations (WebSocket through nginx) run closed
+loop (each sends its next message when the previous one is answered; a refused or cut
+request is sent again, as a client does) through these phases, ``--phase-s`` seconds each:
 
 ``steady``; ``kill`` (a Rasa server SIGKILLed mid-turn, then started again);
 ``redis`` (Redis killed and started again); ``rabbitmq`` (RabbitMQ stopped for

@@ -4,10 +4,11 @@ A simulated Twilio call (``testing/twilio_caller.py``) holds its Media Stream on
 worker; the agent's message is posted to Rasa's events API (``output_channel=voice``, as
 the agent inbox sends it, :mod:`bot.api.rasa_link`) over a connection the *other* worker
 holds, and the caller must hear it exactly once: forwarded over the workers' pub/sub
-(``connectors/pubsub.py``: UNIX stream sockets, and Redis as in the production profile)
-to the worker holding the stream (``bot/dialogue/call_messages.py``).  Posted to the holder itself, it is spoken there;
-after the caller hung up, it is stored only, with one warning.  Which worker holds a
-connection is read from the kernel's socket table (``tests/e2e/test_workers.py``).
+(``connectors/pubsub.py``: UNIX stream sockets, and Redis as in the production profile) to
+the worker holding the stream (``bot/dialogue/call_messages.py``). Posted to the holder
+itself, it is spoken there; after the caller hung up, it is stored only, with one warning.
+Which worker holds a connection is read from the kernel's socket table
+(``tests/e2e/test_workers.py``).
 """
 
 from __future__ import annotations
