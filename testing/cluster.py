@@ -8,6 +8,7 @@ Rasa and action server runs in a network namespace of its own, as its own host.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -101,6 +102,10 @@ class Cluster:
             raise
 
     def _start(self) -> Cluster:
+        # One signing key for every server, as make run-cluster's var/secrets.env gives
+        # them: else a widget session resumed on another server after a restart is refused
+        # and starts afresh (bench/cluster.py counted such turns as stored but not sent).
+        self.env.setdefault("TOUCHLINE_SESSION_SECRET", secrets.token_hex(32))
         models = self.workdir / "models"
         models.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.model, models / MODEL_NAME)
