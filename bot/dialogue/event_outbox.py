@@ -155,12 +155,20 @@ class Outbox:
                            len(messages) - len(sent), exc)
         if sent:
             try:
-                with self.engine.begin() as conn:
-                    conn.execute(_TABLE.delete().where(_TABLE.c.id.in_(sent)))
+                await asyncio.to_thread(self._delete, sent)
             except Exception as exc:  # database down: the sweep sends them again
                 logger.warning("could not delete %d published events from the outbox (they "
                                "are sent again, the consumer stores them once): %r",
                                len(sent), exc)
+
+    def _delete(self, ids: list[int]) -> None:
+        """Delete the rows ``ids`` except those another server's sweep holds (it deletes
+        them itself): never waits for a row lock (``SKIP LOCKED``), so a slow sweep
+        elsewhere cannot stall this process."""
+        unlocked = (sa.select(_TABLE.c.id).where(_TABLE.c.id.in_(ids))
+                    .with_for_update(skip_locked=True))
+        with self.engine.begin() as conn:
+            conn.execute(_TABLE.delete().where(_TABLE.c.id.in_(unlocked)))
 
     async def sweep(self, older_than_s: float = GRACE_S) -> int:
         """Publish (then delete) up to :data:`SWEEP_BATCH` rows older than ``older_than_s``

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -212,6 +213,39 @@ def test_a_closed_channel_or_connection_is_opened_afresh_for_the_publish(rabbit,
         message = await (await channel.get_queue(queue)).get(timeout=5)
         assert json.loads(message.body)["text"] == "hi"
         await connection.close()
+        await broker.close()
+
+    asyncio.run(main())
+
+
+def test_rows_another_servers_sweep_holds_never_stall_the_delete(pg_db_url, rabbit):
+    queue = f"outbox_{uuid.uuid4().hex[:8]}"
+
+    async def main() -> None:
+        store, broker = await open_store(pg_db_url, rabbit.url, queue)
+        outbox = store.outbox()
+        assert isinstance(outbox, Outbox)
+        _last, messages = store._append("fay", list(turn("fay", "a", "b").events),
+                                        outboxed=True)
+        held_id = messages[0][0]
+        sweeping = sa.create_engine(pg_db_url).connect()
+        sweep = sweeping.begin()  # another server's sweep holding the first row
+        sweeping.execute(sa.select(EventOutboxMessage.id).where(
+            EventOutboxMessage.id == held_id).with_for_update(skip_locked=True))
+        # A delete that waited for the lock would block this event loop: the "sweep" ends
+        # after 15 s from a timer thread, and the delete then takes both rows.
+        release = threading.Timer(15, lambda: sweep.is_active and sweep.rollback())
+        release.start()
+        try:
+            await outbox._publish(messages)
+            with session_scope(pg_db_url) as session:
+                left = session.scalars(sa.select(EventOutboxMessage.id)).all()
+            assert left == [held_id], "the free row deleted, the held one left to its sweep"
+        finally:
+            release.cancel()
+            if sweep.is_active:
+                sweep.rollback()
+            sweeping.close()
         await broker.close()
 
     asyncio.run(main())
