@@ -197,8 +197,9 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     async def append_outside_turn(self, sender_id: str, events: list[Event]) -> int | None:
         """Store ``events`` of ``sender_id`` with one INSERT, without reading or saving the
         conversation's tracker (an agent's message from the inbox,
-        :mod:`connectors.agent_messages`); then publish them to the event broker, as
-        :meth:`save` does.
+        :mod:`connectors.agent_messages`); their broker messages go as :meth:`save` sends
+        a turn's: through the event outbox, written in the same transaction, when there is
+        one (:meth:`outbox`), else published after the commit.
 
         The caller must hold the conversation's lock (the lock store), as Rasa does around
         retrieve and save: then one writer at a time stores a conversation's events, so
@@ -223,16 +224,19 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         """
         if not events:
             return None
+        outbox = self.outbox()
         entry = self._cache.get(sender_id)
         current = (entry is not None and entry.tracker is not None
                    and entry.last_id == self._last_id(sender_id))
-        last_id = self._append(sender_id, events)
+        last_id, messages = self._append(sender_id, events, outbox is not None)
         if current and entry is not None and entry.tracker is not None:
             tracker = entry.tracker.copy()
             for event in events:
                 tracker.update(event)
             self._remember(window(tracker, self.domain.slots), last_id)
-        if self.event_broker is not None:
+        if outbox is not None:
+            outbox.send(messages)
+        elif self.event_broker is not None:
             await self._stream_new_events(self.event_broker, events, sender_id)
         return last_id
 

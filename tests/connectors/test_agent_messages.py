@@ -179,3 +179,84 @@ def test_a_message_the_channel_refuses_is_stored_and_reported(tmp_path):
     status, answer, full = asyncio.run(main())
     assert status == 502 and answer["stored"] is True and answer["delivered"] is False
     assert bots(full) == ["Still stored"]
+
+
+@pytest.fixture(scope="module")
+def rabbit(tmp_path_factory):
+    """A RabbitMQ node of this module."""
+    from testing.services import RabbitServer
+
+    with RabbitServer(tmp_path_factory.mktemp("rabbit")) as server:
+        yield server
+
+
+@pytest.mark.servers
+def test_production_profile_two_servers_postgres_and_the_event_outbox(pg_db_url, rabbit,
+                                                                        tmp_path):
+    """PostgreSQL tracker store shared by two servers, RabbitMQ behind the event outbox:
+    the agent's message is stored once, both servers' working trackers hold it, and the
+    event consumer receives it (through the outbox, which is emptied)."""
+    import uuid
+
+    from rasa.core.brokers.broker import EventBroker
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.dialogue.event_outbox import ConfirmingPikaEventBroker
+    from bot.runtime.endpoints import pika_broker, sql_tracker_store
+    from bot.runtime.event_consumer import Source, consume
+    from bot.store.db import session_scope
+    from bot.store.models import ConversationEvent, EventOutboxMessage
+
+    queue, sender = f"agent_{uuid.uuid4().hex[:8]}", "web-pg"
+
+    def consumed() -> list[str]:
+        with session_scope(pg_db_url) as session:
+            rows = session.scalars(sa.select(ConversationEvent.type_name)
+                                   .where(ConversationEvent.sender_id == sender))
+            return list(rows)
+
+    def outbox_rows() -> int:
+        with session_scope(pg_db_url) as session:
+            return session.scalar(sa.select(sa.func.count()).select_from(EventOutboxMessage))
+
+    async def until(check, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not await asyncio.to_thread(check):
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.1)
+
+    async def server():
+        broker = await EventBroker.create(
+            EndpointConfig.from_dict(pika_broker(rabbit.url, queue)),
+            asyncio.get_running_loop())
+        assert isinstance(broker, ConfirmingPikaEventBroker)
+        s = TrackerStore.create(EndpointConfig.from_dict(sql_tracker_store(pg_db_url)),
+                                DOMAIN, broker)
+        assert isinstance(s, WindowedSQLTrackerStore)
+        return s, broker
+
+    async def main():
+        stop = asyncio.Event()
+        consumer = asyncio.create_task(consume(Source(rabbit.url, queue), pg_db_url, stop))
+        (one, broker_one), (two, broker_two) = await server(), await server()
+        await customer_turn(one, sender, "a person please")
+        await customer_turn(two, sender, "hello?")
+        _, _, events = parse_body({"conversation_id": sender, "output_channel": "socketio",
+                                   "events": agent_events("Sam here")})
+        out = CollectingOutputChannel()
+        status, _ = await store_then_deliver(rasa_agent(one, tmp_path), out, sender, events)
+        await until(lambda: consumed().count("bot") == 1 and outbox_rows() == 0)
+        trackers = [await one.retrieve(sender), await two.retrieve(sender)]
+        stop.set()
+        await consumer
+        for s, broker in ((one, broker_one), (two, broker_two)):
+            await s.outbox().close()
+            await broker.close()
+        return status, out.messages, trackers, await one.retrieve_full_tracker(sender)
+
+    status, messages, trackers, full = asyncio.run(main())
+    assert status == 200 and [m["text"] for m in messages] == ["Sam here"]
+    for tracker in (*trackers, full):
+        assert bots(tracker) == ["Sam here"]
+        assert tracker.get_slot("human_takeover") is True
