@@ -12,10 +12,11 @@ at once (``POST /agent/api/tickets/<id>/reply``), and each reply's time from the
 send to the customer's receipt (the ``bot_uttered`` frame carrying it) is measured.
 
 Baseline, in the same run and alternating with the inbox rounds: the same number of
-messages pushed straight into Rasa's HTTP API (``POST /conversations/<id>/tracker/events
-?output_channel=socketio&execute_side_effects=true``, the path the inbox uses underneath),
-so the ratio shows what the inbox adds (session, CSRF and hold checks, audit log, one more
-HTTP hop).  Afterwards every tab must have received each message exactly once, and the
+messages pushed straight into Rasa's own HTTP API (``POST /conversations/<id>/tracker/events
+?output_channel=socketio&execute_side_effects=true``, the path the inbox used before it
+stored through ``POST /webhooks/agent_messages/send``, :mod:`connectors.agent_messages`),
+so the ratio compares the whole inbox path (session, CSRF and hold checks, audit log, one
+more HTTP hop, then one INSERT and the delivery) with Rasa's route alone.  Afterwards every tab must have received each message exactly once, and the
 tracker store must hold each exactly once.  Prints a table and writes JSON
 (``bench/data/handoff.json``); exits 1 when anything was lost or duplicated.
 """

@@ -366,6 +366,8 @@ async def transfer(ticket_id: TicketId, agent: CurrentAgent) -> dict[str, Any]:
     try:  # the call has left the stream: the line is stored, not spoken twice
         await LINK.send_events(str(conversation),
                                [agent_event(CALL_PUT_THROUGH, agent.id, agent.name)])
+    except StoredNotDelivered:
+        pass  # stored; Twilio says the line on the call
     except RasaUnavailable as exc:
         logger.error("transfer of ticket %d not stored in the conversation: %s", ticket_id,
                      exc)
