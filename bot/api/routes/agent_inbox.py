@@ -340,8 +340,7 @@ async def reply(ticket_id: TicketId, body: ReplyIn, agent: CurrentAgent) -> dict
     conversation = await asyncio.to_thread(_held, ticket_id, agent.id, True)
     await _send(conversation, [agent_event(body.text, agent.id, agent.name),
                                slot_event(TAKEOVER_SLOT, True)])
-    # After the message, which the widget shows in the indicator's place.
-    await LINK.typing(conversation, agent.name, False)
+    # No "stopped typing" call: the widget hides the agent's indicator on their message.
     await asyncio.to_thread(_log, agent.id, "reply", ticket_id, f"{len(body.text)} characters")
     return {"status": "sent"}
 
