@@ -4,7 +4,8 @@
                                       [--model models/touchline.tar.gz]
 
 Starts the assistant as ``make run`` does (Rasa with ``--workers`` Sanic workers, the
-action server, the API) on a fresh seeded database.  ``--conversations`` widget customers
+action server, the API) on a fresh seeded database, and waits until every Rasa process has
+finished its start-up work (:func:`wait_start_up_done`).  ``--conversations`` widget customers
 (socket.io clients speaking the widget's protocol, :class:`testing.sio_client.Tab`) ask for
 a person at the same moment; one agent signs in to the inbox API and claims every
 conversation.  Then, ``--rounds`` times, the agent sends one reply into every conversation
@@ -188,6 +189,23 @@ async def drive(stack: Stack, api: str, conversations: int, rounds: int) -> dict
     }
 
 
+def wait_start_up_done(stack: Stack, workers: int, timeout: float = 300) -> None:
+    """Wait until every Rasa server process has finished its start-up work, which runs
+    after it answers HTTP: the voice channel's speech engines and prepared openings, then
+    the garbage-collector freeze (:mod:`bot.runtime.gc_freeze`, whose full collection
+    holds the process for seconds on this machine).  Measured rounds overlapping it
+    stalled together.
+
+    Raises:
+        TimeoutError: not all ``workers`` logged the freeze within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while stack.log("rasa").read_text().count("start-up objects for the garbage") < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not all {workers} Rasa processes finished starting up")
+        time.sleep(0.5)
+
+
 def summary(ms: list[float]) -> dict[str, float]:
     """p50 / p95 / p99 / max of a list of milliseconds."""
     a = np.asarray(ms)
@@ -237,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(work, model, env)
     try:
         stack.start()
+        wait_start_up_done(stack, args.workers)
         api = stack.start_api()
         load_before = os.getloadavg()[0]
         raw = asyncio.run(drive(stack, api, args.conversations, args.rounds))
