@@ -4,7 +4,8 @@
                                       [--model models/touchline.tar.gz]
 
 Starts the assistant as ``make run`` does (Rasa with ``--workers`` Sanic workers, the
-action server, the API) on a fresh seeded database.  ``--conversations`` widget customers
+action server, the API) on a fresh seeded database, and waits until every Rasa process has
+finished its start-up work (:func:`wait_start_up_done`).  ``--conversations`` widget customers
 (socket.io clients speaking the widget's protocol, :class:`testing.sio_client.Tab`) ask for
 a person at the same moment; one agent signs in to the inbox API and claims every
 conversation.  Then, ``--rounds`` times, the agent sends one reply into every conversation
@@ -12,12 +13,14 @@ at once (``POST /agent/api/tickets/<id>/reply``), and each reply's time from the
 send to the customer's receipt (the ``bot_uttered`` frame carrying it) is measured.
 
 Baseline, in the same run and alternating with the inbox rounds: the same number of
-messages pushed straight into Rasa's HTTP API (``POST /conversations/<id>/tracker/events
-?output_channel=socketio&execute_side_effects=true``, the path the inbox uses underneath),
-so the ratio shows what the inbox adds (session, CSRF and hold checks, audit log, one more
-HTTP hop).  Afterwards every tab must have received each message exactly once, and the
-tracker store must hold each exactly once.  Prints a table and writes JSON
-(``bench/data/handoff.json``); exits 1 when anything was lost or duplicated.
+messages pushed straight into Rasa's own HTTP API (``POST /conversations/<id>/tracker/events
+?output_channel=socketio&execute_side_effects=true``, the path the inbox used before it
+stored through ``POST /webhooks/agent_messages/send``, :mod:`connectors.agent_messages`),
+so the ratio compares the whole inbox path (session, CSRF and hold checks, audit log, one
+more HTTP hop, then one INSERT and the delivery) with Rasa's route alone.  Afterwards every
+tab must have received each message exactly once, and the tracker store must hold each
+exactly once.  Prints a table and writes JSON (``bench/data/handoff.json``); exits 1 when
+anything was lost or duplicated.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -58,6 +62,9 @@ class Customer:
         self.received: dict[str, list[float]] = {}
         self.sent: list[str] = []
         self._task: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
+        """Set whenever a message arrives (waiters wake on it instead of polling, so the
+        measuring process takes no CPU from the servers it measures)."""
 
     def start(self) -> None:
         """Read frames in the background."""
@@ -72,6 +79,7 @@ class Customer:
                 for event, data in self.tab.events[seen:]:
                     if event == "bot_uttered" and isinstance(data.get("text"), str):
                         self.received.setdefault(data["text"], []).append(now)
+                        self._arrived.set()
                 seen = len(self.tab.events)
         except Exception:  # noqa: BLE001 (the socket closed: the run is over)
             return
@@ -80,9 +88,11 @@ class Customer:
         """The receipt time of ``text`` (waits for it)."""
         deadline = time.monotonic() + RECEIPT_TIMEOUT_S
         while text not in self.received:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.session_id} never received {text!r}")
-            await asyncio.sleep(0.002)
+            self._arrived.clear()  # no await since the check: nothing can arrive between
+            try:
+                await asyncio.wait_for(self._arrived.wait(), deadline - time.monotonic())
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"{self.session_id} never received {text!r}") from None
         return self.received[text][0]
 
     async def close(self) -> None:
@@ -179,6 +189,23 @@ async def drive(stack: Stack, api: str, conversations: int, rounds: int) -> dict
     }
 
 
+def wait_start_up_done(stack: Stack, workers: int, timeout: float = 300) -> None:
+    """Wait until every Rasa server process has finished its start-up work, which runs
+    after it answers HTTP: the voice channel's speech engines and prepared openings, then
+    the garbage-collector freeze (:mod:`bot.runtime.gc_freeze`, whose full collection
+    holds the process for seconds on this machine).  Measured rounds overlapping it
+    stalled together.
+
+    Raises:
+        TimeoutError: not all ``workers`` logged the freeze within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while stack.log("rasa").read_text().count("start-up objects for the garbage") < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not all {workers} Rasa processes finished starting up")
+        time.sleep(0.5)
+
+
 def summary(ms: list[float]) -> dict[str, float]:
     """p50 / p95 / p99 / max of a list of milliseconds."""
     a = np.asarray(ms)
@@ -197,6 +224,9 @@ def table(report: dict[str, Any]) -> str:
                                                 ("Rasa events API (baseline)", direct))),
         "",
         f"p95 ratio inbox / baseline: {inbox['p95'] / direct['p95']:.2f}",
+        f"load average (1 min) before / after the rounds: "
+        f"{report['load_average_1min'][0]} / {report['load_average_1min'][1]} "
+        f"on {report['cpus']} CPUs",
         f"expected {report['messages_expected']}, received {report['received']} "
         f"({report['received_twice']} twice), stored {report['stored']} "
         f"({report['stored_twice']} twice)",
@@ -225,11 +255,16 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(work, model, env)
     try:
         stack.start()
+        wait_start_up_done(stack, args.workers)
         api = stack.start_api()
+        load_before = os.getloadavg()[0]
         raw = asyncio.run(drive(stack, api, args.conversations, args.rounds))
+        load_after = os.getloadavg()[0]
     finally:
         stack.close()
     report = {**{k: v for k, v in raw.items() if not k.endswith("_ms")},
+              "load_average_1min": [round(load_before, 2), round(load_after, 2)],
+              "cpus": os.cpu_count(),
               "workers": args.workers, "inbox": summary(raw["inbox_ms"]),
               "direct": summary(raw["direct_ms"]), "inbox_ms": raw["inbox_ms"],
               "direct_ms": raw["direct_ms"]}

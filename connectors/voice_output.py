@@ -1,9 +1,11 @@
 """The voice channel's output: messages sent into a phone call's conversation from outside
-a turn (the agent inbox's replies and closing words, over Rasa's
+a turn (the agent inbox's replies and closing words, over
+``POST /webhooks/agent_messages/send`` with ``output_channel: voice``,
+:mod:`connectors.agent_messages`, or Rasa's
 ``POST /conversations/<id>/tracker/events?output_channel=voice``) are spoken on the call.
 
 The call's Media Stream is a WebSocket held by one Rasa process (a Sanic worker, or one of
-the production profile's Rasa servers), and the events-API request may reach another one.
+the production profile's Rasa servers), and the request may reach another one.
 :class:`CallOutput` delivers the message through the process's
 :class:`bot.dialogue.call_messages.CallMessages` hub: the process that took the request
 speaks it itself when it holds the stream (and forwards nothing); otherwise the socket.io

@@ -1,16 +1,19 @@
 """How the Touchline API (agent inbox) sends into a conversation held by the Rasa server.
 
-Agents' messages go through Rasa's own HTTP API: ``POST /conversations/<id>/tracker/events
-?output_channel=<channel>&execute_side_effects=true`` with ``bot`` events.  Rasa appends
-them to the tracker under the conversation's lock (so transcripts, analytics and the
-bot's later turns see them) and hands each to the channel's output channel, which
-delivers it: the widget's ``RoomOutputChannel`` emits to every tab of the session (across
-Rasa workers), Telegram's ``TelegramOutput`` calls ``sendMessage``.  Each agent message
-carries ``metadata.touchline_agent`` ``{"id", "name"}``.
+Agents' messages (and the inbox's other writes: the takeover slot, the bot's words when a
+ticket is closed) go to the Rasa server's ``POST /webhooks/agent_messages/send``
+(:mod:`connectors.agent_messages`): the events are stored in the conversation first (one
+INSERT under the conversation's lock, so transcripts, analytics and the bot's later turns
+see them), then each bot message is handed to the customer's channel's output channel,
+which delivers it: the widget's ``RoomOutputChannel`` emits to every tab of the session
+(across Rasa workers), Telegram's ``TelegramOutput`` calls ``sendMessage``, the voice
+channel speaks it on the live call.  Each agent message carries
+``metadata.touchline_agent`` ``{"id", "name"}``.
 
 The agent's typing indicator goes to the widget channel's
-``POST /webhooks/socketio/agent_typing`` (same token).  Both need ``$RASA_AUTH_TOKEN``
-(the Rasa server's ``--auth-token``) and reach Rasa at :meth:`bot.config.Settings.rasa_base_url`.
+``POST /webhooks/socketio/agent_typing``.  Both need ``$RASA_AUTH_TOKEN`` (the Rasa server's
+``--auth-token``, sent as ``Authorization: Bearer``) and reach Rasa at
+:meth:`bot.config.Settings.rasa_base_url`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import logging
 import time
 import weakref
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -36,8 +38,18 @@ WIDGET, TELEGRAM, PHONE = "socketio", "telegram", "voice"
 """Rasa names of the channels an agent's message can go out on."""
 
 
+AGENT_MESSAGES = "/webhooks/agent_messages/send"
+"""The Rasa server's route that stores, then delivers (:mod:`connectors.agent_messages`)."""
+
+
 class RasaUnavailable(RuntimeError):
-    """The Rasa server did not take the events (down, wrong token, error)."""
+    """The Rasa server did not take the events (down, wrong token, error): not stored, not
+    delivered."""
+
+
+class StoredNotDelivered(RasaUnavailable):
+    """The events are stored in the conversation, but the customer's channel did not take
+    the message (the widget shows it with the conversation's history)."""
 
 
 def output_channel(conversation_id: str) -> str:
@@ -91,23 +103,26 @@ class RasaLink:
             await client.aclose()
 
     async def send_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
-        """Append ``events`` to the conversation and deliver its bot messages on the
+        """Store ``events`` in the conversation, then deliver its bot messages on the
         customer's channel (:func:`output_channel`).
 
         Raises:
-            RasaUnavailable: no token configured, Rasa unreachable or not 200.
+            StoredNotDelivered: stored, but the channel did not take a message (502).
+            RasaUnavailable: nothing stored: no token configured, Rasa unreachable, or
+                any other answer than 200.
         """
         token = settings().rasa_auth_token
         if not token:
             raise RasaUnavailable("set RASA_AUTH_TOKEN (the Rasa server's --auth-token)")
-        # ':' stays as it is (Rasa's route reads the path undecoded): telegram:<chat>
-        url = f"/conversations/{quote(conversation_id, safe=':')}/tracker/events"
-        params = {"output_channel": output_channel(conversation_id),
-                  "execute_side_effects": "true", "token": token}
+        body = {"conversation_id": conversation_id,
+                "output_channel": output_channel(conversation_id), "events": events}
         try:
-            reply = await self._http().post(url, params=params, json=events)
+            reply = await self._http().post(
+                AGENT_MESSAGES, json=body, headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"Rasa server unreachable: {type(exc).__name__}") from None
+        if reply.status_code == 502 and _stored(reply):
+            raise StoredNotDelivered("stored in the conversation, not delivered")
         if reply.status_code != 200:
             raise RasaUnavailable(f"Rasa server answered {reply.status_code}")
 
@@ -124,6 +139,15 @@ class RasaLink:
                       "typing": typing})
         except httpx.HTTPError:
             logger.warning("agent typing indicator not delivered to %s", conversation_id)
+
+
+def _stored(reply: httpx.Response) -> bool:
+    """Whether an answer of the agent-messages route says the events are stored."""
+    try:
+        data = reply.json()
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("stored") is True
 
 
 LINK = RasaLink()

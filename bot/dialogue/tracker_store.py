@@ -194,6 +194,52 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         with self.engine.connect() as conn:
             return conn.execute(_LAST_EVENT, {"sender_id": sender_id}).scalar()
 
+    async def append_outside_turn(self, sender_id: str, events: list[Event]) -> int | None:
+        """Store ``events`` of ``sender_id`` with one INSERT, without reading or saving the
+        conversation's tracker (an agent's message from the inbox,
+        :mod:`connectors.agent_messages`); their broker messages go as :meth:`save` sends
+        a turn's: through the event outbox, written in the same transaction, when there is
+        one (:meth:`outbox`), else published after the commit.
+
+        The caller must hold the conversation's lock (the lock store), as Rasa does around
+        retrieve and save: then one writer at a time stores a conversation's events, so
+        its ids are committed in order and the ``max(id)`` check of every process's cache
+        (:meth:`_current`) sees the new rows.  (Without the lock, a turn saving at the same
+        moment would record its own last id over these rows and keep a working tracker
+        without them; on PostgreSQL a lower id can also commit after a higher one.)
+
+        This process's cached working tracker gets the events as well when it was current
+        (no other process stored since), so the next turn here reads nothing more; else
+        the next retrieve loads the conversation again.
+
+        Args:
+            sender_id: the conversation.
+            events: what to append (bot messages and slots, usually); redacted when stored.
+
+        Returns:
+            The id of the last stored event (``None`` when ``events`` is empty).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: nothing was stored (and nothing published).
+        """
+        if not events:
+            return None
+        outbox = self.outbox()
+        entry = self._cache.get(sender_id)
+        current = (entry is not None and entry.tracker is not None
+                   and entry.last_id == self._last_id(sender_id))
+        last_id, messages = self._append(sender_id, events, outbox is not None)
+        if current and entry is not None and entry.tracker is not None:
+            tracker = entry.tracker.copy()
+            for event in events:
+                tracker.update(event)
+            self._remember(window(tracker, self.domain.slots), last_id)
+        if outbox is not None:
+            outbox.send(messages)
+        elif self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, events, sender_id)
+        return last_id
+
     def _remember(self, tracker: DialogueStateTracker, last_id: int | None) -> _Entry:
         entry = _Entry(tracker.copy(), len(tracker.events), last_id)
         self._cache[tracker.sender_id] = entry

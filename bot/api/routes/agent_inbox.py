@@ -14,9 +14,11 @@ need a signed-in agent, :mod:`bot.api.auth`).
   (its state changed).
 * ``POST .../claim``: 200 when the agent holds it now, 409 when another agent does.
 * ``POST .../assign`` ``{"agent_id": int | null}`` (admin): reassign.
-* ``POST .../reply`` ``{"text"}``: the message reaches the customer on their channel and is
-  stored in the conversation as a bot event carrying the agent (:mod:`bot.api.rasa_link`);
-  409 unless the agent holds the ticket, 502 when the Rasa server does not take it.
+* ``POST .../reply`` ``{"text"}``: the message is stored in the conversation as a bot event
+  carrying the agent, then reaches the customer on their channel (:mod:`bot.api.rasa_link`,
+  :mod:`connectors.agent_messages`); 409 unless the agent holds the ticket, 502 when the
+  Rasa server does not store it (nothing was delivered), or stored it and the channel did
+  not take it (the detail says which).
 * ``POST .../transfer``: a phone call is put through to ``$TOUCHLINE_AGENT_PHONE``
   (Twilio call update with ``<Say>`` and ``<Dial>``, :mod:`bot.support.call_transfer`);
   the line said is stored in the conversation as the agent's message.  409 unless the
@@ -55,7 +57,14 @@ from pydantic import BaseModel, constr
 from sqlalchemy.engine import Engine
 
 from bot.api.auth import CurrentAdmin, CurrentAgent
-from bot.api.rasa_link import LINK, RasaUnavailable, agent_event, bot_event, slot_event
+from bot.api.rasa_link import (
+    LINK,
+    RasaUnavailable,
+    StoredNotDelivered,
+    agent_event,
+    bot_event,
+    slot_event,
+)
 from bot.config import PROJECT_ROOT, settings
 from bot.dialogue.turn import ConversationId, Namespace
 from bot.store import inbox
@@ -315,6 +324,11 @@ def _held(ticket_id: int, agent_id: int, retake: bool = False) -> str:
 async def _send(conversation_id: str, events: list[dict[str, Any]]) -> None:
     try:
         await LINK.send_events(conversation_id, events)
+    except StoredNotDelivered:
+        logger.error("stored in %s, not delivered on its channel", conversation_id)
+        raise HTTPException(502, "the message is stored in the conversation but its channel "
+                                 "did not take it now; the customer sees it when they "
+                                 "reopen the chat") from None
     except RasaUnavailable as exc:
         logger.error("could not send into %s: %s", conversation_id, exc)
         raise HTTPException(502, "the message could not be delivered; try again") from None
@@ -324,9 +338,9 @@ async def _send(conversation_id: str, events: list[dict[str, Any]]) -> None:
 async def reply(ticket_id: TicketId, body: ReplyIn, agent: CurrentAgent) -> dict[str, Any]:
     """Send the agent's message to the customer (see the module docstring)."""
     conversation = await asyncio.to_thread(_held, ticket_id, agent.id, True)
-    await LINK.typing(conversation, agent.name, False)
     await _send(conversation, [agent_event(body.text, agent.id, agent.name),
                                slot_event(TAKEOVER_SLOT, True)])
+    # No "stopped typing" call: the widget hides the agent's indicator on their message.
     await asyncio.to_thread(_log, agent.id, "reply", ticket_id, f"{len(body.text)} characters")
     return {"status": "sent"}
 
@@ -351,6 +365,8 @@ async def transfer(ticket_id: TicketId, agent: CurrentAgent) -> dict[str, Any]:
     try:  # the call has left the stream: the line is stored, not spoken twice
         await LINK.send_events(str(conversation),
                                [agent_event(CALL_PUT_THROUGH, agent.id, agent.name)])
+    except StoredNotDelivered:
+        pass  # stored; Twilio says the line on the call
     except RasaUnavailable as exc:
         logger.error("transfer of ticket %d not stored in the conversation: %s", ticket_id,
                      exc)
