@@ -252,8 +252,10 @@ async def run_turn(
 
     At most ``settings().turn_slots`` turns (``$TOUCHLINE_TURN_SLOTS``, 4) run at once per
     event loop; the others wait their turn.  A processing error is logged (bounded, see
-    :func:`bounded_traceback`), never raised; the result goes through :func:`ensure_reply`
-    (its database read runs off the event loop).
+    :func:`bounded_traceback`), never raised, and the replies Rasa produced before it are
+    dropped (the turn may not be stored: the customer gets the apology and sends again);
+    the result goes through :func:`ensure_reply` (its database read runs off the event
+    loop).
 
     Args:
         on_new_message: the channel's Rasa handler.
@@ -280,4 +282,8 @@ async def run_turn(
     except Exception as exc:
         logger.error("message from %s could not be processed\n%s", sender,
                      bounded_traceback(exc))
+        # What Rasa said before the failure is dropped: a turn whose save failed (a
+        # PostgreSQL restart) is not stored, and answering it would tell the customer it
+        # was (bench/cluster.py counted such turns as answered but missing).
+        return await asyncio.to_thread(ensure_reply, sender, [])
     return await asyncio.to_thread(ensure_reply, sender, collector.messages)

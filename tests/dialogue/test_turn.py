@@ -151,3 +151,13 @@ def test_a_failed_turn_logs_a_bounded_traceback(db_url, caplog):
     logged = caplog.text  # messages and any traceback, as the log file gets them
     assert "RecursionError" in logged and "message from deep could not be processed" in logged
     assert logged.count("\n") < 80 and len(logged) < 5000
+
+
+def test_a_turn_that_fails_after_answering_gets_the_apology_not_the_answer(db_url):
+    async def rasa_whose_save_fails(message) -> None:  # Rasa answers, then saving fails
+        await message.output_channel.send_text_message(message.sender_id, "Your order...")
+        raise ConnectionError("the database system is shutting down")
+
+    replies = asyncio.run(run_turn(rasa_whose_save_fails, "where is my order?", "unsaved",
+                                   "rest", {}))
+    assert replies == [{"recipient_id": "unsaved", "text": APOLOGY}]
