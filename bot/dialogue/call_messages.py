@@ -83,14 +83,7 @@ class CallMessages:
         Returns:
             Whether it was spoken here.
         """
-        for speaker in self._speakers:
-            try:
-                if await speaker(message):
-                    return True
-            except Exception:
-                logger.exception("could not speak a message on call %s",
-                                 message.conversation_id)
-        return False
+        return await _first_taker(self._speakers, message, "speak a message on")
 
     async def deliver(self, message: CallMessage) -> bool:
         """Speak ``message`` exactly once: here (:meth:`speak_here`) when this process holds
@@ -103,14 +96,19 @@ class CallMessages:
         """
         if await self.speak_here(message):
             return True
-        for forwarder in self._forwarders:
-            try:
-                if await forwarder(message):
-                    return True
-            except Exception:
-                logger.exception("could not forward a message for call %s",
-                                 message.conversation_id)
-        return False
+        return await _first_taker(self._forwarders, message, "forward a message for")
+
+
+async def _first_taker(takers: list[Speaker], message: CallMessage, doing: str) -> bool:
+    """Hand ``message`` to each of ``takers`` in turn until one returns ``True``; an
+    exception is logged ("could not <doing> call <id>") and counts as ``False``."""
+    for taker in takers:
+        try:
+            if await taker(message):
+                return True
+        except Exception:
+            logger.exception("could not %s call %s", doing, message.conversation_id)
+    return False
 
 
 PROCESS_CALLS = CallMessages()
