@@ -4,10 +4,11 @@ this module (the tests stop it), read back by the real event consumer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import aio_pika
@@ -51,6 +52,23 @@ async def open_store(db_url: str, rabbit_url: str, queue: str
     return store, broker
 
 
+@contextlib.asynccontextmanager
+async def consumed_store(db_url: str, rabbit_url: str, queue: str
+                         ) -> AsyncIterator[WindowedSQLTrackerStore]:
+    """:func:`open_store` with the event consumer running on ``queue``; afterwards the
+    consumer is stopped and the outbox and broker closed."""
+    stop = asyncio.Event()
+    consumer = asyncio.create_task(consume(Source(rabbit_url, queue), db_url, stop))
+    store, broker = await open_store(db_url, rabbit_url, queue)
+    try:
+        yield store
+    finally:
+        stop.set()
+        await consumer
+        await store.outbox().close()
+        await broker.close()
+
+
 def turn(sender: str, *texts: str) -> DialogueStateTracker:
     return DialogueStateTracker.from_events(
         sender, [UserUttered(t, {"name": "greet"}) for t in texts], slots=[])
@@ -82,16 +100,10 @@ def test_saved_events_are_published_and_leave_the_outbox(pg_db_url, rabbit):
     queue, sender = f"outbox_{uuid.uuid4().hex[:8]}", "alice"
 
     async def main() -> None:
-        stop = asyncio.Event()
-        consumer = asyncio.create_task(consume(Source(rabbit.url, queue), pg_db_url, stop))
-        store, broker = await open_store(pg_db_url, rabbit.url, queue)
-        await store.save(turn(sender, "hi", "my card is 4111 1111 1111 1111"))
-        await until(lambda: len(consumed(pg_db_url, sender)) == 2)
-        await until(lambda: outbox_rows(pg_db_url) == 0)
-        stop.set()
-        await consumer
-        await store.outbox().close()
-        await broker.close()
+        async with consumed_store(pg_db_url, rabbit.url, queue) as store:
+            await store.save(turn(sender, "hi", "my card is 4111 1111 1111 1111"))
+            await until(lambda: len(consumed(pg_db_url, sender)) == 2)
+            await until(lambda: outbox_rows(pg_db_url) == 0)
 
     asyncio.run(main())
     texts = consumed(pg_db_url, sender)
@@ -102,25 +114,19 @@ def test_what_a_killed_server_left_is_sent_by_another(pg_db_url, rabbit):
     queue, sender = f"outbox_{uuid.uuid4().hex[:8]}", "bob"
 
     async def main() -> None:
-        stop = asyncio.Event()
-        consumer = asyncio.create_task(consume(Source(rabbit.url, queue), pg_db_url, stop))
-        store, broker = await open_store(pg_db_url, rabbit.url, queue)
-        # A server killed after its commit: the events and their messages are stored, the
-        # messages never sent (the state ``_append`` leaves before ``Outbox.send``).
-        store._append(sender, list(turn(sender, "one", "two").events), outboxed=True)
-        with store.session_scope() as session:
-            session.execute(sa.update(EventOutboxMessage).values(
-                created_at=utcnow() - timedelta(minutes=1)))
-            session.commit()
-        assert consumed(pg_db_url, sender) == [] and outbox_rows(pg_db_url) == 2
-        # Any later turn of this server (or another) starts the sweep.
-        assert await store.retrieve("someone else") is None
-        await until(lambda: consumed(pg_db_url, sender) == ["one", "two"])
-        await until(lambda: outbox_rows(pg_db_url) == 0)
-        stop.set()
-        await consumer
-        await store.outbox().close()
-        await broker.close()
+        async with consumed_store(pg_db_url, rabbit.url, queue) as store:
+            # A server killed after its commit: the events and their messages are stored, the
+            # messages never sent (the state ``_append`` leaves before ``Outbox.send``).
+            store._append(sender, list(turn(sender, "one", "two").events), outboxed=True)
+            with store.session_scope() as session:
+                session.execute(sa.update(EventOutboxMessage).values(
+                    created_at=utcnow() - timedelta(minutes=1)))
+                session.commit()
+            assert consumed(pg_db_url, sender) == [] and outbox_rows(pg_db_url) == 2
+            # Any later turn of this server (or another) starts the sweep.
+            assert await store.retrieve("someone else") is None
+            await until(lambda: consumed(pg_db_url, sender) == ["one", "two"])
+            await until(lambda: outbox_rows(pg_db_url) == 0)
 
     asyncio.run(main())
 
