@@ -26,11 +26,11 @@ Same contract as Rasa's built-in ``rest`` channel (``{"sender": str, "message": 
   is stored in the user event's metadata (``client_id``), and a message whose id the
   conversation already holds is not run again: the answer is the bot messages that
   answered it then.  A client whose request was cut (a timeout, a server that died
-  mid-turn) resends with the same id and gets one turn, never two.  The check and the
-  turn hold the conversation's ``rest:<sender>`` lock in the agent's lock store, so two
-  copies sent to two servers at once are also run once.  When the lock store or the
-  tracker store cannot be reached for that check, the answer is the apology (send it
-  again), never a 500.
+  mid-turn) resends with the same id and gets one turn, never two
+  (:func:`connectors.turn_once.run_turn_once`: the check and the turn hold a lock of the
+  conversation, so two copies sent to two servers at once are also run once).  When the
+  lock store or the tracker store cannot be reached for that check, the answer is the
+  apology (send it again), never a 500.
 
 Streaming (``?stream=true``) is not offered.
 """
@@ -40,25 +40,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.dialogue.conversation_reads import replies_after
-from bot.dialogue.turn import ConversationId, bounded_traceback, ensure_reply, run_turn
+from bot.dialogue.turn import ConversationId, bounded_traceback, run_turn
 from bot.identity.metadata import stamp
 from bot.identity.revocation import is_revoked
 from bot.identity.tokens import IdentityError, IdentityKeys, verify
 from bot.support.display import has_surrogates
-from bot.support.messages import BotMessage
 from bot.support.wording import APOLOGY
 from connectors.metadata import CLIENT_ID_PATTERN, MAX_METADATA_DEPTH, metadata_problem
 from connectors.sanitize import sanitize_message
-from connectors.widget_history import CLIENT_ID, sql_store
+from connectors.turn_once import NotReady, run_turn_once
 
 logger = logging.getLogger(__name__)
 
@@ -86,16 +83,6 @@ def verified_customer(sender: str, metadata: dict[str, Any], keys: IdentityKeys)
     if is_revoked(identity):
         raise IdentityError("the shop revoked this sign-in", "revoked")
     return identity.customer_id
-
-
-def collected(sender: str, event: BotUttered) -> BotMessage:
-    """A stored bot message in the format the turn returned it (Rasa's
-    ``CollectingOutputChannel._message``: keys without a value are left out)."""
-    data = event.data or {}
-    message = {"recipient_id": sender, "text": event.text, "image": data.get("image"),
-               "buttons": data.get("buttons"), "attachment": data.get("attachment"),
-               "custom": data.get("custom")}
-    return cast(BotMessage, {k: v for k, v in message.items() if v is not None})
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -158,20 +145,12 @@ class RestInput(InputChannel):
             if message_id is None:
                 return response.json(await run_turn(on_new_message, text, sender,
                                                     self.name(), metadata))
-            metadata[CLIENT_ID] = message_id
-            agent = getattr(request.app.ctx, "agent", None)
-            store = sql_store(agent.tracker_store if agent is not None else None)
-            if agent is None or agent.lock_store is None or store is None:
-                return response.json({"error": "the assistant is starting; retry"}, status=503)
             try:
-                async with agent.lock_store.lock(f"rest:{sender}"):
-                    answered = await asyncio.to_thread(replies_after, store, sender,
-                                                       CLIENT_ID, message_id)
-                    if answered is not None:  # stored already: its answer, not a new turn
-                        return response.json(await asyncio.to_thread(
-                            ensure_reply, sender, [collected(sender, e) for e in answered]))
-                    return response.json(await run_turn(on_new_message, text, sender,
-                                                        self.name(), metadata))
+                return response.json(await run_turn_once(
+                    getattr(request.app.ctx, "agent", None), on_new_message, text, sender,
+                    self.name(), metadata, message_id))
+            except NotReady:
+                return response.json({"error": "the assistant is starting; retry"}, status=503)
             except Exception as exc:  # lock store or tracker store down: ask to resend
                 logger.error("REST message %s from %s not taken\n%s", message_id, sender,
                              bounded_traceback(exc))
