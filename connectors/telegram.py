@@ -17,10 +17,17 @@ webhook answers 503 saying what to set.  Each request:
 1. 403 unless ``X-Telegram-Bot-Api-Secret-Token`` equals the secret (constant-time compare,
    https://core.telegram.org/bots/api#setwebhook); nothing is read or stored before that.
 2. 400 if the body is not an update (Telegram itself always sends one).
-3. The ``update_id`` is recorded (:mod:`connectors.telegram_store`); a redelivery is answered
-   200 ``duplicate`` and not processed again.
-4. The update is read (:mod:`connectors.telegram_inbound`) and answered 200 at once, so
-   Telegram never redelivers a slow turn; the work continues in a background task:
+3. The update is read (:mod:`connectors.telegram_inbound`) and its ``update_id`` recorded
+   with its JSON (:mod:`connectors.telegram_store`); a redelivery is answered 200
+   ``duplicate`` and not processed again.  When the database cannot record it the answer
+   is a 503, and Telegram sends the update again later.
+4. The update is answered 200 at once, so Telegram never redelivers a slow turn; the work
+   continues in a background task, and the update's JSON is forgotten once it is answered.
+   A server that dies first leaves it pending: every :data:`SWEEP_EVERY_S` each server takes
+   on again the updates pending for longer than :data:`STALE_AFTER`
+   (:func:`connectors.telegram_store.claim_stale`).  A text's turn carries the update's id
+   (:func:`connectors.turn_once.run_turn_once`), so an update whose turn was stored before
+   its server died is not run twice: its stored replies are sent (perhaps a second time).
 
    * text: :func:`connectors.sanitize.sanitize_message`, then Rasa as ``telegram:<chat_id>``
      (groups share one conversation per chat); the turn's messages are collected, passed
@@ -42,11 +49,14 @@ At server start the webhook is registered with ``setWebhook`` (URL, secret,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from rasa.core.channels.channel import (
@@ -62,15 +72,24 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot.config import Settings, settings
-from bot.dialogue.turn import ConversationId, KeyedLock, held_by_person, run_turn
+from bot.dialogue.turn import (
+    ConversationId,
+    KeyedLock,
+    bounded_traceback,
+    held_by_person,
+    run_turn,
+)
 from bot.identity.metadata import stamp
 from bot.speech.engines import SpeechEngines, shared_engines
+from bot.support.messages import BotMessage
+from bot.support.wording import APOLOGY
 from connectors.sanitize import sanitize_message
 from connectors.telegram_identity import answer_link_command, link_command, linked_customer
 from connectors.telegram_inbound import Inbound, Kind, read_update
 from connectors.telegram_outbound import TelegramOutput, send_messages
-from connectors.telegram_store import first_delivery, resolve_button
+from connectors.telegram_store import answered, claim_stale, first_delivery, pending, resolve_button
 from connectors.telegram_voice import answer_voice
+from connectors.turn_once import NotReady, run_turn_once
 from connectors.wording import EXPIRED_BUTTON, MEDIA_REPLY
 
 logger = logging.getLogger(__name__)
@@ -91,6 +110,11 @@ _TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{20,}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 SHUTDOWN_WAIT_S = 10.0
 """How long server shutdown waits for turns still being answered."""
+STALE_AFTER = timedelta(seconds=60)
+"""An update pending this long was left by a server that died (a turn takes seconds; the
+action server's own time-out is 30 s) and is taken on again."""
+SWEEP_EVERY_S = 5.0
+"""How often each server looks for such updates (seconds)."""
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -190,6 +214,8 @@ class TelegramInput(InputChannel):
         self._username = settings.bot_name
         self._tasks: set[asyncio.Task[None]] = set()
         self._chats = KeyedLock()  # one update of a chat at a time
+        self._app: Sanic | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -263,6 +289,11 @@ class TelegramInput(InputChannel):
 
     async def stop(self) -> None:
         """Server stop: let running turns finish (bounded), then close the HTTP client."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         await self.drain()
         if self._bot is not None:
             await self._bot.shutdown()
@@ -293,42 +324,98 @@ class TelegramInput(InputChannel):
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
             return malformed
         try:
-            fresh = await asyncio.to_thread(first_delivery, self.settings.bot_id, update.update_id)
-        except SQLAlchemyError:
-            logger.exception("cannot record update %s; processing it anyway", update.update_id)
-            fresh = True
-        if not fresh:
-            return 200, {"status": "duplicate"}
-        try:
             inbound = read_update(update, self.settings.bot_id, await self.username())
             int(inbound.chat_id or 0)  # the chat lock and every reply need a numeric id
         except (AttributeError, TypeError, ValueError, OverflowError):
             # fields Telegram always sends are missing or of the wrong type
             logger.warning("update %s malformed; ignored", update.update_id)
             return malformed
-        if inbound.kind is Kind.IGNORED:
+        ignored = inbound.kind is Kind.IGNORED
+        try:
+            fresh = await asyncio.to_thread(first_delivery, self.settings.bot_id,
+                                            update.update_id, None,
+                                            None if ignored else json.dumps(body))
+        except SQLAlchemyError as exc:  # Telegram sends it again after a failed call
+            logger.warning("cannot record update %s (%s); asking Telegram to send it again",
+                           update.update_id, type(exc).__name__)
+            return 503, {"error": "the update cannot be recorded now; send it again"}
+        if not fresh:
+            return 200, {"status": "duplicate"}
+        if ignored:
             logger.debug("update %s ignored: %s", update.update_id, inbound.reason)
             return 200, {"status": "ignored", "reason": inbound.reason}
-        task = asyncio.create_task(self.process(inbound, on_new_message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._start(inbound, on_new_message, update.update_id)
         return 200, {"status": "accepted"}
 
-    async def process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
+    def _start(self, inbound: Inbound, on_new_message: OnNewMessage,
+               update_id: int | None) -> None:
+        task = asyncio.create_task(self.process(inbound, on_new_message, update_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def sweep(self, on_new_message: OnNewMessage) -> int:
+        """Take on again the updates a server that died left pending (see the module
+        docstring); returns how many.  Database errors are logged, not raised."""
+        try:
+            claimed = await asyncio.to_thread(claim_stale, self.settings.bot_id, STALE_AFTER)
+        except SQLAlchemyError as exc:
+            logger.warning("cannot look for pending Telegram updates: %s", type(exc).__name__)
+            return 0
+        username = await self.username()
+        for update_id, body in claimed:
+            logger.warning("Telegram update %s was left pending; answering it", update_id)
+            try:
+                update = Update.de_json(json.loads(body), self.bot())
+                self._start(read_update(update, self.settings.bot_id, username),
+                            on_new_message, update_id)
+            except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+                logger.warning("pending update %s unreadable; dropped", update_id)
+                await self._answered(update_id)
+        return len(claimed)
+
+    async def _sweep_forever(self, on_new_message: OnNewMessage) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            try:
+                await self.sweep(on_new_message)
+            except Exception:  # e.g. getMe failing: try again at the next sweep
+                logger.exception("sweeping pending Telegram updates failed")
+
+    async def process(self, inbound: Inbound, on_new_message: OnNewMessage,
+                      update_id: int | None = None) -> None:
         """Answer one update that is not ignored; errors are logged, never raised.
 
         Updates of one chat are answered one at a time in arrival order (a
         :class:`~bot.dialogue.turn.KeyedLock` keyed by the conversation), so replies cannot
-        overtake each other.
+        overtake each other.  With ``update_id`` (the update is recorded as pending) an
+        update another server answered meanwhile is skipped, a text's turn runs once
+        (:func:`connectors.turn_once.run_turn_once`), and the update is marked answered.
         """
         chat = int(inbound.chat_id or 0)
         try:
             async with self._chats.hold(str(ConversationId.telegram(chat))):
-                await self._process(inbound, on_new_message)
+                if update_id is not None and not await asyncio.to_thread(
+                        pending, self.settings.bot_id, update_id):
+                    return  # another server took it on again and answered it
+                try:
+                    await self._process(inbound, on_new_message, update_id)
+                finally:
+                    if update_id is not None:
+                        await self._answered(update_id)
         except Exception:
+            # A failed turn was marked answered above; an update not even read as pending
+            # (a database outage) stays pending, and a sweep answers it after STALE_AFTER.
             logger.exception("Telegram update for chat %s failed", chat)
 
-    async def _process(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
+    async def _answered(self, update_id: int) -> None:
+        try:
+            await asyncio.to_thread(answered, self.settings.bot_id, update_id)
+        except SQLAlchemyError as exc:
+            logger.warning("update %s answered but not marked (%s); it may be answered again",
+                           update_id, type(exc).__name__)
+
+    async def _process(self, inbound: Inbound, on_new_message: OnNewMessage,
+                       update_id: int | None) -> None:
         bot, chat_id = self.bot(), int(inbound.chat_id or 0)
         sender = ConversationId.telegram(chat_id)
         command = link_command(inbound.original) if inbound.kind is Kind.TEXT else None
@@ -362,16 +449,38 @@ class TelegramInput(InputChannel):
                 return
         # typed: "/start@Bot" became "/greet"; the customer's own words stay visible
         safe, metadata = sanitize_message(text, inbound.metadata, typed=original)
-        messages = await run_turn(on_new_message, safe, sender, self.name(), metadata)
+        messages = await self._turn(on_new_message, safe, sender, metadata, update_id)
         await send_messages(bot, chat_id, messages)
+
+    async def _turn(self, on_new_message: OnNewMessage, text: str, sender: ConversationId,
+                    metadata: dict[str, Any], update_id: int | None) -> list[BotMessage]:
+        """The turn of a text: once per update (:func:`connectors.turn_once.run_turn_once`)
+        where the server's agent allows it, else a plain turn; the apology when the lock
+        store or the tracker store cannot be reached."""
+        if update_id is not None:
+            agent = getattr(self._app.ctx, "agent", None) if self._app is not None else None
+            try:
+                return await run_turn_once(agent, on_new_message, text, str(sender),
+                                           self.name(), metadata,
+                                           f"telegram-update-{update_id}")
+            except NotReady:
+                pass  # no shared lock or SQL tracker store: one plain turn
+            except Exception as exc:
+                logger.error("Telegram update %s not taken\n%s", update_id,
+                             bounded_traceback(exc))
+                return [{"recipient_id": str(sender), "text": APOLOGY}]
+        return await run_turn(on_new_message, text, sender, self.name(), metadata)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Routes ``GET /`` (health) and ``POST /webhook``, plus start/stop listeners."""
         hook = Blueprint("touchline_telegram", __name__)
 
         @hook.listener("after_server_start")
-        async def started(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+        async def started(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+            self._app = app
             await self.start()
+            if not self.settings.problem:
+                self._sweeper = asyncio.create_task(self._sweep_forever(on_new_message))
 
         @hook.listener("before_server_stop")
         async def stopping(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:

@@ -4,7 +4,10 @@
   taken on, so a redelivered update (Telegram retries a webhook call that failed or timed
   out) is processed once.  Telegram keeps an undelivered update for at most 24 hours
   (https://core.telegram.org/bots/api#getting-updates), so rows older than
-  :data:`SEEN_TTL` are pruned.
+  :data:`SEEN_TTL` are pruned.  The webhook answers 200 before the turn runs, so Telegram
+  never sends the update again: until it is answered the row keeps the update's JSON
+  (:func:`first_delivery`, :func:`answered`), and an update whose server died before
+  answering it is taken on again by another (:func:`claim_stale`).
 * :class:`TelegramButton` (``telegram_buttons``): inline-button payloads by short id.  A
   button's ``callback_data`` is limited to 1-64 bytes
   (https://core.telegram.org/bots/api#inlinekeyboardbutton) while Rasa payloads may be longer
@@ -22,7 +25,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import session_scope
@@ -36,13 +39,16 @@ BUTTON_PREFIX = "b:"
 """``callback_data`` of a button sent by this channel: ``b:`` + :func:`button_ref` (18 bytes)."""
 
 
-def first_delivery(bot_id: int, update_id: int, url: str | None = None) -> bool:
+def first_delivery(bot_id: int, update_id: int, url: str | None = None,
+                   body: str | None = None) -> bool:
     """Record that ``update_id`` is being processed; ``False`` if it was already.
 
     Args:
         bot_id: the bot's numeric id (update ids are counted per bot).
         update_id: ``Update.update_id`` from Telegram.
         url: database URL, default ``$DATABASE_URL``.
+        body: the update's JSON, kept until :func:`answered` (``None``: nothing to take
+            on again).
 
     Returns:
         ``True`` the first time an update id is seen, ``False`` for a redelivery.
@@ -52,7 +58,8 @@ def first_delivery(bot_id: int, update_id: int, url: str | None = None) -> bool:
     """
     try:
         with session_scope(url) as session:
-            session.add(TelegramSeenUpdate(bot_id=bot_id, update_id=update_id))
+            session.add(TelegramSeenUpdate(bot_id=bot_id, update_id=update_id, body=body,
+                                           claimed_at=None if body is None else utcnow()))
             session.flush()
             if update_id % PRUNE_EVERY == 0:
                 cutoff: datetime = utcnow() - SEEN_TTL
@@ -62,6 +69,66 @@ def first_delivery(bot_id: int, update_id: int, url: str | None = None) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def answered(bot_id: int, update_id: int, url: str | None = None) -> None:
+    """Forget the JSON of an update that has been answered (it is not taken on again).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: when the database cannot be written.
+    """
+    with session_scope(url) as session:
+        session.execute(update(TelegramSeenUpdate).where(
+            TelegramSeenUpdate.bot_id == bot_id, TelegramSeenUpdate.update_id == update_id
+        ).values(body=None))
+
+
+def pending(bot_id: int, update_id: int, url: str | None = None) -> bool:
+    """Whether the update is still to be answered (its JSON is kept).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: when the database cannot be read.
+    """
+    with session_scope(url) as session:
+        return session.execute(select(TelegramSeenUpdate.body).where(
+            TelegramSeenUpdate.bot_id == bot_id, TelegramSeenUpdate.update_id == update_id
+        )).scalar() is not None
+
+
+def claim_stale(bot_id: int, older_than: timedelta, limit: int = 16,
+                url: str | None = None) -> list[tuple[int, str]]:
+    """Take on again the updates whose current attempt began more than ``older_than`` ago
+    and that are not answered (their server died): their attempt restarts now, so another
+    server's sweep leaves them alone for ``older_than`` again; rows another transaction
+    holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+
+    Args:
+        bot_id: the bot's numeric id.
+        older_than: how long an attempt may take before it counts as abandoned.
+        limit: at most this many updates.
+        url: database URL, default ``$DATABASE_URL``.
+
+    Returns:
+        ``(update_id, JSON)`` of each update taken on, oldest first.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: when the database cannot be written.
+    """
+    now = utcnow()
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(TelegramSeenUpdate.update_id, TelegramSeenUpdate.body).where(
+                TelegramSeenUpdate.bot_id == bot_id, TelegramSeenUpdate.body.is_not(None),
+                TelegramSeenUpdate.claimed_at < now - older_than,
+            ).order_by(TelegramSeenUpdate.claimed_at).limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if rows:
+            session.execute(update(TelegramSeenUpdate).where(
+                TelegramSeenUpdate.bot_id == bot_id,
+                TelegramSeenUpdate.update_id.in_([r.update_id for r in rows]),
+            ).values(claimed_at=now))
+    return [(int(r.update_id), str(r.body)) for r in rows]
 
 
 def button_ref(payload: str) -> str:

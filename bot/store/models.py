@@ -242,12 +242,21 @@ class KickEventSeen(Base):
 
 
 class TelegramSeenUpdate(Base):
-    """A Telegram update the channel has taken on (primary key: bot id + update id)."""
+    """A Telegram update the channel has taken on (primary key: bot id + update id); while
+    it is being answered, its JSON (``body``) and when its current attempt began
+    (``claimed_at``)."""
 
     __tablename__ = "telegram_seen_updates"
+    __table_args__ = (
+        Index("ix_telegram_seen_updates_pending", "claimed_at",
+              sqlite_where=text("body IS NOT NULL"),
+              postgresql_where=text("body IS NOT NULL")),
+    )
     bot_id = Column(BigInteger, primary_key=True, autoincrement=False)
     update_id = Column(BigInteger, primary_key=True, autoincrement=False)
     received_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    body = Column(Text, nullable=True)
+    claimed_at = Column(DateTime, nullable=True)
 
 
 class TelegramButton(Base):

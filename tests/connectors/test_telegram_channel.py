@@ -8,11 +8,12 @@ import asyncio
 import contextlib
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from rasa.core.channels.channel import UserMessage
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from telegram import Update
 
 from bot.speech.asr import load_recognizer
@@ -27,7 +28,14 @@ from bot.support.wording import APOLOGY
 from connectors.telegram import ALLOWED_UPDATES, TelegramInput, TelegramSettings
 from connectors.telegram_inbound import Inbound, read_update
 from connectors.telegram_outbound import MAX_TEXT, send_messages, utf16_len
-from connectors.telegram_store import first_delivery, resolve_button, store_buttons
+from connectors.telegram_store import (
+    answered,
+    claim_stale,
+    first_delivery,
+    pending,
+    resolve_button,
+    store_buttons,
+)
 from connectors.telegram_voice import MAX_VOICE_BYTES
 from connectors.wording import (
     DOWNLOAD_FAILED_REPLY,
@@ -99,6 +107,34 @@ def test_update_ids_are_remembered_across_engines(tg_db):
     assert first_delivery(BOT_ID + 1, 10) is True  # ids are per bot
     reset_engines()  # as after a restart
     assert first_delivery(BOT_ID, 10) is False
+
+
+def backdate(update_id: int, by: timedelta = timedelta(hours=1)) -> None:
+    """Make the update's current attempt look ``by`` older (its server died then)."""
+    with session_scope() as s:
+        claimed = s.scalar(select(TelegramSeenUpdate.claimed_at).where(
+            TelegramSeenUpdate.update_id == update_id))
+        s.execute(update(TelegramSeenUpdate).where(TelegramSeenUpdate.update_id == update_id)
+                  .values(claimed_at=claimed - by))
+
+
+def test_pending_updates_are_taken_on_again_once_stale_and_forgotten_once_answered(tg_db):
+    assert first_delivery(BOT_ID, 20, None, '{"update_id": 20}') is True
+    assert first_delivery(BOT_ID, 21, None, '{"update_id": 21}') is True
+    assert first_delivery(BOT_ID, 22) is True  # nothing to take on again
+    assert [pending(BOT_ID, i) for i in (20, 21, 22)] == [True, True, False]
+    assert claim_stale(BOT_ID, timedelta(minutes=1)) == []  # still being answered
+    backdate(21, timedelta(minutes=5))
+    backdate(20, timedelta(minutes=2))
+    assert claim_stale(BOT_ID, timedelta(minutes=1)) == [(21, '{"update_id": 21}'),
+                                                           (20, '{"update_id": 20}')]
+    assert claim_stale(BOT_ID, timedelta(minutes=1)) == []  # the new attempt is fresh
+    assert claim_stale(BOT_ID + 1, timedelta(0)) == []  # another bot's
+    answered(BOT_ID, 20)
+    assert not pending(BOT_ID, 20) and pending(BOT_ID, 21)
+    backdate(20)
+    backdate(21)
+    assert [i for i, _ in claim_stale(BOT_ID, timedelta(minutes=1))] == [21]
 
 
 def test_buttons_are_stored_once_and_resolved(tg_db):
@@ -386,6 +422,42 @@ async def test_accept_dedupes_ignores_and_answers_in_the_background(fake, tg_db)
     assert fake.texts(CHAT) == ["echo: hello"]
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(TelegramSeenUpdate)) == 3
+    await ch.stop()
+
+
+async def test_an_update_a_dead_server_left_pending_is_answered_by_the_sweep(fake, tg_db):
+    ch, rasa = channel(fake), Echo()
+    body = u.message(CHAT, "are you there?")
+    assert await ch.accept(body, rasa) == (200, {"status": "accepted"})
+    await ch.drain()
+    assert not pending(BOT_ID, body["update_id"])  # answered: nothing left
+    assert await ch.sweep(rasa) == 0
+    lost = u.message(CHAT, "hello?")  # taken by a server that died before answering it
+    first_delivery(BOT_ID, lost["update_id"], None, json.dumps(lost))
+    assert await ch.sweep(rasa) == 0  # not stale yet
+    backdate(lost["update_id"])
+    assert await ch.sweep(rasa) == 1
+    await ch.drain()
+    assert [m.text for m in rasa.received] == ["are you there?", "hello?"]
+    assert fake.texts(CHAT) == ["echo: are you there?", "echo: hello?"]
+    assert not pending(BOT_ID, lost["update_id"]) and await ch.sweep(rasa) == 0
+    unreadable = u.next_id()
+    first_delivery(BOT_ID, unreadable, None, '{"update_id": 1, "message": ')
+    backdate(unreadable)
+    assert await ch.sweep(rasa) == 1
+    await ch.drain()
+    assert not pending(BOT_ID, unreadable) and len(rasa.received) == 2
+    await ch.stop()
+
+
+async def test_an_update_that_cannot_be_recorded_is_refused_for_telegram_to_send(fake, env,
+                                                                                  tmp_path):
+    ch, rasa = channel(fake), Echo()
+    env.set("DATABASE_URL", f"sqlite:///{tmp_path / 'no such folder' / 'tg.db'}")
+    status, reply = await ch.accept(u.message(CHAT, "hello"), rasa)
+    await ch.drain()
+    assert status == 503 and "send it again" in reply["error"]
+    assert rasa.received == [] and fake.texts(CHAT) == []
     await ch.stop()
 
 

@@ -8,6 +8,7 @@ handoff takeover on Telegram, messages pushed through Rasa's HTTP API, and voice
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,13 +16,15 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
 from bot.store import customers
 from bot.store.db import session_scope
 from bot.store.identity import create_telegram_link
-from bot.store.models import TelegramAccount, TelegramLink, TelegramSeenUpdate, Ticket
+from bot.store.models import TelegramAccount, TelegramLink, TelegramSeenUpdate, Ticket, utcnow
 from bot.store.tickets import close_ticket
 from connectors.telegram import SECRET_HEADER
+from connectors.telegram_store import first_delivery, pending
 from connectors.wording import (
     BAD_LINK,
     GROUP_LINK,
@@ -153,6 +156,38 @@ def test_duplicate_update_id_is_processed_once(tg, fake):
     assert send(tg, body) == {"status": "duplicate"}
     time.sleep(1)
     assert len(fake.texts(1003)) == 1 and len(user_events(tg, 1003)) == 1
+
+
+def test_updates_a_dead_server_left_pending_are_answered_once(tg, fake):
+    # A server answers 200 before the turn, so Telegram never sends an update again: one
+    # that died first left it pending, and a running server's sweep takes it on.
+    chat, url = 1010, tg.env["DATABASE_URL"]
+    stored = u.message(chat, "where is my order TL-10001")
+    assert send(tg, stored) == {"status": "accepted"}
+    replies(fake, chat, 1)
+    settle(tg, chat, 1)
+    first = fake.texts(chat)
+    # This server died after storing the turn, before marking the update answered ...
+    with session_scope(url) as s:
+        s.execute(sa_update(TelegramSeenUpdate).where(
+            TelegramSeenUpdate.update_id == stored["update_id"]
+        ).values(body=json.dumps(stored), claimed_at=utcnow() - timedelta(hours=2)))
+    # ... and that one took this update on but died before its turn.
+    lost = u.message(chat, "thanks")
+    assert first_delivery(BOT_ID, lost["update_id"], url, json.dumps(lost))
+    with session_scope(url) as s:
+        s.execute(sa_update(TelegramSeenUpdate).where(
+            TelegramSeenUpdate.update_id == lost["update_id"]
+        ).values(claimed_at=utcnow() - timedelta(hours=1)))
+    fake.wait_for(lambda: not any(pending(BOT_ID, b["update_id"], url) for b in (stored, lost)),
+                  timeout=60)
+    settle(tg, chat, 2)
+    assert [e["text"] for e in user_events(tg, chat)] == [
+        "where is my order TL-10001", "thanks"]  # the stored turn was not run again
+    texts = fake.texts(chat)
+    assert texts[:2 * len(first)] == first + first  # its stored answer sent again
+    assert len(texts) > 2 * len(first)  # and the lost update answered
+    assert "left pending; answering it" in tg.log("rasa").read_text()
 
 
 def test_r8_odd_updates_all_get_200_and_the_chat_goes_on(tg, fake):
