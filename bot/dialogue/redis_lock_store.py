@@ -25,7 +25,9 @@ atomically, so at most one holder exists whatever the number of servers.  Around
   raises :class:`LockStoreUnavailable` after at most that long (connect and read time-outs
   of 1 and 2 s, never a hang); the channels then apologise to the customer
   (:func:`bot.dialogue.turn.run_turn`).  A wait longer than :data:`MAX_WAIT_S` for another
-  holder raises :class:`LockWaitTimeout`.
+  holder raises :class:`LockWaitTimeout`, which names the holder (a lock's value is
+  ``<host>:<pid>:<random>``), and a holder that keeps a lock past :data:`LONG_HOLD_S` logs
+  a warning, so a stuck turn can be found in its own server's log.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -58,6 +61,9 @@ POLL_S = (0.002, 0.05)
 MAX_WAIT_S = 60.0
 """Longest wait for another server's holder before :class:`LockWaitTimeout` (seconds;
 Rasa's own lock lifetime default, ``rasa/core/constants.py::DEFAULT_LOCK_LIFETIME``)."""
+LONG_HOLD_S = 30.0
+"""A holder that keeps a lock this long logs a warning once (seconds; half of
+:data:`MAX_WAIT_S`: the waiters are about to give up)."""
 UNAVAILABLE_GRACE_S = 3.0
 """How long Redis may stay unreachable during one acquisition (a restart) before
 :class:`LockStoreUnavailable` (seconds)."""
@@ -187,14 +193,32 @@ class RedisLockStore(InMemoryLockStore):
             if time.monotonic() - start >= self.max_wait_s:
                 raise LockWaitTimeout(
                     f"conversation {conversation_id!r} still locked by another server after "
-                    f"{self.max_wait_s:.0f} s")
+                    f"{self.max_wait_s:.0f} s (holder {await self._holder(conversation_id)})")
             await asyncio.sleep(pause)
             pause = min(pause * 2, POLL_S[1] if unreachable_since is None else 0.5)
 
+    async def _holder(self, conversation_id: str) -> str:
+        """Who holds the lock now (``<host>:<pid>``), for an error message; best effort."""
+        try:
+            value = await self._command("GET", self.key(conversation_id))
+        except UNREACHABLE:
+            return "unknown: Redis unreachable"
+        if value is None:
+            return "none now"
+        return value.decode().rpartition(":")[0] if isinstance(value, bytes) else str(value)
+
     async def _renew(self, conversation_id: str, token: str) -> None:
-        """Extend the lease every third of it until cancelled; stop if it was lost."""
+        """Extend the lease every third of it until cancelled; stop if it was lost; warn
+        once when held for :data:`LONG_HOLD_S`."""
+        start = time.monotonic()
+        warned = False
         while True:
             await asyncio.sleep(self.lease_ms / 3000)
+            if not warned and time.monotonic() - start >= LONG_HOLD_S:
+                warned = True
+                logger.warning("lock of %s held for %.0f s by this process (%s)",
+                               conversation_id, time.monotonic() - start,
+                               token.rpartition(":")[0])
             try:
                 owned = await self._command("EVAL", _RENEW, 1, self.key(conversation_id),
                                             token, self.lease_ms)
@@ -236,7 +260,7 @@ class RedisLockStore(InMemoryLockStore):
             LockWaitTimeout: the lock stayed held elsewhere too long.
         """
         async with self._locks.hold(conversation_id):
-            token = uuid.uuid4().hex
+            token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
             await self.acquire(conversation_id, token)
             renewal = asyncio.create_task(self._renew(conversation_id, token))
             try:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from rasa.core.lock_store import RedisLockStore as RasaRedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.config import PROJECT_ROOT
+from bot.dialogue import redis_lock_store
 from bot.dialogue.redis_lock_store import (
     LockStoreUnavailable,
     LockWaitTimeout,
@@ -134,7 +136,8 @@ def test_a_killed_holder_frees_the_conversation_after_its_lease(redis_server):
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         lock_store = store(redis_server, "killed:", max_wait_s=0.2)
-        with pytest.raises(LockWaitTimeout):
+        # the error names the holder, so its server's log can be read
+        with pytest.raises(LockWaitTimeout, match=f"holder {socket.gethostname()}:{holder.pid}"):
             asyncio.run(lock_store.lock("hammered").__aenter__())
     finally:
         os.killpg(holder.pid, signal.SIGKILL)
@@ -148,7 +151,8 @@ def test_a_killed_holder_frees_the_conversation_after_its_lease(redis_server):
     assert asyncio.run(take())
 
 
-def test_a_long_turn_keeps_its_lock_past_the_lease(redis_server):
+def test_a_long_turn_keeps_its_lock_past_the_lease(redis_server, monkeypatch, caplog):
+    monkeypatch.setattr(redis_lock_store, "LONG_HOLD_S", 0.5)
     events: list[str] = []
     first, second = (store(redis_server, "long:", lease_ms=150) for _ in range(2))
 
@@ -168,6 +172,10 @@ def test_a_long_turn_keeps_its_lock_past_the_lease(redis_server):
 
     asyncio.run(main())
     assert events == ["first in", "first out", "second in"]
+    # the holder's own log says so once, with its process
+    [warning] = [r.getMessage() for r in caplog.records if "held for" in r.getMessage()]
+    assert warning.startswith("lock of carol held for ")
+    assert warning.endswith(f"by this process ({socket.gethostname()}:{os.getpid()})")
 
 
 def test_redis_down_raises_a_clear_error_soon_then_works_after_restart(redis_server):
