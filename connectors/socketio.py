@@ -114,7 +114,7 @@ from socketio import AsyncServer
 from bot.config import settings
 from bot.dialogue.call_messages import PROCESS_CALLS, CallMessage, CallMessages
 from bot.dialogue.conversation_reads import has_user_message
-from bot.dialogue.turn import run_turn
+from bot.dialogue.turn import bounded_traceback, run_turn
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
 from bot.identity.revocation import is_revoked
@@ -124,6 +124,7 @@ from bot.store.identity import consume_token_id
 from bot.store.inbox import customer_typing
 from bot.support.display import displayed_text
 from bot.support.messages import AGENT_KEY, BotMessage
+from bot.support.wording import APOLOGY
 from connectors.metadata import CLIENT_ID_PATTERN
 from connectors.pubsub import DeliveryBarrier, client_manager, delivered, offered, sanic_workers
 from connectors.sanitize import sanitize_message
@@ -443,10 +444,13 @@ class SocketIOInput(RasaSocketIOInput):
         conversation (the widget sent it again after a reconnect) is not run again.
 
         Returns:
-            The acknowledgement: ``{"status": "ok" | "duplicate" | "not_stored" |
+            The acknowledgement: ``{"status": "ok" | "duplicate" | "not_stored" | "failed" |
             "no_session", "id": the message id or None}``; ``ok`` and ``duplicate`` mean
             that the user event is stored in the tracker store (of the anonymous session
-            the socket was moved to, when the message found the sign-in lapsed).
+            the socket was moved to, when the message found the sign-in lapsed); ``failed``
+            that the session's lock or the tracker store could not be reached (a
+            ``LockWaitTimeout``, an outage): the asking tab got the apology and the
+            message may be sent again.
         """
         sio = self.sio
         assert sio is not None
@@ -470,6 +474,29 @@ class SocketIOInput(RasaSocketIOInput):
         shown = displayed_text(text, metadata)
         echo = {"text": shown, **({"id": client_id} if client_id else {})}
         room = {"room": session_id, "namespace": self.namespace}
+        try:
+            return await self._gated_turn(sid, session_id, client_id, text, metadata, echo,
+                                          room, on_new_message)
+        except Exception as exc:  # lock store or database unreachable: ask to send again
+            logger.error("widget message %s of %s not taken\n%s", client_id, session_id,
+                         bounded_traceback(exc))
+            to = {"to": sid, "namespace": self.namespace, "ignore_queue": True}  # no pub/sub
+            await sio.emit("bot_typing", {"typing": True}, **to)
+            await sio.emit(self.bot_message_evt, {"text": APOLOGY}, **to)
+            await sio.emit("bot_typing", {"typing": False}, **to)
+            return {"status": "failed", "id": client_id}
+
+    async def _gated_turn(self, sid: str, session_id: str, client_id: str | None, text: str,
+                          metadata: dict[str, Any], echo: dict[str, Any], room: dict[str, Any],
+                          on_new_message: Callable[[UserMessage], Awaitable[Any]]
+                          ) -> dict[str, Any]:
+        """The part of :meth:`_turn` under the session's widget lock (:meth:`_gate`).
+
+        Raises:
+            Exception: the lock store or the tracker store failed (see :meth:`_turn`).
+        """
+        sio = self.sio
+        assert sio is not None
         async with self._gate(session_id):
             if client_id is not None and await self._stored(session_id, client_id):
                 return {"status": "duplicate", "id": client_id}

@@ -5,7 +5,6 @@ of this module (throwaway instances: the tests restart them), and the event cons
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from bot.store.schema import init_db
 from bot.support.wording import APOLOGY
 from testing.cluster import Cluster
 from testing.services import PostgresServer, RabbitServer, RedisServer, wait_until
-from testing.sio_client import Tab
+from testing.sio_client import PollingTab, Tab
 from testing.stack import prepare_features, stack_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.servers]
@@ -101,37 +100,6 @@ def test_rest_turns_use_both_servers_and_only_the_channels_are_exposed(cluster):
     assert r.status_code == 404
 
 
-def polling_turn(cluster: Cluster, route: str, text: str) -> list[dict]:
-    """Connect the widget over Engine.IO long-polling through nginx, open a session, send
-    ``text``; the ``bot_uttered`` events of the turn."""
-    base = f"{cluster.url}/socket.io/?EIO=4&transport=polling&tlroute={route}"
-    with httpx.Client(timeout=30) as client:
-        opened = client.get(base).text
-        sid = json.loads(opened[1:opened.index("}") + 1])["sid"]
-        url = f"{base}&sid={sid}"
-        assert client.post(url, content="40").text.lower() == "ok"
-        packets: list[str] = []
-
-        def read_until(event: str) -> dict:
-            while True:
-                for packet in packets:
-                    if packet.startswith("42") and json.loads(packet[2:])[0] == event:
-                        packets.remove(packet)
-                        return json.loads(packet[2:])[1]
-                packets.extend(client.get(url).text.split("\x1e"))
-
-        client.post(url, content='42["session_request",{}]')
-        session = read_until("session_confirm")
-        client.post(url, content="42" + json.dumps(
-            ["user_uttered", {"message": text, "session_id": session["session_id"]}]))
-        replies = [read_until("bot_uttered")]
-        while "bot_typing" not in [json.loads(p[2:])[0] for p in packets if p.startswith("42")]:
-            packets.extend(client.get(url).text.split("\x1e"))
-        replies += [json.loads(p[2:])[1] for p in packets
-                    if p.startswith("42") and json.loads(p[2:])[0] == "bot_uttered"]
-        return replies
-
-
 def test_the_widget_works_over_websocket_and_polling_through_nginx(cluster):
     async def websocket(route: str) -> dict:
         tab = await Tab.connect(cluster, route=route)
@@ -141,8 +109,20 @@ def test_the_widget_works_over_websocket_and_polling_through_nginx(cluster):
         await tab.ws.close()
         return reply
 
+    async def polling(route: str) -> tuple[dict, list[dict]]:
+        tab = await PollingTab.connect(cluster, route=route)
+        try:
+            session = await tab.join(None)
+            ack = await tab.ack(await tab.request("user_uttered", {
+                "message": "hi", "id": "poll-message-0001",
+                "session_id": session["session_id"]}), timeout=60)
+            return ack, [d for e, d in tab.events if e == "bot_uttered"]
+        finally:
+            await tab.close()
+
     assert asyncio.run(websocket("ws-route-1")).get("text")
-    replies = polling_turn(cluster, "poll-route-7", "hi")
+    ack, replies = asyncio.run(polling("poll-route-7"))
+    assert ack == {"status": "ok", "id": "poll-message-0001"}
     assert replies and replies[0].get("text")
 
 
@@ -190,16 +170,37 @@ def test_a_killed_server_and_a_redis_restart_lose_no_turn(cluster, services):
 
 def test_redis_down_gets_the_customer_a_polite_reply_not_a_hang(cluster, services):
     _pg, redis, _rabbit = services
-    redis.stop(kill=True)
-    try:
-        r = cluster.say("redis-down", "hi", timeout=60)  # a hang would raise a time-out
-        # with a message id the REST channel takes the lock itself: the apology, not a 500
-        with_id = cluster.say("redis-down", "hi", timeout=60, message_id="redis-down-0001")
-    finally:
-        redis.start()
+
+    async def widget_message(tab: Tab, session: dict) -> tuple[dict, list[dict]]:
+        """A message with an id from a tab joined before the outage: the acknowledgement
+        and the replies before it (a hang would raise a time-out)."""
+        ack = await tab.ack(await tab.request("user_uttered", {
+            "message": "hi", "id": "redis-down-widget-0001",
+            "session_id": session["session_id"]}), timeout=60)
+        return ack, [d for e, d in tab.events if e == "bot_uttered"]
+
+    async def outage() -> tuple[httpx.Response, httpx.Response, dict, list[dict]]:
+        tab = await Tab.connect(cluster, route="redis-down-tab")
+        session = await tab.join(None)
+        redis.stop(kill=True)
+        try:
+            r = await asyncio.to_thread(cluster.say, "redis-down", "hi", 60)
+            # with a message id the REST channel takes the lock itself: the apology, not a 500
+            with_id = await asyncio.to_thread(cluster.say, "redis-down", "hi", 60,
+                                              "redis-down-0001")
+            # the widget's session lock cannot be taken: the apology, and an answer
+            ack, replies = await widget_message(tab, session)
+        finally:
+            redis.start()
+            await tab.close()
+        return r, with_id, ack, replies
+
+    r, with_id, ack, widget_replies = asyncio.run(outage())
     for answer in (r, with_id):
         assert answer.status_code == 200, answer.text
         assert [m.get("text") for m in answer.json()] == [APOLOGY]
+    assert ack == {"status": "failed", "id": "redis-down-widget-0001"}
+    assert [m.get("text") for m in widget_replies] == [APOLOGY]
     replies, _attempts = turn(cluster, "redis-down", "hi")
     assert replies and replies[0].get("text") != APOLOGY
 
