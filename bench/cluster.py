@@ -6,9 +6,13 @@ Three Rasa servers, two action servers, nginx, PostgreSQL 16 with pgvector, Redi
 each Rasa and action server runs in a network namespace of its own, as its own host on a
 bridge (:mod:`testing.netns`), reaching Redis, RabbitMQ and nginx's internal server at the
 bridge's address and PostgreSQL through its UNIX socket. ``--conversations`` REST
-conversations and ``--widget`` widget conversations (WebSocket through nginx) run closed
-loop (each sends its next message when the previous one is answered; a refused or cut
-request is sent again, as a client does) through these phases, ``--phase-s`` seconds each:
+conversations, ``--widget`` widget conversations over WebSocket and ``--polling`` over
+Engine.IO long-polling (both through nginx), and ``--telegram`` Telegram chats (updates
+posted to nginx's webhook as Telegram does, replies read from a fake Bot API,
+:mod:`testing.fake_telegram`) run closed loop (each sends its next message when the
+previous one is answered; a refused or cut request is sent again, as a client does, and an
+apology is answered by sending the message again, as a customer does) through these
+phases, ``--phase-s`` seconds each:
 
 ``steady``; ``kill`` (a Rasa server SIGKILLed mid-turn, then started again);
 ``redis`` (Redis killed and started again); ``rabbitmq`` (RabbitMQ stopped for
@@ -19,13 +23,15 @@ Afterwards it asserts: every message answered (a refusal is retried by the clien
 apology counts as a failure), ``user`` events per conversation equal to messages sent (no
 turn lost or stored twice), and every event in the tracker store at the consumer.
 
-Then throughput with 1, 2 and 3 Rasa servers: the REST conversations spread over the
-first k servers (their own ports, nginx left out so that only k servers take turns) for
-``--phase-s`` each, with the cost per turn: CPU seconds of the Rasa, action and consumer
+Before that, throughput with 1, 2 and 3 Rasa servers: the REST conversations spread over
+the first k servers (their own ports, nginx left out so that only k servers take turns)
+for ``--scaling-s`` each, with the cost per turn: CPU seconds of the Rasa, action and consumer
 processes, PostgreSQL commits and inserted rows, Redis commands, broker messages.
 
-Usage: ``python -m bench.cluster [--phase-s 20] [--conversations 16] [--model M.tar.gz]
-[--action-servers 2] [--netns auto|on|off]``.
+Usage: ``python -m bench.cluster [--phase-s 20] [--conversations 16] [--widget 4]
+[--polling 2] [--telegram 2] [--model M.tar.gz] [--action-servers 2]
+[--netns auto|on|off]``; the issue's full run is ``--phase-s 100 --conversations 40
+--widget 12 --polling 6 --telegram 6`` (64 conversations, about 13 minutes of faults).
 Prints tables and writes JSON (default ``bench/data/cluster.json``); exits 1 when an
 assertion fails.
 """
@@ -54,12 +60,14 @@ import redis
 import sqlalchemy as sa
 
 from bot.config import PROJECT_ROOT
+from bot.dialogue.turn import ConversationId
 from bot.store.schema import init_db
 from bot.support.wording import APOLOGY
-from testing import netns
+from testing import netns, telegram_updates
 from testing.cluster import Cluster
+from testing.fake_telegram import TOKEN, USERNAME, FakeBotApi
 from testing.services import PostgresServer, RabbitServer, RedisServer, wait_until
-from testing.sio_client import Tab
+from testing.sio_client import PollingTab, Tab
 from testing.stack import prepare_features, stack_env, train_project_model
 
 OUT = PROJECT_ROOT / "bench" / "data" / "cluster.json"
@@ -74,6 +82,14 @@ garbage-collector freeze) before the measurements (seconds)."""
 GRACE_S = 90.0
 """How long the customers may take to finish their last turn once the run ends (seconds);
 a conversation still waiting then is reported as stuck."""
+TELEGRAM_SECRET = "bench-cluster-secret"
+"""The webhook secret the Rasa servers expect (``TELEGRAM_SECRET_TOKEN``)."""
+TELEGRAM_WAIT_S = 120.0
+"""How long a Telegram chat waits for the first reply to an update the webhook took
+(seconds); none by then counts as a lost turn."""
+TELEGRAM_QUIET_S = 1.0
+"""A turn's replies are complete when no further message reaches the chat for this long
+(seconds): the channel sends them one after another."""
 
 
 @dataclass
@@ -146,6 +162,7 @@ def rest_customer(urls: list[str], sender: str, ledger: Ledger, stop: threading.
                                                      f"{sender}-message-{i:06d}")
         except RuntimeError as exc:
             ledger.failures.append(f"{exc} (phase {ledger.phase})")
+            ledger.inflight.pop(sender, None)
             return
         ledger.inflight.pop(sender, None)
         ledger.record(sender, time.monotonic() - start, attempts, apologies, not replies)
@@ -153,11 +170,12 @@ def rest_customer(urls: list[str], sender: str, ledger: Ledger, stop: threading.
 
 
 def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
-                    stop: threading.Event) -> None:
-    """A widget conversation over WebSocket through nginx, closed loop, sending as the
-    widget does: each message carries an ``id`` and is sent again (same id) until the
-    channel acknowledges it stored and the replies are not the apology; a connection cut by
-    a restart is opened again and the session resumed (its id is the conversation)."""
+                    stop: threading.Event, transport: type[Tab] = Tab) -> None:
+    """A widget conversation through nginx over ``transport`` (:class:`Tab`: WebSocket,
+    :class:`PollingTab`: long-polling), closed loop, sending as the widget does: each
+    message carries an ``id`` and is sent again (same id) until the channel acknowledges
+    it stored and the replies are not the apology; a connection cut by a restart is opened
+    again and the session resumed (its id is the conversation)."""
 
     async def main() -> None:
         session: dict[str, Any] | None = None
@@ -172,7 +190,7 @@ def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
                 attempts += 1
                 try:
                     if tab is None:
-                        tab = await Tab.connect(cluster, route=sender)  # type: ignore[arg-type]
+                        tab = await transport.connect(cluster, route=sender)  # type: ignore[arg-type]
                         session = await tab.join(session)
                     before = tab.count("bot_uttered")
                     ack = await tab.ack(await tab.request("user_uttered", {
@@ -181,29 +199,118 @@ def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
                     replies = [d for e, d in tab.events if e == "bot_uttered"][before:]
                     if ack.get("status") == "duplicate":
                         break  # stored by an attempt whose answer was cut
-                    if ack.get("status") != "ok":
+                    if ack.get("status") not in ("ok", "failed"):
                         raise RuntimeError(f"acknowledged {ack}")
-                    if not any(r.get("text") == APOLOGY for r in replies):
+                    if ack["status"] == "ok" and not any(r.get("text") == APOLOGY
+                                                         for r in replies):
                         break
                     apologies += 1  # the turn failed: the customer sends it again
                     if attempts >= RETRIES:
                         ledger.failures.append(f"{sender}: apologies only in {ledger.phase}")
+                        ledger.inflight.pop(sender, None)
                         return
                     await asyncio.sleep(min(0.25 * 2 ** attempts, 5))
                 except Exception:  # connection cut or no answer: reconnect and resend
+                    if tab is not None:
+                        with contextlib.suppress(Exception):
+                            await tab.close()
                     tab = None
                     ledger.inflight[sender] = (f"widget turn {i}, attempt {attempts} failed "
                                                f"in phase {ledger.phase}")
                     if attempts >= RETRIES:
                         ledger.failures.append(f"{sender}: unanswered in phase {ledger.phase}")
+                        ledger.inflight.pop(sender, None)
                         return
                     await asyncio.sleep(min(0.25 * 2 ** attempts, 5))
             ledger.inflight.pop(sender, None)
             ledger.record(str(session["session_id"]), time.monotonic() - start, attempts,
                           apologies, False)
             i += 1
+        if tab is not None:
+            with contextlib.suppress(Exception):
+                await tab.close()
 
     asyncio.run(main())
+
+
+def deliver(cluster: Cluster, update: dict[str, Any]) -> str:
+    """Post ``update`` to the Telegram webhook through nginx as Telegram does: the same
+    update again while the request fails (a 5xx or a cut connection); the ``status`` the
+    channel answered (``accepted``, ``duplicate`` or ``ignored``).
+
+    Raises:
+        RuntimeError: refused :data:`RETRIES` times, or answered with a 4xx.
+    """
+    for attempt in range(1, RETRIES + 1):
+        try:
+            r = httpx.post(f"{cluster.url}/webhooks/telegram/webhook", json=update, timeout=60,
+                           headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
+            if r.status_code == 200:
+                return str(r.json().get("status"))
+            if r.status_code < 500:
+                raise RuntimeError(f"update {update['update_id']} answered {r.status_code}")
+        except httpx.TransportError:
+            pass
+        time.sleep(min(0.25 * 2 ** attempt, 5))
+    raise RuntimeError(f"update {update['update_id']} refused {RETRIES} times")
+
+
+def telegram_replies(fake: FakeBotApi, chat_id: int, before: int) -> tuple[list[str], float]:
+    """The texts sent to ``chat_id`` after its first ``before`` messages once they stop
+    coming (:data:`TELEGRAM_QUIET_S`), and when the first came (``time.monotonic()``);
+    ``([], nan)`` when none came within :data:`TELEGRAM_WAIT_S`."""
+    deadline = time.monotonic() + TELEGRAM_WAIT_S
+    first = float("nan")
+    seen, changed = before, time.monotonic()
+    while time.monotonic() < deadline:
+        now = len(fake.texts(chat_id))
+        if now > seen:
+            if seen == before:
+                first = time.monotonic()
+            seen, changed = now, time.monotonic()
+        elif seen > before and time.monotonic() - changed >= TELEGRAM_QUIET_S:
+            break
+        time.sleep(0.05)
+    return fake.texts(chat_id)[before:], first
+
+
+def telegram_customer(cluster: Cluster, fake: FakeBotApi, chat_id: int, ledger: Ledger,
+                      stop: threading.Event) -> None:
+    """A Telegram chat, closed loop: each message is a new update, delivered as Telegram
+    does (:func:`deliver`); once the webhook took it, its replies must reach the chat
+    (through the fake Bot API) within :data:`TELEGRAM_WAIT_S`, else the turn counts as
+    lost; an apology is answered by sending the message again, as a new update."""
+    sender = str(ConversationId.telegram(chat_id))
+    i = 0
+    while not stop.is_set():
+        start = time.monotonic()
+        attempts = apologies = 0
+        while True:
+            attempts += 1
+            update = telegram_updates.message(chat_id, TEXTS[i % len(TEXTS)])
+            ledger.inflight[sender] = f"update {update['update_id']} sent in {ledger.phase}"
+            before = len(fake.texts(chat_id))
+            try:
+                status = deliver(cluster, update)
+            except RuntimeError as exc:
+                problem = f"{exc}"
+            else:
+                replies, first = telegram_replies(fake, chat_id, before)
+                problem = "" if replies else (f"update {update['update_id']} ({status}) "
+                                              f"never answered")
+            if not problem and APOLOGY not in replies:
+                break
+            if not problem and attempts >= RETRIES:
+                problem = "apologies only"
+            if problem:
+                ledger.failures.append(f"{sender}: {problem} (phase {ledger.phase})")
+                ledger.inflight.pop(sender, None)
+                return
+            apologies += 1
+            time.sleep(min(0.25 * 2 ** attempts, 5))
+        ledger.inflight.pop(sender, None)
+        ledger.record(sender, first - start, attempts, apologies, False)
+        i += 1
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -270,17 +377,24 @@ def throughput(cluster: Cluster, redis_url: str, servers: int, conversations: in
             "failures": ledger.failures}
 
 
-def faults(cluster: Cluster, pg: PostgresServer, redis_server: RedisServer,
-           rabbit: RabbitServer, new_model: Path, args: argparse.Namespace) -> dict[str, Any]:
+def faults(cluster: Cluster, fake: FakeBotApi, pg: PostgresServer,
+           redis_server: RedisServer, rabbit: RabbitServer, new_model: Path,
+           args: argparse.Namespace) -> dict[str, Any]:
     """The phases of the fault run (see the module docstring); the report."""
     ledger = Ledger()
     stop = threading.Event()
-    senders = [f"rest-{i}-{random.randrange(10**6)}" for i in range(args.conversations)]
+    run = random.randrange(10**6)
+    senders = [f"rest-{i}-{run}" for i in range(args.conversations)]
     customers = [threading.Thread(target=rest_customer, args=([cluster.url], s, ledger, stop),
                                   daemon=True) for s in senders]
     customers += [threading.Thread(target=widget_customer, daemon=True,
-                                   args=(cluster, f"tab{w}x{random.randrange(10**6)}", ledger,
-                                         stop)) for w in range(args.widget)]
+                                   args=(cluster, f"{kind}{w}x{run}", ledger, stop, transport))
+                  for kind, transport, n in (("tab", Tab, args.widget),
+                                             ("poll", PollingTab, args.polling))
+                  for w in range(n)]
+    customers += [threading.Thread(target=telegram_customer, daemon=True,
+                                   args=(cluster, fake, 7_000_000 + run * 100 + c, ledger, stop))
+                  for c in range(args.telegram)]
     for t in customers:
         t.start()
 
@@ -374,10 +488,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (see the module docstring); 0 when every assertion held."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phase-s", type=float, default=20.0)
+    parser.add_argument("--scaling-s", type=float, default=20.0,
+                        help="seconds of REST traffic per server count")
     parser.add_argument("--outage-s", type=float, default=30.0,
                         help="how long RabbitMQ stays stopped")
     parser.add_argument("--conversations", type=int, default=16)
-    parser.add_argument("--widget", type=int, default=4)
+    parser.add_argument("--widget", type=int, default=4,
+                        help="widget conversations over WebSocket")
+    parser.add_argument("--polling", type=int, default=2,
+                        help="widget conversations over long-polling")
+    parser.add_argument("--telegram", type=int, default=2, help="Telegram chats")
     parser.add_argument("--servers", type=int, default=3)
     parser.add_argument("--action-servers", type=int, default=2)
     parser.add_argument("--netns", choices=("auto", "on", "off"), default="auto",
@@ -399,11 +519,15 @@ def main(argv: list[str] | None = None) -> int:
         pg = stack.enter_context(PostgresServer(work / "pg"))  # a UNIX socket: every host
         redis_server = stack.enter_context(RedisServer(work / "redis", host=host))
         rabbit = stack.enter_context(RabbitServer(work / "rabbit", host=host))
+        fake = FakeBotApi(host=host).start()
+        stack.callback(fake.close)
         url = pg.database("shop")
         init_db(url)
         env = stack_env(work, DATABASE_URL=url, REDIS_URL=redis_server.url,
                         RABBITMQ_URL=rabbit.url, TOUCHLINE_EVENT_QUEUE="touchline_bench",
-                        TOUCHLINE_DB_POOL="4")
+                        TOUCHLINE_DB_POOL="4", TELEGRAM_TOKEN=TOKEN,
+                        TELEGRAM_SECRET_TOKEN=TELEGRAM_SECRET, TELEGRAM_BOT_NAME=USERNAME,
+                        TELEGRAM_API_BASE_URL=fake.base_url)
         prepare_features(env)
         cluster = Cluster(work / "cluster", model, env, rasa_servers=args.servers,
                           action_servers=args.action_servers, network=network)
@@ -418,8 +542,8 @@ def main(argv: list[str] | None = None) -> int:
                 rest_turn(cluster.server_url(i), f"warm-up-{i}", "hi")
             time.sleep(WARM_UP_S)
             scaling = [throughput(cluster, redis_server.url, k, args.conversations,
-                                  args.phase_s) for k in range(1, args.servers + 1)]
-            report = faults(cluster, pg, redis_server, rabbit, new_model, args)
+                                  args.scaling_s) for k in range(1, args.servers + 1)]
+            report = faults(cluster, fake, pg, redis_server, rabbit, new_model, args)
         finally:
             cluster.close()
     report["network_namespaces"] = use_netns

@@ -1,4 +1,4 @@
-"""A small fake Telegram Bot API on 127.0.0.1 that records every call.
+"""A small fake Telegram Bot API (on 127.0.0.1 unless told otherwise) that records every call.
 
 Point a PTB ``Bot`` at it with ``base_url=fake.base_url`` and
 ``base_file_url=fake.base_file_url``.  PTB posts form-encoded fields (``multipart/form-data``
@@ -58,6 +58,8 @@ class FakeBotApi:
     """Registered files: ``file_id`` -> content (see :meth:`add_file`)."""
     downloads: list[str] = field(default_factory=list)
     """``file_path`` of every file download, in order."""
+    host: str = "127.0.0.1"
+    """Address to listen on (a network namespace's gateway where servers run as hosts)."""
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -68,12 +70,12 @@ class FakeBotApi:
     @property
     def base_url(self) -> str:
         """Value for ``Bot(base_url=...)``."""
-        return f"http://127.0.0.1:{self.port}/bot"
+        return f"http://{self.host}:{self.port}/bot"
 
     @property
     def base_file_url(self) -> str:
         """Value for ``Bot(base_file_url=...)``."""
-        return f"http://127.0.0.1:{self.port}/file/bot"
+        return f"http://{self.host}:{self.port}/file/bot"
 
     def add_file(self, file_id: str, content: bytes) -> str:
         """Serve ``content`` as the file ``file_id``; returns its ``file_path``."""
@@ -97,7 +99,7 @@ class FakeBotApi:
             app.router.add_get("/file/bot{token}/{path:.+}", self._download)
             self._runner = web.AppRunner(app, access_log=None)
             self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, self.host, 0)
             self._loop.run_until_complete(site.start())
             self.port = self._runner.addresses[0][1]
             ready.set()

@@ -1,5 +1,6 @@
-"""A minimal Socket.IO v5 client over one WebSocket, speaking the widget's protocol
-(``connectors/socketio.py``), for the tests and the soak benchmark.
+"""A minimal Socket.IO v5 client speaking the widget's protocol (``connectors/socketio.py``),
+for the tests and the benchmarks: :class:`Tab` over one WebSocket, :class:`PollingTab` over
+Engine.IO long-polling (what the widget falls back to where WebSockets are blocked).
 
 python-socketio's own client needs a newer aiohttp than Rasa pins, so this uses
 ``websockets`` and write the few Engine.IO / Socket.IO frames themselves: ``0`` open,
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import websockets
 
 from testing.stack import Stack
@@ -123,10 +125,91 @@ class Tab:
         except (websockets.ConnectionClosed, OSError):
             return
 
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.ws.close()
+
     def count(self, event: str, **match: Any) -> int:  # noqa: ANN401
         """How many ``event`` events whose data has ``match``'s items were received."""
         return sum(1 for name, data in self.events
                    if name == event and all(data.get(k) == v for k, v in match.items()))
+
+
+class PollingTab(Tab):
+    """One widget tab over Engine.IO v4 long-polling: each ``GET`` returns the packets the
+    server holds (``\\x1e``-separated, or waits for one), each ``POST`` sends a packet; a
+    ping (``2``) read in a ``GET`` is answered with a ``POST`` of ``3``.  The same
+    interface as :class:`Tab`; a closed session or a refused request raises
+    ``httpx.HTTPError`` or ``ConnectionError``."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+        super().__init__(None)  # type: ignore[arg-type]
+        self.client = client
+        self.url = url
+
+    @classmethod
+    async def connect(cls, stack: Stack, route: str | None = None) -> PollingTab:
+        """Open an Engine.IO session on ``stack``'s widget channel and connect to the ``/``
+        namespace (no widget session yet, see :meth:`join`); ``route`` as for
+        :meth:`Tab.connect`.
+
+        Raises:
+            httpx.HTTPError: the handshake was refused.
+        """
+        base = f"http://127.0.0.1:{stack.rasa_port}/socket.io/?EIO=4&transport=polling"
+        if route is not None:
+            base += f"&tlroute={route}"
+        client = httpx.AsyncClient(timeout=httpx.Timeout(10, read=60))
+        try:
+            opened = (await client.get(base)).raise_for_status().text
+            sid = json.loads(opened[1:opened.index("}") + 1])["sid"]
+            tab = cls(client, f"{base}&sid={sid}")
+            await tab._post("40")
+            while not any(e == "connected" for e, _ in tab.events):
+                await tab._read(time.monotonic() + 30)
+        except BaseException:
+            await client.aclose()
+            raise
+        return tab
+
+    async def _post(self, packet: str) -> None:
+        (await self.client.post(self.url, content=packet)).raise_for_status()
+
+    async def close(self) -> None:
+        """Close the HTTP client (the server ends the session after its ping timeout)."""
+        await self.client.aclose()
+
+    async def emit(self, event: str, data: dict) -> None:
+        """Send an event without asking for an acknowledgement."""
+        await self._post("42" + json.dumps([event, data]))
+
+    async def request(self, event: str, data: dict) -> int:
+        """Send an event asking for an acknowledgement; returns its id (see :meth:`ack`)."""
+        self._next_ack += 1
+        await self._post(f"42{self._next_ack}" + json.dumps([event, data]))
+        return self._next_ack
+
+    async def _read(self, deadline: float) -> None:
+        """One long-poll ``GET`` (answering pings), recording events and acknowledgements;
+        ``asyncio.TimeoutError`` past ``deadline``, ``ConnectionError`` when the server
+        closed the session."""
+        answer = await asyncio.wait_for(self.client.get(self.url), deadline - time.monotonic())
+        answer.raise_for_status()
+        for packet in answer.text.split("\x1e"):
+            if packet == "2":
+                await self._post("3")
+            elif packet == "1":
+                raise ConnectionError("the server closed the polling session")
+            elif packet.startswith("40"):
+                self.events.append(("connected", {}))
+            elif packet.startswith("42"):
+                event, data = json.loads(packet[2:])
+                self.events.append((event, data))
+            elif packet.startswith("41"):
+                self.events.append(("disconnect", {}))
+            elif match := _ACK.match(packet):
+                args = json.loads(match.group(2))
+                self.acks[int(match.group(1))] = args[0] if args else None
 
 
 @dataclass
