@@ -4,7 +4,9 @@ A channel reads its client's message, sanitises it (``connectors/sanitize.py``),
 who the customer is, and hands it here; what happens next is this module's:
 
 * :func:`run_turn` hands the message to Rasa, collects the bot messages, bounds how many
-  turns run at once, logs a failure briefly, and makes sure the customer hears something
+  turns run at once and how long one runs (:data:`TURN_TIMEOUT_S`; a stuck turn is
+  cancelled, and the log says where it waited, :func:`await_chain`), logs a failure
+  briefly, and makes sure the customer hears something
   (:data:`~bot.support.wording.APOLOGY` for a turn that was silent by accident);
 * :func:`held_by_person` is the one takeover check: while a person holds the conversation
   (an open takeover ticket in the shop database) the bot's silence is intended, and a
@@ -55,8 +57,21 @@ LOGGED_FRAMES = 12
 LOGGED_CHARS = 4000
 """Most characters logged for a failed turn's traceback."""
 
+TURN_TIMEOUT_S = 90.0
+"""Longest a turn may run in Rasa before it is cancelled and the customer gets the apology
+(seconds): more than Rasa's wait for a conversation's lock (60 s,
+``bot.dialogue.redis_lock_store.MAX_WAIT_S``) plus a turn's own work; by then nginx has
+answered the webhook's client with a 504 (60 s) and Rasa's own time-out for an action
+call (300 s) is far off."""
+UNWIND_S = 5.0
+"""How long a cancelled turn may take to unwind (release its locks) before the apology."""
+
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 """Rasa's handler of a user message (the ``on_new_message`` a channel's blueprint gets)."""
+
+
+class TurnTimeout(RuntimeError):
+    """A turn ran longer than :data:`TURN_TIMEOUT_S` and was cancelled."""
 
 
 class Namespace(str, Enum):
@@ -200,6 +215,44 @@ def _turn_slots() -> asyncio.Semaphore | None:
     return _slots[loop]
 
 
+def await_chain(task: asyncio.Future[Any]) -> str:
+    """Where a pending task waits: one line per coroutine it is awaiting through, outermost
+    first (``file:line in function``), then what the innermost one awaits (a future, a
+    lock's waiter), for the log of a stuck turn."""
+    lines: list[str] = []
+    awaited: Any = task.get_coro() if isinstance(task, asyncio.Task) else task
+    while awaited is not None and len(lines) < 64:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            lines.append(repr(awaited)[:300])
+            break
+        lines.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return "\n".join(lines)
+
+
+async def _bounded(on_new_message: OnNewMessage, message: UserMessage) -> None:
+    """``on_new_message(message)``, cancelled after :data:`TURN_TIMEOUT_S`.
+
+    Raises:
+        TurnTimeout: it ran too long (the message names where it waited).
+        Exception: whatever ``on_new_message`` raised.
+    """
+    task = asyncio.ensure_future(on_new_message(message))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=TURN_TIMEOUT_S)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        where = await_chain(task)
+        task.cancel()
+        await asyncio.wait({task}, timeout=UNWIND_S)
+        raise TurnTimeout(f"still running after {TURN_TIMEOUT_S:.0f} s, cancelled; it was "
+                          f"waiting at\n{where}")
+    task.result()
+
+
 def bounded_traceback(exc: BaseException) -> str:
     """``exc`` and where it was raised, bounded for the log.
 
@@ -251,7 +304,9 @@ async def run_turn(
     call's speculative turn): Rasa then skips NLU for this message.
 
     At most ``settings().turn_slots`` turns (``$TOUCHLINE_TURN_SLOTS``, 4) run at once per
-    event loop; the others wait their turn.  A processing error is logged (bounded, see
+    event loop; the others wait their turn.  One that runs longer than
+    :data:`TURN_TIMEOUT_S` is cancelled (:class:`TurnTimeout`, logged with where it
+    waited) and treated as failed.  A processing error is logged (bounded, see
     :func:`bounded_traceback`), never raised, and the replies Rasa produced before it are
     dropped (the turn may not be stored: the customer gets the apology and sends again);
     the result goes through :func:`ensure_reply` (its database read runs off the event
@@ -275,10 +330,10 @@ async def run_turn(
     slots = _turn_slots()
     try:
         if slots is None:
-            await on_new_message(message)
+            await _bounded(on_new_message, message)
         else:
             async with slots:
-                await on_new_message(message)
+                await _bounded(on_new_message, message)
     except Exception as exc:
         logger.error("message from %s could not be processed\n%s", sender,
                      bounded_traceback(exc))

@@ -122,7 +122,7 @@ error_log {w}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
 {temp}
-  log_format upstream '$request_method $uri $status $upstream_addr';
+  log_format upstream '$time_iso8601 $request_method $uri $arg_tlroute $status $upstream_addr';
   access_log {w}/nginx-access.log upstream;
   map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
   # One widget connection, one Rasa server: polling requests carry ?tlroute= (the widget

@@ -8,6 +8,7 @@ import copy
 
 import pytest
 
+from bot.dialogue import turn
 from bot.dialogue.turn import (
     ConversationId,
     KeyedLock,
@@ -161,3 +162,35 @@ def test_a_turn_that_fails_after_answering_gets_the_apology_not_the_answer(db_ur
     replies = asyncio.run(run_turn(rasa_whose_save_fails, "where is my order?", "unsaved",
                                    "rest", {}))
     assert replies == [{"recipient_id": "unsaved", "text": APOLOGY}]
+
+
+def test_a_stuck_turn_is_cancelled_with_where_it_waited_and_gets_the_apology(
+        db_url, monkeypatch, caplog):
+    monkeypatch.setattr(turn, "TURN_TIMEOUT_S", 0.3)
+    state: dict[str, object] = {}
+
+    async def wait_for_a_lock_nobody_releases(lock: asyncio.Lock) -> None:
+        async with lock:
+            pass
+
+    async def stuck_rasa(message) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "Looking...")
+        lock = asyncio.Lock()
+        await lock.acquire()
+        try:
+            await wait_for_a_lock_nobody_releases(lock)
+        except asyncio.CancelledError:
+            state["cancelled"] = True
+            raise
+
+    async def main() -> list:
+        replies = await run_turn(stuck_rasa, "hi", "stuck", "rest", {})
+        state["slots free"] = turn._turn_slots()._value  # type: ignore[union-attr]
+        return replies
+
+    assert asyncio.run(main()) == [{"recipient_id": "stuck", "text": APOLOGY}]
+    assert state == {"cancelled": True, "slots free": 4}
+    logged = caplog.text
+    assert "message from stuck could not be processed" in logged
+    assert "TurnTimeout: still running after 0 s, cancelled" in logged
+    assert "in stuck_rasa\n" in logged and "in wait_for_a_lock_nobody_releases" in logged
