@@ -207,13 +207,22 @@ class RedisLockStore(InMemoryLockStore):
             return "none now"
         return value.decode().rpartition(":")[0] if isinstance(value, bytes) else str(value)
 
-    async def _renew(self, conversation_id: str, token: str) -> None:
-        """Extend the lease every third of it until cancelled; stop if it was lost; warn
-        once when held for :data:`LONG_HOLD_S`."""
+    async def _renew(self, conversation_id: str, token: str, done: asyncio.Event) -> None:
+        """Extend the lease every third of it until ``done`` is set; stop if it was lost;
+        warn once when held for :data:`LONG_HOLD_S`.
+
+        It ends by ``done``, not by cancellation: on Python 3.10 ``asyncio.wait_for``
+        (which redis-py wraps each command in) can swallow a cancellation (CPython
+        gh-86296), and a renewal that lost its cancel renewed a finished turn's lock for
+        minutes while the turn waited for it to end (``bench/cluster.py``).
+        """
         start = time.monotonic()
         warned = False
         while True:
-            await asyncio.sleep(self.lease_ms / 3000)
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(done.wait(), self.lease_ms / 3000)
+            if done.is_set():
+                return
             if not warned and time.monotonic() - start >= LONG_HOLD_S:
                 warned = True
                 logger.warning("lock of %s held for %.0f s by this process (%s)",
@@ -225,7 +234,7 @@ class RedisLockStore(InMemoryLockStore):
             except UNREACHABLE as exc:
                 logger.warning("could not renew the lock of %s: %s", conversation_id, exc)
                 continue
-            if not owned:
+            if not owned and not done.is_set():
                 logger.error("lock of %s expired while its turn ran", conversation_id)
                 return
 
@@ -262,11 +271,13 @@ class RedisLockStore(InMemoryLockStore):
         async with self._locks.hold(conversation_id):
             token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
             await self.acquire(conversation_id, token)
-            renewal = asyncio.create_task(self._renew(conversation_id, token))
+            done = asyncio.Event()
+            renewal = asyncio.create_task(self._renew(conversation_id, token, done))
             try:
                 yield TicketLock(conversation_id)
             finally:
-                renewal.cancel()
-                with suppress(asyncio.CancelledError):
-                    await renewal
-                await asyncio.shield(self.release(conversation_id, token))
+                done.set()  # a renewal mid-command ends within the command's time-outs
+                try:
+                    await asyncio.wait({renewal}, timeout=CONNECT_TIMEOUT_S + SOCKET_TIMEOUT_S)
+                finally:
+                    await asyncio.shield(self.release(conversation_id, token))

@@ -13,10 +13,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import redis
 from rasa.core.lock_store import RedisLockStore as RasaRedisLockStore
 from rasa.utils.endpoints import EndpointConfig
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.config import PROJECT_ROOT
 from bot.dialogue import redis_lock_store
@@ -176,6 +179,49 @@ def test_a_long_turn_keeps_its_lock_past_the_lease(redis_server, monkeypatch, ca
     [warning] = [r.getMessage() for r in caplog.records if "held for" in r.getMessage()]
     assert warning.startswith("lock of carol held for ")
     assert warning.endswith(f"by this process ({socket.gethostname()}:{os.getpid()})")
+
+
+class LosesItsCancel(RedisLockStore):
+    """Touchline's store whose lease renewal (``EVAL``) takes 100 ms and turns a
+    cancellation into a connection error, as a Redis command wrapped in Python 3.10's
+    ``asyncio.wait_for`` can lose one (CPython gh-86296)."""
+
+    renewals = 0
+
+    async def _command(self, *args: Any) -> Any:  # noqa: ANN401
+        if args[0] == "EVAL" and args[-1] == self.lease_ms:  # a renewal
+            self.renewals += 1
+            try:
+                await asyncio.sleep(0.1)
+            except asyncio.CancelledError:
+                raise RedisConnectionError("Connection closed by server.") from None
+        return await super()._command(*args)
+
+
+def test_a_turn_ending_during_a_renewal_releases_at_once_and_renews_no_more(redis_server):
+    lock_store = LosesItsCancel(EndpointConfig(url=redis_server.url, key_prefix="cancel:",
+                                               lease_ms=600))
+
+    async def turn() -> None:
+        async with lock_store.lock("erin"):
+            await asyncio.sleep(0.25)  # the first renewal (at 200 ms) is still running
+
+    async def main() -> tuple[int, int]:
+        await turn()
+        renewals = lock_store.renewals
+        await asyncio.sleep(0.7)  # three renewals, had it kept going
+        return renewals, lock_store.renewals
+
+    # Before the fix the turn never ended (and swallowed the cancellation of a time-out),
+    # so it runs in a thread of its own that the test gives up on.
+    result: list[tuple[int, int]] = []
+    runner = threading.Thread(target=lambda: result.append(asyncio.run(main())), daemon=True)
+    runner.start()
+    runner.join(10)
+    assert result, "the turn never let go of its lock"
+    [(at_exit, later)] = result
+    assert at_exit == later == 1
+    assert redis.Redis.from_url(redis_server.url).get("cancel:erin") is None
 
 
 def test_redis_down_raises_a_clear_error_soon_then_works_after_restart(redis_server):
