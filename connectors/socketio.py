@@ -333,17 +333,23 @@ class SocketIOInput(RasaSocketIOInput):
         self._sign_in(sid, identity)
         # Under the session's lock, a reply is either in the history or emitted to the
         # joined room afterwards, never both and never neither.
-        async with self._gate(session_id):
-            await sio.enter_room(sid, session_id, namespace=self.namespace)
-            self._sessions[sid] = session_id
-            page = (await self._history(session_id) if resumed
-                    else {"history": [], "more": False, "before": None})
-            await sio.emit(
-                "session_confirm",
-                {"session_id": session_id, "token": token, "resumed": resumed, **page,
-                 **confirm},
-                to=sid, namespace=self.namespace,
-            )
+        try:
+            async with self._gate(session_id):
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+                self._sessions[sid] = session_id
+                page = (await self._history(session_id) if resumed
+                        else {"history": [], "more": False, "before": None})
+                await sio.emit(
+                    "session_confirm",
+                    {"session_id": session_id, "token": token, "resumed": resumed, **page,
+                     **confirm},
+                    to=sid, namespace=self.namespace,
+                )
+        except Exception as exc:  # the session's lock cannot be had: the widget reconnects
+            logger.error("widget session %s not joined; disconnecting the socket\n%s",
+                         session_id, bounded_traceback(exc))
+            self._sessions.pop(sid, None)
+            await sio.disconnect(sid, namespace=self.namespace)
 
     def _sign_in(self, sid: str, identity: Identity | None) -> None:
         """Remember socket ``sid``'s customer (``None``: anonymous) and sign the socket out

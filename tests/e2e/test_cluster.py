@@ -190,6 +190,12 @@ def test_redis_down_gets_the_customer_a_polite_reply_not_a_hang(cluster, service
                                               "redis-down-0001")
             # the widget's session lock cannot be taken: the apology, and an answer
             ack, replies = await widget_message(tab, session)
+            # nor for a tab opening now: disconnected (the widget reconnects), not left
+            # waiting for its session
+            late = await Tab.connect(cluster, route="redis-down-late")
+            await late.emit("session_request", {})
+            await late.next("disconnect", timeout=30)
+            await late.close()
         finally:
             redis.start()
             await tab.close()
