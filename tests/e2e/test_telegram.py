@@ -161,7 +161,7 @@ def test_duplicate_update_id_is_processed_once(tg, fake):
 def test_updates_a_dead_server_left_pending_are_answered_once(tg, fake):
     # A server answers 200 before the turn, so Telegram never sends an update again: one
     # that died first left it pending, and a running server's sweep takes it on.
-    chat, url = 1010, tg.env["DATABASE_URL"]
+    chat, url = 1030, tg.env["DATABASE_URL"]
     stored = u.message(chat, "where is my order TL-10001")
     assert send(tg, stored) == {"status": "accepted"}
     replies(fake, chat, 1)
