@@ -2,8 +2,8 @@
 against what the stack stored, delivered and logged.
 
 * **Messages**: every accepted message must be stored exactly once in the tracker store
-  (user events matched by ``metadata.soak_id``, ``metadata.client_id`` or
-  ``metadata.telegram.update_id``); a stored message nobody accepted is counted too.
+  (user events matched by ``metadata.telegram.update_id``, else ``metadata.soak_id`` or
+  ``metadata.client_id``); a stored message nobody accepted is counted too.
 * **Replies**: a REST answer must hold the bot messages stored after its user event; a
   Telegram chat must have been sent the texts stored for it, in order; every widget tab
   must show the whole conversation, whole turns in order (:func:`tab_problems`).
@@ -48,12 +48,12 @@ class StoredTurn:
 
 def message_key(metadata: dict[str, Any]) -> str | None:
     """The soak's id of a stored user message (see the module docstring)."""
+    telegram = metadata.get("telegram")  # its client_id is derived from the update id
+    if isinstance(telegram, dict) and telegram.get("update_id") is not None:
+        return str(telegram["update_id"])
     for key in ("soak_id", "client_id"):
         if isinstance(metadata.get(key), str):
             return str(metadata[key])
-    telegram = metadata.get("telegram")
-    if isinstance(telegram, dict) and telegram.get("update_id") is not None:
-        return str(telegram["update_id"])
     return None
 
 
