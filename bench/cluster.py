@@ -19,9 +19,12 @@ phases, ``--phase-s`` seconds each:
 ``--outage-s``, then started); ``postgres`` (PostgreSQL restarted); ``roll`` (the model
 file replaced on the model server and the Rasa servers restarted one at a time).
 
-Afterwards it asserts: every message answered (a refusal is retried by the client, an
-apology counts as a failure), ``user`` events per conversation equal to messages sent (no
-turn lost or stored twice), and every event in the tracker store at the consumer.
+It asserts: every message answered (a refusal or an apology is retried by the client; a
+message still refused after :data:`RETRIES` attempts is a failure), each widget tab's
+events in whole turns in order (none interleaved), and afterwards ``user`` events per
+conversation equal to messages answered (no turn lost or stored twice; Telegram, which
+has no message id: each update taken stored at most once, each answered at least once),
+and every event in the tracker store at the consumer.
 
 Before that, throughput with 1, 2 and 3 Rasa servers: the REST conversations spread over
 the first k servers (their own ports, nginx left out so that only k servers take turns)
@@ -67,7 +70,7 @@ from testing import netns, telegram_updates
 from testing.cluster import Cluster
 from testing.fake_telegram import TOKEN, USERNAME, FakeBotApi
 from testing.services import PostgresServer, RabbitServer, RedisServer, wait_until
-from testing.sio_client import PollingTab, Tab
+from testing.sio_client import PollingTab, Tab, turns
 from testing.stack import prepare_features, stack_env, train_project_model
 
 OUT = PROJECT_ROOT / "bench" / "data" / "cluster.json"
@@ -177,7 +180,17 @@ def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
     :class:`PollingTab`: long-polling), closed loop, sending as the widget does: each
     message carries an ``id`` and is sent again (same id) until the channel acknowledges
     it stored and the replies are not the apology; a connection cut by a restart is opened
-    again and the session resumed (its id is the conversation)."""
+    again and the session resumed (its id is the conversation).  Each tab's events must
+    form whole turns in order (no turn interleaved with another)."""
+
+    async def retire(tab: Tab) -> None:
+        """Close ``tab``; a turn it saw out of order (one inside another, a reply outside
+        a turn, :func:`testing.sio_client.turns`) is a failure."""
+        _, problems = turns(tab.events)
+        if problems:
+            ledger.failures.append(f"{sender}: turns out of order on a tab: {problems[:3]}")
+        with contextlib.suppress(Exception):
+            await tab.close()
 
     async def main() -> None:
         session: dict[str, Any] | None = None
@@ -214,8 +227,7 @@ def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
                     await asyncio.sleep(min(0.25 * 2 ** attempts, 5))
                 except Exception:  # connection cut or no answer: reconnect and resend
                     if tab is not None:
-                        with contextlib.suppress(Exception):
-                            await tab.close()
+                        await retire(tab)
                     tab = None
                     ledger.inflight[sender] = (f"widget turn {i}, attempt {attempts} failed "
                                                f"in phase {ledger.phase}")
@@ -229,8 +241,7 @@ def widget_customer(cluster: Cluster, sender: str, ledger: Ledger,
                           apologies, False)
             i += 1
         if tab is not None:
-            with contextlib.suppress(Exception):
-                await tab.close()
+            await retire(tab)
 
     asyncio.run(main())
 
