@@ -72,14 +72,18 @@ class Tab:
         """Our end's TCP port (to find the worker holding the other end)."""
         return self.ws.transport.get_extra_info("sockname")[1]
 
+    async def _send(self, packet: str) -> None:
+        """Send one packet to the server."""
+        await self.ws.send(packet)
+
     async def emit(self, event: str, data: dict) -> None:
         """Send an event without asking for an acknowledgement."""
-        await self.ws.send("42" + json.dumps([event, data]))
+        await self._send("42" + json.dumps([event, data]))
 
     async def request(self, event: str, data: dict) -> int:
         """Send an event asking for an acknowledgement; returns its id (see :meth:`ack`)."""
         self._next_ack += 1
-        await self.ws.send(f"42{self._next_ack}" + json.dumps([event, data]))
+        await self._send(f"42{self._next_ack}" + json.dumps([event, data]))
         return self._next_ack
 
     async def _read(self, deadline: float) -> None:
@@ -87,12 +91,18 @@ class Tab:
         frame = await asyncio.wait_for(self.ws.recv(), deadline - time.monotonic())
         if frame == "2":
             await self.ws.send("3")
-        elif frame.startswith("42"):
-            event, data = json.loads(frame[2:])
+        else:
+            self._record(frame)
+
+    def _record(self, packet: str) -> None:
+        """Record a Socket.IO packet: an event, a disconnect by the server, or an
+        acknowledgement (others are ignored)."""
+        if packet.startswith("42"):
+            event, data = json.loads(packet[2:])
             self.events.append((event, data))
-        elif frame.startswith("41"):  # the server disconnected us from the namespace
+        elif packet.startswith("41"):  # the server disconnected us from the namespace
             self.events.append(("disconnect", {}))
-        elif match := _ACK.match(frame):
+        elif match := _ACK.match(packet):
             args = json.loads(match.group(2))
             self.acks[int(match.group(1))] = args[0] if args else None
 
@@ -164,7 +174,7 @@ class PollingTab(Tab):
             opened = (await client.get(base)).raise_for_status().text
             sid = json.loads(opened[1:opened.index("}") + 1])["sid"]
             tab = cls(client, f"{base}&sid={sid}")
-            await tab._post("40")
+            await tab._send("40")
             while not any(e == "connected" for e, _ in tab.events):
                 await tab._read(time.monotonic() + 30)
         except BaseException:
@@ -172,22 +182,13 @@ class PollingTab(Tab):
             raise
         return tab
 
-    async def _post(self, packet: str) -> None:
+    async def _send(self, packet: str) -> None:
+        """Send one packet to the server (a ``POST``)."""
         (await self.client.post(self.url, content=packet)).raise_for_status()
 
     async def close(self) -> None:
         """Close the HTTP client (the server ends the session after its ping timeout)."""
         await self.client.aclose()
-
-    async def emit(self, event: str, data: dict) -> None:
-        """Send an event without asking for an acknowledgement."""
-        await self._post("42" + json.dumps([event, data]))
-
-    async def request(self, event: str, data: dict) -> int:
-        """Send an event asking for an acknowledgement; returns its id (see :meth:`ack`)."""
-        self._next_ack += 1
-        await self._post(f"42{self._next_ack}" + json.dumps([event, data]))
-        return self._next_ack
 
     async def _read(self, deadline: float) -> None:
         """One long-poll ``GET`` (answering pings), recording events and acknowledgements;
@@ -197,19 +198,13 @@ class PollingTab(Tab):
         answer.raise_for_status()
         for packet in answer.text.split("\x1e"):
             if packet == "2":
-                await self._post("3")
+                await self._send("3")
             elif packet == "1":
                 raise ConnectionError("the server closed the polling session")
             elif packet.startswith("40"):
                 self.events.append(("connected", {}))
-            elif packet.startswith("42"):
-                event, data = json.loads(packet[2:])
-                self.events.append((event, data))
-            elif packet.startswith("41"):
-                self.events.append(("disconnect", {}))
-            elif match := _ACK.match(packet):
-                args = json.loads(match.group(2))
-                self.acks[int(match.group(1))] = args[0] if args else None
+            else:
+                self._record(packet)
 
 
 @dataclass
