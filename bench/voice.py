@@ -2,7 +2,8 @@
 
 Three parts, on the spoken support questions of ``bench/data/voice_questions.txt``:
 
-1. **Word error rate** of each recogniser (Whisper tiny.en, the default, and pocketsphinx,
+1. **Word error rate** of each recogniser (Whisper tiny.en, the default, on faster-whisper's
+   30 s window and on the 15 s window the speculative pipeline reads, and pocketsphinx,
    the fallback and the named baseline) on each question synthesised by four voices (Piper
    joe at its own pace and slowed down with ``length_scale`` 1.2, espeak-ng ``en-us`` and
    ``en-gb+f3``), at two rates: 16 kHz 16-bit PCM, and 8 kHz telephone audio round-tripped
@@ -20,11 +21,12 @@ Three parts, on the spoken support questions of ``bench/data/voice_questions.txt
    leading and trailing silence, so this is the true end of speech) to the first reply
    ``media`` frame.  The default engines (Whisper + Piper) are measured on both call
    pipelines (``$TOUCHLINE_VOICE_PIPELINE``), each on its own server: ``sequential`` (the
-   former path and the baseline: fixed 0.35 s end of turn, one recogniser) and
-   ``speculative`` (speculative turns, adaptive end of turn, recogniser workers, prepared
-   reply openings); then, unless ``--no-fallback-calls``, the fallback engines
-   (pocketsphinx + espeak-ng).  Each pipeline is measured with one call at a time and with
-   :data:`SIMULTANEOUS` callers at once (the questions dealt out between them).  Targets
+   former path and the baseline: fixed 0.35 s end of turn, one recogniser on the 30 s
+   window) and ``speculative`` (speculative turns, adaptive end of turn, recogniser
+   workers on a 15 s window, prepared reply openings); then, unless
+   ``--no-fallback-calls``, the fallback engines (pocketsphinx + espeak-ng).  Each
+   pipeline is measured with one call at a time and with :data:`SIMULTANEOUS` callers at
+   once (the questions dealt out between them).  Targets
    (issue #20): p95 ≤ :data:`TARGET_P95_MS` and at least 25% below the sequential p95 in
    the same run, no more false cut-offs than the baseline, p95 ≤
    :data:`TARGET_SIMULTANEOUS_P95_MS` with simultaneous calls.  A false cut-off is a
@@ -58,6 +60,7 @@ import asyncio
 import base64
 import json
 import os
+import random
 import re
 import secrets
 import tempfile
@@ -113,8 +116,11 @@ VOICES: dict[str, Callable[[], Synthesizer]] = {
 RATES = ("16 kHz PCM", "8 kHz µ-law")
 ENGINES: dict[str, Callable[[], Recognizer]] = {
     "whisper": WhisperRecognizer,
+    "whisper 15 s window": lambda: WhisperRecognizer(window_s=15.0),
     "pocketsphinx": SphinxRecognizer,
 }
+"""Recognisers compared: Whisper on faster-whisper's 30 s window (the former path), on the
+speculative pipeline's default 15 s window, and the fallback (the WER baseline)."""
 
 STAGES = {
     "to_user_event_ms": "end of speech -> Rasa user event",
@@ -242,6 +248,17 @@ def load_questions(path: Path = QUESTIONS) -> list[tuple[str, str]]:
             intent, question = (s.strip() for s in line.split("|", 1))
             out.append((intent, question))
     return out
+
+
+def nlu_examples(n: int, seed: int = 7) -> list[str]:
+    """``n`` training examples of ``data/nlu`` (entity markup removed) of three words or
+    more, drawn with ``seed``."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    texts = sorted({str(m.get("text")) for path in (ROOT / "data" / "nlu").glob("*.yml")
+                    for m in load_data(str(path)).intent_examples
+                    if len(str(m.get("text")).split()) >= 3})
+    return random.Random(seed).sample(texts, min(n, len(texts)))
 
 
 def spread(items: list, n: int) -> list:
@@ -605,20 +622,17 @@ def tables(results: dict) -> str:
     rec = results.get("recognition")
     if rec:
         asr = rec["asr"]
-        rows = []
-        for voice in VOICES:
-            for rate in RATES:
-                w = asr["whisper"]["by_voice"][voice][rate]["wer"]
-                p = asr[BASELINE_ASR]["by_voice"][voice][rate]["wer"]
-                rows.append([voice, rate, _pct(w), _pct(p), f"{w / p:.2f}" if p else "-"])
-        for rate in RATES:
-            w, p = asr["whisper"]["by_rate"][rate]["wer"], asr[BASELINE_ASR]["by_rate"][rate]["wer"]
-            rows.append(["all voices", rate, _pct(w), _pct(p), f"{w / p:.2f}" if p else "-"])
-        w, p = asr["whisper"]["all"], asr[BASELINE_ASR]["all"]
-        rows.append(["all voices", "both", _pct(w), _pct(p), f"{w / p:.2f}" if p else "-"])
+        cells = [(voice, rate, [asr[e]["by_voice"][voice][rate]["wer"] for e in ENGINES])
+                 for voice in VOICES for rate in RATES]
+        cells += [("all voices", rate, [asr[e]["by_rate"][rate]["wer"] for e in ENGINES])
+                  for rate in RATES]
+        cells.append(("all voices", "both", [asr[e]["all"] for e in ENGINES]))
+        rows = [[voice, rate, *map(_pct, wers),
+                 f"{wers[0] / wers[-1]:.2f}" if wers[-1] else "-"]
+                for voice, rate, wers in cells]
         out.append(f"WER (%) on {len(rec['questions'])} questions (baseline: {BASELINE_ASR})")
-        out.append(tabulate(rows, ["voice", "audio", "whisper", "pocketsphinx",
-                                   "ratio whisper/baseline"], tablefmt="github"))
+        out.append(tabulate(rows, ["voice", "audio", *ENGINES, "ratio whisper/baseline"],
+                            tablefmt="github"))
         rows = [[f"ASR {e}", rate, f"{asr[e]['rtf'][rate]:.3f}",
                  f"{asr[e]['speed'][rate]['per_question_p50_ms']:.0f} / "
                  f"{asr[e]['speed'][rate]['per_question_p95_ms']:.0f}"]
@@ -690,6 +704,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 WER and 6 call questions")
     parser.add_argument("--questions", type=int, help="questions for WER (default: all)")
+    parser.add_argument("--nlu-examples", type=int, metavar="N",
+                        help="WER on N examples of data/nlu (seeded draw) instead of the "
+                             "questions: text the recognisers' settings were not chosen on")
     parser.add_argument("--call-questions", type=int, help="questions spoken over calls")
     parser.add_argument("--no-fallback-calls", action="store_true",
                         help="skip the fallback-engine stack")
@@ -712,7 +729,10 @@ def main() -> None:
         "model": str(MODEL) if MODEL.exists() else "trained for this run"}}
     if not args.calls_only:
         print("recognition and synthesis ...", flush=True)
-        results["recognition"] = recognition([q for _, q in spread(all_questions, n_wer)])
+        texts = (nlu_examples(args.nlu_examples) if args.nlu_examples
+                 else [q for _, q in spread(all_questions, n_wer)])
+        results["settings"]["wer_texts"] = "data/nlu" if args.nlu_examples else "questions"
+        results["recognition"] = recognition(texts)
     if not args.asr_only:
         print("calls over the voice gateway ...", flush=True)
         results["calls"] = latency(n_calls, not args.no_fallback_calls,

@@ -124,6 +124,19 @@ VOICE_PIPELINES = ("speculative", "sequential")
 """Values of ``$TOUCHLINE_VOICE_PIPELINE``, the default first."""
 
 
+def _window(raw: str | None) -> float:
+    """Parser of ``$TOUCHLINE_ASR_WINDOW_S``: seconds, 15 when unset or empty.
+
+    Raises:
+        ValueError: not a number, or outside 10 to 30 (Whisper's encoder reads at most
+            30 s; on shorter windows tiny.en loses words, see ``bot/speech/asr.py``).
+    """
+    value = float(raw or 15)
+    if not 10 <= value <= 30:
+        raise ValueError(f"{raw!r} is not between 10 and 30 seconds")
+    return value
+
+
 def _one_of(choices: tuple[str, ...]) -> Callable[[str | None], str]:
     """Parser: one of ``choices`` (any case), the first when unset or empty.
 
@@ -256,6 +269,11 @@ class Settings:
         "TOUCHLINE_ASR_WORKERS", lambda raw: max(int(raw or 2), 1), "2",
         "recogniser workers sharing one Whisper model, final transcripts first (the "
         "`sequential` pipeline uses one)")
+    asr_window_s: float = _setting(
+        "TOUCHLINE_ASR_WINDOW_S", _window, "15",
+        "seconds of audio Whisper's encoder reads per utterance (10 to 30; the utterance "
+        "padded with silence; 30: faster-whisper's own 30 s window, which the `sequential` "
+        "pipeline keeps)")
     identity_secret: str = _setting(
         "TOUCHLINE_IDENTITY_SECRET", _text(""), "random, in `var/secrets.env`",
         "HS256 key the shop signs customer identity tokens with (widget, REST); empty and "

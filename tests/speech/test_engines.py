@@ -3,21 +3,27 @@
 
 from __future__ import annotations
 
+from difflib import SequenceMatcher
+
+import numpy as np
 import pytest
 
 from bot.speech.asr import (
+    WHISPER_WINDOW_S,
     SphinxRecognizer,
     WhisperRecognizer,
     load_recognizer,
+    longest_quiet_s,
 )
-from bot.speech.audio import mulaw_decode, mulaw_encode, silence
+from bot.speech.audio import Audio, mulaw_decode, mulaw_encode, silence
 from bot.speech.tts import (
     MAX_CHARS,
     EspeakSynthesizer,
     PiperSynthesizer,
     load_synthesizer,
 )
-from tests.speech.conftest import QUESTION, words
+from bot.speech.vad import EndpointSettings
+from tests.speech.conftest import QUESTION, say, trimmed, words
 
 
 def test_defaults_are_whisper_and_piper(engines):
@@ -60,6 +66,20 @@ def test_piper_speaks_sentence_by_sentence_and_nothing_for_blank_text(engines):
     assert list(engines.synthesizer.speak("   ")) == []
 
 
+def test_the_first_sentence_is_cut_where_a_phrase_starts_and_joined_again(engines):
+    """The caller hears "Order TL-10003 was shipped" while "on 2 December ..." renders; the
+    join leaves no pause an endpointer would take; later sentences stay whole."""
+    text = "Order TL-10003 was shipped on 2 December and should arrive by Friday. It is on time."
+    first, rest, last = pieces = list(engines.synthesizer.speak(text))
+    assert words(engines.recognizer.transcribe(first).text)[-2:] == ["was", "shipped"]
+    assert first.seconds < rest.seconds
+    assert words(engines.recognizer.transcribe(last).text) == ["it", "is", "on", "time"]
+    gap = trimmed(first.then(rest)).at(16000).samples  # the cut's quiet, in the middle
+    assert longest_quiet_s(gap) < EndpointSettings().pause_s
+    assert longest_quiet_s(trimmed(rest.then(last)).at(16000).samples) > 0.128  # a full stop
+    assert len(pieces) == 3
+
+
 def test_overlong_text_is_cut_at_a_sentence(engines):
     text = "This is one sentence. " * 200
     pieces = list(EspeakSynthesizer().speak(text))
@@ -90,3 +110,55 @@ def test_missing_piper_voice_falls_back_to_espeak(env, tmp_path, caplog):
     env.set("TOUCHLINE_TTS_VOICE", str(tmp_path / "none.onnx"))
     assert isinstance(load_synthesizer(), EspeakSynthesizer)
     assert "Piper unavailable" in caplog.text
+
+
+def test_short_window_hears_what_the_30_second_window_hears(engines, question):
+    assert engines.recognizer.window_s == 15.0  # the speculative pipeline's default
+    full = WhisperRecognizer()  # faster-whisper's own 30 s window
+    assert full.window_s == WHISPER_WINDOW_S
+    phone = mulaw_decode(mulaw_encode(question))
+    for audio in (question, phone):
+        assert words(engines.recognizer.transcribe(audio).text) == words(
+            full.transcribe(audio).text) == words(QUESTION)
+
+
+def test_short_window_hears_nothing_in_faint_noise(engines):
+    noise = np.random.default_rng(3).normal(0, 0.002, 32000).astype(np.float32)
+    assert engines.recognizer.transcribe(Audio(noise, 16000)).text == ""
+
+
+LONG = (
+    "I have a problem with my payment. My parcel still hasn't arrived and it has been over "
+    "a week. I added some shoes to my cart but now the basket is empty. Can I talk to a "
+    "real person please? The total in my cart is wrong. Where do I enter a discount code? "
+    "Do you sell running shoes for women?"
+)
+
+
+def test_an_utterance_longer_than_the_window_is_heard(engines, question):
+    long = say(engines, LONG)  # a window past 15 s
+    assert 15 < long.seconds < 25
+    heard, said = words(engines.recognizer.transcribe(long).text), words(LONG)
+    assert SequenceMatcher(None, heard, said).ratio() > 0.9, heard  # tiny.en's usual slips
+    assert len(heard) <= len(said) + 2  # and no repeating itself
+    longest = question.then(silence(WHISPER_WINDOW_S))  # past 30 s: faster-whisper's path
+    assert words(engines.recognizer.transcribe(longest).text) == words(QUESTION)
+
+
+def test_a_long_silence_is_read_on_the_30_second_window(engines, question):
+    # Eleven quiet seconds before the words: on a 15 s window tiny.en said them twice.
+    late = silence(11.0).then(question)
+    assert longest_quiet_s(late.at(16000).samples) == pytest.approx(11.0, abs=0.05)
+    assert words(engines.recognizer.transcribe(late).text) == words(QUESTION)
+    assert longest_quiet_s(question.at(16000).samples) < 1.0
+
+
+def test_window_comes_from_the_environment_and_sequential_keeps_30_seconds(env):
+    env.set("TOUCHLINE_ASR_WINDOW_S", "20")
+    assert load_recognizer().window_s == 20.0
+    env.set("TOUCHLINE_VOICE_PIPELINE", "sequential")
+    assert load_recognizer().window_s == WHISPER_WINDOW_S
+    for bad in ("9", "31", "soon"):
+        env.set("TOUCHLINE_ASR_WINDOW_S", bad)
+        with pytest.raises(ValueError):
+            load_recognizer()
