@@ -91,10 +91,14 @@ PIN_TRIES = 3
 MAX_PIN_DIGITS = 8
 DTMF_KEYS = frozenset("0123456789*#")
 
-ADAPTIVE = EndpointSettings(end_silence_s=0.75, complete_silence_s=0.2)
-"""End of turn of the ``speculative`` pipeline: 0.2 s of silence after a complete request
-(the early transcript ends a sentence and NLU understood it), 0.75 s mid-phrase ("my
-order number is ...").  The ``sequential`` pipeline keeps 0.35 s for every utterance."""
+ADAPTIVE = EndpointSettings(end_silence_s=0.75, complete_silence_s=0.35)
+"""End of turn of the ``speculative`` pipeline: 0.35 s of silence after a complete request
+(the early transcript ends a sentence, or ends with a word and NLU understood it:
+:func:`bot.speech.turn_end.complete_request`), 0.75 s mid-phrase ("my order number
+is ...").  The ``sequential`` pipeline keeps 0.35 s for every utterance, so no turn ends
+sooner than there.  A shorter window (0.2 s) cut callers off at commas: the early
+transcript of "Hi there, I need some help" paused at the comma reads "Hi there." and is a
+complete greeting; only the silence's length tells."""
 
 T = TypeVar("T")
 Send = Callable[[str], Awaitable[None]]
@@ -401,21 +405,26 @@ class TwilioCall:
 
     async def _predict(self, early: _Early) -> Speculation | None:
         """Run the early transcript through Rasa without side effects; on a complete
-        request, shorten the end of turn and synthesise the reply's opening."""
+        request (punctuated: at once; unpunctuated: once NLU understood it), shorten the end
+        of turn and synthesise the opening of the reply."""
         assert early.transcript is not None and self.speculate is not None
         transcript = await early.transcript
         if transcript is None or early.discarded or not transcript.text:
             return None
+        punctuated = complete_request(transcript.text)
+        if punctuated:
+            self._endpointer.words_complete()
         guess = await self.speculate(self.sender_id, transcript, self._metadata())
         if guess is None or early.discarded:
             return None
-        if guess.understood and complete_request(transcript.text):
+        complete = punctuated or complete_request(transcript.text, guess.understood)
+        if complete and not punctuated:
             self._endpointer.words_complete()
-            if guess.reply:
-                prepare = asyncio.ensure_future(
-                    asyncio.to_thread(self.engines.synthesizer.prepare, guess.reply))
-                self._preparing.add(prepare)
-                prepare.add_done_callback(self._prepared)
+        if complete and guess.reply:
+            prepare = asyncio.ensure_future(
+                asyncio.to_thread(self.engines.synthesizer.prepare, guess.reply))
+            self._preparing.add(prepare)
+            prepare.add_done_callback(self._prepared)
         return guess
 
     def _prepared(self, task: asyncio.Task) -> None:

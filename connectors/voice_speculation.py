@@ -31,7 +31,7 @@ from connectors.sanitize import sanitize_message
 logger = logging.getLogger(__name__)
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
-"""Intents that never count as a complete request for the adaptive end of turn."""
+"""Intents that are not a request NLU understood (see :attr:`Speculation.understood`)."""
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 Whisper punctuates what it hears: a caller who stopped mid-phrase ("my order number is")
 usually gets no final full stop, or one after a word that cannot end an English request.
-A transcript counts as complete when it ends with ``.``, ``?`` or ``!`` (not an ellipsis),
-its last word is none of :data:`HANGING_WORDS`, and, unless it is a question, none of
-:data:`LEAD_IN_WORDS`.
+A transcript counts as complete when its last word is none of :data:`HANGING_WORDS` (nor,
+unless it is a question, of :data:`LEAD_IN_WORDS`) and it ends with ``.``, ``?`` or ``!``
+(not an ellipsis), or it ends with a word and NLU understood it: Whisper sometimes leaves
+a finished request unpunctuated ("as order ten thousand two been shipped yet").
 """
 
 from __future__ import annotations
@@ -27,19 +28,23 @@ transcript ending with one is complete only as a question ("what is my order num
 _LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
 
 
-def complete_request(text: str) -> bool:
+def complete_request(text: str, understood: bool = False) -> bool:
     """Whether ``text`` (an early transcript) reads as a finished request.
 
     Args:
         text: the recogniser's transcript of the words so far.
+        understood: whether NLU read a request in it (an intent other than a fallback).
 
     Returns:
-        ``True`` when it ends with ``.``, ``?`` or ``!`` (not ``...``) and its last word is
-        not in :data:`HANGING_WORDS` (nor in :data:`LEAD_IN_WORDS` unless it ends with
-        ``?``); ``False`` for anything else, empty text included.
+        ``True`` when its last word is not in :data:`HANGING_WORDS` (nor in
+        :data:`LEAD_IN_WORDS` unless it ends with ``?``) and it ends with ``.``, ``?`` or
+        ``!`` (not ``...``), or with a letter or digit when ``understood``; ``False`` for
+        anything else (a trailing comma, empty text) included.
     """
     text = text.strip()
-    if not text or text[-1] not in ".?!" or text.endswith("..") or text.endswith("…"):
+    if not text or text.endswith("..") or text.endswith("…"):
+        return False
+    if text[-1] not in ".?!" and not (understood and text[-1].isalnum()):
         return False
     last = _LAST_WORD.search(text)
     word = last.group(1).lower() if last is not None else ""

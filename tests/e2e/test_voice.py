@@ -497,11 +497,13 @@ def events_of(voice: Stack, sender: str) -> list[dict]:
 
 
 def test_a_caller_pausing_mid_sentence_is_not_answered_early(voice, engines):
-    """Half a second of silence after "my order number is" would end the turn at a fixed
-    0.35 s window; the speculative turn of that pause is discarded when the caller goes on,
-    no action runs for it, and the one turn is the whole sentence."""
-    start = trimmed(say(engines, "My order number is"))
-    rest = trimmed(say(engines, "ten thousand and one."))
+    """Half a second of silence after "can you tell me about the" would end the turn at a
+    fixed 0.35 s window; the speculative turn of that pause is discarded when the caller
+    goes on, no action runs for it, and the one turn is the whole sentence.  (Not "my order
+    number is": Whisper tiny.en hears "My order number 8." in about one rendering in five,
+    a complete request, on the 30 s window as on the 15 s one.)"""
+    start = trimmed(say(engines, "Can you tell me about the"))
+    rest = trimmed(say(engines, "delivery times."))
 
     async def call() -> None:
         async with caller(voice, "CApause") as c:
@@ -516,8 +518,7 @@ def test_a_caller_pausing_mid_sentence_is_not_answered_early(voice, engines):
     users = [i for i, e in enumerate(events) if e["event"] == "user"]
     assert len(users) == 2, [e.get("text") for e in events if e["event"] == "user"]
     heard_words = words(events[users[1]]["metadata"]["voice"]["transcript"])
-    assert "order" in heard_words and ("thousand" in heard_words
-                                       or any("10" in w for w in heard_words)), heard_words
+    assert {"tell", "delivery"} <= set(heard_words), heard_words
     greet_turn = [e.get("name") for e in events[users[0] + 1:users[1]] if e["event"] == "action"]
     assert greet_turn[-1] == "action_listen" and greet_turn.count("action_listen") == 1
     log = voice.log("rasa").read_text()

@@ -31,3 +31,18 @@ def test_finished_requests(text):
 ])
 def test_requests_stopped_mid_phrase(text):
     assert not complete_request(text)
+
+
+@pytest.mark.parametrize("text", [
+    "as order ten thousand two been shipped yet",
+    "I have a problem with my payment",
+])
+def test_an_unpunctuated_transcript_is_finished_when_nlu_understood_it(text):
+    assert complete_request(text, understood=True)
+    assert not complete_request(text)
+
+
+@pytest.mark.parametrize("text", ["My order number is", "My order number", "Hi,",
+                                  "I want to return the", "Check my order…"])
+def test_nlu_does_not_finish_a_phrase_stopped_midway(text):
+    assert not complete_request(text, understood=True)
