@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bot.speech.tts import EspeakSynthesizer
+from tests.speech.conftest import words
 
-TEXT = "Sorry to hear about the payment. Which order was it?"
+TEXT = "Thanks for waiting. Which order was it?"
 
 
 def test_a_prepared_opening_is_played_from_the_cache(engines):
@@ -16,8 +17,9 @@ def test_a_prepared_opening_is_played_from_the_cache(engines):
     assert first[0] is second[0]  # the opening piece comes from the cache
     assert first[1] is not second[1]  # the rest is rendered as before
     assert len(first) == len(unprepared[0]) == 2
-    # the same words (Piper's timing varies a little from one rendering to the next)
-    assert abs(first[0].seconds - unprepared[0][0].seconds) < 0.1 * unprepared[0][0].seconds
+    # the same words (not the same length: Piper's timing varies by 10% or more between
+    # renderings)
+    assert words(engines.recognizer.transcribe(first[0]).text) == words(TEXT.split(".")[0])
 
 
 def test_the_fallback_voice_prepares_openings_too():
