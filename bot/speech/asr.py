@@ -44,10 +44,12 @@ _QUIET = 0.01
 """RMS of a 20 ms frame, relative to the loudest frame's, below which it is quiet (-40 dB)."""
 _TAIL_S = 0.5
 """Silence kept after the speech in a shorter window, so the last word is not at its edge."""
-_TOKENS_PER_S = 8
-"""Most tokens a second of speech gives (a fast speaker says about 4 words a second, a word
-is one or two tokens), plus 10: past it the decoder is repeating itself, the failure of
-short windows, and stops."""
+_TOKENS_PER_S = 12
+"""Most tokens a second of speech gives on the short window, plus 10 (a fast speaker says
+about 4 words a second, a word is one or two tokens, a price such as "$49.99" five):
+a transcript that reaches it is decoded again on the 30 s window, whose budget is
+Whisper's 448 tokens.  It keeps a decoder repeating itself (the failure of short windows)
+from running on."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,8 @@ class WhisperRecognizer(_Gated):
 
     def _windowed(self, samples: NDArray[np.float32]) -> str:
         """Greedy decoding of the utterance padded to :attr:`window_s` (not to 30 s); a
-        transcript that repeats itself is done again on the 30 s window."""
+        transcript that repeats itself or reaches the token budget (:data:`_TOKENS_PER_S`)
+        is done again on the 30 s window."""
         from faster_whisper.transcribe import get_compression_ratio
 
         length = max(len(samples) + int(_TAIL_S * ASR_RATE), int(self.window_s * ASR_RATE))
@@ -198,14 +201,16 @@ class WhisperRecognizer(_Gated):
         padded[:len(samples)] = samples
         features = self._model.feature_extractor(padded)
         frames = features.shape[-1] - features.shape[-1] % 2  # the encoder halves the frames
+        budget = int(10 + _TOKENS_PER_S * len(samples) / ASR_RATE)
         result = self._model.model.generate(
             self._model.encode(features[:, :frames]), [self._prompt], beam_size=1,
-            max_length=len(self._prompt) + int(10 + _TOKENS_PER_S * len(samples) / ASR_RATE),
+            max_length=len(self._prompt) + budget,
             suppress_blank=True, suppress_tokens=[-1], return_no_speech_prob=True)[0]
         if result.no_speech_prob >= _NO_SPEECH:
             return ""
-        text = str(self._decode(result.sequences_ids[0]))
-        if get_compression_ratio(text) > _REPEATING:
+        tokens = result.sequences_ids[0]
+        text = str(self._decode(tokens))
+        if len(tokens) >= budget or get_compression_ratio(text) > _REPEATING:
             return self._padded(samples)  # with faster-whisper's temperature fallback
         return text
 
