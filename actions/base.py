@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import settings
 from bot.dialogue.followups import TOPIC_SLOT, FollowUp, follow_up
+from bot.dialogue.rehearsal import READ_ONLY_ACTIONS, is_rehearsal
 from bot.identity.metadata import verified_customer
 from bot.store.db import session_scope
 from bot.store.models import Customer
@@ -193,11 +194,16 @@ class ShopAction(Action, metaclass=abc.ABCMeta):
         """Run :meth:`handle` under the time budget; see the module docstring. For a
         flow action (one with a :attr:`topic`), a follow-up of the conversation's topic
         goes to that topic's action; the others (handoff, takeover check) never pass a
-        message on."""
+        message on.  A rehearsal (:mod:`bot.dialogue.rehearsal`) of an action that writes
+        answers nothing and touches nothing."""
         routed = follow_up_in_context(tracker) if self.topic is not None else None
         owner = TOPIC_ACTIONS.get(routed.topic) if routed else None
         if owner is not None and owner is not type(self):
             return await owner().run(dispatcher, tracker, domain)
+        if self.name() not in READ_ONLY_ACTIONS and is_rehearsal(tracker.events):
+            logger.info("refused to rehearse %s (it writes) for %s", self.name(),
+                        tracker.sender_id)
+            return []
         try:
             own, events = await run_in_worker(
                 self.name(), tracker, dispatcher, lambda session: self._run_body(session, tracker)

@@ -71,6 +71,7 @@ from bot.identity.metadata import stamp
 from bot.identity.tokens import IdentityError
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
+from bot.support.wording import SPOKEN_OPENINGS
 from connectors.sessions import SessionSigner
 from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
 from connectors.voice_output import CallOutput, speak_on_live_call
@@ -227,10 +228,10 @@ class VoiceInput(InputChannel):
                 return
             agent = getattr(_app.ctx, "agent", None)
             if self.settings.speculative and agent is not None:
-                openers = response_openers(agent)
+                openers = [*response_openers(agent), *SPOKEN_OPENINGS]
                 for text in openers:  # one at a time, so calls arriving now are not held up
                     await asyncio.to_thread(engines.synthesizer.prepare, text)
-                logger.info("voice: prepared the openings of %d responses", len(openers))
+                logger.info("voice: prepared %d reply openings", len(openers))
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -266,7 +267,8 @@ class VoiceInput(InputChannel):
             agent = getattr(request.app.ctx, "agent", None)
             speculator = Speculator(agent, CHANNEL) if agent is not None else None
             call = TwilioCall(ws.send, engines, on_new_message, self.settings, self._token_ok,
-                              speculator.predict if speculator is not None else None)
+                              speculator.predict if speculator is not None else None,
+                              speculator.rehearse if speculator is not None else None)
             how = "stream stopped"
             try:
                 while await call.handle(await ws.recv()):

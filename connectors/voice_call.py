@@ -16,9 +16,10 @@ Behaviour of a call:
   transcript (an early, lower-priority recogniser job) goes through NLU and the policies
   without side effects; when it reads as a complete request the end of turn comes after
   :data:`ADAPTIVE` ``complete_silence_s`` instead of ``end_silence_s`` (mid-phrase), and the
-  reply's opening is synthesised ahead.  When the caller stays quiet the speculative turn
-  is committed (Rasa gets its parse, runs the action, the reply starts from the prepared
-  audio); when they talk again it is discarded and nothing of it remains.  The
+  reply's opening is synthesised ahead (a response's from the domain, a read-only custom
+  action's once the action server has rehearsed it).  When the caller stays quiet the
+  speculative turn is committed (Rasa gets its parse, runs the action, the reply starts from
+  the prepared audio); when they talk again it is discarded and nothing of it remains.  The
   ``sequential`` pipeline is the former path: a fixed 0.35 s end of turn, then the turn;
 * caller speech while the bot talks sends ``clear`` and stops the reply (barge-in);
 * :attr:`CallSettings.silence_s` of silence re-prompts once; the same again says goodbye
@@ -104,6 +105,9 @@ T = TypeVar("T")
 Send = Callable[[str], Awaitable[None]]
 Speculate = Callable[[str, Transcript, dict[str, Any]], Awaitable[Speculation | None]]
 """``(sender_id, early transcript, metadata)`` -> what Rasa would do, without side effects."""
+Rehearse = Callable[[Speculation], Awaitable[str]]
+"""A speculation whose action only reads -> that action's reply, rehearsed without side
+effects (:meth:`connectors.voice_speculation.Speculator.rehearse`)."""
 
 
 LIVE_CALLS: dict[str, TwilioCall] = {}
@@ -204,9 +208,11 @@ class TwilioCall:
         settings: CallSettings,
         token_ok: Callable[[str, str | None, str], bool],
         speculate: Speculate | None = None,
+        rehearse: Rehearse | None = None,
     ) -> None:
         self._send_raw = send
         self.speculate = speculate if settings.speculative else None
+        self.rehearse = rehearse if settings.speculative else None
         self.engines = engines
         self.on_new_message = on_new_message
         self.settings = settings
@@ -406,7 +412,9 @@ class TwilioCall:
     async def _predict(self, early: _Early) -> Speculation | None:
         """Run the early transcript through Rasa without side effects; on a complete
         request (punctuated: at once; unpunctuated: once NLU understood it), shorten the end
-        of turn and synthesise the opening of the reply."""
+        of turn and synthesise the opening of the reply: a response's at once, a read-only
+        custom action's once it is rehearsed (in the background: committing the turn does
+        not wait for it)."""
         assert early.transcript is not None and self.speculate is not None
         transcript = await early.transcript
         if transcript is None or early.discarded or not transcript.text:
@@ -421,11 +429,24 @@ class TwilioCall:
         if complete and not punctuated:
             self._endpointer.words_complete()
         if complete and guess.reply:
-            prepare = asyncio.ensure_future(
-                asyncio.to_thread(self.engines.synthesizer.prepare, guess.reply))
-            self._preparing.add(prepare)
-            prepare.add_done_callback(self._prepared)
+            self._prepare(asyncio.to_thread(self.engines.synthesizer.prepare, guess.reply))
+        elif complete and guess.rehearsable and self.rehearse is not None:
+            self._prepare(self._rehearsed(guess, early))
         return guess
+
+    async def _rehearsed(self, guess: Speculation, early: _Early) -> None:
+        """Rehearse ``guess``'s read-only action and synthesise its reply's opening."""
+        assert self.rehearse is not None
+        reply = await self.rehearse(guess)
+        logger.info("call %s: rehearsed %s", self.call_sid, guess.action)
+        if reply and not early.discarded:
+            await asyncio.to_thread(self.engines.synthesizer.prepare, reply)
+
+    def _prepare(self, work: Awaitable[None]) -> None:
+        """Run ``work`` (preparing a reply's opening) in the background."""
+        prepare = asyncio.ensure_future(work)
+        self._preparing.add(prepare)
+        prepare.add_done_callback(self._prepared)
 
     def _prepared(self, task: asyncio.Task) -> None:
         self._preparing.discard(task)

@@ -7,6 +7,12 @@ not be taken back: no event is stored, no custom action runs, no slot is extract
 action is a response (``utter_*``) is its text rendered, from the domain's templates, so
 the call can synthesise the opening of the reply ahead of time.
 
+When the next action is a custom action that only reads
+(:data:`bot.dialogue.rehearsal.READ_ONLY_ACTIONS`: product search, kick predictions), the
+call may rehearse it (:meth:`Speculator.rehearse`): the action server runs it on the copy,
+whose user message is marked as a rehearsal, and its reply's opening is synthesised ahead
+too.  The action server refuses to rehearse any action that writes.
+
 When the caller stays quiet, the call commits the turn: the user message goes to Rasa as
 usual with the speculative parse attached (``UserMessage.parse_data``, which Rasa 3.6's
 ``MessageProcessor._handle_message_with_tracker`` uses instead of parsing again), so the
@@ -17,13 +23,16 @@ the caller talks again, the speculation is dropped (:mod:`connectors.voice_call`
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from rasa.core.actions.action import RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.shared.core.events import UserUttered
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.dialogue.rehearsal import READ_ONLY_ACTIONS, rehearsal_metadata
 from bot.speech.asr import Transcript
 from bot.speech.spoken import spoken_text
 from connectors.sanitize import sanitize_message
@@ -44,6 +53,8 @@ class Speculation:
         parse_data: the NLU result for ``text`` (Rasa's parse data dict).
         action: the next action the policies predict (``None`` when there are none).
         reply: the speakable text of that action when it is a response, else ``""``.
+        tracker: the unsaved copy of the conversation with the early message (marked as a
+            rehearsal's, :mod:`bot.dialogue.rehearsal`), for :meth:`Speculator.rehearse`.
     """
 
     transcript: Transcript
@@ -51,6 +62,12 @@ class Speculation:
     parse_data: dict[str, Any]
     action: str | None
     reply: str
+    tracker: DialogueStateTracker | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def rehearsable(self) -> bool:
+        """Whether :attr:`action` is a custom action that only reads."""
+        return self.action in READ_ONLY_ACTIONS and self.tracker is not None
 
     @property
     def intent(self) -> str | None:
@@ -118,7 +135,8 @@ class Speculator:
                                   input_channel=self.input_channel, metadata=meta)
             parse = await processor.parse_message(message, tracker)
             tracker.update(UserUttered(text, parse["intent"], parse["entities"], parse,
-                                       input_channel=self.input_channel, metadata=meta),
+                                       input_channel=self.input_channel,
+                                       metadata=rehearsal_metadata(meta)),
                            processor.domain)
             prediction = processor._predict_next_with_tracker(tracker)
             names = processor.domain.action_names_or_texts
@@ -132,4 +150,28 @@ class Speculator:
         except Exception:
             logger.exception("speculative turn of %s failed", sender_id)
             return None
-        return Speculation(transcript, text, parse, action, reply)
+        return Speculation(transcript, text, parse, action, reply, tracker)
+
+    async def rehearse(self, guess: Speculation) -> str:
+        """Run ``guess``'s read-only custom action on its unsaved copy of the conversation
+        (the action server sees a rehearsal, :mod:`bot.dialogue.rehearsal`) and return
+        what the caller would hear.
+
+        Args:
+            guess: a speculation whose action is :attr:`Speculation.rehearsable`.
+
+        Returns:
+            The speakable reply; ``""`` when the action is not rehearsable, there is no
+            action server, or the rehearsal failed (logged, never raised).
+        """
+        processor = self.agent.processor
+        if (processor is None or not guess.rehearsable or guess.action is None
+                or guess.tracker is None or processor.action_endpoint is None):
+            return ""
+        try:
+            events = await RemoteAction(guess.action, processor.action_endpoint).run(
+                CollectingOutputChannel(), processor.nlg, guess.tracker, processor.domain)
+        except Exception:
+            logger.exception("rehearsal of %s failed", guess.action)
+            return ""
+        return spoken_text([e.message() for e in events if isinstance(e, BotUttered)])

@@ -183,13 +183,23 @@ def handoff_offline_reply(ticket_id: int, created: bool, next_open: datetime | N
             "reply to it, or keep this chat open: your conversation waits in their queue.")
 
 
+PHONE_HANDOFF_OPENING = "I've passed our conversation on to our support team."
+"""The first sentence of every call-back reply (:func:`phone_handoff_reply`)."""
+
+SPOKEN_OPENINGS = (PHONE_HANDOFF_OPENING,)
+"""Sentences that open custom actions' replies on a phone call whatever the conversation
+(the domain's responses aside): the voice channel synthesises their openings at start, so
+a caller hears them without waiting for the synthesiser."""
+
+
 def phone_handoff_reply(ticket_id: int, created: bool) -> str:
     """Said on a phone call whose caller asked for a person: nobody can take over a call
-    through the agent inbox, so a person calls back."""
-    opened = (f"I've opened ticket number {ticket_id}" if created
-              else f"I already opened ticket number {ticket_id} for this")
-    return (opened + " and passed our conversation to our support team. A person will "
-            "call you back on this number as soon as they can. You can hang up now.")
+    through the agent inbox, so a person calls back.  It opens with
+    :data:`PHONE_HANDOFF_OPENING`, whatever the ticket."""
+    ticket = (f"Your ticket number is {ticket_id}." if created
+              else f"It is still ticket number {ticket_id}.")
+    return (f"{PHONE_HANDOFF_OPENING} {ticket} A person will call you back on this number "
+            "as soon as they can. You can hang up now.")
 
 
 def phone_transfer_reply(ticket_id: int, created: bool) -> str:

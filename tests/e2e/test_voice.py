@@ -542,6 +542,30 @@ def test_a_call_is_answered_from_the_committed_speculative_turn(voice, engines, 
     assert "committed the speculative turn (payment_issue" in voice.log("rasa").read_text()
 
 
+def test_a_read_only_action_is_rehearsed_and_runs_once_on_commit(voice, engines):
+    """Product search only reads: the speculative turn rehearses it on the action server
+    (its reply's opening is synthesised ahead), the committed turn runs it once, and the
+    caller hears the search's answer."""
+    question = trimmed(say(engines, "Do you sell running shoes for women?"))
+
+    async def call() -> list[str]:
+        async with caller(voice, "CArehearse") as c:
+            await reply_sent(c, voice, engines, 0)
+            end = await c.say(question)
+            await reply_sent(c, voice, engines, 1, after=end)
+            return heard(engines, c.audio(after=end))
+
+    answer = asyncio.run(call())
+    events = events_of(voice, "voice:CArehearse")
+    [_, asked] = [i for i, e in enumerate(events) if e["event"] == "user"]
+    assert events[asked]["metadata"]["voice"]["speculative"]["action"] == "action_product_search"
+    ran = [e["name"] for e in events[asked:] if e["event"] == "action"]
+    assert ran.count("action_product_search") == 1, ran
+    assert "call CArehearse: rehearsed action_product_search" in voice.log("rasa").read_text()
+    assert "Shoes" in replies(voice, "voice:CArehearse")[1]
+    assert {"here", "found"} <= set(answer), answer  # tiny.en at 8 kHz: "Shoes" or "Choose"
+
+
 def test_speaking_over_a_streamed_reply_clears_it(voice, engines, spoken):
     async def call() -> None:
         # Marks are not echoed: the bot counts as talking for each reply's whole length.
