@@ -9,6 +9,7 @@ served before early ones.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ _NO_SPEECH = 0.8
 _REPEATING = 2.4
 """gzip compression ratio above which a transcript is the decoder repeating itself
 (OpenAI Whisper's and faster-whisper's ``compression_ratio_threshold``)."""
+_SENTENCE = re.compile(r"[^.?!,;]+[.?!,;]*")
+"""A sentence or clause of a transcript (Whisper punctuates), for
+:func:`repeats_a_sentence`."""
 _PAUSE_S = 1.0
 """Longest quiet stretch (above the phone's 0.75 s end of turn) for the short window: after
 a longer silence tiny.en on a short window can say the words around it twice, so such
@@ -44,12 +48,36 @@ _QUIET = 0.01
 """RMS of a 20 ms frame, relative to the loudest frame's, below which it is quiet (-40 dB)."""
 _TAIL_S = 0.5
 """Silence kept after the speech in a shorter window, so the last word is not at its edge."""
-_TOKENS_PER_S = 12
-"""Most tokens a second of speech gives on the short window, plus 10 (a fast speaker says
-about 4 words a second, a word is one or two tokens, a price such as "$49.99" five):
-a transcript that reaches it is decoded again on the 30 s window, whose budget is
-Whisper's 448 tokens.  It keeps a decoder repeating itself (the failure of short windows)
-from running on."""
+_TOKENS_PER_S = 8
+"""New tokens a second of speech may take on the short window, plus 10 (a fast speaker says
+about 4 words a second, a word is one or two tokens; Piper reading three products with
+prices takes 4 a second): a transcript that reaches it is read again on the 30 s window,
+whose budget is Whisper's 448 tokens.  It keeps a decoder repeating itself (the failure of
+short windows) from running on."""
+_MAX_LENGTH_PER_TOKEN = 2
+"""CTranslate2 4.8's ``Whisper.generate`` stops after ``max_length // 2`` new tokens
+(measured: 10 -> 5, 40 -> 20, 100 -> 50), so ``max_length`` is twice the budget."""
+
+
+def repeats_a_sentence(text: str) -> bool:
+    """Whether ``text`` says a sentence of three or more words twice in a row, or any
+    sentence three times in a row (compared without case and punctuation): on a short
+    window tiny.en sometimes repeats the end of a long utterance, too little for the gzip
+    ratio to notice.
+
+    Args:
+        text: a transcript.
+
+    Returns:
+        ``True`` for "Do you sell shoes? Do you sell shoes?" and for "93 left. 93 left.
+        93 left.", ``False`` for "Hello? Hello?".
+    """
+    sentences = [" ".join(re.findall(r"[\w']+", m.group(0).lower()))
+                 for m in _SENTENCE.finditer(text)]
+    sentences = [x for x in sentences if x]
+    twice = any(a == b and len(a.split()) >= 3 for a, b in zip(sentences, sentences[1:]))
+    return twice or any(a == b == c for a, b, c in zip(sentences, sentences[1:],
+                                                       sentences[2:]))
 
 
 @dataclass(frozen=True)
@@ -192,8 +220,9 @@ class WhisperRecognizer(_Gated):
 
     def _windowed(self, samples: NDArray[np.float32]) -> str:
         """Greedy decoding of the utterance padded to :attr:`window_s` (not to 30 s); a
-        transcript that repeats itself or reaches the token budget (:data:`_TOKENS_PER_S`)
-        is done again on the 30 s window."""
+        transcript that repeats itself (gzip ratio over :data:`_REPEATING`, or a sentence
+        said twice in a row) or reaches the token budget (:data:`_TOKENS_PER_S`) is done
+        again on the 30 s window."""
         from faster_whisper.transcribe import get_compression_ratio
 
         length = max(len(samples) + int(_TAIL_S * ASR_RATE), int(self.window_s * ASR_RATE))
@@ -204,13 +233,14 @@ class WhisperRecognizer(_Gated):
         budget = int(10 + _TOKENS_PER_S * len(samples) / ASR_RATE)
         result = self._model.model.generate(
             self._model.encode(features[:, :frames]), [self._prompt], beam_size=1,
-            max_length=len(self._prompt) + budget,
+            max_length=_MAX_LENGTH_PER_TOKEN * budget,
             suppress_blank=True, suppress_tokens=[-1], return_no_speech_prob=True)[0]
         if result.no_speech_prob >= _NO_SPEECH:
             return ""
         tokens = result.sequences_ids[0]
         text = str(self._decode(tokens))
-        if len(tokens) >= budget or get_compression_ratio(text) > _REPEATING:
+        if (len(tokens) >= budget or get_compression_ratio(text) > _REPEATING
+                or repeats_a_sentence(text)):
             return self._padded(samples)  # with faster-whisper's temperature fallback
         return text
 
