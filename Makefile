@@ -87,8 +87,13 @@ nginx:
 speech:
 	bash scripts/install_speech.sh
 
+# Two pytest workers (pytest-xdist), a test file at a time each: much of the suite waits on
+# servers, browsers and calls streamed in real time, so two processes on 2 cores finish
+# sooner than one (README, "Tests").  `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 2
+
 test: venv browser speech nginx
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The tests that need no servers, PostgreSQL or browser and train no Rasa model (markers
 # `slow` and `servers`, see pyproject.toml and tests/conftest.py).
