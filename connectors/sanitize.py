@@ -14,13 +14,16 @@ the one people see (``original_text``, ``display_text``), both through
 :func:`bot.support.display.clean_text`: NUL and the other control characters except newline
 and tab removed, lone UTF-16 surrogates (valid in JSON as ``"\ud800"``, but not encodable
 as UTF-8, so spaCy, the lock store and the database would fail on them) replaced by U+FFFD,
-and a length bound.  Every channel (REST, widget, Telegram, voice) calls it.
+and a length bound.  Every channel (REST, widget, Telegram, voice) calls it.  It also drops
+the rehearsal marker (:data:`bot.dialogue.rehearsal.REHEARSAL_KEY`) from the metadata a
+client sent: only a phone call's speculative turn, on a copy of the conversation, writes it.
 """
 
 from __future__ import annotations
 
 import re
 
+from bot.dialogue.rehearsal import REHEARSAL_KEY
 from bot.support.display import MAX_SHOWN_CHARS, clean_text
 
 MAX_MESSAGE_CHARS = 2000
@@ -67,7 +70,8 @@ def sanitize_message(raw: object, metadata: dict | None = None, *, typed: object
 
     Args:
         raw: what the client sent as the message text.
-        metadata: the channel's metadata for the message (copied, not changed).
+        metadata: the channel's metadata for the message (copied, not changed; a
+            rehearsal marker in it is dropped).
         typed: what the user typed when ``raw`` was derived from it (Telegram's
             ``/start@Bot``); default ``raw``.
         display: what the user saw as their message (the widget's button title), if the
@@ -81,6 +85,7 @@ def sanitize_message(raw: object, metadata: dict | None = None, *, typed: object
     """
     text, _ = sanitize_text(raw)
     metadata = dict(metadata or {})
+    metadata.pop(REHEARSAL_KEY, None)
     source = typed if isinstance(typed, str) else raw
     shown = clean_text(source if isinstance(source, str) else "", MAX_ORIGINAL_CHARS)
     if shown != text:

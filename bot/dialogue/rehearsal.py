@@ -7,7 +7,7 @@ nothing.  The copy's user message carries :data:`REHEARSAL_KEY` in its metadata;
 server answers a rehearsal of any other action with nothing and touches nothing
 (:class:`actions.base.ShopAction`), also when a follow-up passes a read-only action's
 message on to another topic's action.  Every channel drops the key from what clients send
-(:func:`bot.identity.metadata.stamp`), so no real message is a rehearsal.
+(:func:`connectors.sanitize.sanitize_message`), so no real message is a rehearsal.
 """
 
 from __future__ import annotations

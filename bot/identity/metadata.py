@@ -2,8 +2,7 @@
 
 Only a channel writes :data:`VERIFIED_CUSTOMER`, after checking an identity token
 (:mod:`bot.identity.tokens`); it always calls :func:`stamp`, which first removes whatever a
-client put under that key (and under :data:`~bot.dialogue.rehearsal.REHEARSAL_KEY`, the
-other key only the server writes).  Actions read it back from the conversation's latest user
+client put under that key.  Actions read it back from the conversation's latest user
 message with :func:`verified_customer` and trust nothing else (not a slot, not the sender
 id, not an e-mail or order number typed in the chat).
 """
@@ -13,15 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.dialogue.rehearsal import REHEARSAL_KEY
-
 VERIFIED_CUSTOMER = "touchline_verified_customer_id"
 """Metadata key of the customer id the channel verified."""
 
 
 def stamp(metadata: dict[str, Any], customer_id: int | None) -> dict[str, Any]:
-    """Write the channel's verdict into ``metadata`` (in place), over any client value; a
-    client's :data:`~bot.dialogue.rehearsal.REHEARSAL_KEY` is dropped too.
+    """Write the channel's verdict into ``metadata`` (in place), over any client value.
 
     Args:
         metadata: the user message's metadata.
@@ -31,7 +27,6 @@ def stamp(metadata: dict[str, Any], customer_id: int | None) -> dict[str, Any]:
         ``metadata``.
     """
     metadata.pop(VERIFIED_CUSTOMER, None)
-    metadata.pop(REHEARSAL_KEY, None)
     if customer_id is not None:
         metadata[VERIFIED_CUSTOMER] = int(customer_id)
     return metadata

@@ -1,5 +1,6 @@
 import pytest
 
+from bot.dialogue.rehearsal import REHEARSAL_KEY
 from connectors.sanitize import (
     FALLBACK_PAYLOAD,
     MAX_DISPLAY_CHARS,
@@ -73,3 +74,8 @@ def test_display_text_and_typed_text_are_cleaned_and_bounded():
     assert len(metadata["display_text"]) == MAX_DISPLAY_CHARS
     text, metadata = sanitize_message("/greet", typed="/start@Bot\x00")  # Telegram
     assert text == "/greet" and metadata["original_text"] == "/start@Bot"
+
+
+def test_a_client_cannot_mark_its_message_as_a_rehearsal():
+    _, metadata = sanitize_message("show me shoes", {REHEARSAL_KEY: True, "other": "kept"})
+    assert metadata == {"other": "kept"}
