@@ -462,8 +462,10 @@ def breakdown(stack_url: str, token: str, sid: str, records: list[dict]) -> None
         rec["heard"] = voice["transcript"]
         rec["speculative"] = "speculative" in voice
         rec["asr_ms"] = 1000 * voice.get("asr_s", float("nan"))
-        bots = [e["timestamp"] for e in events if e.get("event") == "bot"
+        said = [e for e in events if e.get("event") == "bot"
                 and user["timestamp"] <= e["timestamp"] < rec["first_wall"]]
+        bots = [e["timestamp"] for e in said]
+        rec["reply"] = " ".join(str(e.get("text") or "") for e in said)
         rec["to_user_event_ms"] = 1000 * (user["timestamp"] - rec["end_wall"])
         if bots:
             rec["dialogue_ms"] = 1000 * (max(bots) - user["timestamp"])
