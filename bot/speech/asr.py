@@ -225,10 +225,9 @@ class WhisperRecognizer(_Gated):
 
     def _windowed(self, samples: NDArray[np.float32]) -> str:
         """Greedy decoding of the utterance, after :data:`_LEAD_S` of silence, padded to
-        :attr:`window_s` (not to 30 s); a
-        transcript that repeats itself (gzip ratio over :data:`_REPEATING`, or a sentence
-        said twice in a row) or reaches the token budget (:data:`_TOKENS_PER_S`) is done
-        again on the 30 s window."""
+        :attr:`window_s` (not to 30 s); a transcript that repeats itself (gzip ratio over
+        :data:`_REPEATING`, or :func:`repeats_a_sentence`) or reaches the token budget
+        (:data:`_TOKENS_PER_S`) is done again on the 30 s window."""
         from faster_whisper.transcribe import get_compression_ratio
 
         lead = int(_LEAD_S * ASR_RATE)
