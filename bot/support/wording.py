@@ -186,12 +186,6 @@ def handoff_offline_reply(ticket_id: int, created: bool, next_open: datetime | N
 PHONE_HANDOFF_OPENING = "I've passed our conversation on to our support team."
 """The first sentence of every call-back reply (:func:`phone_handoff_reply`)."""
 
-SPOKEN_OPENINGS = (PHONE_HANDOFF_OPENING,)
-"""Sentences that open custom actions' replies on a phone call whatever the conversation
-(the domain's responses aside): the voice channel synthesises their openings at start, so
-a caller hears them without waiting for the synthesiser."""
-
-
 def phone_handoff_reply(ticket_id: int, created: bool) -> str:
     """Said on a phone call whose caller asked for a person: nobody can take over a call
     through the agent inbox, so a person calls back.  It opens with
@@ -321,6 +315,12 @@ FORM_HINTS = {
         "leave it."),
 }
 """The hints of the forms' slots."""
+
+SPOKEN_OPENINGS = (PHONE_HANDOFF_OPENING, *(hint.unseen for hint in FORM_HINTS.values()))
+"""Sentences that open custom actions' replies on a phone call whatever the conversation
+(the domain's responses aside): the call-back reply and the forms' hints for an answer
+with nothing recognisable in it.  The voice channel synthesises their openings at start,
+so a caller hears them without waiting for the synthesiser."""
 
 
 def form_hint(slot: str, kind: str | None) -> str:

@@ -6,11 +6,14 @@ from decimal import Decimal
 from bot.store.carts import CartFix
 from bot.support.summary import double_charge_summary
 from bot.support.wording import (
+    FORM_HINTS,
+    SPOKEN_OPENINGS,
     cart_fix,
     cart_repaired,
     double_charge_reply,
     explain_decline,
     form_hint,
+    phone_handoff_reply,
     two_charges,
 )
 
@@ -61,3 +64,12 @@ def test_double_charge_wording():
     assert double_charge_summary(Decimal("5"), "TL-1", "user: hi") == (
         "Duplicate charge: two payments of $5.00 for order TL-1.\nuser: hi"
     )
+
+
+def test_the_spoken_openings_open_the_replies_they_are_prepared_for():
+    """A phone call prepares these sentences at start (``SPOKEN_OPENINGS``): the replies
+    must still begin with them, whatever the ticket or slot."""
+    replies = [phone_handoff_reply(7, True), phone_handoff_reply(7, False),
+               *(form_hint(slot, None) for slot in FORM_HINTS)]
+    opened = {next(o for o in SPOKEN_OPENINGS if r.startswith(o + " ")) for r in replies}
+    assert opened == set(SPOKEN_OPENINGS)
