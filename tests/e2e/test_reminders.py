@@ -9,12 +9,18 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import yaml
 from sqlalchemy import select, update
 
 from bot.config import PROJECT_ROOT
-from bot.staff.reminders import ReminderScheduler, rasa_trigger, save_settings
+from bot.staff.reminders import (
+    REMINDER_INTENT,
+    ReminderScheduler,
+    rasa_trigger,
+    save_settings,
+)
 from bot.store.carts import view_cart
 from bot.store.db import session_scope
 from bot.store.jobs import DONE
@@ -46,9 +52,6 @@ def test_two_scheduler_processes_send_exactly_one_reminder(stack):
         cart_id = s.scalar(select(Cart.id).where(Cart.customer_id == bob.id))
     save_settings({"enabled": True, "delay_minutes": 60, "quiet_start": "00:00",
                    "quiet_end": "00:00"}, url)  # no quiet hours: the real clock decides
-    # The session's stack is shared: another file may have left bob's conversation inside
-    # a form (tests/e2e/test_repair.py), where the reminder would be read as an answer.
-    stack.say("bob", "start over", customer="bob")
     stack.say("bob", "hello", customer="bob")
     env = {**stack.env, "TOUCHLINE_RASA_URL": stack.url, "RASA_AUTH_TOKEN": stack.token}
     loops = [subprocess.Popen([sys.executable, "-m", "bot.staff.reminder_loop", "--ticks",
@@ -106,6 +109,32 @@ def test_a_reminder_states_the_total_and_stop_reminders_stops_the_next(stack):
     before = len(bot_messages(stack, "alice"))
     assert scheduler.tick() == []
     assert len(bot_messages(stack, "alice")) == before
+
+
+def test_a_reminder_is_never_read_as_the_answer_to_an_open_question(stack):
+    send = rasa_trigger(stack.url, stack.token)
+    conversation = "e2e-reminder-in-form"
+    assert "Which discount code" in " ".join(
+        m.get("text", "") for m in stack.say(conversation, "I want to use a discount code",
+                                             customer="bob"))
+    send(conversation, REMINDER_INTENT, {"cart_total": "42.50"})
+    tracker = stack.tracker(conversation)
+    assert bot_messages(stack, conversation)[-1]["text"].endswith(
+        f"Your cart comes to {money(Decimal('42.50'))}. Would you like to check out, or is "
+        "something holding you up?")
+    assert tracker["slots"]["discount_code"] is None
+    assert not tracker["active_loop"]  # the question left open is over
+    assert [m["text"] for m in stack.say(conversation, "hello", customer="bob")] == [
+        response("utter_greet")]
+
+
+def test_stop_reminders_is_never_read_as_an_order_number(stack):
+    conversation = "e2e-stop-in-form"
+    assert "order number" in " ".join(
+        m.get("text", "") for m in stack.say(conversation, "where is my order?"))
+    reply = stack.say(conversation, "don't send me reminders")
+    assert response("utter_reminders_sign_in") in [m.get("text") for m in reply]
+    assert stack.tracker(conversation)["slots"]["order_id"] is None
 
 
 def test_an_anonymous_visitor_is_told_stop_reminders_needs_a_sign_in(stack):
