@@ -48,9 +48,11 @@ trailing silence as for the calls), before any server starts.
 Prints tables and writes ``bench/out/voice.json``.
 
 Usage: ``python -m bench.voice [--quick] [--questions N] [--call-questions N]
-[--no-fallback-calls] [--no-simultaneous] [--asr-only | --calls-only]``.  ``--quick``: 8
-questions for WER, 6 over calls (indicative only); the default is every question of the
-data file for both.
+[--no-fallback-calls] [--no-simultaneous] [--asr-only | --calls-only | --pauses-only
+RENDERS]``.  ``--quick``: 8 questions for WER, 6 over calls (indicative only); the default
+is every question of the data file for both.  ``--pauses-only``: how long the silences
+inside the questions are as the gateway's VAD counts them, and how many renderings each
+candidate end-of-turn window would cut (:func:`pauses`).
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ ENGINES: dict[str, Callable[[], Recognizer]] = {
 """Recognisers compared: Whisper on faster-whisper's 30 s window (the former path), on the
 speculative pipeline's default 15 s window, and the fallback (the WER baseline)."""
 
+CANDIDATE_WINDOWS_S = (0.2, 0.25, 0.3, 0.35)
+"""End-of-turn silence windows compared by ``--pauses-only`` (0.35: both pipelines')."""
+SOCIAL_INTENTS = frozenset({"greet", "affirm", "deny", "thank", "goodbye"})
+"""Turns a caller often continues after ("Hi there, | I need ..."): not requests."""
 STAGES = {
     "to_user_event_ms": "end of speech -> Rasa user event",
     "vad_pause_ms": "· VAD pause: early transcription starts (simulated)",
@@ -404,8 +410,10 @@ def leading_quiet_frames(frames: list) -> int:
 def endpointing(audio: Audio) -> dict:
     """When the gateway's endpointer (Silero VAD, default settings) reacts to the end of
     ``audio``, in ms of media time after it: the "pause" that starts the early
-    transcription and the "utterance" that ends the turn.  Simulated on the same 8 kHz
-    µ-law frames the caller sends, resampled as the gateway does."""
+    transcription and the "utterance" that ends the turn; also the longest silence it
+    counted before the end (``inner_silence_ms``: a silence window at or below it ends the
+    turn inside the question).  Simulated on the same 8 kHz µ-law frames the caller sends,
+    resampled as the gateway does."""
     import soxr
 
     from bot.speech.vad import Endpointer
@@ -416,10 +424,14 @@ def endpointing(audio: Audio) -> dict:
     resampler = soxr.ResampleStream(TELEPHONE_RATE, ASR_RATE, 1, dtype="float32")
     frame = TELEPHONE_RATE * FRAME_MS // 1000
     end_s = len(lead) / TELEPHONE_RATE + audio.seconds
-    out: dict = {"early_pauses": 0}
+    out: dict = {"early_pauses": 0, "inner_silence_ms": 0.0}
     for i in range(0, len(data), frame):
         samples = resampler.resample_chunk(mulaw_decode(data[i:i + frame]).samples)
-        for kind, _ in endpointer.feed(samples):
+        events = endpointer.feed(samples)
+        if endpointer.heard_s < end_s:  # the longest silence the VAD counts mid-question
+            out["inner_silence_ms"] = max(out["inner_silence_ms"],
+                                          1000 * endpointer.silent_s)
+        for kind, _ in events:
             after_ms = 1000 * (endpointer.heard_s - end_s)
             if kind == "pause" and after_ms < 0:
                 out["early_pauses"] += 1  # a pause inside the sentence: a discarded guess
@@ -567,6 +579,7 @@ def measure_calls(label: str, stack: object, turns: list[tuple[str, str, Audio]]
     for r in records:
         v = vad[r["question"]]
         r["vad_pause_ms"], r["early_pauses"] = v.get("pause_ms"), v["early_pauses"]
+        r["inner_silence_ms"] = v["inner_silence_ms"]
         if label == PIPELINES["speculative"]:
             continue  # its end of turn depends on the early transcript: not simulated
         r["vad_utterance_ms"] = v.get("utterance_ms")
@@ -612,6 +625,32 @@ def latency(n: int, fallback: bool, simultaneous: bool = True) -> dict:
     return results
 
 
+def pauses(renders: int, windows: tuple[float, ...] = CANDIDATE_WINDOWS_S) -> dict:
+    """The silences inside the questions as the gateway's VAD counts them: each question
+    rendered ``renders`` times by Piper (its pauses vary between renderings), trimmed,
+    endpointed (:func:`endpointing`).  A silence window at or below a question's inner
+    silence ends the turn inside it (a false cut-off, if the words so far also read as a
+    complete request), so this bounds how short the end of turn may be.
+
+    Returns:
+        ``{"renders", "questions": [{"intent", "question", "inner_silence_ms": [per
+        rendering]}], "cut": {window seconds: {"all": renderings cut, "requests": those
+        of questions that are not social turns (:data:`SOCIAL_INTENTS`)}}}``.
+    """
+    piper = PiperSynthesizer()
+    rows = []
+    for intent, question in load_questions():
+        inner = [endpointing(trim(synthesise(piper, question)[0]))["inner_silence_ms"]
+                 for _ in range(renders)]
+        rows.append({"intent": intent, "question": question, "inner_silence_ms": inner})
+    cut = {str(w): {"all": sum(ms >= 1000 * w for r in rows for ms in r["inner_silence_ms"]),
+                    "requests": sum(ms >= 1000 * w for r in rows
+                                    if r["intent"] not in SOCIAL_INTENTS
+                                    for ms in r["inner_silence_ms"])}
+           for w in windows}
+    return {"renders": renders, "questions": rows, "cut": cut}
+
+
 # --- report ------------------------------------------------------------------------------
 
 def _pct(x: float) -> str:
@@ -647,6 +686,19 @@ def tables(results: dict) -> str:
         out.append(tabulate(rows, ["engine", "audio", "RTF",
                                    "ms per question (ASR) or first sentence (TTS), p50 / p95"],
                             tablefmt="github"))
+    inner = results.get("pauses")
+    if inner:
+        rows = sorted(([max(r["inner_silence_ms"]), r["intent"], r["question"]]
+                       for r in inner["questions"]), reverse=True)
+        out.append(f"\nLongest silence the VAD counts inside each question, ms (max of "
+                   f"{inner['renders']} Piper renderings), top 10")
+        out.append(tabulate([[f"{ms:.0f}", i, q] for ms, i, q in rows[:10]],
+                            ["inner silence", "intent", "question"], tablefmt="github"))
+        total = inner["renders"] * len(inner["questions"])
+        out.append("\nRenderings a silence window would cut inside the question "
+                   f"(of {total}; requests: not {', '.join(sorted(SOCIAL_INTENTS))})")
+        out.append(tabulate([[w, c["all"], c["requests"]] for w, c in inner["cut"].items()],
+                            ["window (s)", "all", "requests"], tablefmt="github"))
     calls = results.get("calls")
     if calls:
         rows = []
@@ -717,6 +769,8 @@ def main() -> None:
     part = parser.add_mutually_exclusive_group()
     part.add_argument("--asr-only", action="store_true", help="parts 1-2 only")
     part.add_argument("--calls-only", action="store_true", help="part 3 only")
+    part.add_argument("--pauses-only", type=int, metavar="RENDERS",
+                      help="only the silences inside the questions (RENDERS renderings each)")
     parser.add_argument("--out", type=Path, default=OUT / "voice.json")
     args = parser.parse_args()
     all_questions = load_questions()
@@ -729,13 +783,15 @@ def main() -> None:
         "normalisation": NORMALISATION, "target_p95_ms": TARGET_P95_MS,
         "baseline": BASELINE_ASR,
         "model": str(MODEL) if MODEL.exists() else "trained for this run"}}
-    if not args.calls_only:
+    if args.pauses_only:
+        results["pauses"] = pauses(args.pauses_only)
+    elif not args.calls_only:
         print("recognition and synthesis ...", flush=True)
         texts = (nlu_examples(args.nlu_examples) if args.nlu_examples
                  else [q for _, q in spread(all_questions, n_wer)])
         results["settings"]["wer_texts"] = "data/nlu" if args.nlu_examples else "questions"
         results["recognition"] = recognition(texts)
-    if not args.asr_only:
+    if not (args.asr_only or args.pauses_only):
         print("calls over the voice gateway ...", flush=True)
         results["calls"] = latency(n_calls, not args.no_fallback_calls,
                                    not args.no_simultaneous)

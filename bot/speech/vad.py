@@ -169,6 +169,13 @@ class Endpointer:
         """Whether the caller is in the middle of an utterance."""
         return self._talking
 
+    @property
+    def silent_s(self) -> float:
+        """Seconds of silence counted since the caller's last speech window, inside an
+        utterance (0.0 while they talk or between utterances); the end of turn comes when
+        it reaches the utterance's silence window."""
+        return self._silence_run * WINDOW_S if self._talking else 0.0
+
     def _keep_last(self, seconds: float) -> None:
         keep = int(seconds * ASR_RATE)
         if self._buffered > keep:

@@ -134,7 +134,9 @@ def test_stop_reminders_is_never_read_as_an_order_number(stack):
         m.get("text", "") for m in stack.say(conversation, "where is my order?"))
     reply = stack.say(conversation, "don't send me reminders")
     assert response("utter_reminders_sign_in") in [m.get("text") for m in reply]
-    assert stack.tracker(conversation)["slots"]["order_id"] is None
+    tracker = stack.tracker(conversation)
+    assert tracker["slots"]["order_id"] is None
+    assert tracker["active_loop"]["name"] == "order_status_form"  # still asked
 
 
 def test_an_anonymous_visitor_is_told_stop_reminders_needs_a_sign_in(stack):

@@ -96,3 +96,19 @@ def test_talking_again_forgets_that_the_words_were_complete(question):
             if kind == "pause" and kinds.count("pause") == 1:
                 endpointer.words_complete()  # the first pause only
     assert "resume" in kinds and "utterance" not in kinds, kinds
+
+
+def test_the_silence_counted_inside_an_utterance_is_reported_until_it_ends(question):
+    speech = trimmed(question)
+    endpointer = Endpointer(EndpointSettings(end_silence_s=0.6))
+    samples = speech.then(silence(0.4)).then(speech).then(silence(1.0)).at(ASR_RATE).samples
+    seen, ended = [], False
+    for i in range(0, len(samples), 320):
+        events = endpointer.feed(samples[i : i + 320])
+        ended = ended or any(kind == "utterance" for kind, _ in events)
+        seen.append((endpointer.heard_s, endpointer.silent_s, ended))
+    gap = [s for t, s, _ in seen if speech.seconds < t < speech.seconds + 0.6]
+    # the 0.4 s gap less the VAD's lag after speech, in 32 ms windows (measured 0.416)
+    assert 0.2 <= max(gap) <= 0.4 + 0.04
+    assert max(s for _, s, ended in seen if not ended) < 0.6 + 0.04  # at most the window
+    assert all(s == 0.0 for _, s, ended in seen if ended)  # no utterance open afterwards
