@@ -55,7 +55,7 @@ from threadpoolctl import threadpool_limits
 
 from bot.nlu.features import BlockLayout, Design, dense_row, feature_matrix
 from bot.nlu.linear_model import SoftmaxModel, fit_softmax, softmax
-from bot.nlu.neighbours import nearest_similarity, open_set_score
+from bot.nlu.neighbours import best_reading, nearest_similarity, open_set_score
 from bot.nlu.oos import Calibration, calibrate
 from bot.nlu.segments import SEGMENT_FEATURES, SegmentFeatures
 
@@ -426,9 +426,10 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
     def _best_sentences(
         self, messages: list[Message], x: Design, probabilities: np.ndarray, similarity: np.ndarray
     ) -> np.ndarray:
-        """Open-set scores ``[n]`` of ``messages``; where a long message's sentence scores
-        higher than the whole message, that sentence's probabilities replace the row (in
-        place) and its score, raised to ``sentence_score_power``, is the message's.
+        """Open-set scores ``[n]`` of ``messages``; where a long message's best sentence,
+        its score raised to ``sentence_score_power``, scores higher than the whole message
+        (:func:`~bot.nlu.neighbours.best_reading`), that sentence's probabilities replace
+        the row (in place) and its raised score is the message's.
 
         Only a long message carries sentence features: the featurizer splits a message of
         more words than most training examples
@@ -446,11 +447,9 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             if rows is None:
                 continue
             p, s = self._design_scores(rows)
-            candidate = self._open_scores(p, s)
-            best = int(candidate.argmax())
-            if candidate[best] > scores[row]:
+            best, scores[row] = best_reading(float(scores[row]), self._open_scores(p, s), power)
+            if best is not None:
                 probabilities[row] = p[best]
-                scores[row] = candidate[best] ** power
         return scores
 
     def _serving_arrays(self) -> _Serving:
