@@ -16,7 +16,8 @@ INTERNAL = re.compile(
     r"order_email|order_id|customer_id|misunderstandings"
 )
 OPENERS = {
-    "discount_form": ("bob", "I want to use a discount code", "Which discount code", "bob"),
+    "discount_form": ("e2e-leak-code", "I want to use a discount code", "Which discount code",
+                      "bob"),
     "order_status_form": ("e2e-leak-order", "where is my order?", "order number", None),
     "order_status_form (e-mail)": ("e2e-leak-mail", "where is my order TL-10003",
                                    "e-mail address", None),
@@ -37,7 +38,7 @@ def leaks(reply: list[dict]) -> list[str]:
 def test_no_internal_name_reaches_a_customer_in_any_form(stack, form):
     sender, opener, question, customer = OPENERS[form]
     for n, text in enumerate(NOT_VALUES):
-        conv = f"{sender}-{n}" if sender != "bob" else "bob"
+        conv = f"{sender}-{n}"  # its own conversations: files share the session's stack
         stack.say(conv, "start over", customer=customer)
         assert question in texts(stack.say(conv, opener, customer=customer))
         reply = stack.say(conv, text, customer=customer)
