@@ -637,15 +637,16 @@ def evaluate_open(
     shots_list: list[int | None],
     configs: dict[str, Path],
     work: Path,
+    noisy_few_shot: bool = False,
 ) -> dict:
     """Run the open-intent protocol; mean and per-draw metrics per cell and pipeline.
 
     Cells: data set x ratio x shots (all, 20, 10: ``shots_list``). Touchline runs every
     draw of every cell, all runs of a data set in one worker process
-    (:func:`worker_many`); its first draw with all shots is also tested on the noisy copies
-    of the test messages. The default pipeline runs the first ``default_draws`` draws of the
-    all-shots cells, each in its own worker. Partial results go to
-    ``nlu_open.partial.json`` after each data set.
+    (:func:`worker_many`); its first draw with all shots (with ``noisy_few_shot``, with any
+    number of shots) is also tested on the noisy copies of the test messages. The default
+    pipeline runs the first ``default_draws`` draws of the all-shots cells, each in its own
+    worker. Partial results go to ``nlu_open.partial.json`` after each data set.
     """
     from bench.open_intent import (
         RATIOS,
@@ -675,7 +676,8 @@ def evaluate_open(
                         split = open_split(train, test, known, shots, d, OOS_LABELS)
                         assert all(label in split.known for _, label in split.train)
                         texts = [t for t, _ in split.test]
-                        extra = pipeline == "touchline" and shots is None and d == 0
+                        extra = (pipeline == "touchline" and d == 0
+                                 and (shots is None or noisy_few_shot))
                         folder = work / name / f"{ratio}_{shots}_{d}_{pipeline}"
                         write_nlu(split.train, folder / "data", dataset)
                         batch = {"batch": texts + (noisy if extra else [])}
@@ -791,6 +793,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--shots", default="all,20,10", help="open: training rows per known intent, in order"
+    )
+    parser.add_argument(
+        "--noisy-few-shot", action="store_true",
+        help="open: also test the first draw of the 10/20-shot cells on the noisy copies",
     )
     parser.add_argument(
         "--budgets", action="store_true", help="600-example bot and whole-assistant budgets"
@@ -1042,7 +1048,7 @@ def main_open(args: argparse.Namespace) -> None:
         report["configs"] = {k: yaml.safe_load(v.read_text()) for k, v in configs.items()}
         shots = [None if x == "all" else int(x) for x in args.shots.split(",")]
         report["cells"] = evaluate_open(
-            names, args.draws, args.default_draws, shots, configs, work
+            names, args.draws, args.default_draws, shots, configs, work, args.noisy_few_shot
         )
     report["machine"]["load_avg_end"] = os.getloadavg()
     write_report(report, out)
