@@ -27,6 +27,7 @@ from bot.store.jobs import DONE
 from bot.store.models import Cart, Customer, ScheduledJob
 from bot.store.proactive import opted_out
 from bot.support.wording import money
+from testing.stack import texts
 
 T0 = datetime(2026, 12, 1, 12, 0)
 RESPONSES = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())["responses"]
@@ -114,9 +115,8 @@ def test_a_reminder_states_the_total_and_stop_reminders_stops_the_next(stack):
 def test_a_reminder_is_never_read_as_the_answer_to_an_open_question(stack):
     send = rasa_trigger(stack.url, stack.token)
     conversation = "e2e-reminder-in-form"
-    assert "Which discount code" in " ".join(
-        m.get("text", "") for m in stack.say(conversation, "I want to use a discount code",
-                                             customer="bob"))
+    assert "Which discount code" in texts(
+        stack.say(conversation, "I want to use a discount code", customer="bob"))
     send(conversation, REMINDER_INTENT, {"cart_total": "42.50"})
     tracker = stack.tracker(conversation)
     assert bot_messages(stack, conversation)[-1]["text"].endswith(
@@ -130,8 +130,7 @@ def test_a_reminder_is_never_read_as_the_answer_to_an_open_question(stack):
 
 def test_stop_reminders_is_never_read_as_an_order_number(stack):
     conversation = "e2e-stop-in-form"
-    assert "order number" in " ".join(
-        m.get("text", "") for m in stack.say(conversation, "where is my order?"))
+    assert "order number" in texts(stack.say(conversation, "where is my order?"))
     reply = stack.say(conversation, "don't send me reminders")
     assert response("utter_reminders_sign_in") in [m.get("text") for m in reply]
     tracker = stack.tracker(conversation)
