@@ -22,9 +22,18 @@ from twilio.request_validator import RequestValidator
 
 from bot.api.rasa_link import agent_event, output_channel
 from bot.identity.metadata import VERIFIED_CUSTOMER
-from bot.speech.audio import Audio, decode, encode, silence
+from bot.speech.audio import (
+    TELEPHONE_RATE,
+    Audio,
+    decode,
+    encode,
+    mulaw_decode,
+    mulaw_encode,
+    silence,
+)
 from bot.speech.engines import SpeechEngines
 from bot.speech.spoken import spoken_text
+from bot.speech.turn_end import complete_request
 from bot.store import customers
 from bot.store.agents import create_agent, heartbeat, set_away
 from bot.store.db import session_scope
@@ -496,14 +505,32 @@ def events_of(voice: Stack, sender: str) -> list[dict]:
     return r.json()["events"]
 
 
+def hanging_phrase(engines: SpeechEngines, text: str, tries: int = 5) -> Audio:
+    """A rendering of ``text`` (a phrase left hanging) that the recogniser, over the phone
+    line and with a pause's silence after it, hears as unfinished
+    (:func:`~bot.speech.turn_end.complete_request` false).  Piper renders a phrase a little
+    differently each time and Whisper tiny.en now and then completes one ("... status of
+    mine?"); the test is of the gateway's discarding, so it speaks a rendering whose
+    unfinished reading is checked first."""
+    for _ in range(tries):
+        audio = trimmed(say(engines, text))
+        line = mulaw_decode(mulaw_encode(audio))
+        early = engines.recognizer.transcribe(line.then(silence(0.2, TELEPHONE_RATE))).text
+        if not complete_request(early):
+            return audio
+    raise AssertionError(f"every rendering of {text!r} was heard as a finished request")
+
+
 def test_a_caller_pausing_mid_sentence_is_not_answered_early(voice, engines):
-    """Half a second of silence after "can you tell me about the" would end the turn at a
-    fixed 0.35 s window; the speculative turn of that pause is discarded when the caller
-    goes on, no action runs for it, and the one turn is the whole sentence.  (Not "my order
-    number is": Whisper tiny.en hears "My order number 8." in about one rendering in five,
-    a complete request, on the 30 s window as on the 15 s one.)"""
-    start = trimmed(say(engines, "Can you tell me about the"))
-    rest = trimmed(say(engines, "delivery times."))
+    """Half a second of silence after "could you check the status of my" would end the
+    turn at a fixed 0.35 s window; the speculative turn of that pause is discarded when the
+    caller goes on, no action runs for it, and the one turn is the whole sentence.  (Not
+    "my order number is": Whisper tiny.en hears "My order number 8." in about one rendering
+    in five, a complete request; "can you tell me about the" it hears as "... about this?"
+    and, now and then, "... about it?".  "... the status of my" it heard unfinished in 29
+    of 30 renderings with 0.08, 0.15 or 0.3 s of silence after it.)"""
+    start = hanging_phrase(engines, "Could you check the status of my")
+    rest = trimmed(say(engines, "order, please."))
 
     async def call() -> None:
         async with caller(voice, "CApause") as c:
@@ -518,7 +545,7 @@ def test_a_caller_pausing_mid_sentence_is_not_answered_early(voice, engines):
     users = [i for i, e in enumerate(events) if e["event"] == "user"]
     assert len(users) == 2, [e.get("text") for e in events if e["event"] == "user"]
     heard_words = words(events[users[1]]["metadata"]["voice"]["transcript"])
-    assert {"tell", "delivery"} <= set(heard_words), heard_words
+    assert {"status", "order"} <= set(heard_words), heard_words
     greet_turn = [e.get("name") for e in events[users[0] + 1:users[1]] if e["event"] == "action"]
     assert greet_turn[-1] == "action_listen" and greet_turn.count("action_listen") == 1
     log = voice.log("rasa").read_text()
