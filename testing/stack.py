@@ -199,13 +199,17 @@ class Stack:
         return proc
 
     def start_actions(self) -> None:
-        """Start (or restart) the action server on 127.0.0.1 (as the ``Procfile`` does: it
-        has no authentication) and wait until it answers."""
-        proc = self._spawn(
-            "actions",
-            [*ACTION_SERVER, "--port", str(self.action_port)],
-            SANIC_HOST="127.0.0.1",
-        )
+        """Start (or restart) the action server and wait until it answers."""
+        self._wait_actions(self._spawn_actions())
+
+    def _spawn_actions(self) -> subprocess.Popen:
+        """Start the action server on 127.0.0.1 (as the ``Procfile`` does: it has no
+        authentication)."""
+        return self._spawn("actions", [*ACTION_SERVER, "--port", str(self.action_port)],
+                           SANIC_HOST="127.0.0.1")
+
+    def _wait_actions(self, proc: subprocess.Popen) -> None:
+        """Wait until the action server ``proc`` answers its health check."""
         wait_http(f"http://127.0.0.1:{self.action_port}/health", proc, self.log("actions"))
 
     def stop(self, name: str) -> None:
@@ -220,13 +224,14 @@ class Stack:
                 proc.wait()
 
     def start(self) -> Stack:
-        """Start both servers."""
+        """Start both servers at once (Rasa calls the action server only in a turn, so
+        neither waits for the other to start) and wait until both answer."""
         endpoints = self.endpoints or write_endpoints(
             self.workdir / "endpoints.yml",
             f"http://127.0.0.1:{self.action_port}/webhook",
             str(self.workdir / "tracker.db"),
         )
-        self.start_actions()
+        actions = self._spawn_actions()
         proc = self._spawn(
             "rasa",
             [
@@ -249,6 +254,7 @@ class Stack:
             ],
             RASA_AUTH_TOKEN=self.token,  # the widget channel's agent-typing route checks it
         )
+        self._wait_actions(actions)
         wait_http(f"{self.url}/", proc, self.log("rasa"))
         self._wait_workers(proc)
         return self

@@ -1,11 +1,14 @@
-"""Fixtures shared by the whole suite: a real, migrated and seeded SQLite shop database."""
+"""Fixtures shared by the whole suite: a real, migrated and seeded SQLite shop database,
+and the assistant's model trained once per run."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from bot.config import settings
 
@@ -153,3 +156,23 @@ def kick_model(tmp_path_factory) -> tuple[str, Path]:
     train(TrainConfig(n_kicks=6000, trials=0, folds=2, database_url=url, models_root=root,
                       progress=False))
     return url, root
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory, worker_id):
+    """The assistant's model trained from the project's data and config
+    (:func:`testing.stack.train_project_model`), once per test run: with ``pytest -n``
+    (``make test``) the first worker to need it trains it, under a file lock, in the
+    run's temporary folder that all workers share, and the others wait for it."""
+    from testing.stack import train_project_model
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    with FileLock(str(shared / "e2e-model.lock")):
+        trained = shared / "e2e-model" / "e2e.tar.gz"
+        if trained.exists():
+            return trained
+        work = shared / "e2e-model"
+        shutil.rmtree(work, ignore_errors=True)  # a worker that failed half-way
+        work.mkdir()
+        return train_project_model(work)

@@ -7,14 +7,11 @@ from __future__ import annotations
 import pytest
 
 from bench.soak import report_ok, soak, table
-from testing.stack import train_project_model
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_short_soak_loses_nothing_and_opens_one_ticket_per_complaint(tmp_path):
-    (tmp_path / "model").mkdir()
-    model = train_project_model(tmp_path / "model")
+def test_a_short_soak_loses_nothing_and_opens_one_ticket_per_complaint(tmp_path, model):
     users = {"rest": 2, "widget": 2, "telegram": 1}
     report = soak(1.0, users, complaints=3, workdir=tmp_path / "stack", model=model,
                   think_s=1.0)

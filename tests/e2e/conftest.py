@@ -1,16 +1,14 @@
-"""Session fixtures: one trained model, one running Rasa + action server stack, and
-headless Chromium for the browser tests."""
+"""Session fixtures: one running Rasa + action server stack (on the suite's one trained
+model, ``model`` in ``tests/conftest.py``), and headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from filelock import FileLock
 from playwright.sync_api import Browser, sync_playwright
 
-from testing.stack import Stack, prepare_features, stack_env, train_project_model
+from testing.stack import Stack, prepare_features, stack_env
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -20,24 +18,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-
-
-@pytest.fixture(scope="session")
-def model(tmp_path_factory, worker_id):
-    """The assistant's model trained from the project's data and config
-    (:func:`testing.stack.train_project_model`), once per test run: with ``pytest -n``
-    (``make test``) the first worker to need it trains it, under a file lock, in the
-    run's temporary folder that all workers share, and the others wait for it."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base if worker_id == "master" else base.parent
-    with FileLock(str(shared / "e2e-model.lock")):
-        trained = shared / "e2e-model" / "e2e.tar.gz"
-        if trained.exists():
-            return trained
-        work = shared / "e2e-model"
-        shutil.rmtree(work, ignore_errors=True)  # a worker that failed half-way
-        work.mkdir()
-        return train_project_model(work)
 
 
 @pytest.fixture(scope="session")
