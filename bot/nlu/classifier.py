@@ -124,10 +124,12 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             ``fallback_intent`` (predicted below the threshold),
             ``ranking_length`` (intents in the ranking, 0 = all), ``random_seed``,
             ``sentence_score_power`` (a long message's best sentence's open-set score is
-            raised to it; 1.5 was chosen among 1, 1.5 and 2 on CLINC150's validation
-            split, never its test split: story copies of its messages at 25% and 75%
-            known intents, accuracy 84.6 / 65.1 reading the message whole, 78.7 / 81.3
-            with power 1, 88.4 / 80.1 with 1.5, 85.6 / 79.3 with 2).
+            raised to it before it is compared with the whole message's; 1.25 was
+            chosen among 1, 1.25, 1.5, 2 and 3 on CLINC150's validation split, never its
+            test split, by ``python -m bench.sentence_power``: story copies of its
+            messages at 25% / 50% / 75% known intents, accuracy 79.10 / 83.71 / 81.32
+            with power 1, 86.94 / 83.23 / 81.06 with 1.25, 86.61 / 83.16 / 80.42 with
+            1.5, 85.94 / 82.77 / 79.74 with 2; 1.25 also beat 1.5 in macro-F1 in all three).
         """
         return {
             "C": 10.0,
@@ -145,7 +147,7 @@ class IntentClassifier(RasaIntentClassifier, GraphComponent):
             "fallback_intent": DEFAULT_NLU_FALLBACK_INTENT_NAME,
             "ranking_length": 10,
             "random_seed": 0,
-            "sentence_score_power": 1.5,
+            "sentence_score_power": 1.25,
         }
 
     def __init__(

@@ -1,0 +1,132 @@
+"""Choose the classifier's ``sentence_score_power`` on CLINC150's validation split.
+
+A long message's best sentence replaces the whole message when its open-set score, raised
+to ``sentence_score_power``, beats the whole message's (:func:`bot.nlu.neighbours.best_reading`).
+The power is chosen here, on validation data only: for the first saved draw of known
+intents at each ratio (``bench/data/open_intent_draws.json``), the Touchline pipeline
+(``config.yml``) is trained on the known intents' training rows (never an out-of-scope row)
+and tested on the validation rows (``val`` + ``oos_val``: unknown intents and out of scope
+count as open), clean and as stories (:func:`bench.open_intent.add_story`, seed 0). The power
+is read at parse time only, so one trained model per ratio is parsed once per power (the
+classifier's setting is changed on the loaded model). No test row is read.
+
+Run: ``.venv/bin/python -m bench.sentence_power`` (about 15 minutes on 2 cores); prints a
+table and writes ``bench/out/sentence_power.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.nlu import OOS_LABELS, OUT, SHARED, Dataset, open_draws, parse_batch, write_nlu
+from bench.open_intent import RATIOS, add_story, open_metrics, open_split
+
+ROOT = Path(__file__).resolve().parents[1]
+POWERS = (1.0, 1.25, 1.5, 2.0, 3.0)
+"""Candidate powers: 1 (the raw best sentence) to 3."""
+
+
+def validation_rows() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """CLINC150's 15,000 in-scope training rows and its 3,100 validation rows
+    (``val`` and ``oos_val``, the latter labelled ``oos``)."""
+    data = json.loads((SHARED / "clinc150" / "data_full.json").read_text())
+    return ([tuple(r) for r in data["train"]],
+            [tuple(r) for r in data["val"] + data["oos_val"]])
+
+
+def set_power(agent: Any, power: float) -> None:  # noqa: ANN401 (rasa Agent)
+    """Set ``sentence_score_power`` of the loaded model's ``IntentClassifier``.
+
+    Raises:
+        LookupError: the model has no ``IntentClassifier``.
+    """
+    from bot.nlu.classifier import IntentClassifier
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    found = [n._component for n in nodes if isinstance(n._component, IntentClassifier)]
+    if not found:
+        raise LookupError("the model has no IntentClassifier")
+    for component in found:
+        component._config["sentence_score_power"] = power
+
+
+def run(config: Path, work: Path, powers: tuple[float, ...]) -> dict[str, Any]:
+    """Train one model per ratio and score its validation rows for every power.
+
+    Returns:
+        ``{"<ratio>%": {"<power>": {"clean": metrics, "story": metrics}}}`` with
+        :func:`bench.open_intent.open_metrics` (accuracy and macro-F1 in percent).
+    """
+    from rasa.core.agent import Agent
+    from rasa.model_training import train_nlu
+
+    from bench.nlu import memoise_encoder
+
+    memoise_encoder()
+    train, valid = validation_rows()
+    draws = open_draws(["clinc150"], 1)["clinc150"]
+    rng = random.Random(0)
+    stories = [add_story(t, rng) for t, _ in valid]
+    report: dict[str, Any] = {}
+    for ratio in RATIOS:
+        split = open_split(train, valid, draws[str(ratio)][0], None, 0, OOS_LABELS)
+        assert not any(label in OOS_LABELS for _, label in split.train)
+        folder = work / str(ratio)
+        write_nlu(split.train, folder / "data", Dataset("clinc150", split.train, []))
+        model = train_nlu(str(config), str(folder / "data"), str(folder / "models"),
+                          fixed_model_name="model")
+        agent = Agent.load(model)
+        truth = [label for _, label in split.test]
+        texts = [t for t, _ in split.test]
+        assert texts == [t for t, _ in valid]  # the stories are copies of these rows
+        cell = report.setdefault(f"{int(ratio * 100)}%", {})
+        for power in powers:
+            set_power(agent, power)
+            rankings = parse_batch(agent, texts + stories)
+            intents = [r[0]["name"] if r else None for r in rankings]
+            cell[str(power)] = {"clean": open_metrics(truth, intents[:len(texts)]),
+                                "story": open_metrics(truth, intents[len(texts):])}
+            print(f"  {ratio:.0%} power {power}: story acc "
+                  f"{cell[str(power)]['story']['accuracy']:.2f}", flush=True)
+    return report
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """Accuracy / macro-F1 per ratio and power, clean and stories."""
+    ratios = list(report)
+    print("power | " + " | ".join(f"{r} clean | {r} story" for r in ratios) + " | mean story acc.")
+    for power in next(iter(report.values())):
+        cells = []
+        for r in ratios:
+            for kind in ("clean", "story"):
+                m = report[r][power][kind]
+                cells.append(f"{m['accuracy']:.2f} / {m['macro_f1']:.2f}")
+        mean = sum(report[r][power]["story"]["accuracy"] for r in ratios) / len(ratios)
+        print(f"{power} | " + " | ".join(cells) + f" | {mean:.2f}")
+
+
+def main() -> None:
+    """Parse arguments, run, print and write the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yml")
+    parser.add_argument("--out", type=Path, default=OUT.parent / "sentence_power.json")
+    args = parser.parse_args()
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    with tempfile.TemporaryDirectory(prefix="bench_power_") as tmp:
+        os.environ["RASA_CACHE_DIRECTORY"] = str(Path(tmp) / "cache")
+        report = run(args.config, Path(tmp), POWERS)
+    print_table(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"config": str(args.config), "powers": POWERS,
+                                    "cells": report}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
