@@ -4,14 +4,15 @@ A long message's best sentence replaces the whole message when its open-set scor
 to ``sentence_score_power``, beats the whole message's (:func:`bot.nlu.neighbours.best_reading`).
 The power is chosen here, on validation data only: for the first saved draw of known
 intents at each ratio (``bench/data/open_intent_draws.json``), the Touchline pipeline
-(``config.yml``) is trained on the known intents' training rows (never an out-of-scope row)
-and tested on the validation rows (``val`` + ``oos_val``: unknown intents and out of scope
-count as open), clean and as stories (:func:`bench.open_intent.add_story`, seed 0). The power
-is read at parse time only, so one trained model per ratio is parsed once per power (the
-classifier's setting is changed on the loaded model). No test row is read.
+(``config.yml``) is trained on the known intents' training rows (all of them, or
+``--shots`` per intent; never an out-of-scope row) and tested on the validation rows
+(``val`` + ``oos_val``: unknown intents and out of scope count as open), clean and as
+stories (:func:`bench.open_intent.add_story`, seed 0). The power is read at parse time only,
+so one trained model per cell is parsed once per power (the classifier's setting is changed
+on the loaded model). No test row is read.
 
-Run: ``.venv/bin/python -m bench.sentence_power`` (about 15 minutes on 2 cores); prints a
-table and writes ``bench/out/sentence_power.json``.
+Run: ``.venv/bin/python -m bench.sentence_power --shots all,20,10`` (about 25 minutes on 2
+cores); prints a table and writes ``bench/out/sentence_power.json``.
 """
 
 from __future__ import annotations
@@ -56,11 +57,13 @@ def set_power(agent: Any, power: float) -> None:  # noqa: ANN401 (rasa Agent)
         component._config["sentence_score_power"] = power
 
 
-def run(config: Path, work: Path, powers: tuple[float, ...]) -> dict[str, Any]:
-    """Train one model per ratio and score its validation rows for every power.
+def run(config: Path, work: Path, powers: tuple[float, ...],
+        shots_list: list[int | None]) -> dict[str, Any]:
+    """Train one model per cell (ratio x training rows per known intent, ``None`` for
+    all) and score its validation rows for every power.
 
     Returns:
-        ``{"<ratio>%": {"<power>": {"clean": metrics, "story": metrics}}}`` with
+        ``{"<ratio>% <shots>": {"<power>": {"clean": metrics, "story": metrics}}}`` with
         :func:`bench.open_intent.open_metrics` (accuracy and macro-F1 in percent).
     """
     from rasa.core.agent import Agent
@@ -74,10 +77,11 @@ def run(config: Path, work: Path, powers: tuple[float, ...]) -> dict[str, Any]:
     rng = random.Random(0)
     stories = [add_story(t, rng) for t, _ in valid]
     report: dict[str, Any] = {}
-    for ratio in RATIOS:
-        split = open_split(train, valid, draws[str(ratio)][0], None, 0, OOS_LABELS)
+    for shots, ratio in [(shots, ratio) for shots in shots_list for ratio in RATIOS]:
+        split = open_split(train, valid, draws[str(ratio)][0], shots, 0, OOS_LABELS)
         assert not any(label in OOS_LABELS for _, label in split.train)
-        folder = work / str(ratio)
+        name = f"{int(ratio * 100)}% {'all' if shots is None else shots}"
+        folder = work / name.replace("% ", "_")
         write_nlu(split.train, folder / "data", Dataset("clinc150", split.train, []))
         model = train_nlu(str(config), str(folder / "data"), str(folder / "models"),
                           fixed_model_name="model")
@@ -85,22 +89,23 @@ def run(config: Path, work: Path, powers: tuple[float, ...]) -> dict[str, Any]:
         truth = [label for _, label in split.test]
         texts = [t for t, _ in split.test]
         assert texts == [t for t, _ in valid]  # the stories are copies of these rows
-        cell = report.setdefault(f"{int(ratio * 100)}%", {})
+        cell = report.setdefault(name, {})
         for power in powers:
             set_power(agent, power)
             rankings = parse_batch(agent, texts + stories)
             intents = [r[0]["name"] if r else None for r in rankings]
             cell[str(power)] = {"clean": open_metrics(truth, intents[:len(texts)]),
                                 "story": open_metrics(truth, intents[len(texts):])}
-            print(f"  {ratio:.0%} power {power}: story acc "
+            print(f"  {name} power {power}: story acc "
                   f"{cell[str(power)]['story']['accuracy']:.2f}", flush=True)
     return report
 
 
 def print_table(report: dict[str, Any]) -> None:
-    """Accuracy / macro-F1 per ratio and power, clean and stories."""
+    """Accuracy / macro-F1 per cell and power, clean and stories."""
     ratios = list(report)
-    print("power | " + " | ".join(f"{r} clean | {r} story" for r in ratios) + " | mean story acc.")
+    print("power | " + " | ".join(f"{r} clean | {r} story" for r in ratios)
+          + " | mean story acc.")
     for power in next(iter(report.values())):
         cells = []
         for r in ratios:
@@ -116,11 +121,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml")
     parser.add_argument("--out", type=Path, default=OUT.parent / "sentence_power.json")
+    parser.add_argument("--shots", default="all",
+                        help="training rows per known intent per cell, e.g. all,20,10")
     args = parser.parse_args()
+    shots = [None if s == "all" else int(s) for s in args.shots.split(",")]
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     with tempfile.TemporaryDirectory(prefix="bench_power_") as tmp:
         os.environ["RASA_CACHE_DIRECTORY"] = str(Path(tmp) / "cache")
-        report = run(args.config, Path(tmp), POWERS)
+        report = run(args.config, Path(tmp), POWERS, shots)
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"config": str(args.config), "powers": POWERS,
