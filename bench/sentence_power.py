@@ -18,6 +18,7 @@ cores); prints a table and writes ``bench/out/sentence_power.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -25,20 +26,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.nlu import OOS_LABELS, OUT, SHARED, Dataset, open_draws, parse_batch, write_nlu
-from bench.open_intent import RATIOS, add_story, open_metrics, open_split
+from bench.nlu import OUT, ROOT, Dataset, open_draws, parse_batch, write_nlu
+from bench.open_intent import RATIOS, add_story, open_metrics
+from bench.setfit_probe import validation_split
 
-ROOT = Path(__file__).resolve().parents[1]
 POWERS = (1.0, 1.25, 1.5, 2.0, 3.0)
 """Candidate powers: 1 (the raw best sentence) to 3."""
-
-
-def validation_rows() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """CLINC150's 15,000 in-scope training rows and its 3,100 validation rows
-    (``val`` and ``oos_val``, the latter labelled ``oos``)."""
-    data = json.loads((SHARED / "clinc150" / "data_full.json").read_text())
-    return ([tuple(r) for r in data["train"]],
-            [tuple(r) for r in data["val"] + data["oos_val"]])
 
 
 def set_power(agent: Any, power: float) -> None:  # noqa: ANN401 (rasa Agent)
@@ -72,23 +65,22 @@ def run(config: Path, work: Path, powers: tuple[float, ...],
     from bench.nlu import memoise_encoder
 
     memoise_encoder()
-    train, valid = validation_rows()
     draws = open_draws(["clinc150"], 1)["clinc150"]
-    rng = random.Random(0)
-    stories = [add_story(t, rng) for t, _ in valid]
     report: dict[str, Any] = {}
-    for shots, ratio in [(shots, ratio) for shots in shots_list for ratio in RATIOS]:
-        split = open_split(train, valid, draws[str(ratio)][0], shots, 0, OOS_LABELS)
-        assert not any(label in OOS_LABELS for _, label in split.train)
+    for shots, ratio in itertools.product(shots_list, RATIOS):
+        known = draws[str(ratio)][0]
+        train, valid = validation_split("clinc150", known, shots, 0)
+        assert {label for _, label in train} <= set(known)  # no unknown or oos row
         name = f"{int(ratio * 100)}% {'all' if shots is None else shots}"
         folder = work / name.replace("% ", "_")
-        write_nlu(split.train, folder / "data", Dataset("clinc150", split.train, []))
+        write_nlu(train, folder / "data", Dataset("clinc150", train, []))
         model = train_nlu(str(config), str(folder / "data"), str(folder / "models"),
                           fixed_model_name="model")
         agent = Agent.load(model)
-        truth = [label for _, label in split.test]
-        texts = [t for t, _ in split.test]
-        assert texts == [t for t, _ in valid]  # the stories are copies of these rows
+        truth = [label for _, label in valid]
+        texts = [t for t, _ in valid]
+        rng = random.Random(0)
+        stories = [add_story(t, rng) for t in texts]
         cell = report.setdefault(name, {})
         for power in powers:
             set_power(agent, power)
