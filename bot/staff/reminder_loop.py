@@ -5,8 +5,9 @@ small process of its own, so the API and Rasa servers stay free of background wo
 deployment can run it on as many hosts as it likes. Every ``--every`` seconds it calls
 :meth:`bot.staff.reminders.ReminderScheduler.tick`; several loops against one database send
 each reminder once (the job table's claim, :mod:`bot.store.jobs`). Reminders go to the Rasa
-server of ``TOUCHLINE_RASA_URL`` (default the local one) with ``RASA_AUTH_TOKEN``; nothing is
-sent until staff switch reminders on in the staff console.
+server of ``TOUCHLINE_RASA_URL`` (default the local one) with ``RASA_AUTH_TOKEN``, which also
+tells whether a chat is in progress; nothing is sent until staff switch reminders on in the
+staff console.
 
 Usage::
 
@@ -21,7 +22,7 @@ import logging
 import time
 
 from bot.config import settings
-from bot.staff.reminders import ReminderScheduler, rasa_trigger
+from bot.staff.reminders import ReminderScheduler, rasa_last_message, rasa_trigger
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,9 @@ def run(every_s: float = EVERY_S, ticks: int | None = None) -> int:
         How many conversations were written to.
     """
     config = settings()
-    scheduler = ReminderScheduler(
-        rasa_trigger(config.rasa_base_url(), config.rasa_auth_token or None))
+    rasa, token = config.rasa_base_url(), config.rasa_auth_token or None
+    scheduler = ReminderScheduler(rasa_trigger(rasa, token),
+                                  last_message=rasa_last_message(rasa, token))
     sent, done = 0, 0
     while ticks is None or done < ticks:
         try:

@@ -13,6 +13,13 @@ Every tick (:meth:`ReminderScheduler.tick`; each server calls it, say once a min
    gets the intent :data:`REMINDER_INTENT` through Rasa's ``trigger_intent`` HTTP route
    with the cart's total as an entity; the bot's rule answers with the reminder and its
    buttons.
+3. *Wait for a chat in progress*: when any of those chats had a customer or bot message in
+   the last :attr:`ReminderSettings.chat_idle_minutes` (:func:`rasa_last_message`), the
+   customer is talking to the shop right now and a reminder would cut in (and end a
+   question the bot is asking, such as a discount code form): the job is handed back
+   (:func:`bot.store.jobs.postpone`) to run once that chat has been quiet that long, when
+   the checks above are made again. A job still waiting when its UTC day is over is
+   skipped: that day's plan has made the next day's job (so still one reminder a day).
 
 Opting out ("stop reminders" in any channel) is stored per customer
 (:func:`bot.store.proactive.opt_out`), so it holds on every channel. The clock is a
@@ -24,14 +31,14 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.dialogue.turn import ConversationId
 from bot.store.carts import view_cart
 from bot.store.db import session_scope
-from bot.store.jobs import DONE, FAILED, SKIPPED, claim_due, finish, schedule
+from bot.store.jobs import DONE, FAILED, PENDING, SKIPPED, claim_due, finish, postpone, schedule
 from bot.store.proactive import (
     cart_changed_at,
     idle_carts,
@@ -55,6 +62,9 @@ SETTINGS_NAME = "cart_reminders"
 
 Send = Callable[[str, str, dict[str, Any]], None]
 """``(conversation id, intent, entities)``: deliver one triggered intent; raises on failure."""
+LastMessage = Callable[[str], "datetime | None"]
+"""``conversation id -> naive UTC time`` of its last customer or bot message (``None``: no
+message yet); raises on failure."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,10 @@ class ReminderSettings:
         quiet_end: ``HH:MM`` UTC until which nothing is sent (may be before ``quiet_start``:
             quiet hours over midnight).
         text: the reminder's opening sentence (the bot adds the total and the buttons).
+        chat_idle_minutes: a chat with a customer or bot message this recently is in
+            progress, and the reminder waits until it has been quiet this long (0: never
+            wait). The default, 10 minutes, is longer than the pauses of a customer looking
+            something up mid-chat, and far shorter than the cart's delay.
     """
 
     enabled: bool = False
@@ -75,6 +89,7 @@ class ReminderSettings:
     quiet_start: str = "21:00"
     quiet_end: str = "08:00"
     text: str = ""
+    chat_idle_minutes: int = 10
 
     @classmethod
     def parse(cls, value: dict[str, Any] | None) -> ReminderSettings:
@@ -82,16 +97,20 @@ class ReminderSettings:
 
         Raises:
             ValueError: a time is not ``HH:MM``, the delay is below 1 minute or above a
-                week, or the text is over 300 characters.
+                week, the chat idle time below 0 or above a day, or the text is over 300
+                characters.
         """
         merged = {**asdict(cls()), **(value or {})}
         made = cls(enabled=bool(merged["enabled"]), delay_minutes=int(merged["delay_minutes"]),
                    quiet_start=str(merged["quiet_start"]), quiet_end=str(merged["quiet_end"]),
-                   text=str(merged["text"]).strip())
+                   text=str(merged["text"]).strip(),
+                   chat_idle_minutes=int(merged["chat_idle_minutes"]))
         for hhmm in (made.quiet_start, made.quiet_end):
             time.fromisoformat(hhmm)
         if not 1 <= made.delay_minutes <= 7 * 24 * 60:
             raise ValueError("delay_minutes must be between 1 and 10080")
+        if not 0 <= made.chat_idle_minutes <= 24 * 60:
+            raise ValueError("chat_idle_minutes must be between 0 and 1440")
         if len(made.text) > 300:
             raise ValueError("text must be at most 300 characters")
         return made
@@ -130,18 +149,33 @@ def save_settings(value: dict[str, Any], url: str | None = None) -> ReminderSett
     return settings
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """How one claimed reminder ended: a job status and its detail, the chats written to,
+    and, for a postponed one, when it may run again."""
+
+    status: str
+    detail: str
+    chats: list[str] = field(default_factory=list)
+    later: datetime | None = None
+
+
 class ReminderScheduler:
     """Plans and sends cart reminders; any number may run against one database."""
 
     def __init__(self, send: Send, clock: Callable[[], datetime] = datetime.utcnow,
-                 worker: str | None = None, url: str | None = None) -> None:
+                 worker: str | None = None, url: str | None = None,
+                 last_message: LastMessage | None = None) -> None:
         """Args:
             send: delivers a triggered intent (:func:`rasa_trigger`).
             clock: naive UTC now.
             worker: this server's name in the job table (default host and object id).
             url: shop database URL (default ``$DATABASE_URL``).
+            last_message: when each chat last had a message (:func:`rasa_last_message`);
+                ``None``: no chat counts as in progress.
         """
         self.send, self.clock, self.url = send, clock, url
+        self.last_message = last_message
         self.worker = worker or f"{socket.gethostname()}:{id(self):x}"
 
     def plan(self, settings: ReminderSettings) -> int:
@@ -166,30 +200,39 @@ class ReminderScheduler:
             jobs = claim_due(session, now, self.worker, kind=KIND)
         sent: list[str] = []
         for job in jobs:
-            status, detail, chats = self._send_one(job.payload, now)
-            sent += chats
+            if job.key.rsplit(":", 1)[-1] < now.date().isoformat():
+                outcome = _Outcome(SKIPPED, "a later day's reminder replaces it")
+            else:
+                outcome = self._send_one(job.payload, now, settings)
+            sent += outcome.chats
             with session_scope(self.url) as session:
-                finish(session, job.id, status, now, detail)
+                if outcome.later is not None:
+                    postpone(session, job.id, outcome.later, outcome.detail)
+                else:
+                    finish(session, job.id, outcome.status, now, outcome.detail)
         return sent
 
-    def _send_one(self, payload: dict[str, Any], now: datetime
-                  ) -> tuple[str, str, list[str]]:
-        """``(status, detail, conversations)`` of one claimed reminder."""
+    def _send_one(self, payload: dict[str, Any], now: datetime,
+                  settings: ReminderSettings) -> _Outcome:
+        """Check and send one claimed reminder."""
         customer, cart_id = int(payload["customer_id"]), int(payload["cart_id"])
         with session_scope(self.url) as session:
             if opted_out(session, customer):
-                return SKIPPED, "opted out", []
+                return _Outcome(SKIPPED, "opted out")
             changed = cart_changed_at(session, cart_id)
             if changed is None or changed.isoformat() != payload["changed_at"]:
-                return SKIPPED, "cart changed or empty", []
+                return _Outcome(SKIPPED, "cart changed or empty")
             sender, telegram = reachable_chats(session, customer)
             view = view_cart(session, customer)
             if view is None:
-                return SKIPPED, "cart gone", []
+                return _Outcome(SKIPPED, "cart gone")
             chats = [c for c in [sender, *(str(ConversationId.telegram(t)) for t in telegram)]
                      if c and takeover_ticket(session, c) is None]
         if not chats:
-            return SKIPPED, "no chat to reach the customer in that no person holds", []
+            return _Outcome(SKIPPED, "no chat to reach the customer in that no person holds")
+        quiet_from = self._chats_quiet_from(chats, settings)
+        if quiet_from is not None and quiet_from > now:
+            return _Outcome(PENDING, "waits for a chat in progress", later=quiet_from)
         reached = []
         for chat in chats:
             try:
@@ -197,7 +240,27 @@ class ReminderScheduler:
                 reached.append(chat)
             except Exception as error:  # one failing channel must not stop the others
                 log.warning("cart reminder to %s failed: %s", chat, error)
-        return (DONE if reached else FAILED), f"sent to {len(reached)} of {len(chats)}", reached
+        return _Outcome(DONE if reached else FAILED, f"sent to {len(reached)} of {len(chats)}",
+                        reached)
+
+    def _chats_quiet_from(self, chats: list[str], settings: ReminderSettings
+                          ) -> datetime | None:
+        """When the last of ``chats`` will have been quiet for ``chat_idle_minutes``
+        (naive UTC; ``None`` when none had a message or nothing is checked). A chat whose
+        last message cannot be read counts as quiet: the send that follows reports it."""
+        if self.last_message is None or settings.chat_idle_minutes == 0:
+            return None
+        latest: datetime | None = None
+        for chat in chats:
+            try:
+                at = self.last_message(chat)
+            except Exception as error:
+                log.warning("last message of %s unknown: %s", chat, error)
+                continue
+            if at is not None and (latest is None or at > latest):
+                latest = at
+        return None if latest is None else latest + timedelta(
+            minutes=settings.chat_idle_minutes)
 
     def tick(self) -> list[str]:
         """Plan, then run, with the stored settings; nothing when reminders are off."""
@@ -230,3 +293,32 @@ def rasa_trigger(rasa_url: str, token: str | None = None, timeout: float = 10.0)
         response.raise_for_status()
 
     return send
+
+
+def rasa_last_message(rasa_url: str, token: str | None = None,
+                      timeout: float = 10.0) -> LastMessage:
+    """A :data:`LastMessage` over Rasa's HTTP API: the newest ``user`` or ``bot`` event of
+    the conversation's current session (``GET /conversations/<id>/tracker
+    ?include_events=APPLIED``). Session starts and action bookkeeping do not count, so the
+    session that this request opens in a new conversation makes no chat in progress.
+
+    Args:
+        rasa_url: e.g. ``http://127.0.0.1:5005``.
+        token: Rasa's ``--auth-token``, if set.
+        timeout: seconds per request.
+    """
+    from urllib.parse import quote
+
+    import httpx
+
+    def last(conversation: str) -> datetime | None:
+        params = {"include_events": "APPLIED", **({"token": token} if token else {})}
+        response = httpx.get(f"{rasa_url.rstrip('/')}/conversations/"
+                             f"{quote(conversation, safe='')}/tracker", params=params,
+                             timeout=timeout)
+        response.raise_for_status()
+        times = [float(e["timestamp"]) for e in response.json().get("events") or []
+                 if e.get("event") in ("user", "bot") and e.get("timestamp") is not None]
+        return datetime.utcfromtimestamp(max(times)) if times else None
+
+    return last

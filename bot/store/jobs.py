@@ -14,7 +14,8 @@ polling the same table each job goes to exactly one:
 
 A job is claimed before it runs and never handed out again, so a server that dies between
 claiming and finishing leaves it ``claimed``: at most once, never twice (a reminder sent
-twice is worse than one missed).
+twice is worse than one missed). Only the server holding a claim may hand the job back for
+later (:func:`postpone`), before it has done anything.
 """
 
 from __future__ import annotations
@@ -102,3 +103,12 @@ def finish(session: Session, job_id: int, status: str, now: datetime, detail: st
     """Record how a claimed job ended (:data:`DONE`, :data:`SKIPPED` or :data:`FAILED`)."""
     session.execute(update(ScheduledJob).where(ScheduledJob.id == job_id).values(
         status=status, finished_at=now, detail=detail[:2000]))
+
+
+def postpone(session: Session, job_id: int, run_at: datetime, detail: str = "") -> None:
+    """Hand a claimed job back, to be claimed again from ``run_at`` (naive UTC): for a job
+    whose holder found it should not run yet and did nothing (a reminder for a customer
+    in the middle of a chat)."""
+    session.execute(update(ScheduledJob).where(
+        ScheduledJob.id == job_id, ScheduledJob.status == CLAIMED).values(
+        status=PENDING, run_at=run_at, claimed_by=None, claimed_at=None, detail=detail[:2000]))

@@ -393,7 +393,8 @@ class ScheduledJob(Base):
     run_at = Column(DateTime, nullable=False)
     payload = Column(JSON, nullable=False, default=dict)
     status = Column(String(10), nullable=False, default="pending")
-    """``pending`` -> ``claimed`` (one server took it) -> ``done``, ``skipped`` or ``failed``."""
+    """``pending`` -> ``claimed`` (one server took it) -> ``done``, ``skipped`` or ``failed``;
+    or back to ``pending`` at a later ``run_at`` when its holder postpones it."""
     claimed_by = Column(String(100), nullable=True)
     claimed_at = Column(DateTime, nullable=True)
     finished_at = Column(DateTime, nullable=True)

@@ -150,12 +150,14 @@ def test_clusters_promote_and_dismiss(console):
 
 def test_reminder_settings(console):
     admin, csrf = signed_in("ada@shop.example")
-    assert admin.get("/staff/api/reminders").json()["delay_minutes"] == 60
+    stored = admin.get("/staff/api/reminders").json()
+    assert (stored["delay_minutes"], stored["chat_idle_minutes"]) == (60, 10)
     r = admin.put("/staff/api/reminders", headers=csrf, json={"delay_minutes": 90})
     assert r.status_code == 200 and admin.get("/staff/api/reminders").json()[
         "delay_minutes"] == 90
-    assert admin.put("/staff/api/reminders", headers=csrf,
-                     json={"quiet_start": "99:00"}).status_code == 422
+    for bad in ({"quiet_start": "99:00"}, {"chat_idle_minutes": -5},
+                {"chat_idle_minutes": None}):
+        assert admin.put("/staff/api/reminders", headers=csrf, json=bad).status_code == 422
 
 
 def test_retrain_needs_a_model_and_deploy_a_finished_run(console):

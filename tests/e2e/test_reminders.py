@@ -2,7 +2,8 @@
 bot.staff.reminder_loop``, as ``make run`` starts it) against one database send one
 reminder; the scheduler delivers the reminder through Rasa's ``trigger_intent`` into a real
 model's conversation (the cart's real total and its two buttons), "stop reminders" records
-the opt-out, and the next day's tick sends nothing."""
+the opt-out, and the next day's tick sends nothing; a reminder waits while the customer is
+chatting (the last message read from the real conversation)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from bot.config import PROJECT_ROOT
 from bot.staff.reminders import (
     REMINDER_INTENT,
     ReminderScheduler,
+    rasa_last_message,
     rasa_trigger,
     save_settings,
 )
 from bot.store.carts import view_cart
 from bot.store.db import session_scope
-from bot.store.jobs import DONE
-from bot.store.models import Cart, Customer, ScheduledJob
+from bot.store.jobs import DONE, PENDING
+from bot.store.models import Cart, CartItem, Customer, Product, ScheduledJob
 from bot.store.proactive import opted_out
 from bot.support.wording import money
 from testing.stack import texts
@@ -51,8 +53,10 @@ def test_two_scheduler_processes_send_exactly_one_reminder(stack):
             updated_at=now - timedelta(hours=2)))
         total = view_cart(s, bob.id).total
         cart_id = s.scalar(select(Cart.id).where(Cart.customer_id == bob.id))
+    # no quiet hours: the real clock decides; no wait for the chat that says hello below
+    # (the wait is tested in test_a_reminder_waits_while_the_customer_is_chatting)
     save_settings({"enabled": True, "delay_minutes": 60, "quiet_start": "00:00",
-                   "quiet_end": "00:00"}, url)  # no quiet hours: the real clock decides
+                   "quiet_end": "00:00", "chat_idle_minutes": 0}, url)
     stack.say("bob", "hello", customer="bob")
     env = {**stack.env, "TOUCHLINE_RASA_URL": stack.url, "RASA_AUTH_TOKEN": stack.token}
     loops = [subprocess.Popen([sys.executable, "-m", "bot.staff.reminder_loop", "--ticks",
@@ -110,6 +114,49 @@ def test_a_reminder_states_the_total_and_stop_reminders_stops_the_next(stack):
     before = len(bot_messages(stack, "alice"))
     assert scheduler.tick() == []
     assert len(bot_messages(stack, "alice")) == before
+
+
+def test_a_reminder_waits_while_the_customer_is_chatting(stack):
+    """Dev's cart has been idle for two hours, but he is chatting now: the reminder waits
+    until his conversation has been quiet for ``chat_idle_minutes`` (the scheduler's clock
+    moved by hand from the real time of his last message)."""
+    url = stack.env["DATABASE_URL"]
+    now = datetime.utcnow()
+    with session_scope(url) as s:
+        dev = s.scalar(select(Customer).where(Customer.sender_id == "dev"))
+        s.execute(update(Cart).values(updated_at=now + timedelta(days=30)))
+        cart = Cart(customer_id=dev.id, updated_at=now - timedelta(hours=2))
+        cart.items.append(CartItem(product_id=1, quantity=1,
+                                   unit_price=s.get(Product, 1).price))
+        s.add(cart)
+        s.flush()
+        cart_id, total = cart.id, view_cart(s, dev.id).total
+    save_settings({"enabled": True, "delay_minutes": 60, "quiet_start": "00:00",
+                   "quiet_end": "00:00", "chat_idle_minutes": 10}, url)
+    last = rasa_last_message(stack.url, stack.token)
+    assert last("dev") is None  # no message yet (reading it opens a session, no message)
+    stack.say("dev", "hello")
+    said = last("dev")
+    assert said is not None and abs(said - datetime.utcnow()) < timedelta(minutes=1)
+    clock = [datetime.utcnow()]
+    scheduler = ReminderScheduler(rasa_trigger(stack.url, stack.token), lambda: clock[0],
+                                  url=url, last_message=last)
+
+    assert scheduler.tick() == []
+    with session_scope(url) as s:
+        job = s.scalars(select(ScheduledJob).where(
+            ScheduledJob.key.startswith(f"cart:{cart_id}:"))).one()
+        assert (job.status, job.run_at) == (PENDING, said + timedelta(minutes=10))
+    before = len(bot_messages(stack, "dev"))
+    clock[0] = said + timedelta(minutes=9)
+    assert scheduler.tick() == [] and len(bot_messages(stack, "dev")) == before
+    clock[0] = said + timedelta(minutes=10)
+    assert scheduler.tick() == ["dev"]
+    assert bot_messages(stack, "dev")[-1]["text"].endswith(
+        f"Your cart comes to {money(total)}. Would you like to check out, or is something "
+        "holding you up?")
+    with session_scope(url) as s:
+        assert s.scalar(select(ScheduledJob.status).where(ScheduledJob.id == job.id)) == DONE
 
 
 def test_a_reminder_is_never_read_as_the_answer_to_an_open_question(stack):

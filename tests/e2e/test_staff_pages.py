@@ -81,14 +81,19 @@ def test_admin_uses_the_three_pages(browser, site):
     expect(page.locator("#intents tr")).to_have_count(len(expected.intent_mix) + 1)
     page.wait_for_function("document.getElementById('chart').naturalWidth > 0")
     save_screenshot(page, "staff-analytics.png")
-    # cart reminders: staff switch them on with a delay and an opening sentence
+    # cart reminders: staff switch them on with a delay, a wait for active chats and an
+    # opening sentence
+    expect(page.locator("#reminders input[name=chat_idle_minutes]")).to_have_value(
+        "10", timeout=WAIT_MS)
     page.check("#reminders input[name=enabled]")
     page.fill("#reminders input[name=delay_minutes]", "90")
+    page.fill("#reminders input[name=chat_idle_minutes]", "15")
     page.fill("#reminders input[name=text]", "Your basket is waiting.")
     page.click("#reminders button")
     expect(page.locator("#reminders-status")).to_have_text("saved", timeout=WAIT_MS)
     saved = load_settings()
-    assert (saved.enabled, saved.delay_minutes, saved.text) == (True, 90, "Your basket is waiting.")
+    assert (saved.enabled, saved.delay_minutes, saved.chat_idle_minutes, saved.text) == (
+        True, 90, 15, "Your basket is waiting.")
     page.select_option("#filters select[name=channel]", "telegram")
     page.click("#filters button")
     telegram = sum(r.channel == "telegram" for r in rows)

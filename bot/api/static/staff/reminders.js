@@ -11,6 +11,7 @@
     form.quiet_start.value = s.quiet_start;
     form.quiet_end.value = s.quiet_end;
     form.text.value = s.text;
+    form.chat_idle_minutes.value = s.chat_idle_minutes;
   }
 
   form.addEventListener("submit", async (event) => {
@@ -21,6 +22,7 @@
         body: {
           enabled: form.enabled.checked, delay_minutes: Number(form.delay_minutes.value),
           quiet_start: form.quiet_start.value, quiet_end: form.quiet_end.value, text: form.text.value,
+          chat_idle_minutes: Number(form.chat_idle_minutes.value),
         },
       }));
       status.textContent = "saved";
