@@ -2,11 +2,11 @@
 
 A long message's best sentence replaces the whole message when its open-set score, raised
 to ``sentence_score_power``, beats the whole message's (:func:`bot.nlu.neighbours.best_reading`).
-The power is chosen here, on validation data only: for the first saved draw of known
-intents at each ratio (``bench/data/open_intent_draws.json``), the Touchline pipeline
-(``config.yml``) is trained on the known intents' training rows (all of them, or
-``--shots`` per intent; never an out-of-scope row) and tested on the validation rows
-(``val`` + ``oos_val``: unknown intents and out of scope count as open), clean and as
+The power is chosen here, on validation data only: for one saved draw of known intents
+at each ratio (``bench/data/open_intent_draws.json``; ``--draw``, the first by default),
+the Touchline pipeline (``config.yml``) is trained on the known intents' training rows (all
+of them, or ``--shots`` per intent; never an out-of-scope row) and tested on the validation
+rows (``val`` + ``oos_val``: unknown intents and out of scope count as open), clean and as
 stories (:func:`bench.open_intent.add_story`, seed 0). The power is read at parse time only,
 so one trained model per cell is parsed once per power (the classifier's setting is changed
 on the loaded model). No test row is read.
@@ -51,9 +51,12 @@ def set_power(agent: Any, power: float) -> None:  # noqa: ANN401 (rasa Agent)
 
 
 def run(config: Path, work: Path, powers: tuple[float, ...],
-        shots_list: list[int | None]) -> dict[str, Any]:
+        shots_list: list[int | None], draw: int = 0) -> dict[str, Any]:
     """Train one model per cell (ratio x training rows per known intent, ``None`` for
     all) and score its validation rows for every power.
+
+    Args:
+        draw: which saved draw of known intents (0 to 4) each ratio uses.
 
     Returns:
         ``{"<ratio>% <shots>": {"<power>": {"clean": metrics, "story": metrics}}}`` with
@@ -65,10 +68,10 @@ def run(config: Path, work: Path, powers: tuple[float, ...],
     from bench.nlu import memoise_encoder
 
     memoise_encoder()
-    draws = open_draws(["clinc150"], 1)["clinc150"]
+    draws = open_draws(["clinc150"], draw + 1)["clinc150"]
     report: dict[str, Any] = {}
     for shots, ratio in itertools.product(shots_list, RATIOS):
-        known = draws[str(ratio)][0]
+        known = draws[str(ratio)][draw]
         train, valid = validation_split("clinc150", known, shots, 0)
         assert {label for _, label in train} <= set(known)  # no unknown or oos row
         name = f"{int(ratio * 100)}% {'all' if shots is None else shots}"
@@ -115,16 +118,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT.parent / "sentence_power.json")
     parser.add_argument("--shots", default="all",
                         help="training rows per known intent per cell, e.g. all,20,10")
+    parser.add_argument("--draw", type=int, default=0, choices=range(5),
+                        help="which saved draw of known intents (0 to 4)")
     args = parser.parse_args()
     shots = [None if s == "all" else int(s) for s in args.shots.split(",")]
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     with tempfile.TemporaryDirectory(prefix="bench_power_") as tmp:
         os.environ["RASA_CACHE_DIRECTORY"] = str(Path(tmp) / "cache")
-        report = run(args.config, Path(tmp), POWERS, shots)
+        report = run(args.config, Path(tmp), POWERS, shots, args.draw)
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"config": str(args.config), "powers": POWERS,
-                                    "cells": report}, indent=1) + "\n")
+                                    "draw": args.draw, "cells": report}, indent=1) + "\n")
     print(f"wrote {args.out}")
 
 
