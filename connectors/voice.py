@@ -69,6 +69,7 @@ from bot.dialogue.turn import ConversationId
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
 from bot.identity.tokens import IdentityError
+from bot.search.wording import SPOKEN_OPENING as SEARCH_OPENING
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from bot.support.wording import SPOKEN_OPENINGS
@@ -228,9 +229,9 @@ class VoiceInput(InputChannel):
                 return
             agent = getattr(_app.ctx, "agent", None)
             if self.settings.speculative and agent is not None:
-                openers = [*response_openers(agent), *SPOKEN_OPENINGS]
+                openers = [*response_openers(agent), *SPOKEN_OPENINGS, SEARCH_OPENING]
                 for text in openers:  # one at a time, so calls arriving now are not held up
-                    await asyncio.to_thread(engines.synthesizer.prepare, text)
+                    await asyncio.to_thread(engines.synthesizer.prepare, text, True)
                 logger.info("voice: prepared %d reply openings", len(openers))
 
         @hook.route("/", methods=["GET"])

@@ -44,6 +44,11 @@ def products_found(hits: Sequence[SearchHit], price: float | None) -> str:
     return "\n".join(lines)
 
 
+SPOKEN_OPENING = products_found([], None)
+"""The first line of every answer that found products with no price limit ("Here is what I
+found:"), which the phone channel synthesises at start (like the domain's responses)."""
+
+
 def product_detail(hit: SearchHit, description: str) -> str:
     """One product in words: title, brand, price, stock and the first sentence of its
     catalogue description."""

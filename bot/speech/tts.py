@@ -31,7 +31,9 @@ MAX_CHARS = 2000
 """Longest text spoken in one reply, in characters (longer text is cut at a sentence)."""
 OPENERS = 64
 """Prepared opening pieces kept (least recently used dropped first): about 64 x 4 s of
-22.05 kHz float32 audio, 20 MiB at most."""
+22.05 kHz float32 audio, 20 MiB at most; besides them, those prepared with ``keep`` (the
+voice channel's, at server start: one per response without a slot and per fixed opening,
+about 25)."""
 PREPARE_WAIT_S = 5.0
 """Seconds :meth:`Synthesizer.speak` waits for its opening piece being prepared elsewhere
 before rendering it itself."""
@@ -45,8 +47,10 @@ class Synthesizer(Protocol):
     def speak(self, text: str) -> Iterator[Audio]:
         """``text`` as audio, one piece per sentence (nothing for blank text)."""
 
-    def prepare(self, text: str) -> None:
-        """Render the first piece ``speak(text)`` will yield, so it is ready at once."""
+    def prepare(self, text: str, keep: bool = False) -> None:
+        """Render the first piece ``speak(text)`` will yield, so it is ready at once
+        (``keep``: for as long as the synthesiser lives, else until pushed out by newer
+        preparations)."""
 
 
 def default_piper_voice() -> Path:
@@ -70,6 +74,7 @@ class _Pieces:
 
     def __init__(self) -> None:
         self._openers: OrderedDict[str, list[Audio]] = OrderedDict()
+        self._kept: dict[str, list[Audio]] = {}
         self._rendering: dict[str, threading.Event] = {}
         self._openers_lock = threading.Lock()
 
@@ -86,7 +91,7 @@ class _Pieces:
             ready = self._openers.get(piece)
             if ready is not None:
                 self._openers.move_to_end(piece)
-            return ready
+            return ready if ready is not None else self._kept.get(piece)
 
     def speak(self, text: str) -> Iterator[Audio]:
         """One piece per sentence or clause, each yielded as soon as it is rendered (a
@@ -101,19 +106,28 @@ class _Pieces:
         return _joined(self._render(pieces[i]), start=i > 0 and _cut(pieces[i - 1]),
                        end=i + 1 < len(pieces) and _cut(pieces[i]))
 
-    def prepare(self, text: str) -> None:
-        """Render ``text``'s opening piece into the cache (kept: :data:`OPENERS`)."""
+    def prepare(self, text: str, keep: bool = False) -> None:
+        """Render ``text``'s opening piece into the cache: the last :data:`OPENERS`
+        prepared are kept, and with ``keep`` this one for good (the openings prepared at
+        server start, which the replies of a busy call would otherwise push out)."""
         pieces = _sentences(_clip(text))
         if not pieces:
             return
         piece = pieces[0]
         with self._openers_lock:
-            if piece in self._openers or piece in self._rendering:
+            if piece in self._kept or piece in self._rendering:
+                return
+            if piece in self._openers:
+                if keep:
+                    self._kept[piece] = self._openers.pop(piece)
                 return
             done = self._rendering[piece] = threading.Event()
         try:
             audio = list(self._piece(pieces, 0))
             with self._openers_lock:
+                if keep:
+                    self._kept[piece] = audio
+                    return
                 self._openers[piece] = audio
                 while len(self._openers) > OPENERS:
                     self._openers.popitem(last=False)

@@ -22,6 +22,7 @@ from bot.search.chat import (
     strip_price,
 )
 from bot.search.service import SearchService
+from bot.search.wording import SPOKEN_OPENING
 
 CATEGORIES = [
     "mens-shoes",
@@ -183,3 +184,10 @@ def test_action_over_rest_webhook(shop_url: str, tmp_path):
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+def test_the_spoken_opening_opens_an_answer_without_a_price_limit(service: SearchService):
+    """The phone channel synthesises ``SPOKEN_OPENING`` at start: a real answer's first line
+    must be exactly it."""
+    reply = product_search_reply(service, "red lipstick")
+    assert reply.text.splitlines()[0] == reply.intro == SPOKEN_OPENING == "Here is what I found:"

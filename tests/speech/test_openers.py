@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.speech import tts
 from bot.speech.tts import EspeakSynthesizer
 from tests.speech.conftest import words
 
@@ -27,3 +28,25 @@ def test_the_fallback_voice_prepares_openings_too():
     espeak.prepare(TEXT)
     assert list(espeak.speak(TEXT))[0] is list(espeak.speak(TEXT))[0]
     espeak.prepare("   ")  # nothing to say: nothing prepared, no error
+
+
+def test_openings_prepared_to_keep_outlast_the_cache(monkeypatch):
+    """An opening prepared with ``keep`` (the voice channel's at server start) stays when
+    more than ``OPENERS`` others are prepared after it; one prepared without is pushed
+    out, and preparing it again to keep reuses its audio."""
+    monkeypatch.setattr(tts, "OPENERS", 2)
+    espeak = EspeakSynthesizer()
+    espeak.prepare("Here is what I found: one.", keep=True)
+    espeak.prepare(TEXT)
+    kept = list(espeak.speak("Here is what I found: two."))[0]
+    cached = list(espeak.speak(TEXT))[0]
+    for i in range(3):
+        espeak.prepare(f"Reply number {i}. More.")
+    assert list(espeak.speak("Here is what I found: three."))[0] is kept
+    assert list(espeak.speak(TEXT))[0] is not cached  # pushed out: rendered again
+    espeak.prepare(TEXT)
+    cached = list(espeak.speak(TEXT))[0]
+    espeak.prepare(TEXT, keep=True)
+    for i in range(3):
+        espeak.prepare(f"Another reply {i}. More.")
+    assert list(espeak.speak(TEXT))[0] is cached
