@@ -267,8 +267,9 @@ class Settings:
         "former path: fixed 0.35 s silence, one recogniser)")
     asr_workers: int = _setting(
         "TOUCHLINE_ASR_WORKERS", lambda raw: max(int(raw or 2), 1), "2",
-        "recogniser workers sharing one Whisper model, final transcripts first (the "
-        "`sequential` pipeline uses one)")
+        "recogniser workers sharing one Whisper model, final transcripts first, the CPUs "
+        "shared out between them (1 or 2 threads each; the `sequential` pipeline uses one "
+        "worker of 2)")
     asr_window_s: float = _setting(
         "TOUCHLINE_ASR_WINDOW_S", _window, "15",
         "seconds of audio Whisper's encoder reads per utterance (10 to 30; the utterance "

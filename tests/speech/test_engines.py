@@ -15,6 +15,7 @@ from bot.speech.asr import (
     WhisperRecognizer,
     load_recognizer,
     longest_quiet_s,
+    worker_threads,
 )
 from bot.speech.audio import Audio, mulaw_decode, mulaw_encode, silence
 from bot.speech.tts import (
@@ -201,3 +202,14 @@ def test_window_comes_from_the_environment_and_sequential_keeps_30_seconds(env):
         env.set("TOUCHLINE_ASR_WINDOW_S", bad)
         with pytest.raises(ValueError):
             load_recognizer()
+
+
+def test_the_workers_share_the_cpus(env):
+    """Whisper's workers get the CPUs shared out (at most 2 threads each, at least 1);
+    the sequential pipeline keeps its one worker of 2 threads."""
+    assert [worker_threads(w, cpus=2) for w in (1, 2, 4)] == [2, 1, 1]
+    assert [worker_threads(w, cpus=16) for w in (1, 2, 8, 16)] == [2, 2, 2, 1]
+    env.set("TOUCHLINE_ASR_WORKERS", "2")
+    assert load_recognizer().threads == worker_threads(2)
+    env.set("TOUCHLINE_VOICE_PIPELINE", "sequential")
+    assert load_recognizer().threads == 2
