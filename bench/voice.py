@@ -461,7 +461,10 @@ def breakdown(stack_url: str, token: str, sid: str, records: list[dict]) -> None
               and ((e.get("metadata") or {}).get("voice") or {}).get("transcript")]
     for rec in records:
         started = rec["end_wall"] - rec["speech_s"]
-        rec["cut_off"] = any(started < e["timestamp"] < rec["end_wall"] for e in spoken)
+        cut = [e for e in spoken if started < e["timestamp"] < rec["end_wall"]]
+        rec["cut_off"] = bool(cut)
+        if cut:  # what the gateway took as a turn while the caller was still speaking
+            rec["cut_heard"] = [e["metadata"]["voice"]["transcript"] for e in cut]
         if rec["latency_ms"] is None:
             continue
         users = [e for e in events if e.get("event") == "user"
