@@ -134,7 +134,8 @@ def test_a_reminder_waits_while_the_customer_is_chatting(stack):
     save_settings({"enabled": True, "delay_minutes": 60, "quiet_start": "00:00",
                    "quiet_end": "00:00", "chat_idle_minutes": 10}, url)
     last = rasa_last_message(stack.url, stack.token)
-    assert last("dev") is None  # no message yet (reading it opens a session, no message)
+    # a conversation without a message has none (reading it opens a session, no message)
+    assert last("e2e-reminder-never-spoke") is None
     stack.say("dev", "hello")
     said = last("dev")
     assert said is not None and abs(said - datetime.utcnow()) < timedelta(minutes=1)
