@@ -32,7 +32,7 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.dialogue.turn import ConversationId
@@ -149,6 +149,16 @@ def save_settings(value: dict[str, Any], url: str | None = None) -> ReminderSett
     return settings
 
 
+def _job_key(cart_id: int, day: date) -> str:
+    """A cart's reminder job key for a UTC day: ``cart:<id>:<YYYY-MM-DD>``."""
+    return f"cart:{cart_id}:{day.isoformat()}"
+
+
+def _job_day(key: str) -> date:
+    """The UTC day of a key made by :func:`_job_key`."""
+    return date.fromisoformat(key.rsplit(":", 1)[-1])
+
+
 @dataclass(frozen=True)
 class _Outcome:
     """How one claimed reminder ended: a job status and its detail, the chats written to,
@@ -185,7 +195,7 @@ class ReminderScheduler:
         with session_scope(self.url) as session:
             for cart in idle_carts(session, now - timedelta(minutes=settings.delay_minutes)):
                 run_at = settings.quiet_over(now)
-                key = f"cart:{cart.cart_id}:{run_at.date().isoformat()}"
+                key = _job_key(cart.cart_id, run_at.date())
                 payload = {"cart_id": cart.cart_id, "customer_id": cart.customer_id,
                            "changed_at": cart.updated_at.isoformat()}
                 planned += schedule(session, KIND, key, run_at, payload)
@@ -200,7 +210,7 @@ class ReminderScheduler:
             jobs = claim_due(session, now, self.worker, kind=KIND)
         sent: list[str] = []
         for job in jobs:
-            if job.key.rsplit(":", 1)[-1] < now.date().isoformat():
+            if _job_day(job.key) < now.date():
                 outcome = _Outcome(SKIPPED, "a later day's reminder replaces it")
             else:
                 outcome = self._send_one(job.payload, now, settings)
@@ -271,6 +281,26 @@ class ReminderScheduler:
         return self.run(settings)
 
 
+def _rasa_conversation(method: str, rasa_url: str, conversation: str, route: str,
+                       token: str | None, timeout: float, params: dict[str, str],
+                       body: dict[str, Any] | None = None) -> Any:  # noqa: ANN401 (JSON)
+    """``method`` on Rasa's ``/conversations/<conversation>/<route>`` (the id quoted, the
+    token as the ``token`` query parameter when set); the response's JSON.
+
+    Raises:
+        httpx.HTTPError: Rasa did not answer, or answered with an error status.
+    """
+    from urllib.parse import quote
+
+    import httpx
+
+    response = httpx.request(
+        method, f"{rasa_url.rstrip('/')}/conversations/{quote(conversation, safe='')}/{route}",
+        params={**params, **({"token": token} if token else {})}, json=body, timeout=timeout)
+    response.raise_for_status()
+    return response.json()
+
+
 def rasa_trigger(rasa_url: str, token: str | None = None, timeout: float = 10.0) -> Send:
     """A :data:`Send` over Rasa's HTTP API: ``POST /conversations/<id>/trigger_intent``
     with ``output_channel=latest`` (the channel the customer last wrote from).
@@ -280,17 +310,9 @@ def rasa_trigger(rasa_url: str, token: str | None = None, timeout: float = 10.0)
         token: Rasa's ``--auth-token``, if set.
         timeout: seconds per request.
     """
-    from urllib.parse import quote
-
-    import httpx
-
     def send(conversation: str, intent: str, entities: dict[str, Any]) -> None:
-        params = {"output_channel": "latest", **({"token": token} if token else {})}
-        response = httpx.post(
-            f"{rasa_url.rstrip('/')}/conversations/{quote(conversation, safe='')}"
-            "/trigger_intent", params=params, json={"name": intent, "entities": entities},
-            timeout=timeout)
-        response.raise_for_status()
+        _rasa_conversation("POST", rasa_url, conversation, "trigger_intent", token, timeout,
+                           {"output_channel": "latest"}, {"name": intent, "entities": entities})
 
     return send
 
@@ -307,17 +329,10 @@ def rasa_last_message(rasa_url: str, token: str | None = None,
         token: Rasa's ``--auth-token``, if set.
         timeout: seconds per request.
     """
-    from urllib.parse import quote
-
-    import httpx
-
     def last(conversation: str) -> datetime | None:
-        params = {"include_events": "APPLIED", **({"token": token} if token else {})}
-        response = httpx.get(f"{rasa_url.rstrip('/')}/conversations/"
-                             f"{quote(conversation, safe='')}/tracker", params=params,
-                             timeout=timeout)
-        response.raise_for_status()
-        times = [float(e["timestamp"]) for e in response.json().get("events") or []
+        tracker = _rasa_conversation("GET", rasa_url, conversation, "tracker", token, timeout,
+                                     {"include_events": "APPLIED"})
+        times = [float(e["timestamp"]) for e in tracker.get("events") or []
                  if e.get("event") in ("user", "bot") and e.get("timestamp") is not None]
         return datetime.utcfromtimestamp(max(times)) if times else None
 
