@@ -3,7 +3,8 @@
 Three parts, on the spoken support questions of ``bench/data/voice_questions.txt``:
 
 1. **Word error rate** of each recogniser (Whisper tiny.en, the default, on faster-whisper's
-   30 s window and on the 15 s window the speculative pipeline reads, and pocketsphinx,
+   30 s window and on the 10 s window the speculative pipeline reads (``--asr-windows``:
+   others), and pocketsphinx,
    the fallback and the named baseline) on each question synthesised by four voices (Piper
    joe at its own pace and slowed down with ``length_scale`` 1.2, espeak-ng ``en-us`` and
    ``en-gb+f3``), at two rates: 16 kHz 16-bit PCM, and 8 kHz telephone audio round-tripped
@@ -23,7 +24,7 @@ Three parts, on the spoken support questions of ``bench/data/voice_questions.txt
    pipelines (``$TOUCHLINE_VOICE_PIPELINE``), each on its own server: ``sequential`` (the
    former path and the baseline: fixed 0.35 s end of turn, one recogniser on the 30 s
    window) and ``speculative`` (speculative turns, adaptive end of turn, recogniser
-   workers on a 15 s window, prepared reply openings); then, unless
+   workers on a 10 s window, prepared reply openings); then, unless
    ``--no-fallback-calls``, the fallback engines (pocketsphinx + espeak-ng).  Each
    pipeline is measured with one call at a time and with :data:`SIMULTANEOUS` callers at
    once (the questions dealt out between them).  Targets
@@ -47,12 +48,12 @@ The recognisers and voices of parts 1-2 run in this process (audio trimmed of le
 trailing silence as for the calls), before any server starts.
 Prints tables and writes ``bench/out/voice.json``.
 
-Usage: ``python -m bench.voice [--quick] [--questions N] [--call-questions N]
-[--no-fallback-calls] [--no-simultaneous] [--asr-only | --calls-only | --pauses-only
-RENDERS]``.  ``--quick``: 8 questions for WER, 6 over calls (indicative only); the default
-is every question of the data file for both.  ``--pauses-only``: how long the silences
-inside the questions are as the gateway's VAD counts them, and how many renderings each
-candidate end-of-turn window would cut (:func:`pauses`).
+Usage: ``python -m bench.voice [--quick] [--questions N] [--asr-windows S[,S...]]
+[--call-questions N] [--no-fallback-calls] [--no-simultaneous] [--asr-only | --calls-only
+| --pauses-only RENDERS]``.  ``--quick``: 8 questions for WER, 6 over calls (indicative
+only); the default is every question of the data file for both.  ``--pauses-only``: how
+long the silences inside the questions are as the gateway's VAD counts them, and how many
+renderings each candidate end-of-turn window would cut (:func:`pauses`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ import httpx
 import numpy as np
 from tabulate import tabulate
 
+from bot.config import ASR_WINDOW_S
 from bot.speech.asr import Recognizer, SphinxRecognizer, WhisperRecognizer
 from bot.speech.audio import (
     ASR_RATE,
@@ -116,13 +118,19 @@ VOICES: dict[str, Callable[[], Synthesizer]] = {
     "espeak-ng en-gb+f3": lambda: EspeakSynthesizer("en-gb+f3"),
 }
 RATES = ("16 kHz PCM", "8 kHz µ-law")
-ENGINES: dict[str, Callable[[], Recognizer]] = {
-    "whisper": WhisperRecognizer,
-    "whisper 15 s window": lambda: WhisperRecognizer(window_s=15.0),
-    "pocketsphinx": SphinxRecognizer,
-}
-"""Recognisers compared: Whisper on faster-whisper's 30 s window (the former path), on the
-speculative pipeline's default 15 s window, and the fallback (the WER baseline)."""
+
+
+def engines(windows: tuple[float, ...] = (ASR_WINDOW_S,)) -> dict[str, Callable[[], Recognizer]]:
+    """Recognisers compared: Whisper on faster-whisper's 30 s window (the former path), on
+    each of ``windows`` (seconds; default: the speculative pipeline's), and the fallback
+    (the WER baseline), by name in table order."""
+    def short(window: float) -> Callable[[], Recognizer]:
+        return lambda: WhisperRecognizer(window_s=window)
+
+    return {"whisper": WhisperRecognizer,
+            **{f"whisper {w:g} s window": short(w) for w in windows},
+            BASELINE_ASR: SphinxRecognizer}
+
 
 CANDIDATE_WINDOWS_S = (0.2, 0.25, 0.3, 0.35)
 """End-of-turn silence windows compared by ``--pauses-only`` (0.35: both pipelines')."""
@@ -304,8 +312,9 @@ def at_rate(audio: Audio, rate: str) -> Audio:
 
 # --- part 1 and 2: WER and real-time factors --------------------------------------------
 
-def recognition(questions: list[str]) -> dict:
-    """WER and real-time factors of every engine x voice x rate, and of every voice."""
+def recognition(questions: list[str], windows: tuple[float, ...] = (ASR_WINDOW_S,)) -> dict:
+    """WER and real-time factors of every engine (:func:`engines` of ``windows``) x voice x
+    rate, and of every voice."""
     tts: dict[str, dict] = {}
     audio: dict[tuple[str, str], list[Audio]] = {}
     for name, make in VOICES.items():
@@ -326,7 +335,7 @@ def recognition(questions: list[str]) -> dict:
                      "first_sentence_p95_ms": float(np.percentile(firsts, 95))}
         print(f"  synthesised {len(questions)} questions with {name}", flush=True)
     asr: dict[str, dict] = {}
-    for engine, make in ENGINES.items():
+    for engine, make in engines(windows).items():
         recognizer = make()
         recognizer.transcribe(audio[(next(iter(VOICES)), RATES[0])][0])  # warm-up
         asr[engine] = {"by_voice": {}, "rtf": {}, "speed": {}}
@@ -666,21 +675,22 @@ def tables(results: dict) -> str:
     rec = results.get("recognition")
     if rec:
         asr = rec["asr"]
-        cells = [(voice, rate, [asr[e]["by_voice"][voice][rate]["wer"] for e in ENGINES])
+        names = list(asr)
+        cells = [(voice, rate, [asr[e]["by_voice"][voice][rate]["wer"] for e in names])
                  for voice in VOICES for rate in RATES]
-        cells += [("all voices", rate, [asr[e]["by_rate"][rate]["wer"] for e in ENGINES])
+        cells += [("all voices", rate, [asr[e]["by_rate"][rate]["wer"] for e in names])
                   for rate in RATES]
-        cells.append(("all voices", "both", [asr[e]["all"] for e in ENGINES]))
+        cells.append(("all voices", "both", [asr[e]["all"] for e in names]))
         rows = [[voice, rate, *map(_pct, wers),
                  f"{wers[0] / wers[-1]:.2f}" if wers[-1] else "-"]
                 for voice, rate, wers in cells]
         out.append(f"WER (%) on {len(rec['questions'])} questions (baseline: {BASELINE_ASR})")
-        out.append(tabulate(rows, ["voice", "audio", *ENGINES, "ratio whisper/baseline"],
+        out.append(tabulate(rows, ["voice", "audio", *names, "ratio whisper/baseline"],
                             tablefmt="github"))
         rows = [[f"ASR {e}", rate, f"{asr[e]['rtf'][rate]:.3f}",
                  f"{asr[e]['speed'][rate]['per_question_p50_ms']:.0f} / "
                  f"{asr[e]['speed'][rate]['per_question_p95_ms']:.0f}"]
-                for e in ENGINES for rate in RATES]
+                for e in names for rate in RATES]
         rows += [[f"TTS {v}", "native", f"{t['rtf']:.3f}",
                   f"{t['first_sentence_p50_ms']:.0f} / {t['first_sentence_p95_ms']:.0f}"]
                  for v, t in rec["tts"].items()]
@@ -764,6 +774,10 @@ def main() -> None:
     parser.add_argument("--nlu-examples", type=int, metavar="N",
                         help="WER on N examples of data/nlu (seeded draw) instead of the "
                              "questions: text the recognisers' settings were not chosen on")
+    parser.add_argument("--asr-windows", type=lambda raw: tuple(map(float, raw.split(","))),
+                        default=(ASR_WINDOW_S,), metavar="S[,S...]",
+                        help="Whisper windows (seconds) compared with the 30 s one for WER "
+                             f"(default: {ASR_WINDOW_S:g}, the speculative pipeline's)")
     parser.add_argument("--call-questions", type=int, help="questions spoken over calls")
     parser.add_argument("--no-fallback-calls", action="store_true",
                         help="skip the fallback-engine stack")
@@ -793,7 +807,7 @@ def main() -> None:
         texts = (nlu_examples(args.nlu_examples) if args.nlu_examples
                  else [q for _, q in spread(all_questions, n_wer)])
         results["settings"]["wer_texts"] = "data/nlu" if args.nlu_examples else "questions"
-        results["recognition"] = recognition(texts)
+        results["recognition"] = recognition(texts, args.asr_windows)
     if not (args.asr_only or args.pauses_only):
         print("calls over the voice gateway ...", flush=True)
         results["calls"] = latency(n_calls, not args.no_fallback_calls,

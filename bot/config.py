@@ -124,14 +124,20 @@ VOICE_PIPELINES = ("speculative", "sequential")
 """Values of ``$TOUCHLINE_VOICE_PIPELINE``, the default first."""
 
 
+ASR_WINDOW_S = 10.0
+"""Default seconds of Whisper's window in the ``speculative`` pipeline (measured in
+``bot/speech/asr.py``, :class:`~bot.speech.asr.WhisperRecognizer`)."""
+
+
 def _window(raw: str | None) -> float:
-    """Parser of ``$TOUCHLINE_ASR_WINDOW_S``: seconds, 15 when unset or empty.
+    """Parser of ``$TOUCHLINE_ASR_WINDOW_S``: seconds, :data:`ASR_WINDOW_S` when unset or
+    empty.
 
     Raises:
         ValueError: not a number, or outside 10 to 30 (Whisper's encoder reads at most
             30 s; on shorter windows tiny.en loses words, see ``bot/speech/asr.py``).
     """
-    value = float(raw or 15)
+    value = float(raw or ASR_WINDOW_S)
     if not 10 <= value <= 30:
         raise ValueError(f"{raw!r} is not between 10 and 30 seconds")
     return value
@@ -271,7 +277,7 @@ class Settings:
         "shared out between them (1 or 2 threads each; the `sequential` pipeline uses one "
         "worker of 2)")
     asr_window_s: float = _setting(
-        "TOUCHLINE_ASR_WINDOW_S", _window, "15",
+        "TOUCHLINE_ASR_WINDOW_S", _window, f"{ASR_WINDOW_S:g}",
         "seconds of audio Whisper's encoder reads per utterance (10 to 30; the utterance "
         "padded with silence; 30: faster-whisper's own 30 s window, which the `sequential` "
         "pipeline keeps)")

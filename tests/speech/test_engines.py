@@ -8,6 +8,7 @@ from difflib import SequenceMatcher
 import numpy as np
 import pytest
 
+from bot.config import ASR_WINDOW_S
 from bot.speech import asr
 from bot.speech.asr import (
     WHISPER_WINDOW_S,
@@ -116,7 +117,7 @@ def test_missing_piper_voice_falls_back_to_espeak(env, tmp_path, caplog):
 
 
 def test_short_window_hears_what_the_30_second_window_hears(engines, question):
-    assert engines.recognizer.window_s == 15.0  # the speculative pipeline's default
+    assert engines.recognizer.window_s == ASR_WINDOW_S == 10.0  # the speculative default
     full = WhisperRecognizer()  # faster-whisper's own 30 s window
     assert full.window_s == WHISPER_WINDOW_S
     phone = mulaw_decode(mulaw_encode(question))
