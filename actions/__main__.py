@@ -1,7 +1,8 @@
 """The action server: ``python -m actions [rasa-sdk's run options]``.
 
 Warms product search up (:func:`actions.search.warm_up`: the embedding model loaded and the
-index synced before the first customer asks), then hands the command line to rasa-sdk's
+index synced before the first customer asks) and the kick model
+(:func:`actions.kicks.warm_up`), then hands the command line to rasa-sdk's
 server (``rasa_sdk/__main__.py``, what ``rasa run actions`` runs), serving this package's
 actions unless ``--actions`` names others. The ``Procfile`` (so ``make run``) and the test
 harness (``testing/stack.py``) start the action server this way; importing the actions
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from rasa_sdk.__main__ import main_from_args
 from rasa_sdk.endpoint import create_argument_parser
 
-from actions.search import warm_up
+from actions import kicks, search
 
 PACKAGE = "actions"
 """The actions served when ``--actions`` is not given."""
@@ -30,7 +31,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     args = create_argument_parser().parse_args(argv)
     args.actions = args.actions or PACKAGE
-    warm_up()
+    search.warm_up()
+    kicks.warm_up()
     main_from_args(args)
 
 
