@@ -69,7 +69,7 @@ from bot.dialogue.turn import ConversationId
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
 from bot.identity.tokens import IdentityError
-from bot.search.wording import SPOKEN_OPENING as SEARCH_OPENING
+from bot.search.wording import SPOKEN_OPENINGS as SEARCH_OPENINGS
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
 from bot.support.wording import SPOKEN_OPENINGS
@@ -229,7 +229,7 @@ class VoiceInput(InputChannel):
                 return
             agent = getattr(_app.ctx, "agent", None)
             if self.settings.speculative and agent is not None:
-                openers = [*response_openers(agent), *SPOKEN_OPENINGS, SEARCH_OPENING]
+                openers = [*response_openers(agent), *SPOKEN_OPENINGS, *SEARCH_OPENINGS]
                 for text in openers:  # one at a time, so calls arriving now are not held up
                     await asyncio.to_thread(engines.synthesizer.prepare, text, True)
                 logger.info("voice: prepared %d reply openings", len(openers))

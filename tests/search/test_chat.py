@@ -22,7 +22,8 @@ from bot.search.chat import (
     strip_price,
 )
 from bot.search.service import SearchService
-from bot.search.wording import SPOKEN_OPENING
+from bot.search.wording import SPOKEN_OPENINGS
+from bot.speech.tts import _sentences
 
 CATEGORIES = [
     "mens-shoes",
@@ -186,8 +187,15 @@ def test_action_over_rest_webhook(shop_url: str, tmp_path):
         log.close()
 
 
-def test_the_spoken_opening_opens_an_answer_without_a_price_limit(service: SearchService):
-    """The phone channel synthesises ``SPOKEN_OPENING`` at start: a real answer's first line
-    must be exactly it."""
-    reply = product_search_reply(service, "red lipstick")
-    assert reply.text.splitlines()[0] == reply.intro == SPOKEN_OPENING == "Here is what I found:"
+def test_the_spoken_openings_open_real_answers(service: SearchService):
+    """The phone channel synthesises the openings of ``SPOKEN_OPENINGS`` at start: each
+    real answer (found, found under a price, nothing found) must open with one of them as
+    the synthesiser cuts it."""
+    found = product_search_reply(service, "red lipstick")
+    assert found.text.splitlines()[0] == found.intro == SPOKEN_OPENINGS[0]
+    under = product_search_reply(service, "red lipstick under $30")
+    nothing = product_search_reply(service, "a snowboard")
+    assert "under $30.00" in under.text and nothing.text.startswith("I found nothing")
+    openings = [_sentences(text)[0] for text in SPOKEN_OPENINGS]
+    assert [_sentences(r.text)[0] for r in (found, under, nothing)] == openings
+    assert openings == ["Here is what I found:", "Here is what I found", "I found nothing"]
