@@ -214,3 +214,11 @@ def test_the_workers_share_the_cpus(env):
     assert load_recognizer().threads == worker_threads(2)
     env.set("TOUCHLINE_VOICE_PIPELINE", "sequential")
     assert load_recognizer().threads == 2
+
+
+def test_piper_threads_sleep_when_idle(engines):
+    """Piper's onnxruntime threads do not spin between operations (they took the CPUs
+    from Whisper on 2 cores, ``bot.speech.tts.sleeping_session``)."""
+    options = engines.synthesizer._voice.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert len(list(engines.synthesizer.speak("Hello there. How can I help?"))) == 2
