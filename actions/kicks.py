@@ -52,6 +52,10 @@ def message_change(tracker: Tracker) -> KickChange:
                       change.kicker, change.other_side, change.any_kicker)
 
 
+WARM_UP_DISTANCE_M = "40"
+"""The spot of :func:`warm_up`'s question (any kicker, 40 m out in front of the posts)."""
+
+
 def warm_up() -> None:
     """Load the kick model and answer one question with it now (about 0.3 s on 2 cores),
     so the first customer's kick question does not wait for it: on the phone that first
@@ -67,10 +71,6 @@ def warm_up() -> None:
         logger.warning("kick questions get an apology until a model is trained: %s", exc)
     except Exception:
         logger.exception("kick model warm-up failed; it will load on first use")
-
-
-WARM_UP_DISTANCE_M = "40"
-"""The spot of :func:`warm_up`'s question (any kicker, 40 m out in front of the posts)."""
 
 
 class ActionKickPrediction(ShopAction):
