@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.config import settings
-from bot.speech.audio import ASR_RATE, Audio, pcm16
+from bot.speech.audio import ASR_RATE, Audio, frame_rms, pcm16
 from bot.speech.integrity import WHISPER_TINY_EN, ModelIntegrityError, sums_in, verify
 from bot.speech.slots import EARLY, URGENT, PrioritySlots
 
@@ -150,10 +150,9 @@ def longest_quiet_s(samples: NDArray[np.float32]) -> float:
     """Seconds of the longest run of quiet 20 ms frames in 16 kHz ``samples`` (quiet: RMS
     under :data:`_QUIET` of the loudest frame's); 0 for less than one frame."""
     frame = ASR_RATE // 50
-    frames = len(samples) // frame
-    if frames == 0:
+    rms = frame_rms(samples, frame)
+    if len(rms) == 0:
         return 0.0
-    rms = np.sqrt(np.mean(samples[:frames * frame].reshape(frames, frame) ** 2, axis=1))
     longest = run = 0
     for quiet in rms < _QUIET * rms.max():
         run = run + 1 if quiet else 0

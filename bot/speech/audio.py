@@ -161,6 +161,22 @@ def mulaw_encode(audio: Audio, rate: int = TELEPHONE_RATE) -> bytes:
     return buf.getvalue()
 
 
+def frame_rms(samples: NDArray[np.float32], frame: int) -> NDArray[np.float32]:
+    """The RMS of each whole frame of ``frame`` samples (a trailing part-frame is left out).
+
+    Args:
+        samples: mono audio samples.
+        frame: samples per frame (at least 1).
+
+    Returns:
+        One value per frame, in ``samples``' units; empty for fewer samples than a frame.
+    """
+    frames = len(samples) // frame
+    rms: NDArray[np.float32] = np.sqrt(np.mean(samples[:frames * frame].reshape(frames, frame) ** 2,
+                                               axis=1))
+    return rms
+
+
 def pcm16(audio: Audio) -> bytes:
     """``audio`` as little-endian signed 16-bit PCM bytes."""
     return (np.clip(audio.samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.config import settings
-from bot.speech.audio import Audio, decode
+from bot.speech.audio import Audio, decode, frame_rms
 from bot.speech.integrity import PIPER_JOE_MEDIUM, ModelIntegrityError, sums_in, verify
 
 logger = logging.getLogger(__name__)
@@ -309,13 +309,10 @@ def _edge(audio: Audio, leading: bool) -> Audio:
     """``audio`` with its leading or trailing quiet (frames under :data:`QUIET_RMS`) cut to
     :data:`JOIN_GAP_S`."""
     frame = max(1, int(QUIET_FRAME_S * audio.rate))
-    frames = len(audio.samples) // frame
-    if frames == 0:
+    rms = frame_rms(audio.samples, frame)
+    if len(rms) == 0 or rms.max() == 0:
         return audio
-    rms = np.sqrt(np.mean(audio.samples[:frames * frame].reshape(frames, frame) ** 2, axis=1))
     loud = np.nonzero(rms >= QUIET_RMS * rms.max())[0]
-    if len(loud) == 0 or rms.max() == 0:
-        return audio
     keep = int(JOIN_GAP_S * audio.rate)
     if leading:
         return Audio(audio.samples[max(0, loud[0] * frame - keep):], audio.rate)
