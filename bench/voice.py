@@ -372,9 +372,16 @@ def recognition(questions: list[str], windows: tuple[float, ...] = (ASR_WINDOW_S
 # --- part 3: call latency over the gateway ----------------------------------------------
 
 async def one_call(url: str, secret_signer: object, turns: list[tuple[str, str, Audio]],
-                   clock_offset: float) -> tuple[str, list[dict]]:
+                   clock_offset: float, listen: bool = False) -> tuple[str, list[dict]]:
     """One simulated call: wait for the greeting, then speak each question and time the
-    reply.  Returns the call SID and one record per question."""
+    reply.  Returns the call SID and one record per question.
+
+    The next question comes :data:`QUIET_GAP_S` after the reply's last frame arrived, or
+    with ``listen`` that long after the reply has played out (its seconds of audio from its
+    first frame, as a phone plays it in real time).  The gateway sends a reply as fast as
+    it synthesises it, so a caller who does not listen asks again while a real one would
+    still hear the answer: four such callers make the machine synthesise replies two to
+    three times faster than four people on the phone hear them."""
     from connectors.voice import CALL_STREAM, stream_claim
     from testing.twilio_caller import TwilioCaller
 
@@ -399,6 +406,9 @@ async def one_call(url: str, secret_signer: object, turns: list[tuple[str, str, 
             rec["first_wall"] = first.at + clock_offset
             last = await caller.wait_quiet(QUIET_GAP_S)
             rec["reply_s"] = caller.audio(after=end, before=last + 1e-6).seconds
+            if listen:
+                played = first.at + rec["reply_s"] + QUIET_GAP_S
+                await asyncio.sleep(max(0.0, played - time.perf_counter()))
             rec["audible_ms"] = rec["latency_ms"] + FRAME_MS * leading_quiet_frames(
                 caller.events("media", after=end))
             records.append(rec)
@@ -517,12 +527,13 @@ def deal(turns: list[tuple[str, str, Audio]], n: int = SIMULTANEOUS
 
 
 async def simultaneous_calls(url: str, signer: object, turns: list[tuple[str, str, Audio]],
-                             clock_offset: float, n: int = SIMULTANEOUS
+                             clock_offset: float, n: int = SIMULTANEOUS, listen: bool = True
                              ) -> list[tuple[str, list[dict]]]:
     """``n`` callers at once, the questions dealt out between them (:func:`deal`); each
-    makes its calls (as :func:`one_call`) one after another."""
+    makes its calls (as :func:`one_call`, listening to each reply unless ``listen`` is
+    false) one after another."""
     async def caller(calls: list[list[tuple[str, str, Audio]]]) -> list[tuple[str, list[dict]]]:
-        return [await one_call(url, signer, call, clock_offset) for call in calls]
+        return [await one_call(url, signer, call, clock_offset, listen) for call in calls]
 
     done = await asyncio.gather(*(caller(calls) for calls in deal(turns, n)))
     return [call for calls in done for call in calls]
@@ -544,16 +555,18 @@ def summary(records: list[dict]) -> dict:
     }
 
 
-def measure_simultaneous(label: str, stack: object, turns: list[tuple[str, str, Audio]]
-                         ) -> dict:
-    """:data:`SIMULTANEOUS` calls at once against a started (warm) stack."""
+def measure_simultaneous(label: str, stack: object, turns: list[tuple[str, str, Audio]],
+                         listen: bool = True) -> dict:
+    """:data:`SIMULTANEOUS` calls at once against a started (warm) stack, the callers
+    listening to each reply (``listen``, :func:`one_call`)."""
     from connectors.socketio import SessionSigner
 
     signer = SessionSigner.from_env()
     offset = time.time() - time.perf_counter()
     url = f"ws://127.0.0.1:{stack.rasa_port}/webhooks/voice/stream"  # type: ignore[attr-defined]
     records: list[dict] = []
-    for sid, recs in asyncio.run(simultaneous_calls(url, signer, turns, offset)):
+    for sid, recs in asyncio.run(simultaneous_calls(url, signer, turns, offset,
+                                                    listen=listen)):
         breakdown(stack.url, stack.token, sid, recs)  # type: ignore[attr-defined]
         records += [r | {"call": sid} for r in recs]
     print(f"  {label}, {SIMULTANEOUS} calls at once: latencies "
@@ -600,10 +613,11 @@ def measure_calls(label: str, stack: object, turns: list[tuple[str, str, Audio]]
     return {"engines": health, **summary(records), "records": records}
 
 
-def latency(n: int, fallback: bool, simultaneous: bool = True) -> dict:
+def latency(n: int, fallback: bool, simultaneous: bool = True, listen: bool = True) -> dict:
     """Start a stack per pipeline with the default engines (then one with the fallback
     engines) and call it, one call at a time and (unless ``simultaneous`` is false)
-    :data:`SIMULTANEOUS` at once."""
+    :data:`SIMULTANEOUS` at once, those callers listening to each reply (``listen``,
+    :func:`one_call`)."""
     from testing.stack import Stack, prepare_features, stack_env, train_model
 
     secret = secrets.token_hex(24)
@@ -631,7 +645,8 @@ def latency(n: int, fallback: bool, simultaneous: bool = True) -> dict:
             try:
                 results[label] = measure_calls(label, stack, turns, warmup, vad)
                 if simultaneous and label in PIPELINES.values():
-                    results[label]["simultaneous"] = measure_simultaneous(label, stack, turns)
+                    results[label]["simultaneous"] = measure_simultaneous(label, stack, turns,
+                                                                          listen)
             finally:
                 stack.close()
     return results
@@ -783,6 +798,10 @@ def main() -> None:
                         help="skip the fallback-engine stack")
     parser.add_argument("--no-simultaneous", action="store_true",
                         help=f"skip the {SIMULTANEOUS}-calls-at-once runs")
+    parser.add_argument("--eager-callers", action="store_true",
+                        help=f"the {SIMULTANEOUS} callers at once ask again as soon as a "
+                             "reply's last frame arrived instead of after hearing it (the "
+                             "runs up to 2026-12-06's voice_calls_avx2_Q)")
     part = parser.add_mutually_exclusive_group()
     part.add_argument("--asr-only", action="store_true", help="parts 1-2 only")
     part.add_argument("--calls-only", action="store_true", help="part 3 only")
@@ -798,7 +817,7 @@ def main() -> None:
         "quick": args.quick, "wer_questions": n_wer, "call_questions": n_calls,
         "cpus": os.cpu_count(), "load_avg_start": os.getloadavg(),
         "normalisation": NORMALISATION, "target_p95_ms": TARGET_P95_MS,
-        "baseline": BASELINE_ASR,
+        "baseline": BASELINE_ASR, "simultaneous_callers_listen": not args.eager_callers,
         "model": str(MODEL) if MODEL.exists() else "trained for this run"}}
     if args.pauses_only:
         results["pauses"] = pauses(args.pauses_only)
@@ -811,7 +830,7 @@ def main() -> None:
     if not (args.asr_only or args.pauses_only):
         print("calls over the voice gateway ...", flush=True)
         results["calls"] = latency(n_calls, not args.no_fallback_calls,
-                                   not args.no_simultaneous)
+                                   not args.no_simultaneous, not args.eager_callers)
     results["settings"]["load_avg_end"] = os.getloadavg()
     results["settings"]["wall_s"] = time.perf_counter() - started
     print()
