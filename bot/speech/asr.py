@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +24,9 @@ from bot.config import settings
 from bot.speech.audio import ASR_RATE, Audio, frame_rms, pcm16
 from bot.speech.integrity import WHISPER_TINY_EN, ModelIntegrityError, sums_in, verify
 from bot.speech.slots import EARLY, URGENT, PrioritySlots
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +180,13 @@ class WhisperRecognizer(_Gated):
         threads: CPU threads for CTranslate2 (per worker).
         workers: transcriptions run at once on the one model (CTranslate2
             ``inter_threads``; the weights are shared).
+        solo_threads: threads of a second copy of the model, one worker, for a
+            transcription that starts while no other runs; ``None`` or at most ``threads``:
+            no copy.  A worker's thread count is fixed when the model loads, and tiny.en
+            needs 2 threads to be fast alone but shares 2 CPUs better as 2 workers of 1
+            (AVX2 machine, 2 cores, 10 s window, ``bench/asr_workers.py``: one at a time
+            p50 / p95 116 / 161 ms on 1 worker of 2 threads against 183 / 213 ms on 2 of
+            1; 4 at once, back to back, 541 / 691 against 407 / 441 ms).
         window_s: seconds of audio the encoder reads: an utterance up to this long is
             padded with silence to it and decoded directly, a longer one to the next
             0.5 s past its end; at :data:`WHISPER_WINDOW_S` (or for longer audio)
@@ -198,7 +208,8 @@ class WhisperRecognizer(_Gated):
     name = "whisper"
 
     def __init__(self, model_dir: Path | None = None, threads: int = 2,
-                 workers: int = 1, window_s: float = WHISPER_WINDOW_S) -> None:
+                 workers: int = 1, window_s: float = WHISPER_WINDOW_S,
+                 solo_threads: int | None = None) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
@@ -212,6 +223,9 @@ class WhisperRecognizer(_Gated):
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads,
             num_workers=max(1, workers),
         )
+        self._solo = (WhisperModel(str(model_dir), device="cpu", compute_type="int8",
+                                   cpu_threads=solo_threads, num_workers=1)
+                      if solo_threads is not None and solo_threads > threads else None)
         self._slots = PrioritySlots(workers)
         self.window_s = window_s
         tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual,
@@ -220,14 +234,21 @@ class WhisperRecognizer(_Gated):
         self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
 
     def _words(self, samples: NDArray[np.float32]) -> str:
-        """The utterance's words, from its own window when it fits in one."""
+        """The utterance's words, from its own window when it fits in one, on the solo
+        copy of the model when no other transcription is running."""
+        model = self._model_now()
         if (self.window_s < WHISPER_WINDOW_S
                 and len(samples) <= (WHISPER_WINDOW_S - _LEAD_S - _TAIL_S) * ASR_RATE
                 and longest_quiet_s(samples) <= _PAUSE_S):
-            return self._windowed(samples)
-        return self._padded(samples)
+            return self._windowed(model, samples)
+        return self._padded(model, samples)
 
-    def _windowed(self, samples: NDArray[np.float32]) -> str:
+    def _model_now(self) -> WhisperModel:
+        """The model for a transcription holding a slot now: the solo copy when it is the
+        only one running, else the shared workers."""
+        return self._solo if self._solo is not None and self._slots.held == 1 else self._model
+
+    def _windowed(self, model: WhisperModel, samples: NDArray[np.float32]) -> str:
         """Greedy decoding of the utterance, after :data:`_LEAD_S` of silence, padded to
         :attr:`window_s` (not to 30 s); a transcript that repeats itself (gzip ratio over
         :data:`_REPEATING`, or :func:`repeats_a_sentence`) or reaches the token budget
@@ -239,11 +260,11 @@ class WhisperRecognizer(_Gated):
                      int(self.window_s * ASR_RATE))
         padded = np.zeros(length, dtype=np.float32)
         padded[lead:lead + len(samples)] = samples
-        features = self._model.feature_extractor(padded)
+        features = model.feature_extractor(padded)
         frames = features.shape[-1] - features.shape[-1] % 2  # the encoder halves the frames
         budget = int(10 + _TOKENS_PER_S * len(samples) / ASR_RATE)
-        result = self._model.model.generate(
-            self._model.encode(features[:, :frames]), [self._prompt], beam_size=1,
+        result = model.model.generate(
+            model.encode(features[:, :frames]), [self._prompt], beam_size=1,
             max_length=_MAX_LENGTH_PER_TOKEN * budget,
             suppress_blank=True, suppress_tokens=[-1], return_no_speech_prob=True)[0]
         if result.no_speech_prob >= _NO_SPEECH:
@@ -252,12 +273,12 @@ class WhisperRecognizer(_Gated):
         text = str(self._decode(tokens))
         if (len(tokens) >= budget or get_compression_ratio(text) > _REPEATING
                 or repeats_a_sentence(text)):
-            return self._padded(samples)  # with faster-whisper's temperature fallback
+            return self._padded(model, samples)  # with faster-whisper's temperature fallback
         return text
 
-    def _padded(self, samples: NDArray[np.float32]) -> str:
+    def _padded(self, model: WhisperModel, samples: NDArray[np.float32]) -> str:
         """Greedy transcription without timestamps (the fastest faster-whisper settings)."""
-        segments, _ = self._model.transcribe(
+        segments, _ = model.transcribe(
             samples,
             language="en",
             beam_size=1,
@@ -313,7 +334,8 @@ def load_recognizer(engine: str | None = None) -> Recognizer:
 
     Whisper reads its weights from ``$TOUCHLINE_ASR_MODEL_DIR`` when set and runs
     ``$TOUCHLINE_ASR_WORKERS`` transcriptions at once, each on a ``$TOUCHLINE_ASR_WINDOW_S``
-    window with :func:`worker_threads` threads (the ``sequential`` voice pipeline keeps the
+    window with :func:`worker_threads` threads, one that runs alone with as many as one
+    worker would get (``solo_threads``; the ``sequential`` voice pipeline keeps the
     former path: one at a time, 2 threads, 30 s).
     When Whisper cannot be loaded for a reason other than a failed integrity check,
     pocketsphinx is used and a warning is logged.
@@ -333,7 +355,8 @@ def load_recognizer(engine: str | None = None) -> Recognizer:
             return WhisperRecognizer(config.asr_model_dir)
         return WhisperRecognizer(config.asr_model_dir, workers=config.asr_workers,
                                  threads=worker_threads(config.asr_workers),
-                                 window_s=config.asr_window_s)
+                                 window_s=config.asr_window_s,
+                                 solo_threads=worker_threads(1))
     except ModelIntegrityError:
         raise
     except Exception as exc:  # missing package, unreadable weights: fall back

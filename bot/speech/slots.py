@@ -35,6 +35,12 @@ class PrioritySlots:
         self._order = itertools.count()
         self._cond = threading.Condition()
 
+    @property
+    def held(self) -> int:
+        """How many slots are held now (0 to :attr:`size`)."""
+        with self._cond:
+            return self.size - self._free
+
     @contextmanager
     def hold(self, priority: int = URGENT,
              wanted: Callable[[], bool] | None = None) -> Iterator[bool]:

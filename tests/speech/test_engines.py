@@ -211,7 +211,9 @@ def test_the_workers_share_the_cpus(env):
     assert [worker_threads(w, cpus=2) for w in (1, 2, 4)] == [2, 1, 1]
     assert [worker_threads(w, cpus=16) for w in (1, 2, 8, 16)] == [2, 2, 2, 1]
     env.set("TOUCHLINE_ASR_WORKERS", "2")
-    assert load_recognizer().threads == worker_threads(2)
+    recognizer = load_recognizer()
+    assert recognizer.threads == worker_threads(2)
+    assert (recognizer._solo is not None) == (worker_threads(1) > worker_threads(2))
     env.set("TOUCHLINE_VOICE_PIPELINE", "sequential")
     assert load_recognizer().threads == 2
 

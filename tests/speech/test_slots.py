@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+from bot.config import ASR_WINDOW_S
 from bot.speech.slots import EARLY, URGENT, PrioritySlots
+from tests.speech.conftest import QUESTION, words
 
 
 def _queued(slots: PrioritySlots, n: int) -> None:
@@ -57,6 +59,36 @@ def test_a_pool_of_two_runs_two_at_once():
     for t in threads:
         t.join(15)
     assert not inside.broken
+
+
+def test_slots_count_their_holders():
+    slots = PrioritySlots(2)
+    assert slots.held == 0
+    with slots.hold():
+        assert slots.held == 1
+        with slots.hold():
+            assert slots.held == 2
+    assert slots.held == 0
+
+
+def test_a_transcription_alone_runs_on_two_threads_and_hears_the_same(question):
+    """With 2 workers of 1 thread (2 CPUs' default), a transcription that runs alone uses
+    the copy of the model with 2 threads; one beside another uses a worker of the shared
+    model; both hear the question."""
+    from bot.speech.asr import WhisperRecognizer
+
+    recognizer = WhisperRecognizer(workers=2, threads=1, window_s=ASR_WINDOW_S,
+                                   solo_threads=2)
+    assert recognizer._solo is not None
+    assert WhisperRecognizer(workers=2, threads=2, solo_threads=2)._solo is None
+    with recognizer._slots.hold():
+        assert recognizer._model_now() is recognizer._solo
+        with recognizer._slots.hold():
+            assert recognizer._model_now() is recognizer._model
+    alone = recognizer.transcribe(question).text
+    with recognizer._slots.hold():  # another transcription is running
+        beside = recognizer.transcribe(question).text
+    assert words(alone) == words(beside) == words(QUESTION)
 
 
 def test_a_recogniser_skips_an_early_transcript_that_is_no_longer_wanted(engines, question):
