@@ -470,6 +470,26 @@ def calls_plan(turns: list[tuple[str, str, Audio]]) -> list[list[tuple[str, str,
     return [c for c in calls if c]
 
 
+def mark_cut_offs(records: list[dict], spoken: list[dict]) -> None:
+    """Set ``cut_off`` on each of one call's ``records`` (in the order asked), and
+    ``cut_heard`` (the transcripts of its turns) on those cut: the gateway took a turn while
+    the caller was still speaking.  Either that turn's user event falls inside the question,
+    or, when its transcript took longer than the rest of the question, the question became
+    more than one turn before the next question began.
+
+    Args:
+        records: the call's records, each with ``end_wall`` and ``speech_s`` (seconds).
+        spoken: the call's spoken user events (``timestamp``, ``metadata.voice.transcript``).
+    """
+    starts = [r["end_wall"] - r["speech_s"] for r in records]
+    for rec, started, after in zip(records, starts, [*starts[1:], float("inf")]):
+        taken = [e for e in spoken if started < e["timestamp"] < after]
+        rec["cut_off"] = (any(e["timestamp"] < rec["end_wall"] for e in taken)
+                          or len(taken) > 1)
+        if rec["cut_off"]:
+            rec["cut_heard"] = [e["metadata"]["voice"]["transcript"] for e in taken]
+
+
 def breakdown(stack_url: str, token: str, sid: str, records: list[dict]) -> None:
     """Add per-stage times (ms) to ``records`` from the call's tracker events."""
     r = httpx.get(f"{stack_url}/conversations/voice:{sid}/tracker",
@@ -478,12 +498,8 @@ def breakdown(stack_url: str, token: str, sid: str, records: list[dict]) -> None
     events = r.json().get("events", [])
     spoken = [e for e in events if e.get("event") == "user"
               and ((e.get("metadata") or {}).get("voice") or {}).get("transcript")]
+    mark_cut_offs(records, spoken)
     for rec in records:
-        started = rec["end_wall"] - rec["speech_s"]
-        cut = [e for e in spoken if started < e["timestamp"] < rec["end_wall"]]
-        rec["cut_off"] = bool(cut)
-        if cut:  # what the gateway took as a turn while the caller was still speaking
-            rec["cut_heard"] = [e["metadata"]["voice"]["transcript"] for e in cut]
         if rec["latency_ms"] is None:
             continue
         users = [e for e in events if e.get("event") == "user"

@@ -24,3 +24,24 @@ def test_no_question_follows_a_handoff_inside_a_call():
 def test_fewer_questions_than_callers_leave_no_empty_caller():
     turns = [("greet", "hi", None)]
     assert deal(turns, 4) == [[[("greet", "hi", None)]]]  # type: ignore[arg-type]
+
+
+def _turn(at: float, text: str) -> dict:
+    return {"timestamp": at, "metadata": {"voice": {"transcript": text}}}
+
+
+def test_a_question_taken_as_two_turns_is_a_cut_off_even_when_both_come_after_it():
+    """Questions at 10-12 s and 20-22 s.  The first is cut at its comma, but its slow
+    transcript makes both turns' user events fall after the caller stopped speaking: before,
+    only a user event inside the question counted, and the baseline's cut-offs under load
+    were missed."""
+    records = [{"end_wall": 12.0, "speech_s": 2.0}, {"end_wall": 22.0, "speech_s": 2.0}]
+    voice.mark_cut_offs(records, [_turn(12.3, "Yes."), _turn(12.9, "That's right."),
+                                  _turn(22.5, "Goodbye.")])
+    assert [r["cut_off"] for r in records] == [True, False]
+    assert records[0]["cut_heard"] == ["Yes.", "That's right."]
+    voice.mark_cut_offs(records, [_turn(11.2, "Thanks."), _turn(12.4, "That's all."),
+                                  _turn(22.5, "Goodbye.")])
+    assert [r["cut_off"] for r in records] == [True, False]
+    voice.mark_cut_offs(records, [_turn(12.4, "Yes, that's right."), _turn(22.5, "Bye.")])
+    assert [r["cut_off"] for r in records] == [False, False]
