@@ -267,6 +267,14 @@ QUIET_FRAME_S = 0.01
 """Seconds per frame of :data:`QUIET_RMS`."""
 
 
+def opening_piece(text: str) -> str:
+    """The first piece :meth:`Synthesizer.speak` renders of ``text`` (the one
+    :meth:`Synthesizer.prepare` renders ahead); ``""`` for blank text.  A reply whose
+    opening piece equals a prepared text's starts at once."""
+    pieces = _sentences(_clip(text))
+    return pieces[0] if pieces else ""
+
+
 def _sentences(text: str) -> list[str]:
     """Pieces to synthesise one by one: sentences (``.``, ``!``, ``?``), clauses after
     ``;`` and ``:``, and the first sentence also at its first comma or phrase start after
