@@ -124,9 +124,12 @@ class TwilioCaller:
                     done.set_result(time.perf_counter())
 
     async def hang_up(self) -> None:
-        """Send Twilio's ``stop`` message."""
-        await self.send({"event": "stop", "streamSid": f"MZ{self.call_sid}",
-                         "stop": {"accountSid": "ACtest", "callSid": self.call_sid}})
+        """Send Twilio's ``stop`` message (nothing when the gateway has ended the call)."""
+        try:
+            await self.send({"event": "stop", "streamSid": f"MZ{self.call_sid}",
+                             "stop": {"accountSid": "ACtest", "callSid": self.call_sid}})
+        except websockets.ConnectionClosed:
+            pass
 
     def events(self, name: str, after: float = 0.0) -> list[Received]:
         """Received messages with ``event == name`` that arrived after ``after``."""
