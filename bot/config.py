@@ -274,8 +274,9 @@ class Settings:
     asr_workers: int = _setting(
         "TOUCHLINE_ASR_WORKERS", lambda raw: max(int(raw or 2), 1), "2",
         "recogniser workers sharing one Whisper model, final transcripts first, the CPUs "
-        "shared out between them (1 or 2 threads each; the `sequential` pipeline uses one "
-        "worker of 2)")
+        "shared out between them (1 or 2 threads each; a transcription that starts alone "
+        "runs on a second copy with 2 threads; the `sequential` pipeline uses one worker "
+        "of 2)")
     asr_window_s: float = _setting(
         "TOUCHLINE_ASR_WINDOW_S", _window, f"{ASR_WINDOW_S:g}",
         "seconds of audio Whisper's encoder reads per utterance (10 to 30; the utterance "
