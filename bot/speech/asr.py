@@ -184,9 +184,11 @@ class WhisperRecognizer(_Gated):
             transcription that starts while no other runs; ``None`` or at most ``threads``:
             no copy.  A worker's thread count is fixed when the model loads, and tiny.en
             needs 2 threads to be fast alone but shares 2 CPUs better as 2 workers of 1
-            (AVX2 machine, 2 cores, 10 s window, ``bench/asr_workers.py``: one at a time
-            p50 / p95 116 / 161 ms on 1 worker of 2 threads against 183 / 213 ms on 2 of
-            1; 4 at once, back to back, 541 / 691 against 407 / 441 ms).
+            (AVX2 machine, 2 cores, 10 s window, ``bench/asr_workers.py``,
+            ``bench/data/asr_workers_avx2.json``: one at a time p50 / p95 135 / 186 ms on
+            1 worker of 2 threads against 199 / 234 ms on 2 of 1; 4 at once, back to
+            back, 494 / 617 against 428 / 489 ms; 2 of 1 with a solo copy of 2: 144 / 167
+            alone, 410 / 529 four at once).
         window_s: seconds of audio the encoder reads: an utterance up to this long is
             padded with silence to it and decoded directly, a longer one to the next
             0.5 s past its end; at :data:`WHISPER_WINDOW_S` (or for longer audio)
