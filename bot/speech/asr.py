@@ -188,7 +188,8 @@ class WhisperRecognizer(_Gated):
             ``bench/data/asr_workers_avx2.json``: one at a time p50 / p95 135 / 186 ms on
             1 worker of 2 threads against 199 / 234 ms on 2 of 1; 4 at once, back to
             back, 494 / 617 against 428 / 489 ms; 2 of 1 with a solo copy of 2: 144 / 167
-            alone, 410 / 529 four at once).
+            alone, 410 / 529 four at once).  The copy takes about 54 MiB more memory (the
+            resident size a recogniser adds: 108 MiB with it, 54 MiB without).
         window_s: seconds of audio the encoder reads: an utterance up to this long is
             padded with silence to it and decoded directly, a longer one to the next
             0.5 s past its end; at :data:`WHISPER_WINDOW_S` (or for longer audio)
