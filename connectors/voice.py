@@ -59,7 +59,6 @@ from sanic import Blueprint, Sanic, response
 from sanic.exceptions import WebsocketClosed
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from websockets.exceptions import ConnectionClosed
@@ -70,12 +69,9 @@ from bot.dialogue.turn import ConversationId
 from bot.dialogue.turn_feed import PROCESS_FEED, SharedTurn, TurnFeed
 from bot.identity.metadata import stamp
 from bot.identity.tokens import IdentityError
-from bot.kicks.form_store import load_kickers
-from bot.kicks.wording import spoken_openings as kick_openings
 from bot.search.wording import SPOKEN_OPENINGS as SEARCH_OPENINGS
 from bot.speech.audio import AudioError, decode, encode
 from bot.speech.engines import SpeechEngines, shared_engines
-from bot.store.db import get_engine
 from bot.support.wording import SPOKEN_OPENINGS
 from connectors.sessions import SessionSigner
 from connectors.voice_call import CHANNEL, CallSettings, TwilioCall
@@ -104,16 +100,6 @@ def stream_claim(call_sid: str, caller: str | None) -> str:
     """
     return f"{ConversationId.call_stream(call_sid)}|{caller or ''}"
 SIGNATURE_HEADER = "X-Twilio-Signature"
-
-
-def kicker_names() -> list[str]:
-    """The kickers in the shop database (``kick_kickers``), whose answers' openings a call
-    prepares at start; none, with a warning, when the database cannot be read."""
-    try:
-        return list(load_kickers(get_engine()).values())
-    except SQLAlchemyError as exc:
-        logger.warning("voice: no kicker openings prepared (%s)", exc)
-        return []
 
 
 def _error(status: int, reason: str) -> HTTPResponse:
@@ -243,9 +229,7 @@ class VoiceInput(InputChannel):
                 return
             agent = getattr(_app.ctx, "agent", None)
             if self.settings.speculative and agent is not None:
-                kickers = await asyncio.to_thread(kicker_names)
-                openers = [*response_openers(agent), *SPOKEN_OPENINGS, *SEARCH_OPENINGS,
-                           *kick_openings(kickers)]
+                openers = [*response_openers(agent), *SPOKEN_OPENINGS, *SEARCH_OPENINGS]
                 for text in openers:  # one at a time, so calls arriving now are not held up
                     await asyncio.to_thread(engines.synthesizer.prepare, text, True)
                 logger.info("voice: prepared %d reply openings", len(openers))

@@ -4,8 +4,6 @@ use.  Where a customer's text lives: ``docs/architecture.md`` ("Customer wording
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from bot.kicks import geometry
 from bot.kicks.predictor import Prediction
 
@@ -59,40 +57,6 @@ def spot_words(line: str | None, x_m: float, touch_m: float | None) -> str:
     return f"{where} in front of the posts"
 
 
-AVERAGE_KICKER = "The average kicker"
-"""How the odds of the all-kicker average start."""
-MAX_SPOKEN_KICKERS = 200
-"""Kickers whose answers' openings a phone call prepares at start, at most (Piper renders
-one in about 0.1 s on 2 cores, in the background)."""
-
-
-def chance_of(kicker_name: str) -> str:
-    """How a known kicker's odds start ("Rhys Talbot's chance")."""
-    return f"{kicker_name}'s chance"
-
-
-def spoken_openings(kicker_names: Iterable[str]) -> list[str]:
-    """Texts that start as the odds' answers start, which the phone channel synthesises at
-    start (a known kicker's answer names the kicker first, so its opening cannot be
-    prepared from the domain): the question for the position, the all-kicker average's
-    and the first :data:`MAX_SPOKEN_KICKERS` kickers' by name.
-
-    Before, the first question about a kicker waited 100 to 155 ms for "Rhys Talbot's
-    chance" after the reply was ready (the 34-question call benchmark on a 2-core AVX2
-    machine, 2026-12-06).
-
-    Args:
-        kicker_names: the kickers the model knows (``kick_kickers`` names).
-
-    Returns:
-        Sample answers' first sentences ("Rhys Talbot's chance from there." is cut where
-        "from" starts, as every answer about Rhys Talbot is).
-    """
-    names = sorted(set(kicker_names))[:MAX_SPOKEN_KICKERS]
-    return [*(f"{chance_of(n)} from there." for n in names), f"{AVERAGE_KICKER} from there.",
-            ASK_POSITION]
-
-
 def _percent(p: float) -> str:
     return f"{round(100 * p)}%"
 
@@ -110,10 +74,10 @@ def kick_odds(result: Prediction, spot: str, asked: str | None, assumed_in_front
     geometry_text = f"{result.distance_m:.0f} m from the posts, {result.angle_deg:.0f}° off centre"
     where = f"from {spot} ({geometry_text})"
     note = SIMULATED_NOTE if result.simulated else ""
-    average = f"{AVERAGE_KICKER} {where}: {_percent(result.average_probability)}"
+    average = f"The average kicker {where}: {_percent(result.average_probability)}"
     if result.kicker_name:
         text = (
-            f"{chance_of(result.kicker_name)} {where} is {_percent(result.probability)}. "
+            f"{result.kicker_name}'s chance {where} is {_percent(result.probability)}. "
             f"{average.replace(' ' + where, ' from there')}."
         )
     elif asked:

@@ -1,8 +1,7 @@
 import pytest
 
 from bot.kicks.chat import SlotError, kick_reply, parse_metres, spot_from_slots
-from bot.kicks.wording import ASK_POSITION, spoken_openings
-from bot.speech.tts import opening_piece
+from bot.kicks.wording import ASK_POSITION
 
 
 def test_parse_metres():
@@ -54,17 +53,3 @@ def test_reply_asks_for_position_without_loading_model():
     assert kick_reply("Rhys Talbot", None, None, None, boom) == ASK_POSITION
     polite = kick_reply("Rhys Talbot", "lots", None, None, boom)
     assert polite.startswith('Sorry, I couldn\'t read "lots"') and ASK_POSITION in polite
-
-
-def test_the_spoken_openings_open_real_answers(predictor):
-    """The phone channel synthesises ``spoken_openings`` of the known kickers at start:
-    the answers about a known kicker, about none, and the question for the position open
-    with one of them as the synthesiser cuts them."""
-    names = sorted(predictor.kickers.values())
-    openings = {opening_piece(text) for text in spoken_openings(names)}
-    assert "Rhys Talbot's chance" in openings and "The average kicker" in openings
-    answers = [kick_reply(kicker, distance, None, spot, lambda: predictor)
-               for kicker, distance, spot in (("Rhys Talbot", "40", None),
-                                              (names[0], None, "halfway"),
-                                              (None, None, "22"), ("Rhys Talbot", None, None))]
-    assert [opening_piece(a) in openings for a in answers] == [True] * 4
