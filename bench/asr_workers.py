@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from bench.voice import load_questions, spread, synthesise, trim
+from bench.voice import RATES, at_rate, load_questions, spread, synthesise, trim
 from bot.config import ASR_WINDOW_S
 from bot.speech.asr import WhisperRecognizer
-from bot.speech.audio import TELEPHONE_RATE, Audio, mulaw_decode, mulaw_encode
+from bot.speech.audio import Audio
 from bot.speech.tts import PiperSynthesizer
 
 SETTINGS = ((2, 1, None), (1, 2, None), (2, 1, 2))
@@ -39,8 +39,8 @@ OUT = Path(__file__).parent / "out" / "asr_workers.json"
 def phone_questions(n: int) -> list[Audio]:
     """``n`` benchmark questions spoken by Piper joe, through 8 kHz µ-law."""
     piper = PiperSynthesizer()
-    return [mulaw_decode(mulaw_encode(trim(synthesise(piper, q)[0]), TELEPHONE_RATE),
-                         TELEPHONE_RATE) for _, q in spread(load_questions(), n)]
+    return [at_rate(trim(synthesise(piper, q)[0]), RATES[1])
+            for _, q in spread(load_questions(), n)]
 
 
 def timed(recognizer: WhisperRecognizer, audio: Audio) -> float:
