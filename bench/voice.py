@@ -71,6 +71,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import numpy as np
@@ -87,6 +88,9 @@ from bot.speech.audio import (
     silence,
 )
 from bot.speech.tts import EspeakSynthesizer, PiperSynthesizer, Synthesizer
+
+if TYPE_CHECKING:
+    from testing.twilio_caller import TwilioCaller
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -377,8 +381,8 @@ async def one_call(url: str, secret_signer: object, turns: list[tuple[str, str, 
     reply.  Returns the call SID and one record per question.
 
     The next question comes :data:`QUIET_GAP_S` after the reply's last frame arrived, or
-    with ``listen`` that long after the reply has played out (its seconds of audio from its
-    first frame, as a phone plays it in real time).  The gateway sends a reply as fast as
+    with ``listen`` that long after the reply has played out (:func:`listen_out`).  The
+    gateway sends a reply as fast as
     it synthesises it, so a caller who does not listen asks again while a real one would
     still hear the answer: four such callers make the machine synthesise replies two to
     three times faster than four people on the phone hear them."""
@@ -404,16 +408,30 @@ async def one_call(url: str, secret_signer: object, turns: list[tuple[str, str, 
                 break  # no reply (human takeover after a misheard question): new call
             rec["latency_ms"] = (first.at - end) * 1000
             rec["first_wall"] = first.at + clock_offset
-            last = await caller.wait_quiet(QUIET_GAP_S)
-            rec["reply_s"] = caller.audio(after=end, before=last + 1e-6).seconds
+            await caller.wait_quiet(QUIET_GAP_S)
             if listen:
-                played = first.at + rec["reply_s"] + QUIET_GAP_S
-                await asyncio.sleep(max(0.0, played - time.perf_counter()))
+                await listen_out(caller, first.at, end)
+            rec["reply_s"] = caller.audio(after=end).seconds
             rec["audible_ms"] = rec["latency_ms"] + FRAME_MS * leading_quiet_frames(
                 caller.events("media", after=end))
             records.append(rec)
         await caller.hang_up()
     return sid, records
+
+
+async def listen_out(caller: TwilioCaller, first_at: float, end: float) -> None:
+    """Wait, as a person on the phone does, until the reply has played out and the line has
+    been quiet for :data:`QUIET_GAP_S`: the phone plays the reply's audio in real time from
+    its first frame (``first_at``, ``time.perf_counter()`` seconds) and audio that arrives
+    while it plays, or before the quiet gap is over, is heard as part of it.  A pause in
+    sending (a later sentence still being synthesised on a busy machine) is then not taken
+    for the end of the reply.  ``end``: when the question ended (its reply's audio is what
+    arrived after it)."""
+    while True:
+        heard = caller.audio(after=end).seconds
+        await asyncio.sleep(max(0.0, first_at + heard + QUIET_GAP_S - time.perf_counter()))
+        if caller.audio(after=end).seconds == heard:
+            return
 
 
 def leading_quiet_frames(frames: list) -> int:
