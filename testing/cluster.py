@@ -154,6 +154,11 @@ class Cluster:
         wait_http(f"{self.server_url(i)}/status?token={self.token}", proc,
                   self.log(f"rasa{i}"), timeout)
 
+    def freeze(self, name: str) -> None:
+        """SIGSTOP process ``name`` (a server hanging: connections are accepted, nothing is
+        answered); :meth:`kill` still ends it."""
+        os.killpg(self.procs[name].pid, signal.SIGSTOP)
+
     def kill(self, name: str) -> None:
         """SIGKILL process ``name`` (a server dying mid-turn) and reap it."""
         proc = self.procs.pop(name)

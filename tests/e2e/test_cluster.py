@@ -73,6 +73,13 @@ def turn(cluster: Cluster, sender: str, text: str,
     raise AssertionError(f"{sender}: {text!r} refused {RETRIES} times")
 
 
+def stalled(answers: list, seconds: float = 2.0) -> bool:
+    """Whether no answer came in the next ``seconds``."""
+    before = len(answers)
+    time.sleep(seconds)
+    return len(answers) == before
+
+
 def user_events(cluster: Cluster, sender: str) -> int:
     """``user`` events in the conversation's stored tracker."""
     return sum(1 for e in cluster.tracker(sender)["events"] if e["event"] == "user")
@@ -148,7 +155,11 @@ def test_a_killed_server_and_a_redis_restart_lose_no_turn(cluster, services):
     with ThreadPoolExecutor(len(senders)) as pool:
         running = [pool.submit(conversation, s) for s in senders]
         wait_until(lambda: len(answers) >= 6, "first answers", 120)
-        cluster.kill("rasa1")  # mid-turn: six conversations keep both servers busy
+        # rasa1 hangs, then dies: nginx sends it half the turns, so every conversation is
+        # soon waiting on it, and the kill cuts those turns (however fast the machine).
+        cluster.freeze("rasa1")
+        wait_until(lambda: stalled(answers), "every conversation waiting on rasa1", 60)
+        cluster.kill("rasa1")
         wait_until(lambda: len(answers) >= 18, "answers without rasa1", 180)
         redis.stop(kill=True)
         redis.start()
