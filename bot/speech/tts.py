@@ -9,6 +9,7 @@ phone call does it for the reply it expects while the caller pauses); the next
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -175,7 +176,7 @@ class PiperSynthesizer(_Pieces):
     name = "piper"
 
     def __init__(self, voice: Path | None = None, length_scale: float | None = None) -> None:
-        from piper import PiperVoice, SynthesisConfig
+        from piper import PiperConfig, PiperVoice, SynthesisConfig
 
         super().__init__()
         if voice is None:
@@ -184,8 +185,11 @@ class PiperSynthesizer(_Pieces):
         else:
             verify(voice.parent, sums_in(voice.parent), f"Piper voice {voice}")
         self.voice = voice
-        self._voice = PiperVoice.load(str(voice), config_path=str(voice) + ".json")
-        self._voice.session = sleeping_session(voice)
+        # As PiperVoice.load does, but with one onnxruntime session (load's own, spinning,
+        # would be built and thrown away).
+        config = json.loads(Path(str(voice) + ".json").read_text(encoding="utf-8"))
+        self._voice = PiperVoice(session=sleeping_session(voice),
+                                 config=PiperConfig.from_dict(config))
         self._config = SynthesisConfig(length_scale=length_scale)
         self._lock = threading.Lock()
 
