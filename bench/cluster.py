@@ -80,8 +80,9 @@ TEXTS = ("hi", "where is my order?", "do you sell running shoes?", "what is your
 RETRIES = 10
 """Attempts per message before the run counts it as unanswered."""
 WARM_UP_S = 20.0
-"""Pause after the warm-up turns: each server finishes its start-up work (voice openings,
-garbage-collector freeze) before the measurements (seconds)."""
+"""Pause after the warm-up turns: each server finishes its start-up work (the
+garbage-collector freeze; the stacks load no speech engines at start,
+``TOUCHLINE_VOICE_ON_DEMAND``) before the measurements (seconds)."""
 GRACE_S = 90.0
 """How long the customers may take to finish their last turn once the run ends (seconds);
 a conversation still waiting then is reported as stuck."""

@@ -191,10 +191,10 @@ async def drive(stack: Stack, api: str, conversations: int, rounds: int) -> dict
 
 def wait_start_up_done(stack: Stack, workers: int, timeout: float = 300) -> None:
     """Wait until every Rasa server process has finished its start-up work, which runs
-    after it answers HTTP: the voice channel's speech engines and prepared openings, then
-    the garbage-collector freeze (:mod:`bot.runtime.gc_freeze`, whose full collection
-    holds the process for seconds on this machine).  Measured rounds overlapping it
-    stalled together.
+    after it answers HTTP: the garbage-collector freeze (:mod:`bot.runtime.gc_freeze`,
+    whose full collection holds the process for seconds on this machine; the stack loads
+    no speech engines at start, ``TOUCHLINE_VOICE_ON_DEMAND``).  Measured rounds
+    overlapping it stalled together.
 
     Raises:
         TimeoutError: not all ``workers`` logged the freeze within ``timeout`` seconds.

@@ -665,7 +665,8 @@ def latency(n: int, fallback: bool, simultaneous: bool = True, listen: bool = Tr
     with tempfile.TemporaryDirectory(prefix="voice-bench-") as tmp:
         work = Path(tmp)
         model = MODEL if MODEL.exists() else train_model(work / "models", name="touchline")
-        base = {"TOUCHLINE_SESSION_SECRET": secret, "TOUCHLINE_VOICE_SILENCE_S": "120"}
+        base = {"TOUCHLINE_SESSION_SECRET": secret, "TOUCHLINE_VOICE_SILENCE_S": "120",
+                "TOUCHLINE_VOICE_ON_DEMAND": "0"}
         env = stack_env(work, **base)
         prepare_features(env)
         default = {"TOUCHLINE_ASR_ENGINE": "whisper", "TOUCHLINE_TTS_ENGINE": "piper"}

@@ -253,6 +253,13 @@ class Settings:
     twilio_api_url: str = _setting(
         "TWILIO_API_BASE_URL", lambda raw: (raw or "https://api.twilio.com").rstrip("/"),
         "`https://api.twilio.com`", "Twilio's REST API (a test server)")
+    voice_on_demand: bool = _setting(
+        "TOUCHLINE_VOICE_ON_DEMAND", _switch, "off",
+        "load the speech engines at the first call or recording instead of at server "
+        "start, and prepare no reply openings ahead (that caller waits a few seconds): "
+        "for a Rasa server that takes no calls")
+    """At start the voice channel loads Whisper (two copies), Piper and Silero VAD, about
+    160 MiB, and synthesises the reply openings (a few seconds of CPU)."""
     asr_engine: str = _setting(
         "TOUCHLINE_ASR_ENGINE", _lower_or("whisper"), "whisper",
         "speech recognition engine: `whisper` or `pocketsphinx`")

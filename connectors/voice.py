@@ -120,12 +120,15 @@ class VoiceInput(InputChannel):
         calls: the hub through which messages sent into a call's conversation from
             outside a turn reach the process holding the call (this channel speaks those
             of the calls this process holds; the widget channel forwards the others).
+        on_demand: load the speech engines at their first use, not at server start, and
+            prepare no reply openings (``$TOUCHLINE_VOICE_ON_DEMAND``).
     """
 
     def __init__(self, public_url: str | None = None, twilio_auth_token: str | None = None,
                  settings: CallSettings | None = None, feed: TurnFeed = PROCESS_FEED,
-                 calls: CallMessages = PROCESS_CALLS) -> None:
+                 calls: CallMessages = PROCESS_CALLS, on_demand: bool = False) -> None:
         self.feed = feed
+        self.on_demand = on_demand
         self.calls = calls
         self.public_url = public_url.rstrip("/") if public_url else None
         self.validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
@@ -152,7 +155,8 @@ class VoiceInput(InputChannel):
             silence = float(creds.get("silence_s") or CallSettings.silence_s)
         return cls(env("public_url_env", "TOUCHLINE_VOICE_PUBLIC_URL"),
                    env("twilio_auth_token_env", "TWILIO_AUTH_TOKEN"),
-                   CallSettings.for_pipeline(config.voice_pipeline, silence))
+                   CallSettings.for_pipeline(config.voice_pipeline, silence),
+                   on_demand=config.voice_on_demand)
 
     def get_output_channel(self) -> OutputChannel:
         """Where messages sent into a call's conversation from outside a turn go (the agent
@@ -220,6 +224,10 @@ class VoiceInput(InputChannel):
 
         @hook.listener("after_server_start")
         async def load(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+            if self.on_demand:
+                logger.info("voice: speech engines load at the first call "
+                            "(TOUCHLINE_VOICE_ON_DEMAND)")
+                return
             try:
                 engines = await self.engines()
                 logger.info("voice: %s recognizer, %s synthesizer", engines.recognizer.name,

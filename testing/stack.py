@@ -140,6 +140,9 @@ def stack_env(work: Path, **overrides: str) -> dict[str, str]:
         # No opening hours: a handoff while no agent is online says the same whatever the
         # day and time of the run (screenshots stay the same).
         "TOUCHLINE_OPENING_HOURS": "",
+        # Most stacks take no phone calls: their servers load the speech engines only if a
+        # test uses them.  The call tests and bench.voice set it off, as in production.
+        "TOUCHLINE_VOICE_ON_DEMAND": "1",
         **overrides,
     }
 

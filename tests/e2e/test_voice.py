@@ -80,6 +80,7 @@ def voice(model, tmp_path_factory, twilio):
         TOUCHLINE_AGENT_PHONE=AGENT_PHONE,
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_API_BASE_URL=twilio.base_url,
+        TOUCHLINE_VOICE_ON_DEMAND="0",
     )
     running = Stack(work, model, env, rasa_port=port).start()
     r = httpx.get(f"{running.url}/webhooks/voice/", timeout=120)

@@ -53,7 +53,8 @@ def start_voice_workers(work: Path, model: Path, **env: str) -> Stack:
     settings = stack_env(work, SANIC_WORKERS="2", TOUCHLINE_SESSION_SECRET=SECRET,
                          TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
                          TOUCHLINE_VOICE_PUBLIC_URL=f"http://127.0.0.1:{port}",
-                         TOUCHLINE_VOICE_SILENCE_S="300", **env)
+                         TOUCHLINE_VOICE_SILENCE_S="300", TOUCHLINE_VOICE_ON_DEMAND="0",
+                         **env)
     if "REDIS_URL" not in env:
         settings.pop("REDIS_URL", None)
     stack = Stack(work, model, settings, rasa_port=port).start()
