@@ -32,7 +32,8 @@ def test_one_utterance_is_found_with_its_end(question):
     assert 0.5 < start < 0.5 + 0.3
     speech_end = 0.5 + speech.seconds
     assert speech_end < end < speech_end + 0.65  # end-of-speech timeout 0.35 s + VAD lag
-    assert cut.seconds == pytest.approx(speech.seconds + 0.25 + (end - speech_end), abs=0.35)
+    pre_roll = EndpointSettings().pre_roll_s
+    assert cut.seconds == pytest.approx(speech.seconds + pre_roll + (end - speech_end), abs=0.35)
     assert early.seconds < cut.seconds  # the early transcript's audio came first
 
 
@@ -112,3 +113,23 @@ def test_the_silence_counted_inside_an_utterance_is_reported_until_it_ends(quest
     assert 0.2 <= max(gap) <= 0.4 + 0.04
     assert max(s for _, s, ended in seen if not ended) < 0.6 + 0.04  # at most the window
     assert all(s == 0.0 for _, s, ended in seen if ended)  # no utterance open afterwards
+
+
+@pytest.mark.parametrize("quiet_s", [20.0, 60.0])
+def test_speech_after_a_long_quiet_line_is_heard_from_its_first_word(question, quiet_s):
+    """A caller who listened to a long reply in silence: Silero's recurrent state drifts
+    over the quiet and found speech up to a second late, cutting the first words, until
+    the stream went back to the state kept just after the caller last spoke."""
+    speech = trimmed(question)
+
+    def second(quiet: float) -> tuple[float, Audio]:
+        """When the second utterance was found (after its first sound) and its audio."""
+        events = run(Endpointer(), speech.then(silence(quiet)).then(speech).then(silence(1)))
+        [_, (start, _, _)] = [e for e in events if e[1] == "speech"]
+        [_, (_, _, cut)] = [e for e in events if e[1] == "utterance"]
+        return start - speech.seconds - quiet, cut
+
+    soon, _ = second(1.0)
+    late, cut = second(quiet_s)
+    assert late < soon + 0.1, (soon, late)
+    assert cut.seconds > speech.seconds + EndpointSettings().pre_roll_s
