@@ -382,10 +382,10 @@ async def one_call(url: str, secret_signer: object, turns: list[tuple[str, str, 
 
     The next question comes :data:`QUIET_GAP_S` after the reply's last frame arrived, or
     with ``listen`` that long after the reply has played out (:func:`listen_out`).  The
-    gateway sends a reply as fast as
-    it synthesises it, so a caller who does not listen asks again while a real one would
-    still hear the answer: four such callers make the machine synthesise replies two to
-    three times faster than four people on the phone hear them."""
+    gateway sends a reply as fast as it synthesises it, so a caller who does not listen
+    asks again while a real one would still hear the answer: four such callers make the
+    machine synthesise replies two to three times faster than four people on the phone
+    hear them."""
     from connectors.voice import CALL_STREAM, stream_claim
     from testing.twilio_caller import TwilioCaller
 

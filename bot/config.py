@@ -258,8 +258,9 @@ class Settings:
         "load the speech engines at the first call or recording instead of at server "
         "start, and prepare no reply openings ahead (that caller waits a few seconds): "
         "for a Rasa server that takes no calls")
-    """At start the voice channel loads Whisper (two copies), Piper and Silero VAD, about
-    160 MiB, and synthesises the reply openings (a few seconds of CPU)."""
+    """At start the voice channel loads Whisper (two copies), Piper and Silero VAD (240 MiB
+    more resident memory, measured 2026-12-07) and synthesises the reply openings (a few
+    seconds of CPU)."""
     asr_engine: str = _setting(
         "TOUCHLINE_ASR_ENGINE", _lower_or("whisper"), "whisper",
         "speech recognition engine: `whisper` or `pocketsphinx`")

@@ -91,8 +91,9 @@ class SileroStream:
         start of 34 questions found 0.42 s later at p50 (0.98 s at p95) than after 1 s,
         their first words cut off ("I was charged twice" heard as "twice"), and after 60 s
         of line noise (-45 dBFS) the p95 question was never heard.  Going back keeps it at
-        p50 / p95 0.16 / 0.23 s whatever the silence (Piper's voice through 8 kHz µ-law;
-        2026-12-07).  Windows in the quiet count from their first; ``p``: this window's."""
+        p50 / p95 0.16 / 0.24 s after 20 s and 0.16 / 0.21 s after 60 s (Piper's voice
+        through 8 kHz µ-law; 2026-12-07).  Windows in the quiet count from their first;
+        ``p``: this window's."""
         self._spoke = self._spoke or p >= SPEECH_P
         if p >= QUIET_P:
             self._quiet = self._since = 0
