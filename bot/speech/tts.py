@@ -97,7 +97,7 @@ class _Pieces:
     def speak(self, text: str) -> Iterator[Audio]:
         """One piece per sentence or clause, each yielded as soon as it is rendered (a
         prepared opening piece at once)."""
-        pieces = _sentences(_clip(text))
+        pieces = speech_pieces(text)
         for i, piece in enumerate(pieces):
             ready = self._opener(piece) if i == 0 else None
             yield from ready if ready is not None else self._piece(pieces, i)
@@ -111,7 +111,7 @@ class _Pieces:
         """Render ``text``'s opening piece into the cache: the last :data:`OPENERS`
         prepared are kept, and with ``keep`` this one for good (the openings prepared at
         server start, which the replies of a busy call would otherwise push out)."""
-        pieces = _sentences(_clip(text))
+        pieces = speech_pieces(text)
         if not pieces:
             return
         piece = pieces[0]
@@ -271,12 +271,12 @@ QUIET_FRAME_S = 0.01
 """Seconds per frame of :data:`QUIET_RMS`."""
 
 
-def opening_piece(text: str) -> str:
-    """The first piece :meth:`Synthesizer.speak` renders of ``text`` (the one
-    :meth:`Synthesizer.prepare` renders ahead); ``""`` for blank text.  A reply whose
-    opening piece equals a prepared text's starts at once."""
-    pieces = _sentences(_clip(text))
-    return pieces[0] if pieces else ""
+def speech_pieces(text: str) -> list[str]:
+    """The pieces :meth:`Synthesizer.speak` renders of ``text``, one by one, in order
+    (``text`` clipped, then cut by :func:`_sentences`); ``[]`` for blank text.  The first
+    is the one :meth:`Synthesizer.prepare` renders ahead: a reply whose first piece equals
+    a prepared text's starts at once."""
+    return _sentences(_clip(text))
 
 
 def _sentences(text: str) -> list[str]:

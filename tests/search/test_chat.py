@@ -23,7 +23,7 @@ from bot.search.chat import (
 )
 from bot.search.service import SearchService
 from bot.search.wording import SPOKEN_OPENINGS
-from bot.speech.tts import opening_piece
+from bot.speech.tts import speech_pieces
 
 CATEGORIES = [
     "mens-shoes",
@@ -196,6 +196,6 @@ def test_the_spoken_openings_open_real_answers(service: SearchService):
     under = product_search_reply(service, "red lipstick under $30")
     nothing = product_search_reply(service, "a snowboard")
     assert "under $30.00" in under.text and nothing.text.startswith("I found nothing")
-    openings = [opening_piece(text) for text in SPOKEN_OPENINGS]
-    assert [opening_piece(r.text) for r in (found, under, nothing)] == openings
+    openings = [speech_pieces(text)[0] for text in SPOKEN_OPENINGS]
+    assert [speech_pieces(r.text)[0] for r in (found, under, nothing)] == openings
     assert openings == ["Here is what I found:", "Here is what I found", "I found nothing"]
