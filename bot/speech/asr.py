@@ -332,8 +332,10 @@ def worker_threads(workers: int, cpus: int | None = None) -> int:
     return max(1, min(2, cpus // max(1, workers)))
 
 
-def load_recognizer(engine: str | None = None) -> Recognizer:
-    """The configured engine: ``engine``, else ``$TOUCHLINE_ASR_ENGINE``, else Whisper.
+def load_recognizer(engine: str | None = None, pipeline: str | None = None) -> Recognizer:
+    """The configured engine: ``engine``, else ``$TOUCHLINE_ASR_ENGINE``, else Whisper,
+    set up for ``pipeline`` (``"speculative"`` or ``"sequential"``; default
+    ``$TOUCHLINE_VOICE_PIPELINE``).
 
     Whisper reads its weights from ``$TOUCHLINE_ASR_MODEL_DIR`` when set and runs
     ``$TOUCHLINE_ASR_WORKERS`` transcriptions at once, each on a ``$TOUCHLINE_ASR_WINDOW_S``
@@ -354,7 +356,7 @@ def load_recognizer(engine: str | None = None) -> Recognizer:
     if engine == "pocketsphinx":
         return SphinxRecognizer()
     try:
-        if config.voice_pipeline == "sequential":
+        if (pipeline or config.voice_pipeline) == "sequential":
             return WhisperRecognizer(config.asr_model_dir)
         return WhisperRecognizer(config.asr_model_dir, workers=config.asr_workers,
                                  threads=worker_threads(config.asr_workers),
