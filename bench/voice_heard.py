@@ -17,15 +17,20 @@ recogniser, and the load of the machine does not change the outcome.
 
 Per pipeline it reports the WER of what was heard (the transcripts of all the turns a
 question became, :func:`bench.voice.wer`), the false cut-offs (a question whose first turn
-ended before its speech did) and the recogniser's milliseconds per transcript.
+ended before its speech did), when the first turn ended after the end of the question's
+speech (media ms: the end-of-turn part of a call's latency) and the recogniser's
+milliseconds per transcript.  ``--complete-windows`` runs the speculative pipeline again
+with other ends of turn after a complete request, to weigh the time they save against
+the callers they cut off.
 
-Usage: ``python -m bench.voice_heard [--renders N] [--nlu-examples N] [--out PATH]``.
-Prints a table and writes ``bench/out/voice_heard.json``.
+Usage: ``python -m bench.voice_heard [--renders N] [--nlu-examples N] [--complete-windows
+S[,S...]] [--out PATH]``.  Prints a table and writes ``bench/out/voice_heard.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -51,7 +56,7 @@ from bot.speech.asr import Recognizer, load_recognizer
 from bot.speech.audio import ASR_RATE, TELEPHONE_RATE, Audio, mulaw_decode, mulaw_encode, silence
 from bot.speech.tts import PiperSynthesizer
 from bot.speech.turn_end import complete_request
-from bot.speech.vad import Endpointer
+from bot.speech.vad import Endpointer, EndpointSettings
 from connectors.voice_call import CallSettings
 
 LEAD_S = (1.0, 1.5)
@@ -70,15 +75,19 @@ class Heard:
     Attributes:
         turns: the transcript of each turn the question became, in order.
         cut_off: whether the first turn ended before the question's speech did.
+        end_ms: media milliseconds from the end of the question's speech to the end of its
+            first turn (negative when cut off; ``None`` when no turn was taken).
         asr_ms: milliseconds of each transcription made (one per pause).
     """
 
     turns: list[str]
     cut_off: bool
+    end_ms: float | None
     asr_ms: list[float]
 
 
-def hear(audio: Audio, lead_s: float, pipeline: str, recognizer: Recognizer) -> Heard:
+def hear(audio: Audio, lead_s: float, pipeline: str, recognizer: Recognizer,
+         complete_silence_s: float | None = None) -> Heard:
     """Stream ``audio`` as a caller's line carries it through ``pipeline``'s endpointer and
     ``recognizer`` (see the module docstring).
 
@@ -87,12 +96,18 @@ def hear(audio: Audio, lead_s: float, pipeline: str, recognizer: Recognizer) -> 
         lead_s: seconds of line silence before it.
         pipeline: ``"sequential"`` or ``"speculative"``.
         recognizer: the recogniser that pipeline loads.
+        complete_silence_s: the speculative pipeline's end of turn after a complete
+            request, in place of its own (a candidate window; seconds).
 
     Returns:
-        The turns heard, whether the question was cut, the transcription times.
+        The turns heard, whether the question was cut and when its first turn ended, the
+        transcription times.
     """
     adaptive = CallSettings.for_pipeline(pipeline, silence_s=10.0)
-    endpointer = Endpointer(adaptive.endpoint)
+    settings: EndpointSettings = adaptive.endpoint
+    if complete_silence_s is not None:
+        settings = dataclasses.replace(settings, complete_silence_s=complete_silence_s)
+    endpointer = Endpointer(settings)
     lead = LINE_SILENCE * int(lead_s * TELEPHONE_RATE)
     data = lead + mulaw_encode(audio.then(silence(TAIL_S, audio.rate)), TELEPHONE_RATE)
     speech_end_s = len(lead) / TELEPHONE_RATE + audio.seconds
@@ -114,17 +129,21 @@ def hear(audio: Audio, lead_s: float, pipeline: str, recognizer: Recognizer) -> 
             elif kind == "utterance":
                 turns.append(last)
                 ends.append(endpointer.heard_s)
-    return Heard(turns, bool(ends) and ends[0] < speech_end_s, asr_ms)
+    end_ms = 1000 * (ends[0] - speech_end_s) if ends else None
+    return Heard(turns, end_ms is not None and end_ms < 0, end_ms, asr_ms)
 
 
-def measure(renders: int, n_nlu: int, seed: int = 1) -> dict:
+def measure(renders: int, n_nlu: int, windows: tuple[float, ...] = (), seed: int = 1) -> dict:
     """Render every question ``renders`` times and ``n_nlu`` ``data/nlu`` examples once;
-    hear each rendering through both pipelines after the same line silence.
+    hear each rendering through both pipelines after the same line silence, and through
+    the speculative one again with each of ``windows`` as its end of turn after a complete
+    request (seconds).
 
     Returns:
         ``{"renders", "nlu_examples", "pipelines": {label: {"questions": WER dict,
-        "nlu": WER dict or None, "all": WER dict, "false_cut_offs", "cut": [texts cut],
-        "asr_ms": {"p50", "p95"}, "heard": [[text, [turns]], ...]}}}``.
+        "nlu": WER dict or None, "all": WER dict, "false_cut_offs", "cut": [[text,
+        [turns]], ...], "end_ms": {"p50", "p95"} (questions only), "asr_ms": {"p50",
+        "p95"}, "heard": [[text, [turns]], ...]}}}``.
     """
     rng = random.Random(seed)
     piper = PiperSynthesizer()
@@ -132,24 +151,39 @@ def measure(renders: int, n_nlu: int, seed: int = 1) -> dict:
     texts = questions + (nlu_examples(n_nlu) if n_nlu else [])
     spoken = [(t, trim(synthesise(piper, t)[0]), rng.uniform(*LEAD_S)) for t in texts]
     print(f"  rendered {len(spoken)} utterances", flush=True)
+    runs: list[tuple[str, str, float | None]] = [
+        (label, pipeline, None) for pipeline, label in PIPELINES.items()]
+    runs += [(f"{PIPELINES['speculative']}, {w:g} s after a complete request", "speculative", w)
+             for w in windows]
     out: dict = {"renders": renders, "nlu_examples": n_nlu, "pipelines": {}}
-    for pipeline, label in PIPELINES.items():
-        recognizer = load_recognizer("whisper", pipeline)
-        recognizer.transcribe(spoken[0][1])  # warm-up
-        heard = [(t, hear(a, lead, pipeline, recognizer)) for t, a, lead in spoken]
-        pairs = [(t, " ".join(h.turns)) for t, h in heard]
-        ms = [x for _, h in heard for x in h.asr_ms]
-        out["pipelines"][label] = {
-            "questions": wer(pairs[:len(questions)]),
-            "nlu": wer(pairs[len(questions):]) if n_nlu else None,
-            "all": wer(pairs),
-            "false_cut_offs": sum(h.cut_off for _, h in heard),
-            "cut": [[t, h.turns] for t, h in heard if h.cut_off],
-            "asr_ms": {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95))},
-            "heard": [[t, h.turns] for t, h in heard],
-        }
+    recognizers: dict[str, Recognizer] = {}
+    for label, pipeline, window in runs:
+        if pipeline not in recognizers:
+            recognizers[pipeline] = load_recognizer("whisper", pipeline)
+            recognizers[pipeline].transcribe(spoken[0][1])  # warm-up
+        heard = [(t, hear(a, lead, pipeline, recognizers[pipeline], window))
+                 for t, a, lead in spoken]
+        out["pipelines"][label] = summary(heard, len(questions), n_nlu > 0)
         print(f"  {label}: heard {len(heard)}", flush=True)
     return out
+
+
+def summary(heard: list[tuple[str, Heard]], n_questions: int, nlu: bool) -> dict:
+    """WER, false cut-offs, end of turn and recogniser times of one run (see
+    :func:`measure`); the first ``n_questions`` texts are the questions."""
+    pairs = [(t, " ".join(h.turns)) for t, h in heard]
+    ms = [x for _, h in heard for x in h.asr_ms]
+    ends = [h.end_ms for _, h in heard[:n_questions] if h.end_ms is not None]
+    return {
+        "questions": wer(pairs[:n_questions]),
+        "nlu": wer(pairs[n_questions:]) if nlu else None,
+        "all": wer(pairs),
+        "false_cut_offs": sum(h.cut_off for _, h in heard),
+        "cut": [[t, h.turns] for t, h in heard if h.cut_off],
+        "end_ms": {"p50": float(np.percentile(ends, 50)), "p95": float(np.percentile(ends, 95))},
+        "asr_ms": {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95))},
+        "heard": [[t, h.turns] for t, h in heard],
+    }
 
 
 def table(results: dict) -> str:
@@ -158,13 +192,15 @@ def table(results: dict) -> str:
         return f"{100 * w['wer']:.1f} ({w['edits']}/{w['words']})" if w else "-"
 
     rows = [[label, cell(p["questions"]), cell(p["nlu"]), cell(p["all"]), p["false_cut_offs"],
+             f"{p['end_ms']['p50']:.0f} / {p['end_ms']['p95']:.0f}",
              f"{p['asr_ms']['p50']:.0f} / {p['asr_ms']['p95']:.0f}"]
             for label, p in results["pipelines"].items()]
     return (f"What the gateway hears: {results['renders']} Piper renderings of each question, "
             f"{results['nlu_examples']} data/nlu examples, 8 kHz µ-law\n"
             + tabulate(rows, ["pipeline", "WER % questions (edits/words)", "WER % data/nlu",
-                              "WER % all", "false cut-offs", "ASR ms p50 / p95"],
-                       tablefmt="github"))
+                              "WER % all", "false cut-offs",
+                              "end of turn after speech, ms p50 / p95 (questions)",
+                              "ASR ms p50 / p95"], tablefmt="github"))
 
 
 def main() -> None:
@@ -173,10 +209,14 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=3, help="renderings of each question")
     parser.add_argument("--nlu-examples", type=int, default=60,
                         help="data/nlu examples (seeded draw), rendered once each")
+    parser.add_argument("--complete-windows", type=lambda raw: tuple(map(float, raw.split(","))),
+                        default=(), metavar="S[,S...]",
+                        help="also run the speculative pipeline with each of these ends of "
+                             "turn after a complete request (seconds; its own: 0.35)")
     parser.add_argument("--out", type=Path, default=OUT / "voice_heard.json")
     args = parser.parse_args()
     started = time.perf_counter()
-    results = measure(args.renders, args.nlu_examples)
+    results = measure(args.renders, args.nlu_examples, args.complete_windows)
     results["settings"] = {"cpus": os.cpu_count(), "wall_s": time.perf_counter() - started}
     print()
     print(table(results))
