@@ -60,7 +60,9 @@ class SileroStream:
         self._kept = (self._h, self._c)
         self._quiet = 0  # quiet windows in a row
         self._since = 0  # of those, how many had passed when the state was last kept or restored
-        self._spoke = False  # a speech window since the state was last kept
+        # a speech window since the state was last kept; True at first, so that the state
+        # kept before any speech is the one warmed by KEEP_AFTER_S of the line's quiet
+        self._spoke = True
 
     def feed(self, samples: NDArray[np.float32]) -> list[float]:
         """Add 16 kHz samples; return the probability of speech, in [0, 1], for each
@@ -84,16 +86,21 @@ class SileroStream:
         return probs
 
     def _settle(self, p: float) -> None:
-        """Keep the recurrent state :data:`KEEP_AFTER_S` into the quiet after speech (or
-        the initial state), and go back to it every :data:`RESTORE_EVERY_S` while the line
-        stays quiet.  Over a long quiet stretch the state drifts and the model becomes slow
-        to hear speech again: a caller who had listened to a 20 s reply in silence had the
-        start of 34 questions found 0.42 s later at p50 (0.98 s at p95) than after 1 s,
-        their first words cut off ("I was charged twice" heard as "twice"), and after 60 s
-        of line noise (-45 dBFS) the p95 question was never heard.  Going back keeps it at
-        p50 / p95 0.16 / 0.24 s after 20 s and 0.16 / 0.21 s after 60 s (Piper's voice
-        through 8 kHz µ-law; 2026-12-07).  Windows in the quiet count from their first;
-        ``p``: this window's."""
+        """Keep the recurrent state :data:`KEEP_AFTER_S` into the quiet after speech (and
+        into the stream's first quiet), and go back to it every :data:`RESTORE_EVERY_S`
+        while the line stays quiet.  Over a long quiet stretch the state drifts and the
+        model becomes slow to hear speech again: a caller who had listened to a 20 s reply
+        in silence had the start of 34 questions found 0.42 s later at p50 (0.98 s at p95)
+        than after 1 s, their first words cut off ("I was charged twice" heard as
+        "twice"), and after 60 s of line noise (-45 dBFS) the p95 question was never
+        heard.  Going back keeps it at p50 / p95 0.16 / 0.24 s after 20 s and 0.16 /
+        0.21 s after 60 s (Piper's voice through 8 kHz µ-law; 2026-12-07).  Before any
+        speech the state kept was the initial one, which has heard nothing: a call's first
+        utterance starting just after going back to it was found late or not at all (four
+        short phrases rendered three times, each after 1.00 to 1.07 and 3.00 to 3.07 s of
+        line quiet: 10 of 240 never heard, the start found p95 0.46 s late; kept after
+        0.5 s of quiet instead: none missed, p95 0.33 s; 2026-12-07, a later session).
+        Windows in the quiet count from their first; ``p``: this window's."""
         self._spoke = self._spoke or p >= SPEECH_P
         if p >= QUIET_P:
             self._quiet = self._since = 0
