@@ -97,9 +97,10 @@ class SileroStream:
         0.21 s after 60 s (Piper's voice through 8 kHz µ-law; 2026-12-07).  Before any
         speech the state kept was the initial one, which has heard nothing: a call's first
         utterance starting just after going back to it was found late or not at all (four
-        short phrases rendered three times, each after 1.00 to 1.07 and 3.00 to 3.07 s of
-        line quiet: 10 of 240 never heard, the start found p95 0.46 s late; kept after
-        0.5 s of quiet instead: none missed, p95 0.33 s; 2026-12-07, a later session).
+        questions, three renderings each, each started at 20 points after 1.00 to 1.07
+        and 3.00 to 3.07 s of line quiet: 10 of 240 never heard, the start found p95
+        0.46 s late; kept after 0.5 s of quiet instead: none missed, p95 0.33 s;
+        2026-12-07, a later session).
         Windows in the quiet count from their first; ``p``: this window's."""
         self._spoke = self._spoke or p >= SPEECH_P
         if p >= QUIET_P:
