@@ -36,5 +36,5 @@ def test_the_fixed_window_cuts_a_caller_who_stops_mid_phrase_and_the_adaptive_on
     if adaptive.cut_off:  # only at a pause whose transcript read as complete
         assert len(adaptive.turns) == 2 and complete_request(adaptive.turns[0], understood=True)
     else:
-        assert not adaptive.cut_off and len(adaptive.turns) == 1 and adaptive.end_ms > 0
+        assert len(adaptive.turns) == 1 and adaptive.end_ms > 0
         assert len(normalise(adaptive.turns[0])) > 4  # the order id too
