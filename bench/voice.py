@@ -69,7 +69,7 @@ import secrets
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,6 +88,7 @@ from bot.speech.audio import (
     silence,
 )
 from bot.speech.tts import EspeakSynthesizer, PiperSynthesizer, Synthesizer
+from bot.speech.vad import Endpointer
 
 if TYPE_CHECKING:
     from testing.twilio_caller import TwilioCaller
@@ -444,27 +445,42 @@ def leading_quiet_frames(frames: list) -> int:
     return len(frames)
 
 
+LINE_SILENCE = b"\xff"
+"""One sample of µ-law line silence."""
+
+
+def line_frames(endpointer: Endpointer, audio: Audio, lead_s: float,
+                tail_s: float) -> Iterator[list[tuple[str, Audio | None]]]:
+    """Feed ``audio`` to ``endpointer`` as a caller's line carries it to the gateway:
+    ``lead_s`` seconds of line silence, the audio, ``tail_s`` seconds of silence, in
+    :data:`FRAME_MS` frames of 8 kHz µ-law, each decoded and resampled to 16 kHz as the
+    gateway does.
+
+    Yields:
+        Each frame's endpointer events, after the frame is fed (``endpointer.heard_s`` is
+        then the stream's clock).  The audio starts ``int(lead_s * 8000) / 8000`` s in.
+    """
+    import soxr
+
+    lead = LINE_SILENCE * int(lead_s * TELEPHONE_RATE)
+    data = lead + mulaw_encode(audio.then(silence(tail_s, audio.rate)), TELEPHONE_RATE)
+    resampler = soxr.ResampleStream(TELEPHONE_RATE, ASR_RATE, 1, dtype="float32")
+    frame = TELEPHONE_RATE * FRAME_MS // 1000
+    for i in range(0, len(data), frame):
+        yield endpointer.feed(resampler.resample_chunk(mulaw_decode(data[i:i + frame]).samples))
+
+
 def endpointing(audio: Audio) -> dict:
     """When the gateway's endpointer (Silero VAD, default settings) reacts to the end of
     ``audio``, in ms of media time after it: the "pause" that starts the early
     transcription and the "utterance" that ends the turn; also the longest silence it
     counted before the end (``inner_silence_ms``: a silence window at or below it ends the
     turn inside the question).  Simulated on the same 8 kHz µ-law frames the caller sends,
-    resampled as the gateway does."""
-    import soxr
-
-    from bot.speech.vad import Endpointer
-
-    lead = b"\xff" * TELEPHONE_RATE  # one second of line silence first
-    data = lead + mulaw_encode(audio.then(silence(2.0, audio.rate)), TELEPHONE_RATE)
+    after one second of line silence (:func:`line_frames`)."""
     endpointer = Endpointer()
-    resampler = soxr.ResampleStream(TELEPHONE_RATE, ASR_RATE, 1, dtype="float32")
-    frame = TELEPHONE_RATE * FRAME_MS // 1000
-    end_s = len(lead) / TELEPHONE_RATE + audio.seconds
+    end_s = 1.0 + audio.seconds
     out: dict = {"early_pauses": 0, "inner_silence_ms": 0.0}
-    for i in range(0, len(data), frame):
-        samples = resampler.resample_chunk(mulaw_decode(data[i:i + frame]).samples)
-        events = endpointer.feed(samples)
+    for events in line_frames(endpointer, audio, 1.0, 2.0):
         if endpointer.heard_s < end_s:  # the longest silence the VAD counts mid-question
             out["inner_silence_ms"] = max(out["inner_silence_ms"],
                                           1000 * endpointer.silent_s)

@@ -39,13 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soxr
 from tabulate import tabulate
 
 from bench.voice import (
-    FRAME_MS,
     OUT,
     PIPELINES,
+    line_frames,
     load_questions,
     nlu_examples,
     synthesise,
@@ -53,7 +52,7 @@ from bench.voice import (
     wer,
 )
 from bot.speech.asr import Recognizer, load_recognizer
-from bot.speech.audio import ASR_RATE, TELEPHONE_RATE, Audio, mulaw_decode, mulaw_encode, silence
+from bot.speech.audio import TELEPHONE_RATE, Audio
 from bot.speech.tts import PiperSynthesizer
 from bot.speech.turn_end import complete_request
 from bot.speech.vad import Endpointer, EndpointSettings
@@ -64,8 +63,6 @@ LEAD_S = (1.0, 1.5)
 against the VAD's windows varies as it does between calls."""
 TAIL_S = 2.0
 """Seconds of line silence after a question (past the longest end of turn, 0.75 s)."""
-LINE_SILENCE = b"\xff"
-"""One sample of µ-law silence."""
 
 
 @dataclass(frozen=True)
@@ -74,16 +71,19 @@ class Heard:
 
     Attributes:
         turns: the transcript of each turn the question became, in order.
-        cut_off: whether the first turn ended before the question's speech did.
         end_ms: media milliseconds from the end of the question's speech to the end of its
             first turn (negative when cut off; ``None`` when no turn was taken).
         asr_ms: milliseconds of each transcription made (one per pause).
     """
 
     turns: list[str]
-    cut_off: bool
     end_ms: float | None
     asr_ms: list[float]
+
+    @property
+    def cut_off(self) -> bool:
+        """Whether the first turn ended before the question's speech did."""
+        return self.end_ms is not None and self.end_ms < 0
 
 
 def hear(audio: Audio, lead_s: float, pipeline: str, recognizer: Recognizer,
@@ -108,18 +108,13 @@ def hear(audio: Audio, lead_s: float, pipeline: str, recognizer: Recognizer,
     if complete_silence_s is not None:
         settings = dataclasses.replace(settings, complete_silence_s=complete_silence_s)
     endpointer = Endpointer(settings)
-    lead = LINE_SILENCE * int(lead_s * TELEPHONE_RATE)
-    data = lead + mulaw_encode(audio.then(silence(TAIL_S, audio.rate)), TELEPHONE_RATE)
-    speech_end_s = len(lead) / TELEPHONE_RATE + audio.seconds
-    resampler = soxr.ResampleStream(TELEPHONE_RATE, ASR_RATE, 1, dtype="float32")
-    frame = TELEPHONE_RATE * FRAME_MS // 1000
+    speech_end_s = int(lead_s * TELEPHONE_RATE) / TELEPHONE_RATE + audio.seconds
     turns: list[str] = []
     asr_ms: list[float] = []
-    ends: list[float] = []
+    end_ms: float | None = None
     last = ""
-    for i in range(0, len(data), frame):
-        samples = resampler.resample_chunk(mulaw_decode(data[i:i + frame]).samples)
-        for kind, heard in endpointer.feed(samples):
+    for events in line_frames(endpointer, audio, lead_s, TAIL_S):
+        for kind, heard in events:
             if kind == "pause" and heard is not None:
                 transcript = recognizer.transcribe(heard)
                 asr_ms.append(1000 * transcript.seconds)
@@ -128,9 +123,9 @@ def hear(audio: Audio, lead_s: float, pipeline: str, recognizer: Recognizer,
                     endpointer.words_complete()
             elif kind == "utterance":
                 turns.append(last)
-                ends.append(endpointer.heard_s)
-    end_ms = 1000 * (ends[0] - speech_end_s) if ends else None
-    return Heard(turns, end_ms is not None and end_ms < 0, end_ms, asr_ms)
+                if end_ms is None:
+                    end_ms = 1000 * (endpointer.heard_s - speech_end_s)
+    return Heard(turns, end_ms, asr_ms)
 
 
 def measure(renders: int, n_nlu: int, windows: tuple[float, ...] = (), seed: int = 1) -> dict:
