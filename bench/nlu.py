@@ -645,8 +645,10 @@ def evaluate_open(
     draw of every cell, all runs of a data set in one worker process
     (:func:`worker_many`); its first draw with all shots (with ``noisy_few_shot``, with any
     number of shots) is also tested on the noisy copies of the test messages. The default
-    pipeline runs the first ``default_draws`` draws of the all-shots cells, each in its own
-    worker. Partial results go to ``nlu_open.partial.json`` after each data set.
+    pipeline runs the first ``default_draws`` draws of every cell, each in its own worker,
+    with ``configs["default"]`` on all training rows and ``configs["default_few"]`` (Rasa's
+    own 100 epochs: small data trains quickly) with 20 or 10 rows per intent. Partial
+    results go to ``nlu_open.partial.json`` after each data set.
     """
     from bench.open_intent import (
         RATIOS,
@@ -671,7 +673,10 @@ def evaluate_open(
             for ratio in RATIOS:
                 cell = f"{name} {int(ratio * 100)}% {'all' if shots is None else shots}"
                 for pipeline in ("touchline", "default"):
-                    n = draws if pipeline == "touchline" else default_draws * (shots is None)
+                    n = draws if pipeline == "touchline" else default_draws
+                    config = configs[
+                        "default_few" if pipeline == "default" and shots else pipeline
+                    ]
                     for d, known in enumerate(saved[name][str(ratio)][:n]):
                         split = open_split(train, test, known, shots, d, OOS_LABELS)
                         assert all(label in split.known for _, label in split.train)
@@ -682,7 +687,7 @@ def evaluate_open(
                         write_nlu(split.train, folder / "data", dataset)
                         batch = {"batch": texts + (noisy if extra else [])}
                         (folder / "texts.json").write_text(json.dumps(batch))
-                        job = [str(configs[pipeline])] + [
+                        job = [str(config)] + [
                             str(folder / x) for x in ("data", "models", "texts.json")
                         ]
                         jobs.append((pipeline, job))
@@ -696,6 +701,7 @@ def evaluate_open(
             run = {"draw": d, "n_train": n_train, **open_metrics(truth, record["intents"][:k])}
             if "best_in_scope" in record:
                 run["ceiling"] = open_ceiling(truth, record["best_in_scope"][:k])
+            if "similarity_weight" in record:  # Touchline's models only
                 run["similarity_weight"] = record["similarity_weight"]
             if extra:
                 for i, kind in enumerate(NOISE):
@@ -773,7 +779,10 @@ def write_report(report: dict, out: Path) -> None:
 def main() -> None:
     """Command line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(description="Touchline NLU benchmark")
-    parser.add_argument("--quick", action="store_true", help="subsets, default DIET 20 epochs")
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="subsets, default DIET 20 epochs (--open: 20 epochs in the all-rows cells)",
+    )
     parser.add_argument("--datasets", default="clinc150,banking77,touchline")
     parser.add_argument("--pipelines", default="default,touchline")
     parser.add_argument(
@@ -1014,6 +1023,10 @@ def main_budgets(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_nlu_budgets_") as tmp:
         work = Path(tmp)
         configs = pipeline_configs(args.quick, work, args.touchline_config, False)
+        (work / "few").mkdir()
+        configs["default_few"] = pipeline_configs(
+            False, work / "few", args.touchline_config, False
+        )["default"]
         for name in args.pipelines.split(","):
             record = train_and_parse(configs[name], rows, texts, dataset, work / name)
             lat = np.array(record["latency_ms"])
@@ -1045,6 +1058,10 @@ def main_open(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_nlu_open_") as tmp:
         work = Path(tmp)
         configs = pipeline_configs(args.quick, work, args.touchline_config, False)
+        (work / "few").mkdir()
+        configs["default_few"] = pipeline_configs(
+            False, work / "few", args.touchline_config, False
+        )["default"]
         report["configs"] = {k: yaml.safe_load(v.read_text()) for k, v in configs.items()}
         shots = [None if x == "all" else int(x) for x in args.shots.split(",")]
         report["cells"] = evaluate_open(
