@@ -1023,10 +1023,6 @@ def main_budgets(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_nlu_budgets_") as tmp:
         work = Path(tmp)
         configs = pipeline_configs(args.quick, work, args.touchline_config, False)
-        (work / "few").mkdir()
-        configs["default_few"] = pipeline_configs(
-            False, work / "few", args.touchline_config, False
-        )["default"]
         for name in args.pipelines.split(","):
             record = train_and_parse(configs[name], rows, texts, dataset, work / name)
             lat = np.array(record["latency_ms"])
