@@ -151,12 +151,16 @@ def test_an_utterance_longer_than_the_window_is_heard(engines, question):
 
 def test_a_short_opening_phrase_is_heard_on_the_short_window(engines):
     # Speech from its first sample (as the endpointer hands it over): without silence
-    # before it, tiny.en on a 15 s window dropped "Hi there," in 5 of 8 renderings.
-    for _ in range(3):
+    # before it, tiny.en on the short window dropped "Hi there," in 15 of 24 renderings
+    # (2026-12-07). With it, tiny.en still slips now and then ("I dare", or the phrase
+    # dropped: 1 of 150 renderings, and once in a fresh clone's run of this test when it
+    # asked for 3 of 3), so the test asks for 13 of 16.
+    heard = []
+    for _ in range(16):
         spoken = mulaw_decode(mulaw_encode(trimmed(say(engines, "Hi there, I need some help "
                                                                  "with an order."))))
-        heard = words(engines.recognizer.transcribe(spoken).text)
-        assert {"there", "help", "order"} <= set(heard), heard
+        heard.append(words(engines.recognizer.transcribe(spoken).text))
+    assert sum({"there", "help", "order"} <= set(h) for h in heard) >= 13, heard
 
 
 PRICES = ("Here is what I found: 1. Golden Shoes Woman, $49.99, in stock, 88 left. "
